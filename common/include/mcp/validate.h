@@ -1,0 +1,35 @@
+/* Validators for the Kubernetes value formats the schema uses. Each returns
+ * NULL when the value is valid, or a static string saying what is wrong, in
+ * the wording the apiserver uses for the same rule. None allocates. */
+#ifndef MCP_VALIDATE_H
+#define MCP_VALIDATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+const char *mcp_check_dns1123_label(const char *s);     /* <= 63, [a-z0-9]([-a-z0-9]*[a-z0-9])? */
+const char *mcp_check_dns1123_subdomain(const char *s); /* <= 253, labels joined by '.' */
+const char *mcp_check_dns1035_label(const char *s);     /* <= 63, starts with a letter */
+const char *mcp_check_label_key(const char *s);         /* [prefix/]name, qualified name */
+const char *mcp_check_label_value(const char *s);       /* <= 63, may be empty */
+const char *mcp_check_annotation_key(const char *s);    /* qualified name */
+const char *mcp_check_env_name(const char *s);          /* [-._a-zA-Z][-._a-zA-Z0-9]* */
+const char *mcp_check_secret_key(const char *s);        /* [-._a-zA-Z0-9]+, <= 253 */
+const char *mcp_check_image_ref(const char *s);         /* docker reference grammar */
+const char *mcp_check_abs_path(const char *s);          /* absolute, no ".." component */
+
+/* A Kubernetes resource quantity held exactly, in nano-units (1 = 1e-9).
+ * Fractions below one nano-unit round up, as the apiserver does. */
+typedef struct mcp_quantity {
+    __int128 nanos;
+} mcp_quantity_t;
+
+/* Parse "100m", "0.5", "128Mi", "1G", "1e3", "+1.5E-3". Returns NULL and fills
+ * *q, or the apiserver's error text ("must match the regular expression ...")
+ * or "quantity is too large". */
+const char *mcp_quantity_parse(const char *s, mcp_quantity_t *q);
+
+/* -1, 0, 1 like strcmp. */
+int mcp_quantity_cmp(const mcp_quantity_t *a, const mcp_quantity_t *b);
+
+#endif

@@ -1,0 +1,265 @@
+/* Field-error lists in the Kubernetes style (see mcp/errlist.h). Entries are
+ * inserted in field-path order, numbers inside brackets compared as numbers,
+ * so the aggregate message is stable whatever order the rules ran in. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/buf.h"
+#include "mcp/common.h"
+#include "mcp/errlist.h"
+
+#define VALUE_RENDER_MAX 256 /* longer rendered values are cut */
+#define MESSAGE_MAX      (1u << 20)
+
+void mcp_errlist_init(mcp_errlist_t *l)
+{
+    memset(l, 0, sizeof(*l));
+}
+
+void mcp_errlist_dispose(mcp_errlist_t *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        free(l->items[i].path);
+        free(l->items[i].text);
+    }
+    free(l->items);
+    mcp_errlist_init(l);
+}
+
+/* strcmp, but runs of digits compare by numeric value: a[2] < a[10]. */
+static int path_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+            const char *ea = a, *eb = b;
+            while (*a == '0' && isdigit((unsigned char)a[1]))
+                a++;
+            while (*b == '0' && isdigit((unsigned char)b[1]))
+                b++;
+            for (ea = a; isdigit((unsigned char)*ea); ea++)
+                ;
+            for (eb = b; isdigit((unsigned char)*eb); eb++)
+                ;
+            if (ea - a != eb - b)
+                return (ea - a) < (eb - b) ? -1 : 1;
+            int c = strncmp(a, b, (size_t)(ea - a));
+            if (c)
+                return c;
+            a = ea;
+            b = eb;
+            continue;
+        }
+        if (*a != *b)
+            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+static int insert(mcp_errlist_t *l, char *path, char *text)
+{
+    size_t pos;
+
+    if (!path || !text)
+        goto oom;
+    if (l->len == l->cap) {
+        size_t n = l->cap ? l->cap * 2 : 8;
+        mcp_fielderr_t *p = realloc(l->items, n * sizeof(*p));
+        if (!p)
+            goto oom;
+        l->items = p;
+        l->cap = n;
+    }
+    for (pos = l->len; pos > 0 && path_cmp(l->items[pos - 1].path, path) > 0; pos--)
+        ;
+    memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
+    l->items[pos].path = path;
+    l->items[pos].text = text;
+    l->len++;
+    return 0;
+oom:
+    free(path);
+    free(text);
+    l->oom = 1;
+    return MCP_ENOMEM;
+}
+
+int mcp_errlist_addf(mcp_errlist_t *l, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    char *body = NULL, *text = NULL;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&body, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        l->oom = 1;
+        return MCP_ENOMEM;
+    }
+    if (asprintf(&text, "%s: %s", path, body) < 0)
+        text = NULL;
+    free(body);
+    return insert(l, strdup(path), text);
+}
+
+int mcp_errlist_add_text(mcp_errlist_t *l, const char *path, const char *text)
+{
+    return insert(l, strdup(path), strdup(text));
+}
+
+static int add_quoted(mcp_buf_t *b, const char *s, size_t n)
+{
+    int rc = mcp_buf_add(b, "\"", 1);
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            rc = mcp_buf_addf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = mcp_buf_adds(b, "\\n");
+        else if (c == '\t')
+            rc = mcp_buf_adds(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            rc = mcp_buf_addf(b, "\\x%02x", c);
+        else
+            rc = mcp_buf_add(b, &s[i], 1);
+    }
+    return rc ? rc : mcp_buf_add(b, "\"", 1);
+}
+
+char *mcp_render_value(const json_t *v)
+{
+    mcp_buf_t b;
+    int rc = 0;
+
+    mcp_buf_init(&b, VALUE_RENDER_MAX * 4 + 64);
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        rc = add_quoted(&b, json_string_value(v), n > VALUE_RENDER_MAX ? VALUE_RENDER_MAX : n);
+        if (!rc && n > VALUE_RENDER_MAX)
+            rc = mcp_buf_adds(&b, "...");
+    } else if (json_is_integer(v)) {
+        rc = mcp_buf_addf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else if (v) {
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!s) {
+            mcp_buf_dispose(&b);
+            return NULL;
+        }
+        size_t n = strlen(s);
+        rc = mcp_buf_add(&b, s, n > VALUE_RENDER_MAX ? VALUE_RENDER_MAX : n);
+        if (!rc && n > VALUE_RENDER_MAX)
+            rc = mcp_buf_adds(&b, "...");
+        free(s);
+    } else {
+        rc = mcp_buf_adds(&b, "null");
+    }
+    if (rc) {
+        mcp_buf_dispose(&b);
+        return NULL;
+    }
+    return mcp_buf_take(&b);
+}
+
+int mcp_err_required(mcp_errlist_t *l, const char *path, const char *detail)
+{
+    if (detail)
+        return mcp_errlist_addf(l, path, "Required value: %s", detail);
+    return mcp_errlist_addf(l, path, "Required value");
+}
+
+int mcp_err_invalid(mcp_errlist_t *l, const char *path, const json_t *value, const char *why)
+{
+    char *v = mcp_render_value(value);
+    int rc;
+
+    if (!v) {
+        l->oom = 1;
+        return MCP_ENOMEM;
+    }
+    rc = mcp_errlist_addf(l, path, "Invalid value: %s: %s", v, why);
+    free(v);
+    return rc;
+}
+
+int mcp_err_unsupported(mcp_errlist_t *l, const char *path, const json_t *value,
+                        const char *const *supported)
+{
+    char *v = mcp_render_value(value);
+    mcp_buf_t b;
+    int rc = 0;
+
+    mcp_buf_init(&b, 4096);
+    for (size_t i = 0; supported[i] && rc == 0; i++)
+        rc = mcp_buf_addf(&b, "%s\"%s\"", i ? ", " : "", supported[i]);
+    if (!v || rc) {
+        free(v);
+        mcp_buf_dispose(&b);
+        l->oom = 1;
+        return MCP_ENOMEM;
+    }
+    rc = mcp_errlist_addf(l, path, "Unsupported value: %s: supported values: %s", v, b.data);
+    free(v);
+    mcp_buf_dispose(&b);
+    return rc;
+}
+
+int mcp_err_duplicate(mcp_errlist_t *l, const char *path, const json_t *value)
+{
+    char *v = mcp_render_value(value);
+    int rc;
+
+    if (!v) {
+        l->oom = 1;
+        return MCP_ENOMEM;
+    }
+    rc = mcp_errlist_addf(l, path, "Duplicate value: %s", v);
+    free(v);
+    return rc;
+}
+
+int mcp_err_toolong(mcp_errlist_t *l, const char *path, size_t max)
+{
+    return mcp_errlist_addf(l, path, "Too long: may not be more than %zu bytes", max);
+}
+
+int mcp_err_forbidden(mcp_errlist_t *l, const char *path, const char *why)
+{
+    return mcp_errlist_addf(l, path, "Forbidden: %s", why);
+}
+
+char *mcp_errlist_join(const mcp_errlist_t *l, const char *sep)
+{
+    mcp_buf_t b;
+    int rc = 0;
+
+    mcp_buf_init(&b, MESSAGE_MAX);
+    for (size_t i = 0; i < l->len && rc == 0; i++)
+        rc = mcp_buf_addf(&b, "%s%s", i ? sep : "", l->items[i].text);
+    if (rc == MCP_ENOMEM) {
+        mcp_buf_dispose(&b);
+        return NULL;
+    }
+    return mcp_buf_take(&b);
+}
+
+char *mcp_errlist_aggregate(const mcp_errlist_t *l, const char *kind, const char *name)
+{
+    char *joined, *msg = NULL;
+
+    if (l->len == 0)
+        return NULL;
+    joined = mcp_errlist_join(l, ", ");
+    if (!joined)
+        return NULL;
+    if (asprintf(&msg, l->len == 1 ? "%s \"%s\" is invalid: %s" : "%s \"%s\" is invalid: [%s]",
+                 kind, name ? name : "", joined) < 0)
+        msg = NULL;
+    free(joined);
+    return msg;
+}

@@ -1,0 +1,89 @@
+/* Private types of the schema module: the field table and the context its
+ * rule functions receive. Only common/src/schema_*.c and crd.c include this. */
+#ifndef MCP_SCHEMA_INTERNAL_H
+#define MCP_SCHEMA_INTERNAL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "mcp/errlist.h"
+#include "mcp/schema.h"
+
+#define PATH_MAX_LEN 1024 /* longer field paths are cut (only in messages) */
+
+typedef enum ftype {
+    FT_STRING,
+    FT_INT,   /* int32 in the CRD */
+    FT_INT64, /* int64 in the CRD */
+    FT_BOOL,
+    FT_OBJECT,   /* fixed properties: `children` */
+    FT_ARRAY,    /* items of `item` type; objects use `children` */
+    FT_MAP,      /* object of strings (labels, annotations) */
+    FT_QUANTITY, /* int-or-string resource quantity */
+    FT_ANY,      /* any object, kept whole (x-kubernetes-preserve-unknown-fields) */
+} ftype_t;
+
+enum {
+    F_REQUIRED = 1u << 0,
+    F_NO_CRD_PROPS = 1u << 1, /* metadata: the CRD must not list its properties */
+    F_NO_VALIDATE = 1u << 2,  /* status: written by the controller, not checked */
+};
+
+typedef struct vctx {
+    mcp_errlist_t *errs;
+    mcp_errlist_t *warns; /* may be NULL */
+    const json_t *obj;    /* the whole MCPServer */
+} vctx_t;
+
+typedef struct field field_t;
+
+/* A value rule: `v` is the (type-checked) value at `path`, `parent` the
+ * object holding it. Records errors/warnings in ctx. */
+typedef void (*check_fn)(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent);
+
+/* A default: given the parent object (already defaulted for earlier rows),
+ * returns a new reference to the value to add, or NULL for none. */
+typedef json_t *(*default_fn)(const json_t *parent);
+
+struct field {
+    const char *name;
+    ftype_t type;
+    ftype_t item;            /* FT_ARRAY: the items' type */
+    const field_t *children; /* FT_OBJECT properties, or FT_ARRAY object items */
+    unsigned flags;
+    default_fn def;
+    check_fn check;
+    const char *description;
+    ssize_t off;      /* parse target offset in the base struct, -1 = none */
+    ssize_t count_off; /* FT_ARRAY: offset of the size_t count */
+    size_t elem_size;  /* FT_ARRAY of objects: element struct size */
+};
+
+#define FIELD_END {NULL, 0, 0, NULL, 0, NULL, NULL, NULL, -1, -1, 0}
+
+/* The root of the table (apiVersion, kind, metadata, spec, status). */
+extern const field_t mcp__root_fields[];
+/* The spec's properties (used by the CRD generator for descriptions). */
+extern const char mcp__root_description[];
+
+/* "spec" + "." + "port" -> "spec.port"; "spec.env" + 3 -> "spec.env[3]". */
+void mcp__path_key(char *out, const char *base, const char *key);
+void mcp__path_index(char *out, const char *base, size_t i);
+void mcp__path_map(char *out, const char *base, const char *key);
+
+/* Fill the defaults of `obj` in place, walking the table. When `out` is
+ * non-NULL, record each added value as a change. Returns 0 or MCP_ENOMEM. */
+int mcp__defaults_apply(json_t *obj, mcp_changes_t *out);
+
+/* JSON type checks by table type. */
+int mcp__type_ok(ftype_t t, const json_t *v);
+const char *mcp__type_name(ftype_t t);
+
+/* Helpers shared by the rule functions. */
+const char *mcp__str(const json_t *obj, const char *key); /* NULL unless a string */
+/* A warning about the field at `path` (which orders the list). */
+void mcp__warn(vctx_t *ctx, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

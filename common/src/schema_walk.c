@@ -1,0 +1,299 @@
+/* The two walks over the schema table: validation (type checks, required
+ * fields, then each row's value rule) and defaulting (each row's default,
+ * applied in place in table order and recorded as JSON Patch "add"s). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/common.h"
+#include "schema_internal.h"
+
+const char *mcp__type_name(ftype_t t)
+{
+    switch (t) {
+    case FT_STRING:
+        return "string";
+    case FT_INT:
+    case FT_INT64:
+        return "integer";
+    case FT_BOOL:
+        return "boolean";
+    case FT_ARRAY:
+        return "array";
+    case FT_QUANTITY:
+        return "integer or string";
+    default:
+        return "object";
+    }
+}
+
+int mcp__type_ok(ftype_t t, const json_t *v)
+{
+    switch (t) {
+    case FT_STRING:
+        return json_is_string(v);
+    case FT_INT:
+        return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+               json_integer_value(v) <= INT32_MAX;
+    case FT_INT64:
+        return json_is_integer(v);
+    case FT_BOOL:
+        return json_is_boolean(v);
+    case FT_ARRAY:
+        return json_is_array(v);
+    case FT_QUANTITY:
+        return json_is_string(v) || json_is_integer(v);
+    default:
+        return json_is_object(v);
+    }
+}
+
+static int check_type(vctx_t *ctx, const char *path, ftype_t t, const json_t *v)
+{
+    char why[64];
+
+    if (mcp__type_ok(t, v))
+        return 1;
+    if ((t == FT_INT) && json_is_integer(v)) {
+        mcp_err_invalid(ctx->errs, path, v, "must be between 1 and 65535");
+        return 0;
+    }
+    snprintf(why, sizeof(why), "must be of type %s", mcp__type_name(t));
+    mcp_err_invalid(ctx->errs, path, v, why);
+    return 0;
+}
+
+static void walk_object(vctx_t *ctx, const field_t *fields, const json_t *obj, const char *path);
+
+static void walk_value(vctx_t *ctx, const field_t *f, const json_t *v, const json_t *parent,
+                       const char *path)
+{
+    char sub[PATH_MAX_LEN];
+
+    if (!check_type(ctx, path, f->type, v))
+        return;
+    if (f->type == FT_OBJECT)
+        walk_object(ctx, f->children, v, path);
+    if (f->type == FT_ARRAY) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            const json_t *item = json_array_get(v, i);
+            mcp__path_index(sub, path, i);
+            if (check_type(ctx, sub, f->item, item) && f->children)
+                walk_object(ctx, f->children, item, sub);
+        }
+    }
+    if (f->type == FT_MAP) {
+        const char *k;
+        const json_t *mv;
+        json_object_foreach((json_t *)v, k, mv)
+        {
+            mcp__path_map(sub, path, k);
+            check_type(ctx, sub, FT_STRING, mv);
+        }
+    }
+    if (f->check)
+        f->check(ctx, path, v, parent);
+}
+
+static void walk_object(vctx_t *ctx, const field_t *fields, const json_t *obj, const char *path)
+{
+    char sub[PATH_MAX_LEN];
+
+    for (const field_t *f = fields; f->name; f++) {
+        const json_t *v = json_object_get(obj, f->name);
+
+        if (f->flags & F_NO_VALIDATE)
+            continue;
+        mcp__path_key(sub, path, f->name);
+        if (!v || json_is_null(v)) {
+            if (f->flags & F_REQUIRED)
+                mcp_err_required(ctx->errs, sub, NULL);
+            continue;
+        }
+        walk_value(ctx, f, v, obj, sub);
+    }
+}
+
+int mcp_validate(const json_t *obj, mcp_errlist_t *errs, mcp_errlist_t *warns)
+{
+    vctx_t ctx = {errs, warns, obj};
+
+    if (!json_is_object(obj)) {
+        mcp_err_invalid(errs, "<object>", obj, "must be of type object");
+    } else {
+        walk_object(&ctx, mcp__root_fields, obj, "");
+    }
+    if (errs->oom || (warns && warns->oom))
+        return MCP_ENOMEM;
+    return (int)errs->len;
+}
+
+char *mcp_validate_message(const json_t *obj, mcp_errlist_t *warns, int *oom)
+{
+    mcp_errlist_t errs;
+    char *msg = NULL;
+    int n;
+
+    *oom = 0;
+    mcp_errlist_init(&errs);
+    n = mcp_validate(obj, &errs, warns);
+    if (n > 0) {
+        const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        msg = mcp_errlist_aggregate(&errs, MCP_KIND, name);
+        if (!msg)
+            *oom = 1;
+    } else if (n < 0) {
+        *oom = 1;
+    }
+    mcp_errlist_dispose(&errs);
+    return msg;
+}
+
+/* ---- defaulting ----------------------------------------------------------- */
+
+void mcp_changes_init(mcp_changes_t *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void mcp_changes_dispose(mcp_changes_t *c)
+{
+    for (size_t i = 0; i < c->len; i++) {
+        free(c->items[i].pointer);
+        json_decref(c->items[i].value);
+    }
+    free(c->items);
+    mcp_changes_init(c);
+}
+
+char *mcp_pointer_escape(const char *token)
+{
+    size_t n = 0;
+    char *out, *p;
+
+    for (const char *s = token; *s; s++)
+        n += (*s == '~' || *s == '/') ? 2 : 1;
+    if (!(out = malloc(n + 1)))
+        return NULL;
+    for (p = out; *token; token++) {
+        if (*token == '~' || *token == '/') {
+            *p++ = '~';
+            *p++ = *token == '~' ? '0' : '1';
+        } else {
+            *p++ = *token;
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+static int record(mcp_changes_t *c, const char *base, const char *token, json_t *value)
+{
+    char *esc = mcp_pointer_escape(token), *ptr = NULL;
+
+    if (!esc || asprintf(&ptr, "%s/%s", base, esc) < 0)
+        ptr = NULL;
+    free(esc);
+    if (!ptr)
+        return MCP_ENOMEM;
+    if (c->len == c->cap) {
+        size_t n = c->cap ? c->cap * 2 : 8;
+        mcp_change_t *items = realloc(c->items, n * sizeof(*items));
+        if (!items) {
+            free(ptr);
+            return MCP_ENOMEM;
+        }
+        c->items = items;
+        c->cap = n;
+    }
+    c->items[c->len].pointer = ptr;
+    c->items[c->len].value = json_incref(value);
+    c->len++;
+    return 0;
+}
+
+static int default_object(json_t *obj, const field_t *fields, const char *ptr, mcp_changes_t *out);
+
+/* Descend into one present value; `out` is NULL below a freshly added
+ * parent, whose own "add" already carries everything inside it. */
+static int default_value(json_t *v, const field_t *f, const char *ptr, mcp_changes_t *out)
+{
+    char sub[PATH_MAX_LEN];
+    int rc = 0;
+
+    if (f->type == FT_OBJECT && json_is_object(v))
+        return default_object(v, f->children, ptr, out);
+    if (f->type != FT_ARRAY || f->item != FT_OBJECT || !f->children || !json_is_array(v))
+        return 0;
+    for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+        json_t *item = json_array_get(v, i);
+        snprintf(sub, sizeof(sub), "%s/%zu", ptr, i);
+        if (json_is_object(item))
+            rc = default_object(item, f->children, sub, out);
+    }
+    return rc;
+}
+
+static int default_object(json_t *obj, const field_t *fields, const char *ptr, mcp_changes_t *out)
+{
+    char sub[PATH_MAX_LEN];
+    int rc = 0;
+
+    for (const field_t *f = fields; f->name && rc == 0; f++) {
+        json_t *v = json_object_get(obj, f->name);
+        mcp_changes_t *rec = out;
+
+        if (!v && f->def) {
+            if (!(v = f->def(obj)))
+                goto descend;
+            if (json_object_set_new(obj, f->name, v) != 0)
+                return MCP_ENOMEM;
+            if (out && (rc = record(out, ptr, f->name, v)) != 0)
+                return rc;
+            rec = NULL;
+        }
+    descend:
+        if (!v)
+            continue;
+        snprintf(sub, sizeof(sub), "%s/%s", ptr, f->name);
+        rc = default_value(v, f, sub, rec);
+    }
+    return rc;
+}
+
+int mcp__defaults_apply(json_t *obj, mcp_changes_t *out)
+{
+    if (!json_is_object(obj))
+        return 0;
+    return default_object(obj, mcp__root_fields, "", out);
+}
+
+int mcp_defaults(const json_t *obj, mcp_changes_t *out)
+{
+    json_t *copy;
+    int rc;
+
+    if (!json_is_object(obj))
+        return 0;
+    if (!(copy = json_deep_copy(obj)))
+        return MCP_ENOMEM;
+    rc = mcp__defaults_apply(copy, out);
+    json_decref(copy);
+    if (rc)
+        mcp_changes_dispose(out);
+    return rc;
+}
+
+json_t *mcp_changes_to_patch(const mcp_changes_t *c)
+{
+    json_t *patch = json_array();
+
+    for (size_t i = 0; patch && i < c->len; i++) {
+        json_t *op = json_pack("{s:s, s:s, s:O}", "op", "add", "path", c->items[i].pointer,
+                               "value", c->items[i].value);
+        if (!op || json_array_append_new(patch, op) != 0) {
+            json_decref(patch);
+            return NULL;
+        }
+    }
+    return patch;
+}

@@ -1,0 +1,127 @@
+/* Implementation of the shared test helpers (see testutil.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto out;
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+        goto out;
+    }
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+out:
+    fclose(f);
+    return buf;
+}
+
+json_t *tu_load_json(const char *path)
+{
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+
+    if (!j)
+        fail_msg("%s:%d: %s", path, err.line, err.text);
+    return j;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **tu_list_dirs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    char **list = calloc(1, sizeof(char *));
+    size_t n = 0;
+    struct dirent *e;
+
+    assert_non_null(list);
+    if (!d)
+        return list;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat st;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        list = realloc(list, (n + 2) * sizeof(char *));
+        assert_non_null(list);
+        list[n++] = strdup(e->d_name);
+        list[n] = NULL;
+    }
+    closedir(d);
+    qsort(list, n, sizeof(char *), cmp_str);
+    return list;
+}
+
+void tu_free_list(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+static void mkdirs(const char *path)
+{
+    char tmp[4096];
+
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return;
+            *p = '/';
+        }
+    }
+}
+
+int tu_write_file(const char *path, const char *s)
+{
+    FILE *f;
+    int rc = 0;
+
+    mkdirs(path);
+    f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    if (fputs(s, f) < 0)
+        rc = -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
+
+int tu_update_golden(void)
+{
+    const char *v = getenv("MCP_UPDATE_GOLDEN");
+    return v && strcmp(v, "1") == 0;
+}
