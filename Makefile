@@ -118,6 +118,14 @@ test-valgrind: $(BINS) $(TEST_BINS) ## Unit tests under valgrind (leaks are erro
 test-e2e: all ## End-to-end tests against a local kube-apiserver (builds it the first time)
 	@if [ -x e2e/run.sh ]; then e2e/run.sh; else echo "test-e2e: e2e/run.sh missing" >&2; exit 1; fi
 
+.PHONY: run bench
+run: deps all ## Local control plane + operator + samples, until Ctrl-C
+	@e2e/run-local.sh
+
+bench: ## All benchmarks (webhook and controller)
+	$(MAKE) bench-webhook
+	$(MAKE) bench-controller
+
 # ---- generated files ---------------------------------------------------------
 .PHONY: crd crd-check
 crd: $(BUILD)/mcp-crdgen ## Regenerate the CRD from the schema table
