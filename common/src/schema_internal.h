@@ -55,12 +55,15 @@ struct field {
     default_fn def;
     check_fn check;
     const char *description;
-    ssize_t off;      /* parse target offset in the base struct, -1 = none */
+    ssize_t off;       /* parse target offset in the base struct, -1 = none */
     ssize_t count_off; /* FT_ARRAY: offset of the size_t count */
     size_t elem_size;  /* FT_ARRAY of objects: element struct size */
 };
 
-#define FIELD_END {NULL, 0, 0, NULL, 0, NULL, NULL, NULL, -1, -1, 0}
+#define FIELD_END                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0, NULL, 0, NULL, NULL, NULL, -1, -1, 0                                           \
+    }
 
 /* The root of the table (apiVersion, kind, metadata, spec, status). */
 extern const field_t mcp__root_fields[];

@@ -153,8 +153,13 @@ void mcp__check_profile(vctx_t *ctx, const char *path, const json_t *v, const js
 
 /* Selector and ownership labels the operator sets itself. */
 static const char *const reserved_labels[] = {
-    "app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by",
-    "toolhive", "toolhive-name", NULL,
+    "app",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/managed-by",
+    "toolhive",
+    "toolhive-name",
+    NULL,
 };
 
 void mcp__check_labels(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -240,7 +245,8 @@ static void check_env_targets(vctx_t *ctx, const char *path, const json_t *spec)
         mcp__path_key(sub, elem, "targetEnvName");
         if (dup)
             mcp_err_duplicate(ctx->errs, sub, target);
-        else if (!json_object_get(s, "targetEnvName") && mcp_check_env_name(json_string_value(target)))
+        else if (!json_object_get(s, "targetEnvName") &&
+                 mcp_check_env_name(json_string_value(target)))
             mcp_err_invalid(ctx->errs, sub, target, mcp_check_env_name(json_string_value(target)));
     }
 }
@@ -253,6 +259,7 @@ void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, const json_
     mcp__path_key(sub, path, "secrets");
     check_env_targets(ctx, sub, v);
     if (!json_object_get(v, "permissionProfile"))
-        mcp__warn(ctx, "spec.permissionProfile", "spec.permissionProfile is not set: the proxy runner's default profile "
-                       "applies");
+        mcp__warn(ctx, "spec.permissionProfile",
+                  "spec.permissionProfile is not set: the proxy runner's default profile "
+                  "applies");
 }

@@ -158,7 +158,8 @@ static void check_host_path(vctx_t *ctx, const char *path, const json_t *v, cons
 {
     (void)parent;
     check_with(ctx, path, v, mcp_check_abs_path);
-    mcp__warn(ctx, path, "%s: hostPath volumes give the MCP server access to the node's files", path);
+    mcp__warn(ctx, path, "%s: hostPath volumes give the MCP server access to the node's files",
+              path);
 }
 
 static void check_mount_path(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -224,8 +225,7 @@ extern void mcp__check_resources(vctx_t *ctx, const char *path, const json_t *v,
                                  const json_t *parent);
 extern void mcp__check_profile(vctx_t *ctx, const char *path, const json_t *v,
                                const json_t *parent);
-extern void mcp__check_labels(vctx_t *ctx, const char *path, const json_t *v,
-                              const json_t *parent);
+extern void mcp__check_labels(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent);
 extern void mcp__check_annotations(vctx_t *ctx, const char *path, const json_t *v,
                                    const json_t *parent);
 extern void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent);
@@ -268,10 +268,24 @@ static const field_t volume_fields[] = {
 
 #define RESLIST_FIELDS(m)                                                                          \
     {                                                                                              \
-        {"cpu", FT_QUANTITY, 0, NULL, 0, NULL, check_quantity,                                     \
-         "CPU quantity, e.g. 100m or 0.5.", SCALAR(OFF(m.cpu))},                                   \
-            {"memory", FT_QUANTITY, 0, NULL, 0, NULL, check_quantity,                              \
-             "Memory quantity, e.g. 128Mi or 1G.", SCALAR(OFF(m.memory))},                         \
+        {"cpu",                                                                                    \
+         FT_QUANTITY,                                                                              \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         check_quantity,                                                                           \
+         "CPU quantity, e.g. 100m or 0.5.",                                                        \
+         SCALAR(OFF(m.cpu))},                                                                      \
+            {"memory",                                                                             \
+             FT_QUANTITY,                                                                          \
+             0,                                                                                    \
+             NULL,                                                                                 \
+             0,                                                                                    \
+             NULL,                                                                                 \
+             check_quantity,                                                                       \
+             "Memory quantity, e.g. 128Mi or 1G.",                                                 \
+             SCALAR(OFF(m.memory))},                                                               \
             FIELD_END,                                                                             \
     }
 
@@ -300,10 +314,19 @@ static const field_t profile_fields[] = {
 };
 
 #define OVERRIDE_META(m)                                                                           \
-    {"labels", FT_MAP, FT_STRING, NULL, 0, NULL, mcp__check_labels,                                \
-     "Labels added to the object.", SCALAR(OFF(m.labels))},                                        \
-        {"annotations", FT_MAP, FT_STRING, NULL, 0, NULL, mcp__check_annotations,                  \
-         "Annotations added to the object.", SCALAR(OFF(m.annotations))}
+    {"labels",                                                                                     \
+     FT_MAP,                                                                                       \
+     FT_STRING,                                                                                    \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     mcp__check_labels,                                                                            \
+     "Labels added to the object.",                                                                \
+     SCALAR(OFF(m.labels))},                                                                       \
+    {                                                                                              \
+        "annotations", FT_MAP, FT_STRING, NULL, 0, NULL, mcp__check_annotations,                   \
+            "Annotations added to the object.", SCALAR(OFF(m.annotations))                         \
+    }
 
 static const field_t override_deploy_fields[] = {
     OVERRIDE_META(proxy_deployment),

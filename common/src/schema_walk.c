@@ -137,7 +137,8 @@ char *mcp_validate_message(const json_t *obj, mcp_errlist_t *warns, int *oom)
     mcp_errlist_init(&errs);
     n = mcp_validate(obj, &errs, warns);
     if (n > 0) {
-        const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
         msg = mcp_errlist_aggregate(&errs, MCP_KIND, name);
         if (!msg)
             *oom = 1;
@@ -288,8 +289,8 @@ json_t *mcp_changes_to_patch(const mcp_changes_t *c)
     json_t *patch = json_array();
 
     for (size_t i = 0; patch && i < c->len; i++) {
-        json_t *op = json_pack("{s:s, s:s, s:O}", "op", "add", "path", c->items[i].pointer,
-                               "value", c->items[i].value);
+        json_t *op = json_pack("{s:s, s:s, s:O}", "op", "add", "path", c->items[i].pointer, "value",
+                               c->items[i].value);
         if (!op || json_array_append_new(patch, op) != 0) {
             json_decref(patch);
             return NULL;

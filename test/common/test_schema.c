@@ -222,10 +222,11 @@ static void test_aggregate(void **state)
     mcp_err_required(&l, "spec.env[10].name", NULL);
     mcp_err_required(&l, "spec.env[9].name", NULL);
     msg = mcp_errlist_aggregate(&l, "MCPServer", "fetch");
-    assert_string_equal(msg, "MCPServer \"fetch\" is invalid: [spec.env[9].name: Required value, "
-                             "spec.env[10].name: Required value, spec.port: Invalid value: 70000: "
-                             "must be between 1 and 65535, spec.transport: Unsupported value: "
-                             "\"grpc\": supported values: \"stdio\", \"sse\", \"streamable-http\"]");
+    assert_string_equal(msg,
+                        "MCPServer \"fetch\" is invalid: [spec.env[9].name: Required value, "
+                        "spec.env[10].name: Required value, spec.port: Invalid value: 70000: "
+                        "must be between 1 and 65535, spec.transport: Unsupported value: "
+                        "\"grpc\": supported values: \"stdio\", \"sse\", \"streamable-http\"]");
     free(msg);
     json_decref(v);
     mcp_errlist_dispose(&l);
@@ -321,9 +322,9 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixtures),         cmocka_unit_test(test_parse_effective_values),
+        cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_parse_effective_values),
         cmocka_unit_test(test_parse_wrong_types), cmocka_unit_test(test_aggregate),
-        cmocka_unit_test(test_pointer_escape),   cmocka_unit_test(test_crd_matches_table),
+        cmocka_unit_test(test_pointer_escape),    cmocka_unit_test(test_crd_matches_table),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests_name("schema", tests, NULL, NULL);

@@ -9,7 +9,7 @@
 typedef struct mcp_health mcp_health_t;
 
 typedef struct mcp_health_ops {
-    int (*ready)(void *ctx);                  /* non-zero when ready */
+    int (*ready)(void *ctx);                    /* non-zero when ready */
     void (*metrics)(void *ctx, mcp_buf_t *out); /* append Prometheus text */
     void *ctx;
 } mcp_health_ops_t;
@@ -17,8 +17,8 @@ typedef struct mcp_health_ops {
 /* Listen on addr:port (addr NULL = all interfaces; port 0 = ephemeral) and
  * serve on a new thread. Returns a new handle or NULL with a message in err.
  * `ops` is copied. */
-mcp_health_t *mcp_health_start(const char *addr, int port, const mcp_health_ops_t *ops,
-                               char *err, size_t errlen);
+mcp_health_t *mcp_health_start(const char *addr, int port, const mcp_health_ops_t *ops, char *err,
+                               size_t errlen);
 int mcp_health_port(const mcp_health_t *h);
 /* Stop the thread, close the socket, free the handle. NULL is fine. */
 void mcp_health_stop(mcp_health_t *h);

@@ -51,7 +51,7 @@ typedef struct mcp_override {
 } mcp_override_t;
 
 typedef struct mcp_server {
-    json_t *root; /* owned reference to the whole object */
+    json_t *root; /* owned: the defaulted copy of the whole object */
     const char *name, *namespace, *uid;
     int64_t generation;
 
@@ -71,18 +71,19 @@ typedef struct mcp_server {
     struct {
         const char *type; /* effective: "builtin" when only name is set */
         const char *name, *key;
-    } profile;            /* all NULL when absent */
+    } profile; /* all NULL when absent */
     const char *service_account;
     const json_t *pod_template_spec; /* borrowed, NULL when absent */
     mcp_override_t proxy_deployment, proxy_service;
     char *strs[8]; /* rendered numbers for quantities (owned) */
 } mcp_server_t;
 
-/* Parse a whole MCPServer object. Takes a new reference to `obj`. Wrongly
- * typed fields are skipped and reported in `errs` (may be NULL); the effective
- * defaults are filled in. Returns 0, MCP_EINVAL when `obj` is not an object
- * or a field has the wrong type (the struct is still usable), or MCP_ENOMEM
- * (the struct is disposed). */
+/* Parse a whole MCPServer object. `obj` is borrowed: the struct keeps its own
+ * defaulted deep copy in `root`, so every field holds its effective value.
+ * Wrongly typed fields are skipped and reported in `errs` (may be NULL).
+ * Returns 0, MCP_EINVAL when `obj` is not an object or a field has the wrong
+ * type (the struct is still usable and must be disposed), or MCP_ENOMEM (the
+ * struct is already disposed). */
 int mcp_server_parse(json_t *obj, mcp_server_t *out, mcp_errlist_t *errs);
 void mcp_server_dispose(mcp_server_t *s);
 
