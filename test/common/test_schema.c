@@ -199,7 +199,9 @@ static void test_parse_wrong_types(void **state)
     mcp_server_dispose(&s);
     mcp_errlist_dispose(&errs);
     json_decref(obj);
-    assert_int_equal(mcp_server_parse(json_string("x"), &s, NULL), MCP_EINVAL);
+    obj = json_string("x");
+    assert_int_equal(mcp_server_parse(obj, &s, NULL), MCP_EINVAL);
+    json_decref(obj);
 }
 
 static void test_aggregate(void **state)
