@@ -8,6 +8,8 @@
 
 typedef struct mcp_health mcp_health_t;
 
+/* Both callbacks run on the health thread, so they must be thread-safe.
+ * Metrics output past the 1 MiB cap is cut short. */
 typedef struct mcp_health_ops {
     int (*ready)(void *ctx);                    /* non-zero when ready */
     void (*metrics)(void *ctx, mcp_buf_t *out); /* append Prometheus text */

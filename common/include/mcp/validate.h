@@ -19,7 +19,7 @@ const char *mcp_check_image_ref(const char *s);         /* docker reference gram
 const char *mcp_check_abs_path(const char *s);          /* absolute, no ".." component */
 
 /* A Kubernetes resource quantity held exactly, in nano-units (1 = 1e-9).
- * Fractions below one nano-unit round up, as the apiserver does. */
+ * Fractions below one nano-unit round away from zero, as the apiserver does. */
 typedef struct mcp_quantity {
     __int128 nanos;
 } mcp_quantity_t;
