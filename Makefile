@@ -138,10 +138,12 @@ crd-check: $(BUILD)/mcp-crdgen ## Fail when the committed CRD differs from the t
 # ---- quality -------------------------------------------------------------------
 LINT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 .PHONY: lint format
+# varFuncNullUB is off: mcp_log's NULL sentinel is checked by the compiler's
+# sentinel attribute, and glibc defines NULL as ((void *)0).
 lint: deps ## clang-format check + cppcheck
 	$(Q)clang-format --dry-run --Werror $(LINT_SRC)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem -Icommon/include -D__GNUC__ -DH2O_USE_LIBUV=0 \
+	    --suppress=missingIncludeSystem --suppress=varFuncNullUB -Icommon/include -D__GNUC__ -DH2O_USE_LIBUV=0 \
 	    common/src webhook controller tools
 	@echo "lint: clean"
 
