@@ -155,7 +155,7 @@ clean: ## Remove build outputs
 	rm -rf $(BUILD) build
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
 	    awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 -include mk/*.mk

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Build the local control-plane binaries from Go modules (no Docker, no
+# release tarballs): kube-apiserver, kube-controller-manager, kubectl, etcd,
+# helm. Versions are pinned by the wrapper modules under tools/{k8s,etcd,helm}.
+#
+# Binaries are cached outside the repository:
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/k8s/<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/etcd/<ver>/bin/etcd
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/helm/<ver>/bin/helm
+# A binary that already exists is not rebuilt (K8S_FORCE_REBUILD=1 to force).
+#
+# Usage: e2e/local/build.sh [k8s|etcd|helm|paths]...   (default: all)
+#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=...)
+#        e2e/local/build.sh gen-k8s-mod v1.X.Y
+#   regenerate tools/k8s/go.mod for another Kubernetes release: the staging
+#   modules that k8s.io/kubernetes@v1.X.Y requires at v0.0.0 are replaced by
+#   their published v0.X.Y tags, then `go mod tidy`. Bump tools/etcd to the
+#   go.etcd.io/etcd/server/v3 version printed at the end.
+#
+# Environment:
+#   K8S_BUILD_P        go build -p value (default: number of CPUs)
+#   K8S_FORCE_REBUILD  1 = rebuild even when cached
+#   K8S_GOFLAGS_EXTRA  extra flags passed to go build
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator
+
+# modver DIR MODULE -> version of MODULE required by the wrapper's go.mod
+modver() {
+  [[ -f $ROOT/$1/go.mod ]] || return 0
+  awk -v m="$2" '$1==m && $2 ~ /^v/ {print $2; exit} $1=="require" && $2==m {print $3; exit}' "$ROOT/$1/go.mod"
+}
+
+K8S_VERSION=$(modver tools/k8s k8s.io/kubernetes)
+ETCD_VERSION=$(modver tools/etcd go.etcd.io/etcd/server/v3)
+HELM_MODULE=$(awk '$1 ~ /^helm\.sh\/helm\// {print $1; exit} $1=="require" && $2 ~ /^helm\.sh\/helm\// {print $2; exit}' "$ROOT/tools/helm/go.mod" 2>/dev/null || true)
+HELM_VERSION=$(modver tools/helm "$HELM_MODULE")
+
+K8S_BIN_DIR=$CACHE_ROOT/k8s/$K8S_VERSION/bin
+ETCD_BIN_DIR=$CACHE_ROOT/etcd/$ETCD_VERSION/bin
+HELM_BIN_DIR=$CACHE_ROOT/helm/$HELM_VERSION/bin
+
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+P=${K8S_BUILD_P:-$(nproc 2>/dev/null || echo 2)}
+FORCE=${K8S_FORCE_REBUILD:-0}
+BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# gobuild DIR OUT PKG LDFLAGS
+gobuild() {
+  local dir=$1 out=$2 pkg=$3 ldflags=$4 t0 t1
+  if [[ -x $out && $FORCE != 1 ]]; then
+    log "cached: $out"
+    return 0
+  fi
+  mkdir -p "$(dirname "$out")"
+  log "building $pkg -> $out (-p $P)"
+  t0=$(date +%s)
+  (cd "$ROOT/$dir" && go build -p "$P" -trimpath -pgo=off ${K8S_GOFLAGS_EXTRA:-} \
+      -ldflags "-s -w $ldflags" -o "$out.tmp.$$" "$pkg")
+  mv -f "$out.tmp.$$" "$out"
+  t1=$(date +%s)
+  log "built $(basename "$out") in $((t1 - t0))s"
+}
+
+build_k8s() {
+  local v=$K8S_VERSION major minor ld="" p
+  major=${v#v}; major=${major%%.*}
+  minor=${v#v*.}; minor=${minor%%.*}
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
+  done
+  for b in kube-apiserver kube-controller-manager kubectl; do
+    gobuild tools/k8s "$K8S_BIN_DIR/$b" "k8s.io/kubernetes/cmd/$b" "$ld"
+  done
+}
+
+build_etcd() {
+  local v=$ETCD_VERSION
+  gobuild tools/etcd "$ETCD_BIN_DIR/etcd" . \
+    "-X go.etcd.io/etcd/api/v3/version.GitSHA=${v}"
+}
+
+build_helm() {
+  local v=$HELM_VERSION ld
+  ld="-X ${HELM_MODULE}/internal/version.version=$v -X ${HELM_MODULE}/internal/version.gitTreeState=clean"
+  gobuild tools/helm "$HELM_BIN_DIR/helm" "${HELM_MODULE}/cmd/helm" "$ld"
+}
+
+gen_k8s_mod() {
+  local v=$1 gomod minor
+  [[ $v =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "usage: $0 gen-k8s-mod v1.X.Y" >&2; exit 2; }
+  minor=v0.${v#v1.}
+  gomod=$(cd "$ROOT/tools/k8s" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [[ -f $gomod ]] || { echo "cannot download k8s.io/kubernetes@$v" >&2; exit 1; }
+  {
+    sed -n '1,/^module /{/^module /d;p}' "$ROOT/tools/k8s/go.mod"
+    echo 'module github.com/mcp-operator/tools/k8s'
+    echo
+    echo "go $(awk '$1=="go" {print $2; exit}' "$gomod")"
+    awk '$1=="godebug" {print ""; print; exit}' "$gomod"
+    echo
+    echo 'tool ('
+    printf '\tk8s.io/kubernetes/cmd/%s\n' kube-apiserver kube-controller-manager kubectl
+    echo ')'
+    echo
+    echo "require k8s.io/kubernetes $v"
+    echo
+    echo 'replace ('
+    awk -v mv="$minor" '/^\tk8s\.io\/[^ ]+ v0\.0\.0$/ {printf "\t%s => %s %s\n", $1, $1, mv}' "$gomod"
+    echo ')'
+  } >"$ROOT/tools/k8s/go.mod.new"
+  mv "$ROOT/tools/k8s/go.mod.new" "$ROOT/tools/k8s/go.mod"
+  (cd "$ROOT/tools/k8s" && go mod tidy)
+  log "tools/k8s/go.mod now at $v; etcd pinned by it: $(awk '$1=="go.etcd.io/etcd/server/v3" {print $2}' "$gomod")"
+}
+
+if [[ ${1:-} == gen-k8s-mod ]]; then
+  gen_k8s_mod "${2:-}"
+  exit 0
+fi
+
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=(k8s etcd helm)
+
+T0=$(date +%s)
+for t in "${targets[@]}"; do
+  case $t in
+    k8s) log "kubernetes $K8S_VERSION"; build_k8s ;;
+    etcd) log "etcd $ETCD_VERSION"; build_etcd ;;
+    helm) log "helm $HELM_VERSION ($HELM_MODULE)"; build_helm ;;
+    paths)
+      echo "K8S_BIN_DIR=$K8S_BIN_DIR"
+      echo "ETCD_BIN_DIR=$ETCD_BIN_DIR"
+      echo "HELM_BIN_DIR=$HELM_BIN_DIR"
+      exit 0 ;;
+    *) echo "usage: $0 [k8s|etcd|helm|paths]..." >&2; exit 2 ;;
+  esac
+done
+log "done in $(( $(date +%s) - T0 ))s"
