@@ -1,0 +1,19 @@
+/* Capped exponential backoff with jitter, shared by the work queue (per-item
+ * retries: 5 ms doubling to a cap) and the watches (reconnects). Pure apart
+ * from the caller's random seed. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+double ctl_backoff_delay_ms(const ctl_backoff_t *b, unsigned n, unsigned *seed)
+{
+    double d = b->base_ms;
+
+    for (unsigned i = 1; i < n && d < b->cap_ms; i++)
+        d *= 2;
+    if (d > b->cap_ms)
+        d = b->cap_ms;
+    if (b->jitter > 0 && seed)
+        d -= d * b->jitter * ((double)rand_r(seed) / ((double)RAND_MAX + 1.0));
+    return d;
+}

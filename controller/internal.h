@@ -1,0 +1,447 @@
+/* Private interface of mcp-controller: the pure pieces (desired objects, pod
+ * patch, NetworkPolicy, status computation, JSON helpers, event-stream
+ * decoding, kubeconfig parsing, backoff) and the runtime pieces (HTTP client,
+ * watches, work queue, cache, reconciler, leader election, Events, metrics).
+ * Every cross-file symbol is prefixed ctl_; anything else stays static. */
+#ifndef CTL_INTERNAL_H
+#define CTL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "mcp/buf.h"
+#include "mcp/common.h"
+#include "mcp/schema.h"
+
+#define CTL_DEFAULT_PROXY_IMAGE "ghcr.io/stacklok/toolhive/proxyrunner:v0.2.9"
+#define CTL_FIELD_MANAGER       "mcp-controller"
+#define CTL_MANAGED_BY          "mcp-operator"
+#define CTL_PROFILE_DIR         "/etc/toolhive/profiles"
+#define CTL_PROFILE_VOLUME      "permission-profile"
+#define CTL_MCP_CONTAINER       "mcp"
+#define CTL_PROXY_CONTAINER     "toolhive"
+#define CTL_RUN_AS_ID           1000
+
+/* ==== desired.c / podpatch.c / netpol.c: pure object generation =========== */
+
+typedef struct ctl_options {
+    const char *proxy_image; /* NULL = CTL_DEFAULT_PROXY_IMAGE */
+    const json_t *profile;   /* parsed ConfigMap permission profile (borrowed) or NULL */
+} ctl_options_t;
+
+/* The objects of DESIGN.md section 4 for one MCPServer, in apply order:
+ * proxy ServiceAccount, Role, RoleBinding, MCP ServiceAccount (unless
+ * spec.serviceAccount), NetworkPolicy (profile "none" or configmap),
+ * Deployment, Service. Pure: no I/O, no globals. Returns a new reference to a
+ * JSON array, or NULL on allocation failure. `s` must be a valid server. */
+json_t *ctl_desired_objects(const mcp_server_t *s, const ctl_options_t *opt);
+
+/* Labels every object carries / the immutable selector labels. New refs. */
+json_t *ctl_common_labels(const char *name);
+json_t *ctl_selector_labels(const char *name);
+
+/* metadata {name, namespace, labels (+ override labels underneath ours),
+ * annotations (override), ownerReferences (controller)}. New reference. */
+json_t *ctl_object_meta(const mcp_server_t *s, const char *name, const mcp_override_t *ov);
+
+/* "http://mcp-<name>-proxy.<ns>.svc.cluster.local:<port>"; new malloc'd. */
+char *ctl_service_url(const mcp_server_t *s);
+
+/* Names of the children: "<name>-proxy-runner", "mcp-<name>-proxy", ... into
+ * a caller buffer; returns buf. */
+char *ctl_child_name(char *buf, size_t len, const char *fmt, const char *name);
+
+/* The PodTemplateSpec patch for the MCP server container (`mcp`): labels,
+ * service account, secrets as secretKeyRef, resources, hostPath volumes and
+ * mounts, merged with spec.podTemplateSpec (ours win on the fields we set,
+ * every other field of the user's template is kept). New reference or NULL. */
+json_t *ctl_pod_patch(const mcp_server_t *s);
+
+/* The egress NetworkPolicy, or NULL (and *oom = 0) when the profile needs
+ * none. `profile` is the parsed ConfigMap profile for type configmap (NULL
+ * allows DNS only). New reference; on OOM NULL and *oom = 1. */
+json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oom);
+
+/* What a NetworkPolicy cannot enforce of a ConfigMap profile (host names,
+ * read/write paths), as one line; NULL when everything is enforced. New
+ * malloc'd string. */
+char *ctl_profile_warning(const json_t *profile);
+
+/* ==== jsonutil.c ============================================================ */
+
+/* True when every field of `want` is present in `live` with the same value:
+ * objects recursively, arrays of scalars exactly, arrays of objects as "each
+ * wanted element is contained in some live element" (server-side apply keeps
+ * other managers' list entries). Numbers compare by value. */
+bool ctl_json_contains(const json_t *live, const json_t *want);
+
+/* 64-bit FNV-1a of the compact, key-sorted serialisation (0 on OOM). */
+uint64_t ctl_json_hash(const json_t *j);
+
+/* Borrowed string at a dotted path of object keys ("metadata.name"), or NULL. */
+const char *ctl_json_str(const json_t *j, const char *path);
+const json_t *ctl_json_get(const json_t *j, const char *path);
+
+/* ==== status.c ============================================================== */
+
+typedef struct ctl_status_in {
+    const char *phase;   /* Pending | Running | Failed | Terminating */
+    const char *message; /* may be NULL */
+    const char *url;     /* NULL = leave out */
+    bool valid;
+    const char *valid_message; /* the validation message when !valid */
+    bool ready;
+    const char *ready_reason; /* CamelCase reason for Ready */
+    int64_t generation;
+    const char *now; /* RFC 3339 timestamp used for changed conditions */
+} ctl_status_in_t;
+
+/* The new `.status` for an MCPServer given its current status (borrowed, may
+ * be NULL). Conditions keep their lastTransitionTime when their status does
+ * not change. Returns NULL when the current status already says all this (no
+ * write needed), else a new reference (NULL on OOM too: *oom is set). */
+json_t *ctl_status_compute(const json_t *current, const ctl_status_in_t *in, int *oom);
+
+/* RFC 3339 UTC "2006-01-02T15:04:05Z" (seconds) or with microseconds
+ * ("...05.000000Z", micro = 1) for Lease MicroTime. buf >= 32 bytes. */
+char *ctl_time_rfc3339(char *buf, size_t len, int micro);
+
+/* ==== evdec.c: newline-delimited watch events =============================== */
+
+#define CTL_EVENT_MAX ((size_t)4 << 20) /* one watch event */
+
+typedef struct ctl_evdec {
+    mcp_buf_t buf;
+} ctl_evdec_t;
+
+/* Called once per complete event (a JSON object); the callback gets a borrowed
+ * reference. A non-zero return stops decoding and is returned by feed. */
+typedef int (*ctl_event_fn)(void *ctx, json_t *event);
+
+void ctl_evdec_init(ctl_evdec_t *d, size_t max_event);
+void ctl_evdec_dispose(ctl_evdec_t *d);
+/* Feed bytes; calls fn for each complete line. Returns 0, the callback's
+ * non-zero value, MCP_ETOOBIG (an event over the cap), or MCP_EINVAL (a line
+ * that is not a JSON object). */
+int ctl_evdec_feed(ctl_evdec_t *d, const char *p, size_t n, ctl_event_fn fn, void *ctx);
+
+/* ==== backoff.c ============================================================= */
+
+typedef struct ctl_backoff {
+    double base_ms, cap_ms;
+    double jitter; /* 0..1: fraction of the delay randomised */
+} ctl_backoff_t;
+
+/* Delay for the n-th consecutive failure (n >= 1): base * 2^(n-1), capped,
+ * then jittered down by up to jitter*delay using *seed (rand_r). */
+double ctl_backoff_delay_ms(const ctl_backoff_t *b, unsigned n, unsigned *seed);
+
+/* ==== kubeconfig.c ========================================================= */
+
+typedef struct ctl_kconfig {
+    char *server;                /* "https://host:port" */
+    char *ca_file;               /* path, or NULL */
+    char *ca_data;               /* PEM (decoded), or NULL */
+    char *cert_file, *cert_data; /* client certificate */
+    char *key_file, *key_data;   /* client key */
+    char *token;                 /* bearer token, or NULL */
+    char *token_file;            /* re-read periodically when set */
+    char *namespace;             /* context / in-cluster namespace, or NULL */
+    bool insecure;               /* insecure-skip-tls-verify */
+} ctl_kconfig_t;
+
+/* Parse a kubeconfig file's current context. Returns 0 or a negative
+ * mcp_err_t with a message in err. Fills a caller-allocated config. */
+int ctl_kconfig_load_file(ctl_kconfig_t *c, const char *path, char *err, size_t errlen);
+/* Same, from memory (used by tests). */
+int ctl_kconfig_load_mem(ctl_kconfig_t *c, const char *yaml, size_t len, char *err, size_t errlen);
+/* In-cluster: KUBERNETES_SERVICE_HOST/PORT and files under `sa_dir`
+ * (NULL = /var/run/secrets/kubernetes.io/serviceaccount). */
+int ctl_kconfig_in_cluster(ctl_kconfig_t *c, const char *sa_dir, char *err, size_t errlen);
+void ctl_kconfig_dispose(ctl_kconfig_t *c);
+/* A token file's content without trailing whitespace; new string or NULL. */
+char *ctl_read_token(const char *path);
+
+/* ==== strmap.c ============================================================== */
+
+typedef struct ctl_map {
+    struct ctl_map_entry **buckets;
+    size_t nbuckets, len;
+} ctl_map_t;
+
+#define CTL_MAP_KEEP   0
+#define CTL_MAP_REMOVE 1
+
+void ctl_map_init(ctl_map_t *m);
+/* free_value (may be NULL) is called on each value. */
+void ctl_map_dispose(ctl_map_t *m, void (*free_value)(void *));
+void *ctl_map_get(const ctl_map_t *m, const char *key);
+/* Insert or replace (the key is copied); *old gets the replaced value. */
+int ctl_map_put(ctl_map_t *m, const char *key, void *value, void **old);
+/* Remove; returns the value (caller frees) or NULL. */
+void *ctl_map_del(ctl_map_t *m, const char *key);
+/* fn returns CTL_MAP_REMOVE to drop the entry (after freeing its value). */
+void ctl_map_foreach(ctl_map_t *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx);
+
+/* ==== metrics.c ============================================================= */
+
+typedef struct ctl_metrics ctl_metrics_t;
+
+enum ctl_result { CTL_RES_OK, CTL_RES_ERROR, CTL_RES_INVALID, CTL_RES_CONFLICT, CTL_RES_N };
+
+ctl_metrics_t *ctl_metrics_new(void);
+void ctl_metrics_free(ctl_metrics_t *m);
+/* One apiserver request: method, HTTP status (0 = transport error), seconds. */
+void ctl_metrics_request(ctl_metrics_t *m, const char *method, long status, double seconds);
+void ctl_metrics_lease_request(ctl_metrics_t *m);
+void ctl_metrics_reconcile(ctl_metrics_t *m, enum ctl_result r);
+void ctl_metrics_watch_restart(ctl_metrics_t *m);
+void ctl_metrics_skipped_apply(ctl_metrics_t *m);
+/* Totals (for tests and the bench); Lease requests are not included. */
+unsigned long long ctl_metrics_writes(const ctl_metrics_t *m);
+unsigned long long ctl_metrics_requests(const ctl_metrics_t *m);
+/* Prometheus text; queue_depth is sampled by the caller. */
+void ctl_metrics_render(const ctl_metrics_t *m, size_t queue_depth, mcp_buf_t *out);
+
+/* ==== client: the transport the logic runs on (kube.c, or a test fake) ====== */
+
+#define CTL_BODY_MAX  ((size_t)1 << 20) /* an ordinary response */
+#define CTL_LIST_MAX  ((size_t)8 << 20) /* one page of a list */
+#define CTL_ERROR_MAX ((size_t)64 << 10)
+
+typedef struct ctl_req {
+    const char *method; /* GET POST PUT PATCH DELETE */
+    const char *path;   /* "/api/v1/namespaces/x/services/y?..." */
+    const char *content_type;
+    const char *body; /* NUL-terminated, or NULL */
+    size_t cap;       /* response body cap, 0 = CTL_BODY_MAX */
+    bool lease;       /* leader election traffic: counted apart from writes */
+} ctl_req_t;
+
+typedef struct ctl_resp {
+    long status;  /* HTTP status */
+    json_t *body; /* parsed JSON body, or NULL (new reference) */
+} ctl_resp_t;
+
+typedef struct ctl_client ctl_client_t;
+struct ctl_client {
+    /* 0 when a response came back (any status), negative on transport errors. */
+    int (*request)(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp);
+    /* Stream a watch: fn per event until the server ends it, *stop is set, or
+     * an error. *status gets the HTTP status; for a non-2xx status the Status
+     * body is in *err_body (new reference, may be NULL). Returns 0 when the
+     * stream ended normally, the callback's non-zero value, or a negative
+     * error. */
+    int (*stream)(ctl_client_t *c, const char *path, int timeout_s, ctl_event_fn fn, void *ctx,
+                  long *status, json_t **err_body);
+    ctl_metrics_t *metrics; /* may be NULL */
+    volatile int *stop;     /* set to non-zero to stop streams and loops */
+};
+
+void ctl_resp_dispose(ctl_resp_t *r);
+/* The request through c->request, counted in c->metrics. */
+int ctl_do(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp);
+
+/* ==== kube.c: libcurl implementation ======================================== */
+
+typedef struct ctl_kube ctl_kube_t;
+
+/* Copies what it needs from kc. Returns NULL with a message on failure. */
+ctl_kube_t *ctl_kube_new(const ctl_kconfig_t *kc, ctl_metrics_t *metrics, volatile int *stop,
+                         char *err, size_t errlen);
+ctl_client_t *ctl_kube_client(ctl_kube_t *k);
+void ctl_kube_free(ctl_kube_t *k);
+
+/* ==== queue.c =============================================================== */
+
+typedef struct ctl_queue ctl_queue_t;
+
+typedef struct ctl_queue_opts {
+    double base_ms, cap_ms; /* per-item retry backoff: 5 ms doubling to cap */
+    double qps;             /* overall limit on retries (token bucket) */
+    int burst;
+} ctl_queue_opts_t;
+
+ctl_queue_t *ctl_queue_new(const ctl_queue_opts_t *o);
+void ctl_queue_free(ctl_queue_t *q);
+/* Add now. A key already waiting is not added twice; a key being processed
+ * is re-queued when ctl_queue_done is called for it. */
+void ctl_queue_add(ctl_queue_t *q, const char *key);
+void ctl_queue_add_after(ctl_queue_t *q, const char *key, double ms);
+/* Retry after the key's next backoff delay (and the overall limit). */
+void ctl_queue_add_rate_limited(ctl_queue_t *q, const char *key);
+/* Reset the key's failure count. */
+void ctl_queue_forget(ctl_queue_t *q, const char *key);
+unsigned ctl_queue_failures(ctl_queue_t *q, const char *key);
+/* Block for the next key (new malloc'd string) or NULL after shutdown. */
+char *ctl_queue_get(ctl_queue_t *q);
+void ctl_queue_done(ctl_queue_t *q, const char *key);
+void ctl_queue_shutdown(ctl_queue_t *q);
+size_t ctl_queue_len(ctl_queue_t *q);
+
+/* ==== cache.c: what the controller remembers about the cluster ============== */
+
+typedef struct ctl_child {
+    char rv[24];         /* resourceVersion last seen */
+    char owner_uid[40];  /* uid of the controller ownerReference, "" if none */
+    uint64_t match_hash; /* hash of a desired object known to be contained in rv */
+    int32_t available;   /* Deployment: status.availableReplicas */
+    uint32_t epoch;      /* relist sweep */
+} ctl_child_t;
+
+typedef struct ctl_cache ctl_cache_t;
+
+ctl_cache_t *ctl_cache_new(void);
+void ctl_cache_free(ctl_cache_t *c);
+/* A numeric resourceVersion (etcd revision), 0 when it is not a number. */
+uint64_t ctl_rv_num(const char *rv);
+/* MCPServers, keyed "ns/name"; stored compact without managedFields. A copy
+ * older (by numeric resourceVersion) than the cached one is ignored. Epoch 0
+ * keeps the cached entry's epoch (writes by the reconciler). */
+int ctl_cache_put_server(ctl_cache_t *c, const char *key, const json_t *obj, uint32_t epoch);
+void ctl_cache_del_server(ctl_cache_t *c, const char *key);
+json_t *ctl_cache_get_server(ctl_cache_t *c, const char *key); /* new reference or NULL */
+size_t ctl_cache_servers(ctl_cache_t *c);
+/* Calls fn for each server key (under the lock: fn must not call the cache). */
+void ctl_cache_each_server(ctl_cache_t *c, void (*fn)(void *ctx, const char *key), void *ctx);
+/* Children, keyed "Kind/ns/name". get returns true and copies when present. */
+bool ctl_cache_get_child(ctl_cache_t *c, const char *key, ctl_child_t *out);
+int ctl_cache_put_child(ctl_cache_t *c, const char *key, const ctl_child_t *in);
+void ctl_cache_del_child(ctl_cache_t *c, const char *key);
+/* After a relist of `prefix` ("Kind/ns/" or "Kind/" for all namespaces, or
+ * "srv/ns/"...): drop entries under prefix with an older epoch; fn gets each
+ * dropped key. */
+void ctl_cache_sweep(ctl_cache_t *c, bool servers, const char *prefix, uint32_t epoch,
+                     void (*fn)(void *ctx, const char *key), void *ctx);
+
+/* ==== reconcile.c =========================================================== */
+
+typedef struct ctl_kind {
+    const char *kind, *api_version, *base, *resource;
+} ctl_kind_t;
+
+/* The child kinds we apply and watch, in a fixed order. */
+extern const ctl_kind_t ctl_kinds[];
+extern const size_t ctl_n_kinds;
+const ctl_kind_t *ctl_kind_find(const char *kind);
+
+typedef struct ctl_ctrl {
+    ctl_client_t *client;
+    ctl_cache_t *cache;
+    ctl_queue_t *queue;
+    ctl_metrics_t *metrics;
+    const char *proxy_image; /* NULL = default */
+    const char *identity;    /* Event reportingInstance */
+    bool events;             /* post Events */
+    double conflict_retry_ms, permanent_retry_ms;
+} ctl_ctrl_t;
+
+/* Watch handlers: keep the cache current and queue the affected MCPServer. */
+void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch);
+void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch);
+/* Queue every cached MCPServer (after a relist, on leadership, on resync). */
+void ctl_enqueue_all(ctl_ctrl_t *c);
+
+/* Reconcile one key ("ns/name"); *requeue_ms > 0 asks for a later retry. */
+enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms);
+/* Take the next key from the queue, reconcile it, do the queue bookkeeping.
+ * Returns false once the queue is shut down. */
+bool ctl_process_next(ctl_ctrl_t *c);
+
+/* ==== events.c ============================================================== */
+
+/* Post an events.k8s.io/v1 Event about `regarding` (an MCPServer object,
+ * borrowed). type "Normal"|"Warning". Returns 0 or negative; best effort. */
+int ctl_event_post(ctl_client_t *c, const char *instance, const json_t *regarding, const char *type,
+                   const char *reason, const char *action, const char *note);
+
+/* ==== manager.c: threads and wiring ========================================= */
+
+typedef struct ctl_config {
+    const char *kubeconfig;  /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
+    const char *proxy_image; /* NULL = default */
+    bool leader_elect;
+    const char *lease_ns, *lease_name;
+    double lease_s, renew_s, retry_s;
+    int health_port;
+    const char *health_addr;
+    int workers;
+    double resync_s;
+    char **namespaces; /* NULL-terminated; NULL = all */
+} ctl_config_t;
+
+/* Run the controller until SIGTERM/SIGINT. Returns a process exit code. */
+int ctl_run(const ctl_config_t *cfg);
+
+/* ==== leader.c ============================================================== */
+
+typedef struct ctl_leader_opts {
+    const char *ns, *name, *identity;
+    double lease_s, renew_s, retry_s; /* 15, 10, 2 */
+} ctl_leader_opts_t;
+
+typedef struct ctl_leader ctl_leader_t;
+
+/* on_change(ctx, leader) runs on the leader thread when leadership flips. */
+ctl_leader_t *ctl_leader_new(ctl_client_t *c, const ctl_leader_opts_t *o,
+                             void (*on_change)(void *ctx, bool leader), void *ctx);
+void ctl_leader_free(ctl_leader_t *l);
+/* One acquire-or-renew attempt; true when we hold the Lease afterwards. */
+bool ctl_leader_try(ctl_leader_t *l);
+/* Loop until *client->stop, then release the Lease. */
+void ctl_leader_run(ctl_leader_t *l);
+void ctl_leader_release(ctl_leader_t *l);
+bool ctl_leader_is_leader(const ctl_leader_t *l);
+
+/* ==== watch.c =============================================================== */
+
+typedef struct ctl_watch ctl_watch_t;
+
+typedef struct ctl_watch_ops {
+    /* type is ADDED, MODIFIED, DELETED (BOOKMARKs are handled inside); obj is
+     * borrowed. epoch identifies the current (re)list. */
+    void (*event)(void *ctx, const ctl_watch_t *w, const char *type, json_t *obj, uint32_t epoch);
+    /* A (re)list finished: entries not seen in `epoch` are gone. */
+    void (*synced)(void *ctx, const ctl_watch_t *w, uint32_t epoch);
+    void *ctx;
+} ctl_watch_ops_t;
+
+typedef struct ctl_watch_spec {
+    const char *kind;           /* "MCPServer", "Deployment", ... (cache prefix) */
+    const char *base;           /* "/apis/apps/v1" */
+    const char *resource;       /* "deployments" */
+    const char *namespace;      /* NULL = all namespaces */
+    const char *label_selector; /* NULL = none (URL-encoded already) */
+} ctl_watch_spec_t;
+
+struct ctl_watch {
+    ctl_watch_spec_t spec;
+    ctl_client_t *client;
+    ctl_watch_ops_t ops;
+    char rv[32];
+    uint32_t epoch;
+    unsigned failures;
+    unsigned seed;
+    int synced; /* first list done */
+    int min_timeout_s, max_timeout_s;
+    ctl_backoff_t backoff;
+    pthread_mutex_t *list_lock; /* optional: one list at a time (memory peak) */
+};
+
+void ctl_watch_init(ctl_watch_t *w, const ctl_watch_spec_t *spec, ctl_client_t *client,
+                    const ctl_watch_ops_t *ops);
+/* One list (all pages). Returns 0 or negative. */
+int ctl_watch_list(ctl_watch_t *w);
+/* One watch connection from w->rv. Returns 0 when it ended normally,
+ * MCP_ECONFLICT on 410 Gone (w->rv cleared: relist), negative otherwise. */
+int ctl_watch_once(ctl_watch_t *w);
+/* list + watch forever with backoff until *client->stop. */
+void ctl_watch_run(ctl_watch_t *w);
+/* The collection path for list/watch into buf. */
+char *ctl_watch_path(const ctl_watch_t *w, char *buf, size_t len, bool watch, const char *cont,
+                     int timeout_s);
+
+#endif

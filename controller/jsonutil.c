@@ -1,0 +1,132 @@
+/* Small JSON helpers the reconciler needs: "does the live object already
+ * contain what we would apply" (so a no-op resync writes nothing), a stable
+ * hash of a desired object, dotted-path lookups, and timestamps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static bool contains_array(const json_t *live, const json_t *want)
+{
+    size_t i, j;
+    json_t *w, *l;
+
+    if (!json_is_array(live))
+        return false;
+    json_array_foreach(want, i, w)
+    {
+        if (!json_is_object(w))
+            goto scalars;
+        bool found = false;
+        json_array_foreach(live, j, l)
+        {
+            if (ctl_json_contains(l, w)) {
+                found = true;
+                break;
+            }
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+scalars:
+    /* atomic lists (args, verbs, ...) must match exactly */
+    if (json_array_size(live) != json_array_size(want))
+        return false;
+    json_array_foreach(want, i, w)
+    {
+        if (!ctl_json_contains(json_array_get(live, i), w))
+            return false;
+    }
+    return true;
+}
+
+bool ctl_json_contains(const json_t *live, const json_t *want)
+{
+    const char *k;
+    json_t *w;
+
+    if (json_is_null(want)) /* "must be absent" (merge-patch deletion) */
+        return !live || json_is_null(live);
+    if (!live || !want)
+        return live == want;
+    switch (json_typeof(want)) {
+    case JSON_OBJECT:
+        if (!json_is_object(live))
+            return false;
+        json_object_foreach((json_t *)want, k, w)
+        {
+            if (!ctl_json_contains(json_object_get(live, k), w))
+                return false;
+        }
+        return true;
+    case JSON_ARRAY:
+        return contains_array(live, want);
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return json_is_number(live) && json_number_value(live) == json_number_value(want);
+    default:
+        return json_equal((json_t *)live, (json_t *)want);
+    }
+}
+
+static int hash_cb(const char *buf, size_t size, void *data)
+{
+    uint64_t *h = data;
+
+    for (size_t i = 0; i < size; i++) {
+        *h ^= (unsigned char)buf[i];
+        *h *= 1099511628211ULL;
+    }
+    return 0;
+}
+
+uint64_t ctl_json_hash(const json_t *j)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    if (json_dump_callback(j, hash_cb, &h, JSON_COMPACT | JSON_SORT_KEYS) != 0)
+        return 0;
+    return h ? h : 1;
+}
+
+const json_t *ctl_json_get(const json_t *j, const char *path)
+{
+    char key[128];
+
+    while (j && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+
+        if (n >= sizeof(key) || !json_is_object(j))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        j = json_object_get(j, key);
+        path += n + (dot ? 1 : 0);
+    }
+    return j;
+}
+
+const char *ctl_json_str(const json_t *j, const char *path)
+{
+    return json_string_value(ctl_json_get(j, path));
+}
+
+char *ctl_time_rfc3339(char *buf, size_t len, int micro)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (micro)
+        snprintf(buf, len, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+    else
+        snprintf(buf, len, "%sZ", base);
+    return buf;
+}

@@ -1,0 +1,376 @@
+/* The Kubernetes REST client over libcurl. One easy handle per thread (kept
+ * in thread-local storage, so connections are reused without locking); TLS
+ * material from the kubeconfig as files or in-memory blobs; the bearer token
+ * re-read from its file every TOKEN_REFRESH_S (projected service-account
+ * tokens rotate). Every response body is read into a capped buffer; watch
+ * streams go through the incremental event decoder, one event at a time. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "internal.h"
+#include "mcp/log.h"
+
+#define TOKEN_REFRESH_S    60
+#define REQUEST_TIMEOUT_MS 30000L
+#define CONNECT_TIMEOUT_MS 10000L
+
+struct ctl_kube {
+    ctl_client_t super;
+    ctl_kconfig_t cfg; /* own copy */
+    pthread_mutex_t lock;
+    char *auth_header; /* "Authorization: Bearer ..." (under lock) */
+    time_t token_read;
+    pthread_key_t handle_key;
+};
+
+static char *copy(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void free_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+/* ---- token -------------------------------------------------------------- */
+
+static void set_auth(ctl_kube_t *k, const char *token)
+{
+    char *h = NULL;
+
+    if (token && *token && asprintf(&h, "Authorization: Bearer %s", token) < 0)
+        h = NULL;
+    if (k->auth_header) {
+        OPENSSL_cleanse(k->auth_header, strlen(k->auth_header));
+        free(k->auth_header);
+    }
+    k->auth_header = h;
+}
+
+/* A copy of the current Authorization header (NULL when none). */
+static char *auth_header(ctl_kube_t *k)
+{
+    time_t now = time(NULL);
+    char *h;
+
+    pthread_mutex_lock(&k->lock);
+    if (k->cfg.token_file && now - k->token_read >= TOKEN_REFRESH_S) {
+        char *t = ctl_read_token(k->cfg.token_file);
+        if (t) {
+            set_auth(k, t);
+            OPENSSL_cleanse(t, strlen(t));
+            free(t);
+        }
+        k->token_read = now;
+    }
+    h = copy(k->auth_header);
+    pthread_mutex_unlock(&k->lock);
+    return h;
+}
+
+/* ---- handles ------------------------------------------------------------- */
+
+static CURL *thread_handle(ctl_kube_t *k)
+{
+    CURL *h = pthread_getspecific(k->handle_key);
+
+    if (h) {
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h)
+        pthread_setspecific(k->handle_key, h);
+    return h;
+}
+
+static void set_blob(CURL *h, CURLoption opt, const char *data)
+{
+    struct curl_blob b = {.data = (void *)data, .len = strlen(data), .flags = CURL_BLOB_COPY};
+    curl_easy_setopt(h, opt, &b);
+}
+
+static void set_tls(ctl_kube_t *k, CURL *h)
+{
+    const ctl_kconfig_t *c = &k->cfg;
+
+    if (c->ca_data)
+        set_blob(h, CURLOPT_CAINFO_BLOB, c->ca_data);
+    else if (c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if (c->cert_data)
+        set_blob(h, CURLOPT_SSLCERT_BLOB, c->cert_data);
+    else if (c->cert_file)
+        curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
+    if (c->key_data)
+        set_blob(h, CURLOPT_SSLKEY_BLOB, c->key_data);
+    else if (c->key_file)
+        curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
+    if (c->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+static int stop_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const ctl_kube_t *k = p;
+
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return k->super.stop && *k->super.stop ? 1 : 0;
+}
+
+/* Common options; returns the header list to free after the transfer. */
+static struct curl_slist *prepare(ctl_kube_t *k, CURL *h, const char *path, const char *ctype)
+{
+    struct curl_slist *hdrs = NULL;
+    char *url = NULL, *auth = auth_header(k);
+    char ct[128];
+
+    if (asprintf(&url, "%s%s", k->cfg.server, path) < 0)
+        url = NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url ? url : "");
+    free(url); /* libcurl copies string options */
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "mcp-controller/0.1");
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    set_tls(k, h);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (ctype) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+        hdrs = curl_slist_append(hdrs, ct);
+    }
+    if (auth) {
+        hdrs = curl_slist_append(hdrs, auth);
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    return hdrs;
+}
+
+static void set_method(CURL *h, const char *method, const char *body)
+{
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+}
+
+/* ---- plain requests -------------------------------------------------------- */
+
+static size_t buf_write(char *p, size_t sz, size_t n, void *ud)
+{
+    return mcp_buf_add(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static int kube_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
+{
+    ctl_kube_t *k = (ctl_kube_t *)c;
+    CURL *h = thread_handle(k);
+    struct curl_slist *hdrs;
+    mcp_buf_t body;
+    CURLcode cc;
+    int rc = 0;
+
+    resp->status = 0;
+    resp->body = NULL;
+    if (!h)
+        return MCP_ENOMEM;
+    mcp_buf_init(&body, req->cap ? req->cap : CTL_BODY_MAX);
+    hdrs = prepare(k, h, req->path, req->content_type);
+    set_method(h, req->method, req->body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    cc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    if (cc != CURLE_OK) {
+        rc = cc == CURLE_WRITE_ERROR ? MCP_ETOOBIG : MCP_EIO;
+        mcp_log(MCP_LOG_DEBUG, "apiserver request failed", "method", req->method, "path", req->path,
+                "error", curl_easy_strerror(cc), NULL);
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (body.len)
+        resp->body = json_loadb(body.data, body.len, 0, NULL);
+out:
+    mcp_buf_dispose(&body);
+    return rc;
+}
+
+/* ---- watch streams ----------------------------------------------------------- */
+
+typedef struct stream_ctx {
+    CURL *h;
+    ctl_evdec_t dec;
+    mcp_buf_t err; /* body of a non-2xx response */
+    long status;
+    ctl_event_fn fn;
+    void *ctx;
+    int rc; /* decoder / callback result that stopped the stream */
+} stream_ctx_t;
+
+static size_t stream_write(char *p, size_t sz, size_t n, void *ud)
+{
+    stream_ctx_t *s = ud;
+
+    if (s->status == 0)
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+    if (s->status < 200 || s->status >= 300)
+        return mcp_buf_add(&s->err, p, sz * n) == 0 ? sz * n : 0;
+    s->rc = ctl_evdec_feed(&s->dec, p, sz * n, s->fn, s->ctx);
+    return s->rc == 0 ? sz * n : 0;
+}
+
+static int kube_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_event_fn fn, void *ctx,
+                       long *status, json_t **err_body)
+{
+    ctl_kube_t *k = (ctl_kube_t *)c;
+    stream_ctx_t s = {.fn = fn, .ctx = ctx};
+    struct curl_slist *hdrs;
+    CURLcode cc;
+    int rc = 0;
+
+    *status = 0;
+    *err_body = NULL;
+    if (!(s.h = thread_handle(k)))
+        return MCP_ENOMEM;
+    ctl_evdec_init(&s.dec, CTL_EVENT_MAX);
+    mcp_buf_init(&s.err, CTL_ERROR_MAX);
+    hdrs = prepare(k, s.h, path, NULL);
+    /* only streams stop early: ordinary requests (the Lease release) finish */
+    curl_easy_setopt(s.h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(s.h, CURLOPT_XFERINFOFUNCTION, stop_cb);
+    curl_easy_setopt(s.h, CURLOPT_XFERINFODATA, k);
+    curl_easy_setopt(s.h, CURLOPT_TIMEOUT_MS, (long)(timeout_s + 30) * 1000L);
+    curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, stream_write);
+    curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
+    cc = curl_easy_perform(s.h);
+    curl_slist_free_all(hdrs);
+    if (s.status == 0)
+        curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status);
+    *status = s.status;
+    if (s.rc != 0)
+        rc = s.rc;
+    else if (cc != CURLE_OK && !(c->stop && *c->stop))
+        rc = MCP_EIO;
+    if (s.err.len)
+        *err_body = json_loadb(s.err.data, s.err.len, 0, NULL);
+    mcp_buf_dispose(&s.err);
+    ctl_evdec_dispose(&s.dec);
+    return rc;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static int copy_config(ctl_kconfig_t *dst, const ctl_kconfig_t *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->server = copy(src->server);
+    dst->ca_file = copy(src->ca_file);
+    dst->ca_data = copy(src->ca_data);
+    dst->cert_file = copy(src->cert_file);
+    dst->cert_data = copy(src->cert_data);
+    dst->key_file = copy(src->key_file);
+    dst->key_data = copy(src->key_data);
+    dst->token_file = copy(src->token_file);
+    dst->namespace = copy(src->namespace);
+    dst->insecure = src->insecure;
+    return dst->server ? 0 : MCP_ENOMEM;
+}
+
+ctl_kube_t *ctl_kube_new(const ctl_kconfig_t *kc, ctl_metrics_t *metrics, volatile int *stop,
+                         char *err, size_t errlen)
+{
+    ctl_kube_t *k = calloc(1, sizeof(*k));
+
+    if (!k || copy_config(&k->cfg, kc) != 0)
+        goto fail;
+    if (strncmp(k->cfg.server, "https://", 8) != 0 && strncmp(k->cfg.server, "http://", 7) != 0) {
+        snprintf(err, errlen, "apiserver URL must start with https:// or http://");
+        goto fail_cfg;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_key_create(&k->handle_key, free_handle);
+    set_auth(k, kc->token);
+    k->token_read = kc->token ? time(NULL) : 0; /* a tokenFile alone: read on first use */
+    k->super.request = kube_request;
+    k->super.stream = kube_stream;
+    k->super.metrics = metrics;
+    k->super.stop = stop;
+    return k;
+fail_cfg:
+    ctl_kconfig_dispose(&k->cfg);
+    free(k);
+    return NULL;
+fail:
+    snprintf(err, errlen, "out of memory");
+    if (k)
+        ctl_kconfig_dispose(&k->cfg);
+    free(k);
+    return NULL;
+}
+
+ctl_client_t *ctl_kube_client(ctl_kube_t *k)
+{
+    return &k->super;
+}
+
+void ctl_kube_free(ctl_kube_t *k)
+{
+    CURL *h;
+
+    if (!k)
+        return;
+    h = pthread_getspecific(k->handle_key);
+    if (h) {
+        curl_easy_cleanup(h);
+        pthread_setspecific(k->handle_key, NULL);
+    }
+    pthread_key_delete(k->handle_key);
+    set_auth(k, NULL);
+    pthread_mutex_destroy(&k->lock);
+    ctl_kconfig_dispose(&k->cfg);
+    free(k);
+}
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+void ctl_resp_dispose(ctl_resp_t *r)
+{
+    json_decref(r->body);
+    r->body = NULL;
+}
+
+int ctl_do(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
+{
+    struct timespec a, b;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rc = c->request(c, req, resp);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (req->lease) {
+        ctl_metrics_lease_request(c->metrics);
+        return rc;
+    }
+    if (strcmp(req->method, "GET") != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
+        char code[16];
+        snprintf(code, sizeof(code), "%ld", rc == 0 ? resp->status : 0L);
+        mcp_log(MCP_LOG_DEBUG, "write", "method", req->method, "path", req->path, "status", code,
+                NULL);
+    }
+    ctl_metrics_request(c->metrics, req->method, rc == 0 ? resp->status : 0,
+                        (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+    return rc;
+}

@@ -1,0 +1,181 @@
+/* mcp-controller: parse the command line and WATCH_NAMESPACE into a
+ * ctl_config_t, set up logging, and run the controller (manager.c). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mcp/log.h"
+
+static const char usage[] =
+    "usage: mcp-controller [options]\n"
+    "Reconciles toolhive.stacklok.dev/v1alpha1 MCPServers into proxy Deployments and Services.\n"
+    "\n"
+    "  --kubeconfig PATH                kubeconfig file (default: $KUBECONFIG, in-cluster,\n"
+    "                                   then ~/.kube/config)\n"
+    "  --proxy-image IMAGE              proxy runner image (default " CTL_DEFAULT_PROXY_IMAGE ")\n"
+    "  --leader-elect[=true|false]      use a Lease so only one replica reconciles (default true)\n"
+    "  --leader-election-namespace NS   namespace of the Lease (default: our namespace)\n"
+    "  --leader-election-id NAME        name of the Lease (default mcp-controller-leader)\n"
+    "  --lease-duration SECONDS         (default 15)\n"
+    "  --renew-deadline SECONDS         (default 10)\n"
+    "  --retry-period SECONDS           (default 2)\n"
+    "  --health-port PORT               /healthz, /readyz, /metrics (default 8081)\n"
+    "  --health-bind-address ADDR       (default all interfaces)\n"
+    "  --workers N                      reconcile threads (default 2)\n"
+    "  --resync-period SECONDS          re-check every MCPServer this often (default 600, 0 = "
+    "off)\n"
+    "  --log-level debug|info|warn|error (default info)\n"
+    "  --help\n"
+    "\n"
+    "WATCH_NAMESPACE=a,b limits the namespaces watched (default: all).\n";
+
+enum {
+    OPT_KUBECONFIG = 256,
+    OPT_IMAGE,
+    OPT_ELECT,
+    OPT_LEASE_NS,
+    OPT_LEASE_ID,
+    OPT_LEASE,
+    OPT_RENEW,
+    OPT_RETRY,
+    OPT_HPORT,
+    OPT_HADDR,
+    OPT_WORKERS,
+    OPT_RESYNC,
+    OPT_LOG,
+    OPT_HELP,
+};
+
+static const struct option options[] = {
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"proxy-image", required_argument, NULL, OPT_IMAGE},
+    {"leader-elect", optional_argument, NULL, OPT_ELECT},
+    {"leader-election-namespace", required_argument, NULL, OPT_LEASE_NS},
+    {"leader-election-id", required_argument, NULL, OPT_LEASE_ID},
+    {"lease-duration", required_argument, NULL, OPT_LEASE},
+    {"renew-deadline", required_argument, NULL, OPT_RENEW},
+    {"retry-period", required_argument, NULL, OPT_RETRY},
+    {"health-port", required_argument, NULL, OPT_HPORT},
+    {"health-bind-address", required_argument, NULL, OPT_HADDR},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"resync-period", required_argument, NULL, OPT_RESYNC},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int number(const char *s, double min, double max, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (!*s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* WATCH_NAMESPACE "a, b" -> {"a","b",NULL}; NULL when unset or empty. */
+static char **split_namespaces(const char *env)
+{
+    char *copy, *tok, *save = NULL, **out;
+    size_t n = 0;
+
+    if (!env || !*env || !(copy = strdup(env)))
+        return NULL;
+    out = calloc(strlen(env) + 2, sizeof(char *));
+    for (tok = strtok_r(copy, ", ", &save); out && tok; tok = strtok_r(NULL, ", ", &save))
+        out[n++] = strdup(tok);
+    free(copy);
+    if (out && n == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int parse_opt(ctl_config_t *c, int opt, const char *arg)
+{
+    double v = 0;
+
+    switch (opt) {
+    case OPT_KUBECONFIG:
+        c->kubeconfig = arg;
+        return 0;
+    case OPT_IMAGE:
+        c->proxy_image = arg;
+        return 0;
+    case OPT_ELECT:
+        if (arg && strcmp(arg, "true") != 0 && strcmp(arg, "false") != 0)
+            return -1;
+        c->leader_elect = !arg || strcmp(arg, "true") == 0;
+        return 0;
+    case OPT_LEASE_NS:
+        c->lease_ns = arg;
+        return 0;
+    case OPT_LEASE_ID:
+        c->lease_name = arg;
+        return 0;
+    case OPT_LEASE:
+        return number(arg, 1, 3600, &c->lease_s);
+    case OPT_RENEW:
+        return number(arg, 1, 3600, &c->renew_s);
+    case OPT_RETRY:
+        return number(arg, 0.1, 3600, &c->retry_s);
+    case OPT_HPORT:
+        if (number(arg, 0, 65535, &v) != 0)
+            return -1;
+        c->health_port = (int)v;
+        return 0;
+    case OPT_HADDR:
+        c->health_addr = arg;
+        return 0;
+    case OPT_WORKERS:
+        if (number(arg, 1, 64, &v) != 0)
+            return -1;
+        c->workers = (int)v;
+        return 0;
+    case OPT_RESYNC:
+        return number(arg, 0, 86400 * 7, &c->resync_s);
+    case OPT_LOG:
+        return mcp_log_set_level_name(arg) == 0 ? 0 : -1;
+    default:
+        return -1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    ctl_config_t cfg = {.leader_elect = true,
+                        .lease_s = 15,
+                        .renew_s = 10,
+                        .retry_s = 2,
+                        .health_port = 8081,
+                        .workers = 2,
+                        .resync_s = 600};
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == OPT_HELP || opt == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (parse_opt(&cfg, opt, optarg) != 0) {
+            fprintf(stderr, "mcp-controller: bad option or value (see --help)\n");
+            return 2;
+        }
+    }
+    if (optind < argc || cfg.renew_s >= cfg.lease_s || cfg.retry_s >= cfg.renew_s) {
+        fprintf(stderr, "mcp-controller: need retry-period < renew-deadline < lease-duration, "
+                        "and no positional arguments\n");
+        return 2;
+    }
+    cfg.namespaces = split_namespaces(getenv("WATCH_NAMESPACE"));
+    rc = ctl_run(&cfg);
+    for (size_t i = 0; cfg.namespaces && cfg.namespaces[i]; i++)
+        free(cfg.namespaces[i]);
+    free(cfg.namespaces);
+    return rc;
+}

@@ -1,0 +1,561 @@
+/* The reconciler: for one MCPServer, validate it again with common/ (an
+ * invalid spec that slipped past the webhook gets phase Failed, Valid=False
+ * and nothing else), compute the desired objects, apply each by server-side
+ * apply unless the cache already knows the live object contains it, delete
+ * the children no longer wanted (the MCP ServiceAccount, the NetworkPolicy),
+ * and write the status only when it changes. A child of the same name that
+ * is not controlled by this MCPServer is never touched: the MCPServer fails
+ * with a message naming it. The watch handlers here keep the cache's
+ * "already contains" hashes current, so a no-op resync makes no writes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mcp/log.h"
+
+#define PATH_MAX_LEN 512
+#define KEY_MAX      320
+
+const ctl_kind_t ctl_kinds[] = {
+    {"ServiceAccount", "v1", "/api/v1", "serviceaccounts"},
+    {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles"},
+    {"RoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "rolebindings"},
+    {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies"},
+    {"Deployment", "apps/v1", "/apis/apps/v1", "deployments"},
+    {"Service", "v1", "/api/v1", "services"},
+};
+const size_t ctl_n_kinds = MCP_ARRAY_LEN(ctl_kinds);
+
+const ctl_kind_t *ctl_kind_find(const char *kind)
+{
+    for (size_t i = 0; kind && i < ctl_n_kinds; i++)
+        if (strcmp(ctl_kinds[i].kind, kind) == 0)
+            return &ctl_kinds[i];
+    return NULL;
+}
+
+/* ---- watch handlers --------------------------------------------------------- */
+
+static const char *controller_uid(const json_t *obj)
+{
+    size_t i;
+    json_t *r;
+
+    json_array_foreach(ctl_json_get(obj, "metadata.ownerReferences"), i, r)
+    {
+        if (json_is_true(json_object_get(r, "controller")))
+            return json_string_value(json_object_get(r, "uid"));
+    }
+    return NULL;
+}
+
+static void child_key(char *buf, size_t len, const char *kind, const char *ns, const char *name)
+{
+    snprintf(buf, len, "%s/%s/%s", kind, ns, name);
+}
+
+void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch)
+{
+    const char *ns = ctl_json_str(obj, "metadata.namespace");
+    const char *name = ctl_json_str(obj, "metadata.name");
+    char key[KEY_MAX];
+
+    if (!ns || !name)
+        return;
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    if (strcmp(type, "DELETED") == 0)
+        ctl_cache_del_server(c->cache, key);
+    else
+        ctl_cache_put_server(c->cache, key, obj, epoch);
+    ctl_queue_add(c->queue, key);
+}
+
+/* Hash of the desired `kind`/`name` of server `skey` when the live object
+ * contains it, else 0. */
+static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_uid,
+                           const json_t *live)
+{
+    json_t *obj = ctl_cache_get_server(c->cache, skey), *desired = NULL, *o;
+    const char *kind = ctl_json_str(live, "kind"), *name = ctl_json_str(live, "metadata.name");
+    mcp_server_t s;
+    uint64_t h = 0;
+    size_t i;
+
+    if (!obj || !owner_uid || strcmp(owner_uid, ctl_json_str(obj, "metadata.uid") ?: "") != 0 ||
+        mcp_server_parse(obj, &s, NULL) == MCP_ENOMEM) {
+        json_decref(obj);
+        return 0;
+    }
+    if (s.name && s.namespace && s.image && s.transport)
+        desired = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = c->proxy_image});
+    json_array_foreach(desired, i, o)
+    {
+        if (kind && strcmp(ctl_json_str(o, "kind"), kind) == 0 &&
+            strcmp(ctl_json_str(o, "metadata.name"), name) == 0 && ctl_json_contains(live, o)) {
+            h = ctl_json_hash(o);
+            break;
+        }
+    }
+    json_decref(desired);
+    mcp_server_dispose(&s);
+    json_decref(obj);
+    return h;
+}
+
+static void fill_child(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
+{
+    const char *rv = ctl_json_str(obj, "metadata.resourceVersion");
+    const char *uid = controller_uid(obj);
+
+    memset(ch, 0, sizeof(*ch));
+    snprintf(ch->rv, sizeof(ch->rv), "%s", rv ? rv : "");
+    snprintf(ch->owner_uid, sizeof(ch->owner_uid), "%s", uid ? uid : "");
+    ch->available = (int32_t)json_integer_value(ctl_json_get(obj, "status.availableReplicas"));
+    ch->epoch = epoch;
+}
+
+void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch)
+{
+    const char *kind = ctl_json_str(obj, "kind"), *ns = ctl_json_str(obj, "metadata.namespace");
+    const char *name = ctl_json_str(obj, "metadata.name");
+    const char *owner = ctl_json_str(obj, "metadata.labels.toolhive-name");
+    char key[KEY_MAX], skey[KEY_MAX];
+    ctl_child_t prev, ch;
+    bool had;
+
+    if (!kind || !ns || !name || !owner)
+        return;
+    child_key(key, sizeof(key), kind, ns, name);
+    snprintf(skey, sizeof(skey), "%s/%s", ns, owner);
+    if (strcmp(type, "DELETED") == 0) {
+        ctl_cache_del_child(c->cache, key);
+        ctl_queue_add(c->queue, skey);
+        return;
+    }
+    fill_child(&ch, obj, epoch);
+    had = ctl_cache_get_child(c->cache, key, &prev);
+    if (had && ctl_rv_num(ch.rv) && ctl_rv_num(ch.rv) < ctl_rv_num(prev.rv))
+        return; /* older than what our own write returned */
+    if (had && strcmp(prev.rv, ch.rv) == 0)
+        ch.match_hash = prev.match_hash;
+    else
+        ch.match_hash = live_match(c, skey, ch.owner_uid, obj);
+    ctl_cache_put_child(c->cache, key, &ch);
+    if (!had || ch.match_hash == 0 || prev.available != ch.available)
+        ctl_queue_add(c->queue, skey);
+}
+
+static void enqueue_cb(void *ctx, const char *key)
+{
+    ctl_queue_add(((ctl_ctrl_t *)ctx)->queue, key);
+}
+
+void ctl_enqueue_all(ctl_ctrl_t *c)
+{
+    ctl_cache_each_server(c->cache, enqueue_cb, c);
+}
+
+/* ---- one reconcile ------------------------------------------------------------ */
+
+typedef struct rec {
+    ctl_ctrl_t *c;
+    json_t *obj; /* the MCPServer */
+    mcp_server_t s;
+    char *fail; /* message for phase Failed (owned) */
+    enum ctl_result res;
+    double requeue_ms;
+    int available;
+    mcp_buf_t written; /* "Kind/name, ..." applied this time */
+    bool np_written;
+} rec_t;
+
+static void failf(rec_t *r, enum ctl_result res, const char *fmt, const char *a, const char *b,
+                  const char *m)
+{
+    free(r->fail);
+    if (asprintf(&r->fail, fmt, a, b, m ? m : "") < 0)
+        r->fail = NULL;
+    r->res = res;
+}
+
+static char *object_path(char *buf, size_t len, const ctl_kind_t *k, const char *ns,
+                         const char *name)
+{
+    snprintf(buf, len, "%s/namespaces/%s/%s/%s", k->base, ns, k->resource, name);
+    return buf;
+}
+
+static bool transient(long status)
+{
+    return status == 409 || status == 429 || status >= 500 || status == 0;
+}
+
+/* Record what the apiserver returned for a child. */
+static void remember(rec_t *r, const char *key, const json_t *live, uint64_t h)
+{
+    ctl_child_t ch, prev;
+
+    fill_child(&ch, live, 0);
+    if (ctl_cache_get_child(r->c->cache, key, &prev))
+        ch.epoch = prev.epoch;
+    ch.match_hash = h;
+    ctl_cache_put_child(r->c->cache, key, &ch);
+}
+
+/* The live object when we know nothing about it: 1 found (*out set), 0 not
+ * found, -1 error (r->res set). */
+static int fetch(rec_t *r, const char *path, json_t **out)
+{
+    ctl_resp_t resp;
+
+    if (ctl_do(r->c->client, &(ctl_req_t){.method = "GET", .path = path}, &resp) != 0 ||
+        (resp.status != 200 && resp.status != 404)) {
+        r->res = CTL_RES_ERROR;
+        ctl_resp_dispose(&resp);
+        return -1;
+    }
+    if (resp.status == 404) {
+        ctl_resp_dispose(&resp);
+        return 0;
+    }
+    *out = resp.body;
+    return 1;
+}
+
+static int apply(rec_t *r, const char *path, const char *key, const json_t *want, uint64_t h)
+{
+    char url[PATH_MAX_LEN + 64];
+    char *body = json_dumps(want, JSON_COMPACT);
+    const char *kind = ctl_json_str(want, "kind"), *name = ctl_json_str(want, "metadata.name");
+    ctl_resp_t resp;
+    int rc;
+
+    if (!body)
+        return r->res = CTL_RES_ERROR, -1;
+    snprintf(url, sizeof(url), "%s?fieldManager=%s&force=true", path, CTL_FIELD_MANAGER);
+    rc = ctl_do(r->c->client,
+                &(ctl_req_t){.method = "PATCH",
+                             .path = url,
+                             .content_type = "application/apply-patch+yaml",
+                             .body = body},
+                &resp);
+    free(body);
+    if (rc == 0 && (resp.status == 200 || resp.status == 201)) {
+        remember(r, key, resp.body, h);
+        mcp_buf_addf(&r->written, "%s%s/%s", r->written.len ? ", " : "", kind, name);
+        r->np_written |= strcmp(kind, "NetworkPolicy") == 0;
+    } else if (rc != 0 || transient(resp.status)) {
+        r->res = CTL_RES_ERROR;
+        rc = -1;
+    } else {
+        failf(r, CTL_RES_ERROR, "applying %s \"%s\" failed: %s", kind, name,
+              ctl_json_str(resp.body, "message"));
+        r->requeue_ms = r->c->permanent_retry_ms;
+        rc = -1;
+    }
+    ctl_resp_dispose(&resp);
+    return rc;
+}
+
+static bool owned_by_us(rec_t *r, const char *owner_uid)
+{
+    return owner_uid && r->s.uid && strcmp(owner_uid, r->s.uid) == 0;
+}
+
+static int conflict(rec_t *r, const char *kind, const char *name)
+{
+    failf(r, CTL_RES_CONFLICT, "%s \"%s\" already exists and is not controlled by this MCPServer%s",
+          kind, name, NULL);
+    r->requeue_ms = r->c->conflict_retry_ms;
+    return -1;
+}
+
+/* Make one desired object true, writing only when needed. */
+static int ensure(rec_t *r, const json_t *want)
+{
+    const char *kind = ctl_json_str(want, "kind"), *name = ctl_json_str(want, "metadata.name");
+    const ctl_kind_t *k = ctl_kind_find(kind);
+    char key[KEY_MAX], path[PATH_MAX_LEN];
+    uint64_t h = ctl_json_hash(want);
+    ctl_child_t ch;
+    json_t *live = NULL;
+    int found;
+
+    child_key(key, sizeof(key), kind, r->s.namespace, name);
+    object_path(path, sizeof(path), k, r->s.namespace, name);
+    if (ctl_cache_get_child(r->c->cache, key, &ch)) {
+        if (!owned_by_us(r, ch.owner_uid))
+            return conflict(r, kind, name);
+        if (ch.match_hash == h)
+            return ctl_metrics_skipped_apply(r->c->metrics), 0;
+        return apply(r, path, key, want, h);
+    }
+    if ((found = fetch(r, path, &live)) < 0)
+        return -1;
+    if (found && !owned_by_us(r, controller_uid(live))) {
+        json_decref(live);
+        return conflict(r, kind, name);
+    }
+    if (found && ctl_json_contains(live, want)) {
+        remember(r, key, live, h);
+        json_decref(live);
+        return ctl_metrics_skipped_apply(r->c->metrics), 0;
+    }
+    json_decref(live);
+    return apply(r, path, key, want, h);
+}
+
+/* Delete a child we own that is no longer desired (e.g. the NetworkPolicy
+ * after the profile changed). Only what the cache shows as ours. */
+static void prune(rec_t *r, const json_t *desired, const char *kind, const char *fmt)
+{
+    char name[128], key[KEY_MAX], path[PATH_MAX_LEN];
+    ctl_child_t ch;
+    size_t i;
+    json_t *o;
+    ctl_resp_t resp;
+
+    snprintf(name, sizeof(name), fmt, r->s.name);
+    json_array_foreach(desired, i, o)
+    {
+        if (strcmp(ctl_json_str(o, "kind"), kind) == 0 &&
+            strcmp(ctl_json_str(o, "metadata.name"), name) == 0)
+            return;
+    }
+    child_key(key, sizeof(key), kind, r->s.namespace, name);
+    if (!ctl_cache_get_child(r->c->cache, key, &ch) || !owned_by_us(r, ch.owner_uid))
+        return;
+    object_path(path, sizeof(path), ctl_kind_find(kind), r->s.namespace, name);
+    if (ctl_do(r->c->client, &(ctl_req_t){.method = "DELETE", .path = path}, &resp) == 0 &&
+        (resp.status == 200 || resp.status == 202 || resp.status == 404))
+        ctl_cache_del_child(r->c->cache, key);
+    ctl_resp_dispose(&resp);
+}
+
+/* The ConfigMap permission profile (new reference) or NULL with r->fail. */
+static json_t *load_profile(rec_t *r)
+{
+    char path[PATH_MAX_LEN];
+    const char *name = r->s.profile.name, *key = r->s.profile.key, *text;
+    ctl_resp_t resp;
+    json_t *p = NULL;
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", r->s.namespace, name);
+    if (ctl_do(r->c->client, &(ctl_req_t){.method = "GET", .path = path}, &resp) != 0 ||
+        transient(resp.status)) {
+        r->res = CTL_RES_ERROR;
+    } else if (resp.status != 200) {
+        failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\": %s%s", name, "",
+              ctl_json_str(resp.body, "message"));
+    } else if (!(text =
+                     json_string_value(json_object_get(json_object_get(resp.body, "data"), key)))) {
+        failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s", name,
+              key, NULL);
+    } else {
+        p = json_loads(text, 0, NULL);
+        if (!json_is_object(p)) {
+            json_decref(p);
+            p = NULL;
+            failf(r, CTL_RES_ERROR,
+                  "permission profile ConfigMap \"%s\" key \"%s\": not a JSON object%s", name, key,
+                  NULL);
+        }
+    }
+    if (!p && r->fail)
+        r->requeue_ms = r->c->conflict_retry_ms;
+    ctl_resp_dispose(&resp);
+    return p;
+}
+
+/* PATCH the status when it changes; returns true when it was written. */
+static bool write_status(rec_t *r, const ctl_status_in_t *in)
+{
+    const char *ns = ctl_json_str(r->obj, "metadata.namespace");
+    const char *name = ctl_json_str(r->obj, "metadata.name");
+    char path[PATH_MAX_LEN], key[KEY_MAX];
+    int oom = 0;
+    json_t *next = ctl_status_compute(json_object_get(r->obj, "status"), in, &oom), *wrap;
+    char *body = NULL;
+    ctl_resp_t resp = {0};
+    bool ok = false;
+
+    if (!next) {
+        if (oom)
+            r->res = CTL_RES_ERROR;
+        return false;
+    }
+    wrap = json_pack("{s:o}", "status", next);
+    body = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+    json_decref(wrap);
+    snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s/status", MCP_API_VERSION, ns,
+             MCP_PLURAL, name);
+    if (body &&
+        ctl_do(r->c->client,
+               &(ctl_req_t){.method = "PATCH",
+                            .path = path,
+                            .body = body,
+                            .content_type = "application/merge-patch+json"},
+               &resp) == 0 &&
+        resp.status == 200) {
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        ctl_cache_put_server(r->c->cache, key, resp.body, 0);
+        ok = true;
+    } else if (resp.status != 404) {
+        r->res = CTL_RES_ERROR;
+    }
+    ctl_resp_dispose(&resp);
+    free(body);
+    return ok;
+}
+
+static void event(rec_t *r, const char *type, const char *reason, const char *note)
+{
+    if (r->c->events)
+        ctl_event_post(r->c->client, r->c->identity, r->obj, type, reason, "Reconcile", note);
+}
+
+static void invalid(rec_t *r, const char *msg, int64_t gen, const char *now)
+{
+    ctl_status_in_t in = {.phase = "Failed",
+                          .message = msg,
+                          .valid = false,
+                          .valid_message = msg,
+                          .ready_reason = "Invalid",
+                          .generation = gen,
+                          .now = now};
+
+    r->res = CTL_RES_INVALID;
+    if (write_status(r, &in))
+        event(r, "Warning", "Invalid", msg);
+}
+
+static void apply_all(rec_t *r, const json_t *desired)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(desired, i, o)
+    {
+        if (ensure(r, o) != 0)
+            return;
+    }
+    prune(r, desired, "NetworkPolicy", "%s-egress");
+    prune(r, desired, "ServiceAccount", "%s-sa");
+}
+
+static void report(rec_t *r, const json_t *profile, const char *now)
+{
+    char *url = ctl_service_url(&r->s), key[KEY_MAX];
+    ctl_child_t dep = {0};
+    ctl_status_in_t in = {.url = url, .valid = true, .generation = r->s.generation, .now = now};
+
+    child_key(key, sizeof(key), "Deployment", r->s.namespace, r->s.name);
+    ctl_cache_get_child(r->c->cache, key, &dep);
+    if (r->fail) {
+        in.phase = "Failed", in.message = r->fail, in.ready_reason = "Failed";
+    } else if (dep.available >= 1) {
+        in.phase = "Running", in.message = "the proxy is available", in.ready = true;
+    } else {
+        in.phase = "Pending", in.ready_reason = "Pending";
+        in.message = "waiting for the proxy Deployment to have an available replica";
+    }
+    if (r->written.len)
+        event(r, "Normal", "Applied", r->written.data);
+    if (r->np_written) {
+        char *w = ctl_profile_warning(profile);
+        if (w)
+            event(r, "Warning", "ProfileNotEnforced", w);
+        free(w);
+    }
+    if (r->res == CTL_RES_ERROR && !r->fail) {
+        free(url);
+        return; /* transient: retry before saying anything */
+    }
+    if (write_status(r, &in) && r->fail)
+        event(r, "Warning", r->res == CTL_RES_CONFLICT ? "Conflict" : "Failed", r->fail);
+    free(url);
+}
+
+static void run(rec_t *r, const char *now)
+{
+    json_t *profile = NULL, *desired = NULL;
+    int rc = mcp_server_parse(r->obj, &r->s, NULL);
+
+    if (rc == MCP_ENOMEM) {
+        r->res = CTL_RES_ERROR;
+        return;
+    }
+    if (r->s.profile.type && strcmp(r->s.profile.type, "configmap") == 0)
+        profile = load_profile(r);
+    if (r->res == CTL_RES_OK) {
+        desired = ctl_desired_objects(
+            &r->s, &(ctl_options_t){.proxy_image = r->c->proxy_image, .profile = profile});
+        if (!desired)
+            r->res = CTL_RES_ERROR;
+        else
+            apply_all(r, desired);
+    }
+    report(r, profile, now);
+    json_decref(desired);
+    json_decref(profile);
+    mcp_server_dispose(&r->s);
+}
+
+enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms)
+{
+    rec_t r = {.c = c, .res = CTL_RES_OK};
+    char now[40], *msg;
+    int oom = 0;
+
+    *requeue_ms = 0;
+    r.obj = ctl_cache_get_server(c->cache, key);
+    if (!r.obj || ctl_json_get(r.obj, "metadata.deletionTimestamp")) {
+        json_decref(r.obj);
+        return CTL_RES_OK;
+    }
+    ctl_time_rfc3339(now, sizeof(now), 0);
+    mcp_buf_init(&r.written, 4096);
+    msg = mcp_validate_message(r.obj, NULL, &oom);
+    if (oom)
+        r.res = CTL_RES_ERROR;
+    else if (msg)
+        invalid(&r, msg, json_integer_value(ctl_json_get(r.obj, "metadata.generation")), now);
+    else
+        run(&r, now);
+    if (r.res != CTL_RES_OK)
+        mcp_log(MCP_LOG_INFO, "reconcile failed", "key", key, "message",
+                r.fail ? r.fail
+                : msg  ? msg
+                       : "transient error, will retry",
+                NULL);
+    free(msg);
+    free(r.fail);
+    mcp_buf_dispose(&r.written);
+    json_decref(r.obj);
+    *requeue_ms = r.requeue_ms;
+    return r.res;
+}
+
+bool ctl_process_next(ctl_ctrl_t *c)
+{
+    char *key = ctl_queue_get(c->queue);
+    double requeue = 0;
+    enum ctl_result res;
+
+    if (!key)
+        return false;
+    res = ctl_reconcile(c, key, &requeue);
+    ctl_metrics_reconcile(c->metrics, res);
+    if (res == CTL_RES_ERROR && requeue <= 0) {
+        ctl_queue_add_rate_limited(c->queue, key);
+    } else {
+        ctl_queue_forget(c->queue, key);
+        if (requeue > 0)
+            ctl_queue_add_after(c->queue, key, requeue);
+    }
+    ctl_queue_done(c->queue, key);
+    free(key);
+    return true;
+}

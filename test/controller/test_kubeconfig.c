@@ -1,0 +1,110 @@
+/* Kubeconfig parsing with libyaml (current context, base64 data fields,
+ * file paths relative to the kubeconfig, tokens, errors) and the in-cluster
+ * configuration from environment variables and service-account files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../controller/internal.h"
+
+#define DIR "test/fixtures/controller/kubeconfig"
+
+static void test_data_fields(void **state)
+{
+    ctl_kconfig_t c;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/data.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c.server, "https://127.0.0.1:26443");
+    assert_non_null(strstr(c.ca_data, "BEGIN CERTIFICATE"));
+    assert_null(c.ca_file);
+    assert_string_equal(c.cert_data, "client-cert-pem\n");
+    assert_string_equal(c.key_data, "client-key-pem\n");
+    assert_string_equal(c.namespace, "team-a");
+    assert_null(c.token);
+    assert_false(c.insecure);
+    ctl_kconfig_dispose(&c);
+}
+
+static void test_files_relative(void **state)
+{
+    ctl_kconfig_t c;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/files.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c.server, "https://[::1]:6443");
+    assert_string_equal(c.ca_file, DIR "/pki/ca.crt");
+    assert_string_equal(c.cert_file, "/abs/client.crt");
+    assert_string_equal(c.key_file, DIR "/pki/client.key");
+    assert_string_equal(c.token_file, DIR "/sa/token");
+    assert_true(c.insecure);
+    assert_null(c.namespace);
+    ctl_kconfig_dispose(&c);
+}
+
+static void test_token(void **state)
+{
+    ctl_kconfig_t c;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/token.yaml", err, sizeof(err)), 0);
+    assert_string_equal(c.server, "http://127.0.0.1:8080");
+    assert_string_equal(c.token, "abc.def-ghi");
+    ctl_kconfig_dispose(&c);
+}
+
+static void test_errors(void **state)
+{
+    ctl_kconfig_t c;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/no-context.yaml", err, sizeof(err)),
+                     MCP_EINVAL);
+    assert_non_null(strstr(err, "missing"));
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/broken.yaml", err, sizeof(err)), MCP_EINVAL);
+    assert_non_null(strstr(err, "YAML"));
+    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/nope.yaml", err, sizeof(err)), MCP_EIO);
+    assert_int_equal(ctl_kconfig_load_mem(&c, "- a\n- b\n", 8, err, sizeof(err)), MCP_EINVAL);
+    assert_int_equal(ctl_kconfig_load_mem(&c, "", 0, err, sizeof(err)), MCP_EINVAL);
+}
+
+static void test_in_cluster(void **state)
+{
+    ctl_kconfig_t c;
+    char err[256] = "";
+
+    (void)state;
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), MCP_EINVAL);
+    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
+    assert_string_equal(c.server, "https://10.96.0.1:443");
+    assert_string_equal(c.token, "sa-token-value");
+    assert_string_equal(c.token_file, DIR "/sa/token");
+    assert_string_equal(c.ca_file, DIR "/sa/ca.crt");
+    assert_string_equal(c.namespace, "controller-ns");
+    ctl_kconfig_dispose(&c);
+    setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
+    assert_string_equal(c.server, "https://[fd00::1]:443");
+    ctl_kconfig_dispose(&c);
+    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/none", err, sizeof(err)), MCP_EIO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_data_fields), cmocka_unit_test(test_files_relative),
+        cmocka_unit_test(test_token),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_in_cluster),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,400 @@
+/* The reconciler against an in-memory apiserver (fakeapi.h): writes on the
+ * first reconcile, zero writes on a no-op resync (also after a restart, from
+ * the watch's view of the live objects), drift repair, invalid specs, objects
+ * in the way, NetworkPolicy pruning, transient errors, status transitions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fakeapi.h"
+
+#define NS       "default"
+#define SRV_PATH "/apis/toolhive.stacklok.dev/v1alpha1/namespaces/default/mcpservers/"
+#define DEP_PATH "/apis/apps/v1/namespaces/default/deployments/"
+#define SVC_PATH "/api/v1/namespaces/default/services/"
+#define NP_PATH  "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/"
+
+typedef struct env {
+    fake_t api;
+    ctl_ctrl_t ctrl;
+} env_t;
+
+static int setup(void **state)
+{
+    env_t *e = calloc(1, sizeof(*e));
+    ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
+
+    fake_init(&e->api);
+    e->ctrl = (ctl_ctrl_t){.client = &e->api.super,
+                           .cache = ctl_cache_new(),
+                           .queue = ctl_queue_new(&qo),
+                           .metrics = ctl_metrics_new(),
+                           .identity = "test",
+                           .events = true,
+                           .conflict_retry_ms = 30000,
+                           .permanent_retry_ms = 60000};
+    e->api.super.metrics = e->ctrl.metrics;
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env_t *e = *state;
+
+    ctl_cache_free(e->ctrl.cache);
+    ctl_queue_free(e->ctrl.queue);
+    ctl_metrics_free(e->ctrl.metrics);
+    fake_dispose(&e->api);
+    free(e);
+    return 0;
+}
+
+/* Store an MCPServer in the fake apiserver and deliver it to the cache. */
+static void put_server(env_t *e, const char *name, const char *spec_json, int generation)
+{
+    char path[256];
+    json_t *spec = json_loads(spec_json, 0, NULL), *old, *obj;
+
+    assert_non_null(spec);
+    snprintf(path, sizeof(path), SRV_PATH "%s", name);
+    old = json_object_get(e->api.objs, path);
+    obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}, s:o}", "apiVersion", MCP_API_VERSION, "kind",
+                    MCP_KIND, "metadata", "name", name, "namespace", NS, "generation", generation,
+                    "spec", spec);
+    fake_stamp(&e->api, obj, old);
+    json_object_set_new(e->api.objs, path, obj);
+    ctl_on_server_event(&e->ctrl, old ? "MODIFIED" : "ADDED", obj, 1);
+}
+
+static json_t *get(env_t *e, const char *path)
+{
+    return json_object_get(e->api.objs, path);
+}
+
+/* What the watches would deliver after the writes: every child object and
+ * the MCPServer itself, as MODIFIED events. */
+static void echo_watch(env_t *e)
+{
+    const char *p;
+    json_t *o;
+
+    json_object_foreach(e->api.objs, p, o)
+    {
+        if (strncmp(p, SRV_PATH, strlen(SRV_PATH)) == 0)
+            ctl_on_server_event(&e->ctrl, "MODIFIED", o, 1);
+        else if (ctl_kind_find(ctl_json_str(o, "kind")))
+            ctl_on_child_event(&e->ctrl, "MODIFIED", o, 1);
+    }
+}
+
+static enum ctl_result reconcile(env_t *e, const char *name)
+{
+    char key[128];
+    double rq;
+
+    snprintf(key, sizeof(key), NS "/%s", name);
+    fake_reset_counts(&e->api);
+    return ctl_reconcile(&e->ctrl, key, &rq);
+}
+
+static const json_t *condition(const json_t *srv, const char *type)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(ctl_json_get(srv, "status.conditions"), i, c)
+    {
+        if (strcmp(ctl_json_str(c, "type"), type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *fetch_spec =
+    "{\"image\":\"docker.io/mcp/fetch\",\"transport\":\"stdio\",\"port\":8080,"
+    "\"permissionProfile\":{\"type\":\"builtin\",\"name\":\"network\"}}";
+
+static void test_first_then_noop(void **state)
+{
+    env_t *e = *state;
+    const json_t *srv;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    /* 6 applies + 1 status + 1 Event: within the budget of 8 */
+    assert_int_equal(e->api.applies, 6);
+    assert_int_equal(e->api.status_writes, 1);
+    assert_int_equal(e->api.events, 1);
+    assert_true(fake_writes(&e->api) <= 8);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(ctl_json_str(srv, "status.phase"), "Pending");
+    assert_string_equal(ctl_json_str(srv, "status.url"),
+                        "http://mcp-fetch-proxy.default.svc.cluster.local:8080");
+    assert_string_equal(ctl_json_str(condition(srv, "Valid"), "status"), "True");
+    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "status"), "False");
+    assert_non_null(get(e, DEP_PATH "fetch"));
+    assert_non_null(get(e, SVC_PATH "mcp-fetch-proxy"));
+    assert_non_null(get(e, "/api/v1/namespaces/default/serviceaccounts/fetch-sa"));
+
+    /* resync without any event: nothing to do, not even a read */
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+    assert_int_equal(e->api.gets, 0);
+    /* the watches echo our writes: still nothing */
+    echo_watch(e);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+}
+
+static void test_restart_is_noop(void **state)
+{
+    env_t *e = *state;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    /* a new process: empty cache, filled by the initial lists */
+    ctl_cache_free(e->ctrl.cache);
+    e->ctrl.cache = ctl_cache_new();
+    echo_watch(e);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+    assert_int_equal(e->api.gets, 0);
+}
+
+static void test_drift_repaired(void **state)
+{
+    env_t *e = *state;
+    json_t *dep, *svc;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    echo_watch(e);
+    /* someone edits the Deployment's image */
+    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
+    json_object_set_new(json_array_get(ctl_json_get(dep, "spec.template.spec.containers"), 0),
+                        "image", json_string("evil/image"));
+    fake_stamp(&e->api, dep, get(e, DEP_PATH "fetch"));
+    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
+    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 1);
+    assert_int_equal(e->api.status_writes, 0);
+    assert_string_equal(e->api.log, "PATCH " DEP_PATH "fetch\nPOST "
+                                    "/apis/events.k8s.io/v1/namespaces/default/events\n");
+    /* someone deletes the Service */
+    svc = json_incref(get(e, SVC_PATH "mcp-fetch-proxy"));
+    json_object_del(e->api.objs, SVC_PATH "mcp-fetch-proxy");
+    ctl_on_child_event(&e->ctrl, "DELETED", svc, 1);
+    json_decref(svc);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 1);
+    assert_non_null(get(e, SVC_PATH "mcp-fetch-proxy"));
+}
+
+static void test_running_and_port_change(void **state)
+{
+    env_t *e = *state;
+    json_t *dep;
+    const json_t *srv;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    echo_watch(e);
+    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
+    json_object_set_new(dep, "status", json_pack("{s:i}", "availableReplicas", 1));
+    fake_stamp(&e->api, dep, NULL);
+    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
+    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 0);
+    assert_int_equal(e->api.status_writes, 1);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(ctl_json_str(srv, "status.phase"), "Running");
+    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "status"), "True");
+
+    put_server(e, "fetch",
+               "{\"image\":\"docker.io/mcp/fetch\",\"port\":9000,"
+               "\"permissionProfile\":{\"type\":\"builtin\",\"name\":\"network\"}}",
+               2);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 2); /* Deployment and Service */
+    srv = get(e, SRV_PATH "fetch");
+    assert_int_equal(json_integer_value(ctl_json_get(srv, "status.observedGeneration")), 2);
+    assert_string_equal(ctl_json_str(srv, "status.url"),
+                        "http://mcp-fetch-proxy.default.svc.cluster.local:9000");
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_array_get(ctl_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"), 0),
+            "port")),
+        9000);
+}
+
+static void test_invalid_creates_nothing(void **state)
+{
+    env_t *e = *state;
+    const json_t *srv;
+    const char *msg;
+
+    put_server(e, "bad",
+               "{\"image\":\"docker.io/mcp/fetch\",\"port\":70000,\"transport\":\"grpc\"}", 1);
+    assert_int_equal(reconcile(e, "bad"), CTL_RES_INVALID);
+    assert_int_equal(e->api.applies, 0);
+    assert_int_equal(e->api.status_writes, 1);
+    srv = get(e, SRV_PATH "bad");
+    assert_string_equal(ctl_json_str(srv, "status.phase"), "Failed");
+    msg = ctl_json_str(condition(srv, "Valid"), "message");
+    assert_string_equal(ctl_json_str(condition(srv, "Valid"), "status"), "False");
+    assert_string_equal(msg, "MCPServer \"bad\" is invalid: [spec.port: Invalid value: 70000: must "
+                             "be between 1 and 65535, spec.transport: Unsupported value: \"grpc\": "
+                             "supported values: \"stdio\", \"sse\", \"streamable-http\"]");
+    assert_null(json_object_get(json_object_get(srv, "status"), "url"));
+    /* again: no second status write, no Event storm */
+    assert_int_equal(reconcile(e, "bad"), CTL_RES_INVALID);
+    assert_int_equal(fake_writes(&e->api), 0);
+}
+
+static void test_object_in_the_way(void **state)
+{
+    env_t *e = *state;
+    json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Service",
+                            "metadata", "name", "mcp-fetch-proxy", "namespace", NS);
+    double rq = 0;
+    const json_t *srv;
+
+    fake_stamp(&e->api, svc, NULL);
+    json_object_set_new(e->api.objs, SVC_PATH "mcp-fetch-proxy", svc);
+    put_server(e, "fetch", fetch_spec, 1);
+    fake_reset_counts(&e->api);
+    assert_int_equal(ctl_reconcile(&e->ctrl, NS "/fetch", &rq), CTL_RES_CONFLICT);
+    assert_true(rq > 0);
+    assert_null(strstr(e->api.log, "PATCH " SVC_PATH));
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(ctl_json_str(srv, "status.phase"), "Failed");
+    assert_string_equal(ctl_json_str(srv, "status.message"),
+                        "Service \"mcp-fetch-proxy\" already exists and is not controlled by this "
+                        "MCPServer");
+    /* the foreign Service is untouched */
+    assert_null(ctl_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
+}
+
+static void test_networkpolicy_pruned(void **state)
+{
+    env_t *e = *state;
+
+    put_server(e, "iso",
+               "{\"image\":\"docker.io/mcp/time\",\"permissionProfile\":{\"type\":\"builtin\","
+               "\"name\":\"none\"}}",
+               1);
+    assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 7);
+    assert_non_null(get(e, NP_PATH "iso-egress"));
+    echo_watch(e);
+    put_server(e, "iso",
+               "{\"image\":\"docker.io/mcp/time\",\"permissionProfile\":{\"type\":\"builtin\","
+               "\"name\":\"network\"}}",
+               2);
+    assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
+    assert_int_equal(e->api.deletes, 1);
+    assert_null(get(e, NP_PATH "iso-egress"));
+}
+
+static void test_configmap_profile(void **state)
+{
+    env_t *e = *state;
+    const char *spec = "{\"image\":\"docker.io/mcp/fetch\",\"permissionProfile\":{\"type\":"
+                       "\"configmap\",\"name\":\"prof\",\"key\":\"p.json\"}}";
+    json_t *cm, *np;
+
+    put_server(e, "cm", spec, 1);
+    assert_int_equal(reconcile(e, "cm"), CTL_RES_ERROR);
+    assert_int_equal(e->api.applies, 0);
+    assert_non_null(
+        strstr(ctl_json_str(get(e, SRV_PATH "cm"), "status.message"), "ConfigMap \"prof\""));
+    cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                   "metadata", "name", "prof", "data", "p.json",
+                   "{\"network\":{\"outbound\":{\"allow_host\":[\"example.com\"],"
+                   "\"allow_port\":[443]}}}");
+    json_object_set_new(e->api.objs, "/api/v1/namespaces/default/configmaps/prof", cm);
+    assert_int_equal(reconcile(e, "cm"), CTL_RES_OK);
+    np = get(e, NP_PATH "cm-egress");
+    assert_non_null(np);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_array_get(
+                json_object_get(json_array_get(ctl_json_get(np, "spec.egress"), 1), "ports"), 0),
+            "port")),
+        443);
+    assert_int_equal(e->api.events, 2); /* Applied + ProfileNotEnforced */
+    assert_string_equal(ctl_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Pending");
+}
+
+static void test_transient_error_retried(void **state)
+{
+    env_t *e = *state;
+    double rq = 0;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    e->api.fail_prefix = DEP_PATH;
+    e->api.fail_status = 500;
+    e->api.fail_count = 2; /* the first two GETs */
+    fake_reset_counts(&e->api);
+    assert_int_equal(ctl_reconcile(&e->ctrl, NS "/fetch", &rq), CTL_RES_ERROR);
+    assert_true(rq == 0); /* rate-limited retry, not a fixed delay */
+    assert_int_equal(e->api.status_writes, 0);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_ERROR);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_non_null(get(e, DEP_PATH "fetch"));
+}
+
+static void test_process_next_requeues(void **state)
+{
+    env_t *e = *state;
+
+    put_server(e, "fetch", fetch_spec, 1); /* queues the key */
+    e->api.fail_prefix = "/api/v1/namespaces/default/serviceaccounts/";
+    e->api.fail_status = 503;
+    e->api.fail_count = 1;
+    assert_true(ctl_process_next(&e->ctrl));
+    assert_int_equal(ctl_queue_failures(e->ctrl.queue, NS "/fetch"), 1);
+    assert_true(ctl_process_next(&e->ctrl)); /* comes back after ~5 ms */
+    assert_int_equal(ctl_queue_failures(e->ctrl.queue, NS "/fetch"), 0);
+    assert_non_null(get(e, DEP_PATH "fetch"));
+    assert_true(ctl_metrics_writes(e->ctrl.metrics) >= 8);
+}
+
+static void test_deleted_server(void **state)
+{
+    env_t *e = *state;
+    json_t *obj;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    obj = json_incref(get(e, SRV_PATH "fetch"));
+    ctl_on_server_event(&e->ctrl, "DELETED", obj, 1);
+    json_decref(obj);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_first_then_noop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_is_noop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drift_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_networkpolicy_pruned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_configmap_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_error_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_next_requeues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_server, setup, teardown),
+    };
+    if (getenv("TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
