@@ -59,9 +59,10 @@ listening_ports() {
   for f in /proc/net/tcp /proc/net/tcp6; do
     [[ -r $f ]] || continue
     while read -r _ local _ st _; do
-      [[ $st == 0A ]] && echo $((16#${local##*:}))
+      if [[ $st == 0A ]]; then echo $((16#${local##*:})); fi
     done < <(tail -n +2 "$f")
   done
+  return 0 # the loop's status is its last test's, which must not trip set -e
 }
 
 # free_port VAR: pick a port in 20000-31999 (below the ephemeral range) that

@@ -65,12 +65,13 @@ get_columns() {
 
 describe_github() {
     t_check "describe" kubectl describe mcpserver github || return 1
-    local out=$T_LAST_OUTPUT
-    for want in "Name:         github" "Transport:  stdio" "Port:       8080" \
-        "Target Env Name:  GITHUB_PERSONAL_ACCESS_TOKEN" "Phase:                Pending" \
-        "Url:                  http://mcp-github-proxy.default.svc.cluster.local:8080" \
-        "Events:" "Type:                  Valid"; do
-        grep -qF "$want" <<<"$out" || { t_fail "describe lacks '$want': $out"; return 1; }
+    local out
+    out=$(tr -s ' ' <<<"$T_LAST_OUTPUT")
+    for want in "Name: github" "Image: docker.io/mcp/github" "Transport: stdio" "Port: 8080" \
+        "Target Env Name: GITHUB_PERSONAL_ACCESS_TOKEN" "Phase: Pending" \
+        "URL: http://mcp-github-proxy.default.svc.cluster.local:8080" "Type: Ready" \
+        "Type: Valid" "Events:" "Normal Applied"; do
+        grep -qF "$want" <<<"$out" || { t_fail "describe lacks '$want': $T_LAST_OUTPUT"; return 1; }
     done
 }
 
