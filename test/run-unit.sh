@@ -8,6 +8,7 @@ for t in "$@"; do
     out=$(mktemp)
     if [ "${MCP_VALGRIND:-0}" = 1 ]; then
         valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --suppressions=test/webhook/valgrind.supp \
             "$t" >"$out" 2>&1
     else
         "$t" >"$out" 2>&1

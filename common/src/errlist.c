@@ -132,6 +132,27 @@ static int add_quoted(mcp_buf_t *b, const char *s, size_t n)
     return rc ? rc : mcp_buf_add(b, "\"", 1);
 }
 
+/* Compact JSON of v, cut at VALUE_RENDER_MAX. Large values are dumped with
+ * jansson's own allocator and released with its matching free. */
+static int add_dump(mcp_buf_t *b, const json_t *v)
+{
+    char dump[VALUE_RENDER_MAX + 1], *big;
+    size_t n = json_dumpb(v, dump, sizeof(dump), JSON_ENCODE_ANY | JSON_COMPACT);
+    json_free_t jfree;
+    int rc;
+
+    if (n == 0)
+        return MCP_ENOMEM;
+    if (n <= VALUE_RENDER_MAX)
+        return mcp_buf_add(b, dump, n);
+    if (!(big = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT)))
+        return MCP_ENOMEM;
+    rc = mcp_buf_add(b, big, VALUE_RENDER_MAX);
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(big);
+    return rc ? rc : mcp_buf_adds(b, "...");
+}
+
 char *mcp_render_value(const json_t *v)
 {
     mcp_buf_t b;
@@ -146,16 +167,7 @@ char *mcp_render_value(const json_t *v)
     } else if (json_is_integer(v)) {
         rc = mcp_buf_addf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else if (v) {
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        if (!s) {
-            mcp_buf_dispose(&b);
-            return NULL;
-        }
-        size_t n = strlen(s);
-        rc = mcp_buf_add(&b, s, n > VALUE_RENDER_MAX ? VALUE_RENDER_MAX : n);
-        if (!rc && n > VALUE_RENDER_MAX)
-            rc = mcp_buf_adds(&b, "...");
-        free(s);
+        rc = add_dump(&b, v);
     } else {
         rc = mcp_buf_adds(&b, "null");
     }

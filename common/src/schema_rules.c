@@ -15,19 +15,39 @@
 extern const char *const *mcp__profile_types;
 extern const char *const *mcp__builtin_profiles;
 
+/* Paths are built on every field, valid or not, so the common case is a
+ * pair of memcpy()s; snprintf() only cuts over-long ones. */
+static void path_join(char *out, const char *base, const char *sep, const char *key,
+                      const char *end)
+{
+    size_t nb = strlen(base), ns = strlen(sep), nk = strlen(key), ne = strlen(end);
+
+    if (nb + ns + nk + ne >= PATH_MAX_LEN) {
+        snprintf(out, PATH_MAX_LEN, "%s%s%s%s", base, sep, key, end);
+        return;
+    }
+    memmove(out, base, nb);
+    memcpy(out + nb, sep, ns);
+    memcpy(out + nb + ns, key, nk);
+    memcpy(out + nb + ns + nk, end, ne + 1);
+}
+
 void mcp__path_key(char *out, const char *base, const char *key)
 {
-    snprintf(out, PATH_MAX_LEN, "%s%s%s", base, *base ? "." : "", key);
+    path_join(out, base, *base ? "." : "", key, "");
 }
 
 void mcp__path_index(char *out, const char *base, size_t i)
 {
-    snprintf(out, PATH_MAX_LEN, "%s[%zu]", base, i);
+    char num[24];
+
+    snprintf(num, sizeof(num), "%zu", i);
+    path_join(out, base, "[", num, "]");
 }
 
 void mcp__path_map(char *out, const char *base, const char *key)
 {
-    snprintf(out, PATH_MAX_LEN, "%s[%s]", base, key);
+    path_join(out, base, "[", key, "]");
 }
 
 const char *mcp__str(const json_t *obj, const char *key)

@@ -1,0 +1,241 @@
+/* Differential tests of the webhook's JSON reader (wh_json_parse) against
+ * jansson's json_loadb(JSON_REJECT_DUPLICATES): for every input both must
+ * accept or both reject, and accepted values must be equal. The inputs are
+ * the corner cases of RFC 8259 and of jansson's own limits; the fuzzer
+ * (bench/webhook/fuzz_admission.c) runs the same check on random inputs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../testutil.h"
+#include "../../webhook/internal.h"
+
+static void same_as_jansson(const char *text, size_t len)
+{
+    char err[256];
+    int oom = 0;
+    json_t *mine = wh_json_parse(text, len, NULL, err, sizeof(err), &oom);
+    json_t *ref = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+
+    assert_int_equal(oom, 0);
+    if (!mine != !ref)
+        fail_msg("%.*s: wh_json_parse %s, jansson %s", (int)(len > 80 ? 80 : len), text,
+                 mine ? "accepts" : err, ref ? "accepts" : "rejects");
+    if (mine && !json_equal(mine, ref))
+        fail_msg("%.*s: values differ", (int)(len > 80 ? 80 : len), text);
+    if (!mine)
+        assert_non_null(strstr(err, "(line "));
+    json_decref(mine);
+    json_decref(ref);
+}
+
+static void test_corner_cases(void **state)
+{
+    static const char *const cases[] = {
+        "{}",
+        "[]",
+        " \t\r\n{ } \n",
+        "{\"a\":1}",
+        "[1,2,3]",
+        "[-0]",
+        "[-0.0]",
+        "[0]",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[1e5]",
+        "[1E+5]",
+        "[1e-5]",
+        "[1e]",
+        "[-]",
+        "[+1]",
+        "[1.5e+]",
+        "[9223372036854775807]",
+        "[9223372036854775808]",
+        "[-9223372036854775808]",
+        "[-9223372036854775809]",
+        "[1e308]",
+        "[1e309]",
+        "[-1e309]",
+        "[1e-400]",
+        "[123456789012345678901234567890.5]",
+        "[true,false,null]",
+        "[tru]",
+        "[truex]",
+        "[nul]",
+        "\"str\"",
+        "1",
+        "null",
+        "",
+        " ",
+        "{",
+        "[",
+        "}",
+        "[1,]",
+        "[,1]",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\" 1}",
+        "{\"a\":}",
+        "{a:1}",
+        "{\"a\":1 \"b\":2}",
+        "[1 2]",
+        "{}{}",
+        "[]x",
+        "{} ",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"b\":{\"a\":2}}",
+        "{\"a\":{\"x\":1,\"x\":1}}",
+        "[\"\\u0041\\u00e9\\u4e2d\\ud83d\\ude00\"]",
+        "[\"\\ud83d\"]",
+        "[\"\\ude00\"]",
+        "[\"\\ud83d\\u0041\"]",
+        "[\"\\u0000\"]",
+        "[\"\\u00\"]",
+        "[\"\\uZZZZ\"]",
+        "[\"\\x\"]",
+        "[\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"]",
+        "[\"a\tb\"]",
+        "[\"a\x01\"]",
+        "[\"\x7f\"]",
+        "[\"\xc3\xa9\"]",
+        "[\"\xc3\"]",
+        "[\"\xc3(\"]",
+        "[\"\xe2\x82\xac\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"\xf0\x9f\x98\x80\"]",
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xc0\xaf\"]",
+        "[\"\xff\"]",
+        "[\xc3\xa9]",
+        "{\"\\u00e9\":1,\"\xc3\xa9\":2}",
+        "{\"k\\\"ey\":[{\"k\\\"ey\":true}]}",
+        "[\"unterminated",
+        "[\"a\\",
+        "{\"a\":\"b\"",
+        "[1,[2,[3,[4]]]]",
+        "\xef\xbb\xbf{}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        same_as_jansson(cases[i], strlen(cases[i]));
+    same_as_jansson("[\"a\0b\"]", 7);
+    same_as_jansson("[1]\0", 4);
+}
+
+/* Nesting at, just below and just above jansson's depth limit (2048 values). */
+static void test_depth(void **state)
+{
+    (void)state;
+    for (int depth = 2046; depth <= 2050; depth++) {
+        for (int scalar = 0; scalar < 2; scalar++) {
+            size_t n = (size_t)depth * 2 + 2;
+            char *s = malloc(n), *p = s;
+
+            assert_non_null(s);
+            for (int i = 0; i < depth; i++)
+                *p++ = '[';
+            if (scalar)
+                *p++ = '1';
+            for (int i = 0; i < depth; i++)
+                *p++ = ']';
+            same_as_jansson(s, (size_t)(p - s));
+            free(s);
+        }
+    }
+}
+
+/* Long strings with escapes spread out, so the scratch buffer grows. */
+static void test_long_strings(void **state)
+{
+    size_t n = 200000;
+    char *s = malloc(n + 16), *p = s;
+
+    (void)state;
+    assert_non_null(s);
+    p += sprintf(p, "{\"k\":\"");
+    for (size_t i = 0; (size_t)(p - s) < n; i++)
+        p += sprintf(p, i % 97 == 0 ? "\\n" : i % 89 == 0 ? "\\u00e9" : "x");
+    p += sprintf(p, "\"}");
+    same_as_jansson(s, (size_t)(p - s));
+    free(s);
+}
+
+static const char *const inner_keys[] = {"uid", "object", NULL};
+static const char *const top_keys[] = {"kind", "request", NULL};
+static const wh_json_keep_t inner_keep = {inner_keys, NULL, NULL};
+static const wh_json_keep_t top_keep = {top_keys, "request", &inner_keep};
+
+static json_t *filtered(const char *text)
+{
+    char err[256];
+    int oom = 0;
+
+    return wh_json_parse(text, strlen(text), &top_keep, err, sizeof(err), &oom);
+}
+
+/* With a filter, skipped members become null, everything is still checked
+ * as JSON, and the filter applies only where it is meant to. */
+static void test_filter(void **state)
+{
+    static const char *const rejected[] = {
+        "{\"x\":[1,\"\xff\"]}",
+        "{\"x\":{\"a\":1e999}}",
+        "{\"x\":99999999999999999999}",
+        "{\"x\":[1,]}",
+        "{\"x\":{\"a\" 1}}",
+        "{\"x\":\"\\u0000\"}",
+        "{\"x\":tru}",
+        "{\"x\":1,\"x\":2}",
+        "{\"request\":{\"uid\":1,\"userInfo\":2,\"userInfo\":3}}",
+    };
+    json_t *got, *want;
+
+    (void)state;
+    got = filtered("{\"kind\":\"K\",\"x\":{\"deep\":[1,2,{\"y\":null}]},\"request\":"
+                   "{\"uid\":\"u\",\"userInfo\":{\"a\":[\"b\"]},\"object\":{\"spec\":{\"x\":1}}}}");
+    want = json_loads("{\"kind\":\"K\",\"x\":null,\"request\":{\"uid\":\"u\",\"userInfo\":null,"
+                      "\"object\":{\"spec\":{\"x\":1}}}}",
+                      0, NULL);
+    assert_non_null(got);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    /* a duplicate inside a skipped value is not looked for */
+    got = filtered("{\"x\":{\"a\":1,\"a\":2},\"kind\":1}");
+    assert_non_null(got);
+    json_decref(got);
+    /* a nested key whose value is not an object does not filter later objects */
+    got = filtered("[{\"request\":\"s\",\"z\":{\"q\":1}}]");
+    want = json_loads("[{\"request\":\"s\",\"z\":{\"q\":1}}]", 0, NULL);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    got = filtered("{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}");
+    want = json_loads("{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}", 0, NULL);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+        got = filtered(rejected[i]);
+        if (got)
+            fail_msg("accepted %s", rejected[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_corner_cases),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_long_strings),
+        cmocka_unit_test(test_filter),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

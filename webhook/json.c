@@ -1,0 +1,581 @@
+/* A fast, strict JSON reader that builds jansson values. jansson's own
+ * loader reads through a per-character stream and spent three quarters of
+ * the webhook's CPU per review; this one scans the buffer directly and
+ * creates strings straight from the input when they hold no escapes. It
+ * accepts exactly what json_loadb(JSON_REJECT_DUPLICATES) accepts (RFC 8259
+ * text whose top level is an object or array, UTF-8 only, no \u0000, no
+ * duplicate keys, integers within long long, no real overflow, depth at
+ * most 2048) and builds an equal value; the fuzzer checks both claims
+ * against jansson on every input. A filter (wh_json_keep_t) can leave out
+ * members the caller does not need: they are still checked, not built. */
+#include <errno.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "internal.h"
+
+#define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
+
+typedef struct reader {
+    const char *p, *start, *end;
+    int depth;
+    char *scratch; /* decoded strings with escapes, number text */
+    size_t scap;
+    int skip;        /* > 0 inside a value that is checked but not built */
+    const char *why; /* first error, static text */
+    const char *at;
+    int oom;
+} reader_t;
+
+static json_t *read_value(reader_t *r, const wh_json_keep_t *keep);
+
+static json_t *fail(reader_t *r, const char *why)
+{
+    if (!r->why) {
+        r->why = why;
+        r->at = r->p;
+    }
+    return NULL;
+}
+
+static json_t *oom(reader_t *r)
+{
+    r->oom = 1;
+    return fail(r, "out of memory");
+}
+
+static void skip_ws(reader_t *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
+
+static int is_digit(const reader_t *r, const char *p)
+{
+    return p < r->end && *p >= '0' && *p <= '9';
+}
+
+static int reserve(reader_t *r, size_t n)
+{
+    char *s;
+    size_t cap = r->scap ? r->scap : 256;
+
+    if (n <= r->scap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    s = realloc(r->scratch, cap);
+    if (!s)
+        return -1;
+    r->scratch = s;
+    r->scap = cap;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned cp;
+
+    if (s[0] < 0xc2 || s[0] > 0xf4)
+        return 0;
+    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    if (n < len)
+        return 0;
+    cp = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* One \uXXXX escape (or surrogate pair) at r->p (on the 'u'); appends the
+ * UTF-8 to scratch at *n. */
+static int read_unicode(reader_t *r, size_t *n)
+{
+    unsigned cp, lo;
+
+    if (r->end - r->p < 5 || hex4(r->p + 1, &cp) != 0)
+        return fail(r, "invalid \\u escape"), -1;
+    r->p += 5;
+    if (cp >= 0xdc00 && cp <= 0xdfff)
+        return fail(r, "invalid Unicode escape (lone low surrogate)"), -1;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' || hex4(r->p + 2, &lo) != 0 ||
+            lo < 0xdc00 || lo > 0xdfff)
+            return fail(r, "invalid Unicode escape (lone high surrogate)"), -1;
+        r->p += 6;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    if (cp == 0)
+        return fail(r, "\\u0000 is not allowed"), -1;
+    *n += put_utf8(r->scratch + *n, cp);
+    return 0;
+}
+
+/* The rest of a string with escapes, from r->p; the bytes before it are
+ * already in scratch[0..n). */
+static int read_escaped(reader_t *r, size_t n, const char **s, size_t *len)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+
+    for (;;) {
+        unsigned char c;
+
+        if (reserve(r, n + 4) != 0)
+            return oom(r), -1;
+        if (r->p >= r->end)
+            return fail(r, "premature end of input in a string"), -1;
+        c = (unsigned char)*r->p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            const char *e = r->p + 1 < r->end ? strchr(from, r->p[1]) : NULL;
+
+            if (r->p + 1 < r->end && r->p[1] == 'u') {
+                r->p++;
+                if (read_unicode(r, &n) != 0)
+                    return -1;
+                continue;
+            }
+            if (!e || !*e)
+                return fail(r, "invalid escape in a string"), -1;
+            r->scratch[n++] = to[e - from];
+            r->p += 2;
+            continue;
+        }
+        if (c < 0x20)
+            return fail(r, "control character in a string"), -1;
+        if (c < 0x80) {
+            r->scratch[n++] = (char)c;
+            r->p++;
+            continue;
+        }
+        size_t u = utf8_seq((const unsigned char *)r->p, (size_t)(r->end - r->p));
+
+        if (!u)
+            return fail(r, "invalid UTF-8 in a string"), -1;
+        memcpy(r->scratch + n, r->p, u);
+        n += u, r->p += u;
+    }
+    r->p++;
+    *s = r->scratch;
+    *len = n;
+    return 0;
+}
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero when some byte of w is < 0x20, >= 0x80, '"' or '\\'. */
+static uint64_t special8(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+
+    return ((w - ONES * 0x20) | (q - ONES) | (b - ONES) | w) & HIGHS;
+}
+
+/* The first byte at or after p that needs a closer look in a string. */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end)
+{
+    uint64_t w;
+
+    while (end - p >= 8) {
+        memcpy(&w, p, 8);
+        if (special8(w))
+            break;
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* A string at r->p (the opening quote). *s points into the input when the
+ * string has no escapes, else into scratch (valid until the next string). */
+static int read_string(reader_t *r, const char **s, size_t *len)
+{
+    const char *start = ++r->p;
+    const unsigned char *p = (const unsigned char *)r->p, *end = (const unsigned char *)r->end;
+
+    for (;;) {
+        p = skip_plain(p, end);
+        r->p = (const char *)p;
+        if (p >= end)
+            break;
+        if (*p == '"') {
+            *s = start;
+            *len = (size_t)(r->p++ - start);
+            return 0;
+        }
+        if (*p == '\\') {
+            size_t n = (size_t)(r->p - start);
+
+            if (reserve(r, n + 4) != 0)
+                return oom(r), -1;
+            memcpy(r->scratch, start, n);
+            return read_escaped(r, n, s, len);
+        }
+        if (*p < 0x20)
+            return fail(r, "control character in a string"), -1;
+        size_t u = utf8_seq(p, (size_t)(end - p));
+
+        if (!u)
+            return fail(r, "invalid UTF-8 in a string"), -1;
+        p += u;
+    }
+    return fail(r, "premature end of input in a string"), -1;
+}
+
+static json_t *read_number(reader_t *r)
+{
+    const char *p = r->p;
+    int real = 0;
+    size_t n;
+    json_t *v;
+
+    if (*p == '-')
+        p++;
+    if (p < r->end && *p == '0')
+        p++;
+    else if (is_digit(r, p))
+        while (is_digit(r, p))
+            p++;
+    else
+        return fail(r, "invalid number");
+    if (p < r->end && *p == '.') {
+        if (!is_digit(r, ++p))
+            return r->p = p, fail(r, "invalid number");
+        while (is_digit(r, p))
+            p++;
+        real = 1;
+    }
+    if (p < r->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < r->end && (*p == '+' || *p == '-'))
+            p++;
+        if (!is_digit(r, p))
+            return r->p = p, fail(r, "invalid number");
+        while (is_digit(r, p))
+            p++;
+        real = 1;
+    }
+    n = (size_t)(p - r->p);
+    if (reserve(r, n + 1) != 0)
+        return oom(r);
+    memcpy(r->scratch, r->p, n);
+    r->scratch[n] = '\0';
+    errno = 0;
+    if (!real) {
+        long long i = strtoll(r->scratch, NULL, 10);
+
+        if (errno == ERANGE)
+            return fail(r, "integer out of range");
+        v = r->skip ? json_null() : json_integer(i);
+    } else {
+        double d = strtod(r->scratch, NULL);
+
+        if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
+            return fail(r, "real number overflow");
+        v = r->skip ? json_null() : json_real(d);
+    }
+    r->p = p;
+    return v ? v : oom(r);
+}
+
+static json_t *read_literal(reader_t *r, const char *word, size_t n, json_t *v)
+{
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+        return fail(r, "invalid token");
+    r->p += n;
+    return v;
+}
+
+static int kept(const wh_json_keep_t *keep, const char *k, size_t klen)
+{
+    for (const char *const *key = keep->keys; *key; key++)
+        if (strlen(*key) == klen && memcmp(*key, k, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* The value of member k: built (with the filter for it) when kept, else
+ * checked only and represented by null. */
+static json_t *read_member_value(reader_t *r, const wh_json_keep_t *keep, const char *k,
+                                 size_t klen)
+{
+    const wh_json_keep_t *inner = NULL;
+    json_t *v;
+
+    if (!keep || r->skip)
+        return read_value(r, NULL);
+    if (!kept(keep, k, klen)) {
+        r->skip++;
+        v = read_value(r, NULL);
+        r->skip--;
+        return v ? json_null() : NULL;
+    }
+    if (keep->nested && strlen(keep->nested) == klen && memcmp(keep->nested, k, klen) == 0)
+        inner = keep->inner;
+    return read_value(r, inner);
+}
+
+/* "key": value into obj (NULL while skipping); 0 or -1. */
+static int read_member(reader_t *r, json_t *obj, const wh_json_keep_t *keep)
+{
+    const char *k, *key_at = r->p;
+    char small[128], *key = small;
+    size_t klen;
+    json_t *v;
+    int rc = -1;
+
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "string or '}' expected"), -1;
+    if (read_string(r, &k, &klen) != 0)
+        return -1;
+    if (k == r->scratch) { /* the value would overwrite it */
+        key = klen < sizeof(small) ? small : malloc(klen);
+        if (!key)
+            return oom(r), -1;
+        memcpy(key, k, klen);
+        k = key;
+    }
+    skip_ws(r);
+    if (r->p >= r->end || *r->p != ':') {
+        fail(r, "':' expected");
+        goto out;
+    }
+    r->p++;
+    skip_ws(r);
+    v = read_member_value(r, keep, k, klen);
+    if (v && !obj) {
+        rc = 0;
+    } else if (v) {
+        size_t before = json_object_size(obj);
+
+        if (json_object_setn_new_nocheck(obj, k, klen, v) != 0)
+            oom(r);
+        else if (json_object_size(obj) == before) /* replaced: the key was there */
+            r->p = key_at, fail(r, "duplicate object key");
+        else
+            rc = 0;
+    }
+out:
+    if (key != small)
+        free(key);
+    return rc;
+}
+
+/* The value read when skipping: a stand-in, never NULL. */
+static json_t *built(reader_t *r, json_t *v)
+{
+    return r->skip ? json_null() : v;
+}
+
+static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
+{
+    json_t *obj = r->skip ? NULL : json_object();
+
+    if (!obj && !r->skip)
+        return oom(r);
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return built(r, obj);
+    }
+    for (;;) {
+        if (read_member(r, obj, keep) != 0)
+            break;
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            return built(r, obj);
+        }
+        fail(r, "',' or '}' expected");
+        break;
+    }
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *read_array(reader_t *r)
+{
+    json_t *arr = r->skip ? NULL : json_array(), *v;
+
+    if (!arr && !r->skip)
+        return oom(r);
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return built(r, arr);
+    }
+    for (;;) {
+        if (!(v = read_value(r, NULL)))
+            break;
+        if (arr && json_array_append_new(arr, v) != 0) {
+            oom(r);
+            break;
+        }
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            return built(r, arr);
+        }
+        fail(r, "',' or ']' expected");
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+static json_t *read_scalar(reader_t *r)
+{
+    switch (*r->p) {
+    case '"': {
+        const char *s;
+        size_t len;
+        json_t *v;
+
+        if (read_string(r, &s, &len) != 0)
+            return NULL;
+        if (r->skip)
+            return json_null();
+        v = json_stringn_nocheck(s, len);
+        return v ? v : oom(r);
+    }
+    case 't':
+        return read_literal(r, "true", 4, json_true());
+    case 'f':
+        return read_literal(r, "false", 5, json_false());
+    case 'n':
+        return read_literal(r, "null", 4, json_null());
+    default:
+        if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))
+            return read_number(r);
+        return fail(r, "invalid token");
+    }
+}
+
+/* Every value counts towards the depth limit, as in jansson. */
+static json_t *read_value(reader_t *r, const wh_json_keep_t *keep)
+{
+    json_t *v;
+
+    if (r->p >= r->end)
+        return fail(r, "premature end of input");
+    if (++r->depth > MAX_DEPTH)
+        return fail(r, "maximum nesting depth reached");
+    if (*r->p == '{')
+        v = read_object(r, keep);
+    else if (*r->p == '[')
+        v = read_array(r);
+    else
+        v = read_scalar(r);
+    r->depth--;
+    return v;
+}
+
+/* "<why> (line L, column C)" for the error position. */
+static void describe(const reader_t *r, char *err, size_t errlen)
+{
+    int line = 1, col = 1;
+
+    for (const char *q = r->start; q < r->at && q < r->end; q++) {
+        if (*q == '\n')
+            line++, col = 1;
+        else
+            col++;
+    }
+    snprintf(err, errlen, "%s (line %d, column %d)", r->why, line, col);
+}
+
+json_t *wh_json_parse(const char *buf, size_t len, const wh_json_keep_t *keep, char *err,
+                      size_t errlen, int *is_oom)
+{
+    reader_t r = {buf, buf, buf + len, 0, NULL, 0, 0, NULL, NULL, 0};
+    json_t *v = NULL;
+
+    skip_ws(&r);
+    if (r.p < r.end && *r.p != '{' && *r.p != '[')
+        fail(&r, "'[' or '{' expected");
+    else
+        v = read_value(&r, keep);
+    skip_ws(&r);
+    if (v && r.p != r.end) {
+        fail(&r, "end of input expected");
+        json_decref(v);
+        v = NULL;
+    }
+    if (!v)
+        describe(&r, err, errlen);
+    *is_oom = r.oom;
+    free(r.scratch);
+    return v;
+}
