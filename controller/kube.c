@@ -255,8 +255,17 @@ static int kube_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_eve
     curl_easy_setopt(s.h, CURLOPT_TIMEOUT_MS, (long)(timeout_s + 30) * 1000L);
     curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, stream_write);
     curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
+    /* A watch owns its connection: never a pooled one that the apiserver may
+     * have closed while it restarted, and never pooled afterwards. */
+    curl_easy_setopt(s.h, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(s.h, CURLOPT_FORBID_REUSE, 1L);
     cc = curl_easy_perform(s.h);
+    curl_easy_setopt(s.h, CURLOPT_FRESH_CONNECT, 0L);
+    curl_easy_setopt(s.h, CURLOPT_FORBID_REUSE, 0L);
     curl_slist_free_all(hdrs);
+    if (cc != CURLE_OK && !(c->stop && *c->stop))
+        mcp_log(MCP_LOG_DEBUG, "watch transport error", "path", path, "error",
+                curl_easy_strerror(cc), NULL);
     if (s.status == 0)
         curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status);
     *status = s.status;

@@ -122,8 +122,8 @@ static int start_watches(mgr_t *m, bool servers)
 
     for (size_t i = 0; i == 0 || ns[i]; i++) {
         if (servers) {
-            char base[128];
-            snprintf(base, sizeof(base), "/apis/%s", MCP_API_VERSION);
+            /* the watch keeps this pointer for its whole life: static storage */
+            static const char base[] = "/apis/" MCP_API_VERSION;
             if (add_watch(m, MCP_KIND, base, MCP_PLURAL, ns[i], NULL) != 0)
                 return -1;
             want++;

@@ -191,6 +191,13 @@ int ctl_watch_once(ctl_watch_t *w)
     } else if (rc > 0) {
         rc = MCP_EINVAL;
     }
+    if (rc != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
+        char st[16], code[16];
+        snprintf(st, sizeof(st), "%ld", status);
+        snprintf(code, sizeof(code), "%d", rc);
+        mcp_log(MCP_LOG_DEBUG, "watch ended", "resource", w->spec.resource, "status", st, "rc",
+                code, "message", err ? ctl_json_str(err, "message") : "", NULL);
+    }
     json_decref(err);
     return rc;
 }

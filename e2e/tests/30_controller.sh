@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The controller against the real control plane, beyond the walkthrough:
+# objects in the way that we do not own, an invalid spec that slipped past
+# the webhook, two replicas with Lease leader election and a hand-over, and
+# a kube-apiserver restart mid-run. Driven through kubectl and helm.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/e2e/local/lib.sh"
+source "$ROOT/e2e/lib/operator.sh"
+NS=ctl
+LEASE="-n mcp-system lease mcp-controller-leader"
+
+mk() { # mk NAME [PORT]: a valid MCPServer
+    kubectl -n $NS apply -f - >/dev/null <<YAML
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata:
+  name: $1
+spec:
+  image: docker.io/mcp/time
+  port: ${2:-8080}
+  permissionProfile:
+    name: none
+YAML
+}
+field() { kubectl -n $NS get mcpserver "$1" -o jsonpath="$2" 2>/dev/null; }
+reconciled() { kubectl -n $NS get deployment "$1" >/dev/null 2>&1 && [ -n "$(field "$1" '{.status.url}')" ]; }
+
+not_ours() {
+    t_check "foreign service" kubectl -n $NS create service clusterip mcp-taken-proxy --tcp=80:80 ||
+        return 1
+    t_check "apply" mk taken || return 1
+    t_eventually 30 bash -c "[ \"\$(kubectl -n $NS get mcpserver taken -o jsonpath={.status.phase})\" = Failed ]" ||
+        return 1
+    local msg
+    msg=$(field taken '{.status.message}')
+    grep -qF 'Service "mcp-taken-proxy" already exists and is not controlled by this MCPServer' <<<"$msg" ||
+        t_fail "message: $msg"
+    [ -z "$(kubectl -n $NS get service mcp-taken-proxy -o jsonpath='{.metadata.ownerReferences}')" ] ||
+        t_fail "the foreign Service was taken over"
+    t_check "get shows Failed" kubectl -n $NS get mcpserver taken || return 1
+    grep -Eq '^taken +Failed' <<<"$T_LAST_OUTPUT" || t_fail "get: $T_LAST_OUTPUT"
+    t_check "remove the obstacle" kubectl -n $NS delete service mcp-taken-proxy || return 1
+    t_eventually 90 bash -c "[ \"\$(kubectl -n $NS get mcpserver taken -o jsonpath={.status.phase})\" = Pending ]"
+}
+
+invalid_slipped_past() {
+    # As if the webhook were down with failurePolicy Ignore.
+    op_upgrade --set webhook.failurePolicy=Ignore || { t_fail "upgrade"; return 1; }
+    op_stop_webhook
+    kubectl -n $NS apply -f - >/dev/null 2>&1 <<'YAML' || { t_fail "apply was refused"; op_start_webhook; return 1; }
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata:
+  name: sneaky
+spec:
+  image: docker.io/mcp/time
+  transport: grpc
+  port: 70000
+YAML
+    op_start_webhook
+    op_upgrade --set webhook.failurePolicy=Fail || { t_fail "upgrade back"; return 1; }
+    t_eventually 30 bash -c "[ \"\$(kubectl -n $NS get mcpserver sneaky -o jsonpath={.status.phase})\" = Failed ]" ||
+        return 1
+    local want='MCPServer "sneaky" is invalid: [spec.port: Invalid value: 70000: must be between 1 and 65535, spec.transport: Unsupported value: "grpc": supported values: "stdio", "sse", "streamable-http"]'
+    [ "$(field sneaky '{.status.conditions[?(@.type=="Valid")].status}')" = False ] ||
+        t_fail "Valid is not False"
+    [ "$(field sneaky '{.status.conditions[?(@.type=="Valid")].message}')" = "$want" ] ||
+        t_fail "Valid message: $(field sneaky '{.status.conditions[?(@.type=="Valid")].message}')"
+    t_check "wait Valid=false" kubectl -n $NS wait --for=condition=Valid=false --timeout=5s mcpserver/sneaky ||
+        return 1
+    sleep 2
+    kubectl -n $NS get deployment sneaky >/dev/null 2>&1 && t_fail "created a Deployment for it"
+    kubectl -n $NS get sa sneaky-proxy-runner >/dev/null 2>&1 && t_fail "created a ServiceAccount"
+    return 0
+}
+
+# Start a second controller like the first (same flags, its own health port).
+second_controller() {
+    local line words=() port
+    line=$(grep -m1 '^# WATCH_NAMESPACE=' "$E2E_WORK/op/controller.log") || return 1
+    read -r -a words <<<"${line#\# }"
+    port=$((31000 + RANDOM % 1000))
+    words=("${words[@]/--health-port=*/--health-port=$port}")
+    env "${words[0]}" POD_NAME=second-$$ POD_NAMESPACE=mcp-system setsid "${words[@]:1}" \
+        </dev/null >"$E2E_WORK/controller2.log" 2>&1 &
+    SECOND=$!
+    echo $SECOND >>"$E2E_WORK/pids"
+}
+
+leader_handover() {
+    local first holder
+    t_eventually 30 bash -c "[ -n \"\$(kubectl get $LEASE -o jsonpath={.spec.holderIdentity})\" ]" || return 1
+    first=$(kubectl get $LEASE -o jsonpath='{.spec.holderIdentity}')
+    second_controller || { t_fail "could not start a second controller"; return 1; }
+    sleep 3
+    t_check "apply while two run" mk duo || return 1
+    t_eventually 60 reconciled duo || return 1
+    [ "$(kubectl get $LEASE -o jsonpath='{.spec.holderIdentity}')" = "$first" ] ||
+        t_fail "the lease moved while its holder was alive"
+    grep -q '"msg":"write"' "$E2E_WORK/controller2.log" && t_fail "the non-leader wrote to the API"
+    kill -9 "$(cat "$E2E_WORK/op/controller.pid")"
+    local t0=$SECONDS
+    t_eventually 25 bash -c "h=\$(kubectl get $LEASE -o jsonpath={.spec.holderIdentity}); [ -n \"\$h\" ] && [ \"\$h\" != '$first' ]" ||
+        return 1
+    echo "# hand-over took $((SECONDS - t0))s"
+    [ $((SECONDS - t0)) -le 20 ] || t_fail "hand-over took $((SECONDS - t0))s"
+    t_check "apply after hand-over" mk solo || return 1
+    t_eventually 60 reconciled solo
+}
+
+apiserver_restart() {
+    local run=$MCP_CLUSTER_DIR/run pid args=()
+    pid=$(cat "$run/kube-apiserver.pid") || return 1
+    mapfile -d '' args <"/proc/$pid/cmdline"
+    # kube-apiserver v1.37 stops listening at once on SIGTERM but may not exit
+    # (this cluster has no load balancer to drain), so it gets SIGKILL after 10 s.
+    kill "$pid"
+    gone() { ! grep -qv '^State:.*Z' <(grep ^State: "/proc/$1/status" 2>/dev/null); }
+    for _ in $(seq 20); do gone "$pid" && break; sleep 0.5; done
+    gone "$pid" || kill -9 "$pid"
+    t_eventually 20 bash -c "! grep -qv '^State:.*Z' <(grep ^State: /proc/$pid/status 2>/dev/null)" ||
+        return 1
+    setsid "${args[@]}" </dev/null >>"$MCP_CLUSTER_DIR/logs/kube-apiserver.log" 2>&1 &
+    echo $! >"$run/kube-apiserver.pid"
+    t_eventually 60 kubectl get --raw /readyz || return 1
+    t_check "apply after restart" mk after-restart || return 1
+    t_eventually 90 reconciled after-restart
+}
+
+t_begin "operator installed"
+op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+kubectl create namespace $NS >/dev/null
+t_test "an object in the way that we do not own: Failed, untouched, then recovers" not_ours
+t_test "an invalid spec that slipped past the webhook: Failed, Valid=False, nothing created" invalid_slipped_past
+t_test "two controllers: only the Lease holder writes; hand-over within 20 s" leader_handover
+t_test "kube-apiserver restarted mid-run: the controller recovers by itself" apiserver_restart
+[ $T_FAILED -gt 0 ] && { op_logs; tail -20 "$E2E_WORK/controller2.log" 2>/dev/null; }
+[ -n "${SECOND:-}" ] && kill "$SECOND" 2>/dev/null
+kubectl delete namespace $NS --wait=false >/dev/null 2>&1
+op_uninstall >/dev/null 2>&1
+t_summary
