@@ -47,29 +47,6 @@ static void jw_raw(jw_t *w, const char *s, size_t n)
 
 #define JW_LIT(w, s) jw_raw((w), (s), sizeof(s) - 1)
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned cp;
-
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-    if (n < len)
-        return 0;
-    cp = s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* A JSON string literal; invalid UTF-8 becomes U+FFFD so the output always
  * parses, whatever bytes a message echoes. */
 static void jw_str(jw_t *w, const char *str)
@@ -80,7 +57,7 @@ static void jw_str(jw_t *w, const char *str)
     JW_LIT(w, "\"");
     for (size_t i = 0; i < n;) {
         char esc[8];
-        size_t u = s[i] < 0x80 ? 1 : utf8_len(s + i, n - i);
+        size_t u = s[i] < 0x80 ? 1 : wh_utf8_len(s + i, n - i);
 
         if (u == 1 && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
             i++, run++;

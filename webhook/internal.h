@@ -168,4 +168,8 @@ int wh_server_stop(wh_server_t *s);
  * thread), drain, stop. Returns the process exit status. */
 int wh_run(const wh_config_t *cfg, const sigset_t *sigs);
 
+/* Length of the valid multi-byte UTF-8 sequence at s (2-4 bytes, n bytes
+ * available), or 0 when it is not one. */
+size_t wh_utf8_len(const unsigned char *s, size_t n);
+
 #endif

@@ -76,8 +76,7 @@ static int reserve(reader_t *r, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (2-4 bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t wh_utf8_len(const unsigned char *s, size_t n)
 {
     size_t len;
     unsigned cp;
@@ -206,7 +205,7 @@ static int read_escaped(reader_t *r, size_t n, const char **s, size_t *len)
             r->p++;
             continue;
         }
-        size_t u = utf8_seq((const unsigned char *)r->p, (size_t)(r->end - r->p));
+        size_t u = wh_utf8_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
 
         if (!u)
             return fail(r, "invalid UTF-8 in a string"), -1;
@@ -273,7 +272,7 @@ static int read_string(reader_t *r, const char **s, size_t *len)
         }
         if (*p < 0x20)
             return fail(r, "control character in a string"), -1;
-        size_t u = utf8_seq(p, (size_t)(end - p));
+        size_t u = wh_utf8_len(p, (size_t)(end - p));
 
         if (!u)
             return fail(r, "invalid UTF-8 in a string"), -1;

@@ -23,6 +23,7 @@
 #include <h2o.h>
 #include <h2o/http1.h>
 
+#include "mcp/net.h"
 #include "mcp/health.h"
 #include "mcp/log.h"
 #include "internal.h"
@@ -275,18 +276,6 @@ static int open_listener(const char *addr, int port, char *err, size_t errlen)
     return fd;
 }
 
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 /* ---- workers -------------------------------------------------------------------------- */
 
 static int busy(worker_t *w)
@@ -411,7 +400,7 @@ static int open_listeners(wh_server_t *s, char *err, size_t errlen)
         if (w->fd < 0)
             return -1;
         if (port == 0)
-            port = bound_port(w->fd);
+            port = mcp_bound_port(w->fd);
     }
     s->port = port;
     return 0;

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "mcp/net.h"
 #include "mcp/buf.h"
 #include "mcp/health.h"
 
@@ -377,20 +378,6 @@ static int listen_on(const char *addr, int port, char *err, size_t errlen)
     return fd;
 }
 
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
-}
-
 /* Start the thread with every signal blocked, so signals go to the daemon's
  * own threads. */
 static int start_thread(mcp_health_t *h)
@@ -428,7 +415,7 @@ mcp_health_t *mcp_health_start(const char *addr, int port, const mcp_health_ops_
     h->lfd = listen_on(addr && *addr ? addr : NULL, port, err, errlen);
     if (h->lfd < 0)
         goto fail_listen;
-    h->port = bound_port(h->lfd);
+    h->port = mcp_bound_port(h->lfd);
     if (pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         set_err(err, errlen, "health: pipe: %s", strerror(errno));
         goto fail_pipe;

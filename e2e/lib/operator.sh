@@ -175,6 +175,24 @@ _op_extract_certs() {
 # op_start_webhook: run build/mcp-webhook with the chart's flags, the extracted
 # certificate, on 127.0.0.1:$OP_WEBHOOK_PORT; waits for its /readyz.
 # (cluster mode: scale the Deployment back up and wait for it.)
+# _op_launch COMPONENT URL CMD...: start CMD in its own session with its output
+# appended to $OP_DIR/COMPONENT.log (after a "# CMD" line), record its pid, and
+# wait until URL answers.
+_op_launch() {
+  local comp=$1 url=$2 pid
+  shift 2
+  echo "# $*" >>"$OP_DIR/$comp.log"
+  setsid "$@" </dev/null >>"$OP_DIR/$comp.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$OP_DIR/$comp.pid"
+  _op_record_pid "$pid"
+  if ! _op_wait 20 curl -fsS --max-time 1 "$url"; then
+    _op_alive "$comp" || { _op_err "mcp-$comp exited: $(tail -n 5 "$OP_DIR/$comp.log")"; return 1; }
+    _op_err "mcp-$comp not ready at $url within 20s"
+    return 1
+  fi
+}
+
 op_start_webhook() {
   [[ $OP_MODE == cluster ]] && { _op_scale_up webhook; return; }
   local name args=() a pid
@@ -194,16 +212,7 @@ op_start_webhook() {
     --health-bind-address=127.0.0.1
     --tls-cert-file="$OP_DIR/certs/tls.crt" --tls-key-file="$OP_DIR/certs/tls.key"
     --log-level="$OP_LOG_LEVEL")
-  echo "# $OP_WEBHOOK_BIN ${args[*]}" >>"$OP_DIR/webhook.log"
-  setsid "$OP_WEBHOOK_BIN" "${args[@]}" </dev/null >>"$OP_DIR/webhook.log" 2>&1 &
-  pid=$!
-  echo "$pid" >"$OP_DIR/webhook.pid"
-  _op_record_pid "$pid"
-  if ! _op_wait 20 curl -fsS --max-time 1 "http://127.0.0.1:$OP_WEBHOOK_HEALTH_PORT/readyz"; then
-    _op_alive webhook || { _op_err "mcp-webhook exited: $(tail -n 5 "$OP_DIR/webhook.log")"; return 1; }
-    _op_err "mcp-webhook not ready on :$OP_WEBHOOK_HEALTH_PORT/readyz within 20s"
-    return 1
-  fi
+  _op_launch webhook "http://127.0.0.1:$OP_WEBHOOK_HEALTH_PORT/readyz" "$OP_WEBHOOK_BIN" "${args[@]}"
 }
 
 op_stop_webhook() {
@@ -288,17 +297,9 @@ op_start_controller() {
     --health-bind-address=127.0.0.1
     --log-level="$OP_LOG_LEVEL")
   watch=$(_op_deploy_env "$name" WATCH_NAMESPACE)
-  echo "# WATCH_NAMESPACE=$watch $OP_CONTROLLER_BIN ${args[*]}" >>"$OP_DIR/controller.log"
-  WATCH_NAMESPACE=$watch POD_NAME=$name-local-$$ POD_NAMESPACE=$OP_NS \
-    setsid "$OP_CONTROLLER_BIN" "${args[@]}" </dev/null >>"$OP_DIR/controller.log" 2>&1 &
-  pid=$!
-  echo "$pid" >"$OP_DIR/controller.pid"
-  _op_record_pid "$pid"
-  if ! _op_wait 20 curl -fsS --max-time 1 "http://127.0.0.1:$OP_CONTROLLER_HEALTH_PORT/healthz"; then
-    _op_alive controller || { _op_err "mcp-controller exited: $(tail -n 5 "$OP_DIR/controller.log")"; return 1; }
-    _op_err "mcp-controller not healthy on :$OP_CONTROLLER_HEALTH_PORT/healthz within 20s"
-    return 1
-  fi
+  _op_launch controller "http://127.0.0.1:$OP_CONTROLLER_HEALTH_PORT/healthz" \
+    env WATCH_NAMESPACE="$watch" POD_NAME="$name-local-$$" POD_NAMESPACE="$OP_NS" \
+    "$OP_CONTROLLER_BIN" "${args[@]}"
 }
 
 op_stop_controller() {

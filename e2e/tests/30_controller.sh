@@ -77,12 +77,12 @@ YAML
 # Start a second controller like the first (same flags, its own health port).
 second_controller() {
     local line words=() port
-    line=$(grep -m1 '^# WATCH_NAMESPACE=' "$E2E_WORK/op/controller.log") || return 1
+    line=$(grep -m1 '^# env WATCH_NAMESPACE=' "$E2E_WORK/op/controller.log") || return 1
     read -r -a words <<<"${line#\# }"
     port=$((31000 + RANDOM % 1000))
     words=("${words[@]/--health-port=*/--health-port=$port}")
-    env "${words[0]}" POD_NAME=second-$$ POD_NAMESPACE=mcp-system setsid "${words[@]:1}" \
-        </dev/null >"$E2E_WORK/controller2.log" 2>&1 &
+    words=("${words[@]/POD_NAME=*/POD_NAME=second-$$}")
+    setsid "${words[@]}" </dev/null >"$E2E_WORK/controller2.log" 2>&1 &
     SECOND=$!
     echo $SECOND >>"$E2E_WORK/pids"
 }
