@@ -65,19 +65,5 @@ for target in webhook controller; do
   kind load docker-image --name "$KIND_CLUSTER" "$image" || die "kind load $image failed"
 done
 
-passed=0 failed=0
-for t in e2e/tests/[0-9]*.sh; do
-  [[ -n ${E2E_ONLY:-} && $t != *${E2E_ONLY}* ]] && continue
-  echo "=== $t (kind)"
-  out=$(mktemp)
-  bash "$t" 2>&1 | tee "$out"
-  rc=${PIPESTATUS[0]}
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(awk '{print $1}' <<<"${line:-0 passed, 0 failed}")
-  f=$(awk '{print $3}' <<<"${line:-0 passed, 0 failed}")
-  if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; echo "not ok - $t exited $rc"; fi
-  passed=$((passed + p)) failed=$((failed + f))
-  rm -f "$out"
-done
-echo "e2e (kind): $passed passed, $failed failed"
-((failed == 0))
+source e2e/lib/suite.sh
+e2e_run_suite "e2e (kind)"
