@@ -31,9 +31,7 @@ int mcp__type_ok(ftype_t t, const json_t *v)
     switch (t) {
     case FT_STRING:
         return json_is_string(v);
-    case FT_INT:
-        return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
-               json_integer_value(v) <= INT32_MAX;
+    case FT_INT: /* ranges are the rows' rules (ports: 1-65535) */
     case FT_INT64:
         return json_is_integer(v);
     case FT_BOOL:
@@ -53,10 +51,6 @@ static int check_type(vctx_t *ctx, const char *path, ftype_t t, const json_t *v)
 
     if (mcp__type_ok(t, v))
         return 1;
-    if ((t == FT_INT) && json_is_integer(v)) {
-        mcp_err_invalid(ctx->errs, path, v, "must be between 1 and 65535");
-        return 0;
-    }
     snprintf(why, sizeof(why), "must be of type %s", mcp__type_name(t));
     mcp_err_invalid(ctx->errs, path, v, why);
     return 0;
