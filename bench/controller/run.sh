@@ -20,6 +20,9 @@ OUT=$(mktemp -d /tmp/bench-controller.XXXXXX)
 NS=bench-ctl-$$
 PORT=$((18000 + RANDOM % 2000))
 CTL_PID=
+STARTED_CLUSTER=0
+# its own control plane unless told otherwise, so a user's `make cluster-up` is left alone
+export MCP_CLUSTER_DIR=${MCP_CLUSTER_DIR:-/tmp/mcp-operator-bench}
 
 log() { printf '[bench-controller %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now() { date +%s.%N; }
@@ -29,7 +32,9 @@ cleanup() {
     if [[ ${KEEP:-0} != 1 ]]; then
         kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
         rm -rf "$OUT"
+        [[ $STARTED_CLUSTER == 1 ]] && "$CLUSTER_SH" down >/dev/null 2>&1
     fi
+    return 0
 }
 trap cleanup EXIT
 
@@ -41,7 +46,10 @@ sum_metric() { # sum of all samples whose name starts with $1
 }
 
 [[ -x $CTL ]] || { echo "missing $CTL (run make)" >&2; exit 1; }
-"$CLUSTER_SH" status >/dev/null 2>&1 || "$CLUSTER_SH" up
+if ! "$CLUSTER_SH" status >/dev/null 2>&1; then
+    "$CLUSTER_SH" up
+    STARTED_CLUSTER=1
+fi
 eval "$("$CLUSTER_SH" env)"
 kubectl apply -f "$ROOT/config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml" >/dev/null
 kubectl wait --for condition=established crd/mcpservers.toolhive.stacklok.dev --timeout=60s >/dev/null
