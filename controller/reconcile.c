@@ -431,6 +431,23 @@ static void invalid(rec_t *r, const char *msg, int64_t gen, const char *now)
         event(r, "Warning", "Invalid", msg);
 }
 
+/* Deleted with finalizers pending (e.g. foreground deletion): apply nothing,
+ * so the garbage collector is not fought, and say so in the status. */
+static void terminating(rec_t *r, const char *invalid_msg, const char *now)
+{
+    ctl_status_in_t in = {.phase = "Terminating",
+                          .message = "being deleted: its objects are garbage-collected",
+                          .url = ctl_json_str(r->obj, "status.url"),
+                          .valid = invalid_msg == NULL,
+                          .valid_message = invalid_msg,
+                          .ready_reason = "Terminating",
+                          .generation =
+                              json_integer_value(ctl_json_get(r->obj, "metadata.generation")),
+                          .now = now};
+
+    write_status(r, &in);
+}
+
 static void apply_all(rec_t *r, const json_t *desired)
 {
     size_t i;
@@ -511,15 +528,15 @@ enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms
 
     *requeue_ms = 0;
     r.obj = ctl_cache_get_server(c->cache, key);
-    if (!r.obj || ctl_json_get(r.obj, "metadata.deletionTimestamp")) {
-        json_decref(r.obj);
+    if (!r.obj)
         return CTL_RES_OK;
-    }
     ctl_time_rfc3339(now, sizeof(now), 0);
     mcp_buf_init(&r.written, 4096);
     msg = mcp_validate_message(r.obj, NULL, &oom);
     if (oom)
         r.res = CTL_RES_ERROR;
+    else if (ctl_json_get(r.obj, "metadata.deletionTimestamp"))
+        terminating(&r, msg, now);
     else if (msg)
         invalid(&r, msg, json_integer_value(ctl_json_get(r.obj, "metadata.generation")), now);
     else

@@ -379,6 +379,33 @@ static void test_deleted_server(void **state)
     assert_int_equal(fake_writes(&e->api), 0);
 }
 
+/* Foreground deletion: the object stays with a deletionTimestamp while the
+ * garbage collector works; the controller applies nothing and reports it. */
+static void test_terminating(void **state)
+{
+    env_t *e = *state;
+    json_t *obj;
+    const json_t *srv;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    echo_watch(e);
+    obj = get(e, SRV_PATH "fetch");
+    json_object_set_new(json_object_get(obj, "metadata"), "deletionTimestamp",
+                        json_string("2026-11-23T04:50:00Z"));
+    ctl_on_server_event(&e->ctrl, "MODIFIED", obj, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 0);
+    assert_int_equal(e->api.status_writes, 1);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(ctl_json_str(srv, "status.phase"), "Terminating");
+    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "reason"), "Terminating");
+    assert_non_null(ctl_json_str(srv, "status.url"));
+    /* settled: nothing more to write */
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transient_error_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_next_requeues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminating, setup, teardown),
     };
     if (getenv("TEST_FILTER"))
         cmocka_set_test_filter(getenv("TEST_FILTER"));
