@@ -127,11 +127,27 @@ apiserver_restart() {
     t_eventually 90 reconciled after-restart
 }
 
+# A finalizer of the user's holds the object while it is deleted: the
+# controller shows Terminating and leaves the children to the collector.
+terminating() {
+    t_check "apply" mk held || return 1
+    t_eventually 30 reconciled held || return 1
+    t_check "finalizer" kubectl -n $NS patch mcpserver held --type=merge \
+        -p '{"metadata":{"finalizers":["example.com/hold"]}}' || return 1
+    t_check "delete" kubectl -n $NS delete mcpserver held --wait=false || return 1
+    t_eventually 30 bash -c "kubectl -n $NS get mcpserver held | grep -Eq '^held +Terminating '" ||
+        return 1
+    t_check "release" kubectl -n $NS patch mcpserver held --type=merge \
+        -p '{"metadata":{"finalizers":null}}' || return 1
+    t_eventually 60 bash -c "! kubectl -n $NS get mcpserver held 2>/dev/null && ! kubectl -n $NS get deployment held 2>/dev/null"
+}
+
 t_begin "operator installed"
 op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
 kubectl create namespace $NS >/dev/null
 t_test "an object in the way that we do not own: Failed, untouched, then recovers" not_ours
 t_test "an invalid spec that slipped past the webhook: Failed, Valid=False, nothing created" invalid_slipped_past
+t_test "deleting with a finalizer pending: kubectl get shows Terminating" terminating
 t_test "two controllers: only the Lease holder writes; hand-over within 20 s" leader_handover
 t_test "kube-apiserver restarted mid-run: the controller recovers by itself" apiserver_restart
 [ $T_FAILED -gt 0 ] && { op_logs; tail -20 "$E2E_WORK/controller2.log" 2>/dev/null; }
