@@ -80,25 +80,26 @@ void ctl_metrics_skipped_apply(ctl_metrics_t *m)
         atomic_fetch_add(&m->skipped_applies, 1);
 }
 
-/* Successful and failed writes alike: every non-GET request. */
-unsigned long long ctl_metrics_writes(const ctl_metrics_t *m)
+/* Requests of the verbs from index `first` on (0 = GET, so 1 = the writes). */
+static unsigned long long sum_requests(const ctl_metrics_t *m, size_t first)
 {
     unsigned long long n = 0;
 
-    for (size_t v = 1; m && v < NVERBS; v++)
+    for (size_t v = first; m && v < NVERBS; v++)
         for (size_t c = 0; c < NCLASSES; c++)
             n += atomic_load(&m->requests[v][c]);
     return n;
 }
 
+/* Successful and failed writes alike: every non-GET request. */
+unsigned long long ctl_metrics_writes(const ctl_metrics_t *m)
+{
+    return sum_requests(m, 1);
+}
+
 unsigned long long ctl_metrics_requests(const ctl_metrics_t *m)
 {
-    unsigned long long n = 0;
-
-    for (size_t v = 0; m && v < NVERBS; v++)
-        for (size_t c = 0; c < NCLASSES; c++)
-            n += atomic_load(&m->requests[v][c]);
-    return n;
+    return sum_requests(m, 0);
 }
 
 static void render_requests(const ctl_metrics_t *m, mcp_buf_t *out)
