@@ -426,9 +426,28 @@ static json_t *built(reader_t *r, json_t *v)
     return r->skip ? json_null() : v;
 }
 
+/* After an object member or array element: 1 when ',' says another follows,
+ * 0 at the closing bracket, -1 (reader failed) otherwise. */
+static int after_element(reader_t *r, char close)
+{
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        skip_ws(r);
+        return 1;
+    }
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return 0;
+    }
+    fail(r, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+    return -1;
+}
+
 static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
 {
     json_t *obj = r->skip ? NULL : json_object();
+    int more;
 
     if (!obj && !r->skip)
         return oom(r);
@@ -441,18 +460,11 @@ static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
     for (;;) {
         if (read_member(r, obj, keep) != 0)
             break;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
+        more = after_element(r, '}');
+        if (more == 0)
             return built(r, obj);
-        }
-        fail(r, "',' or '}' expected");
-        break;
+        if (more < 0)
+            break;
     }
     json_decref(obj);
     return NULL;
@@ -461,6 +473,7 @@ static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
 static json_t *read_array(reader_t *r)
 {
     json_t *arr = r->skip ? NULL : json_array(), *v;
+    int more;
 
     if (!arr && !r->skip)
         return oom(r);
@@ -477,18 +490,11 @@ static json_t *read_array(reader_t *r)
             oom(r);
             break;
         }
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
+        more = after_element(r, ']');
+        if (more == 0)
             return built(r, arr);
-        }
-        fail(r, "',' or ']' expected");
-        break;
+        if (more < 0)
+            break;
     }
     json_decref(arr);
     return NULL;
