@@ -444,3 +444,17 @@ op_logs() {
     op_log "$f" | tail -n "$n"
   done
 }
+
+# op_install_case: op_install as the first test case of a test file (needs
+# e2e/local/lib.sh); when it fails, the logs are shown and the file ends there.
+op_install_case() {
+  t_begin "operator installed"
+  if op_install; then
+    t_pass
+    return 0
+  fi
+  t_fail "op_install failed"
+  op_logs
+  t_summary
+  exit 1
+}

@@ -142,8 +142,7 @@ terminating() {
     t_eventually 60 bash -c "! kubectl -n $NS get mcpserver held 2>/dev/null && ! kubectl -n $NS get deployment held 2>/dev/null"
 }
 
-t_begin "operator installed"
-op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+op_install_case
 kubectl create namespace $NS >/dev/null
 t_test "an object in the way that we do not own: Failed, untouched, then recovers" not_ours
 t_test "an invalid spec that slipped past the webhook: Failed, Valid=False, nothing created" invalid_slipped_past

@@ -137,8 +137,7 @@ delete_gc() {
     t_eventually 60 bash -c '! kubectl get deployment github 2>/dev/null && ! kubectl get service mcp-github-proxy 2>/dev/null && ! kubectl get sa github-proxy-runner 2>/dev/null'
 }
 
-t_begin "operator installed"
-op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+op_install_case
 t_test "seed blocks extracted verbatim" extract
 t_test "kubectl apply -f my-mcpserver.yaml" apply_fetch
 t_test "secret + kubectl apply -f my-mcpserver-with-secrets.yaml" apply_github

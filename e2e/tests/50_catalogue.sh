@@ -42,8 +42,7 @@ run_case() {
     [ "$out" = "$want" ] || { t_fail "$(printf 'output differs\n--- want\n%s\n--- got\n%s' "$want" "$out")"; return 1; }
 }
 
-t_begin "operator installed"
-op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+op_install_case
 kubectl create namespace $NS >/dev/null
 n=0
 for dir in "$ROOT"/e2e/catalogue/*/; do

@@ -87,8 +87,7 @@ namespace_delete() {
     t_eventually 120 bash -c '! kubectl get namespace doomed 2>/dev/null'
 }
 
-t_begin "operator installed"
-op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+op_install_case
 kubectl create namespace $NS >/dev/null
 t_test "webhook down: apply fails clearly, nothing stored; back up: apply succeeds" webhook_down
 t_test "controller down: applies defaulted; on start every pending MCPServer reconciled" controller_down

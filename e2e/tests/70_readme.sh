@@ -25,8 +25,7 @@ run_blocks() {
         t_fail "README quick start did not create github: $T_LAST_OUTPUT"
 }
 
-t_begin "operator installed"
-op_install && t_pass || { t_fail "op_install failed"; op_logs; t_summary; exit 1; }
+op_install_case
 t_test "README quick start runs as written" run_blocks
 kubectl delete namespace $NS --wait=false >/dev/null 2>&1
 op_uninstall >/dev/null 2>&1
