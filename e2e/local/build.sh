@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Build the local control-plane binaries from Go modules (no Docker, no
-# release tarballs): kube-apiserver, kube-controller-manager, kubectl, etcd,
-# helm. Versions are pinned by the wrapper modules under tools/{k8s,etcd,helm}.
+# Build the local cluster's binaries from Go modules (no Docker, no release
+# tarballs): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+# kube-proxy, kubectl, etcd, helm, and for the node containerd (+ its runc
+# shim and ctr), the CNI plugins, CoreDNS and crane. Every version is pinned
+# in one place: the wrapper modules under tools/<name>/go.mod.
 #
 # Binaries are cached outside the repository:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/k8s/<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/etcd/<ver>/bin/etcd
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/helm/<ver>/bin/helm
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/node/<hash of the pins>/bin/{containerd,...,coredns,crane}
 # A binary that already exists is not rebuilt (K8S_FORCE_REBUILD=1 to force).
 #
-# Usage: e2e/local/build.sh [k8s|etcd|helm|paths]...   (default: all)
-#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=...)
+# Usage: e2e/local/build.sh [k8s|etcd|helm|node|paths]...   (default: all)
+#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=..., NODE_BIN_DIR=...)
 #        e2e/local/build.sh gen-k8s-mod v1.X.Y
 #   regenerate tools/k8s/go.mod for another Kubernetes release: the staging
 #   modules that k8s.io/kubernetes@v1.X.Y requires at v0.0.0 are replaced by
@@ -40,6 +43,11 @@ HELM_VERSION=$(modver tools/helm "$HELM_MODULE")
 K8S_BIN_DIR=$CACHE_ROOT/k8s/$K8S_VERSION/bin
 ETCD_BIN_DIR=$CACHE_ROOT/etcd/$ETCD_VERSION/bin
 HELM_BIN_DIR=$CACHE_ROOT/helm/$HELM_VERSION/bin
+CONTAINERD_VERSION=$(modver tools/containerd github.com/containerd/containerd/v2)
+CNI_VERSION=$(modver tools/cni github.com/containernetworking/plugins)
+COREDNS_VERSION=$(modver tools/coredns github.com/coredns/coredns)
+CRANE_VERSION=$(modver tools/crane github.com/google/go-containerregistry)
+NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-crane-$CRANE_VERSION/bin
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 P=${K8S_BUILD_P:-$(nproc 2>/dev/null || echo 2)}
@@ -73,7 +81,7 @@ build_k8s() {
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
   done
-  for b in kube-apiserver kube-controller-manager kubectl; do
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
     gobuild tools/k8s "$K8S_BIN_DIR/$b" "k8s.io/kubernetes/cmd/$b" "$ld"
   done
 }
@@ -90,6 +98,20 @@ build_helm() {
   gobuild tools/helm "$HELM_BIN_DIR/helm" "${HELM_MODULE}/cmd/helm" "$ld"
 }
 
+build_node() {
+  local b ver=github.com/containerd/containerd/v2/version
+  for b in containerd containerd-shim-runc-v2 ctr; do
+    gobuild tools/containerd "$NODE_BIN_DIR/$b" "github.com/containerd/containerd/v2/cmd/$b" \
+      "-X $ver.Version=$CONTAINERD_VERSION -X $ver.Package=github.com/containerd/containerd/v2"
+  done
+  for b in ipam/host-local main/bridge main/loopback meta/portmap; do
+    gobuild tools/cni "$NODE_BIN_DIR/cni/${b#*/}" "github.com/containernetworking/plugins/plugins/$b" ""
+  done
+  gobuild tools/coredns "$NODE_BIN_DIR/coredns" github.com/coredns/coredns \
+    "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
+  gobuild tools/crane "$NODE_BIN_DIR/crane" github.com/google/go-containerregistry/cmd/crane ""
+}
+
 gen_k8s_mod() {
   local v=$1 gomod minor
   [[ $v =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "usage: $0 gen-k8s-mod v1.X.Y" >&2; exit 2; }
@@ -104,7 +126,7 @@ gen_k8s_mod() {
     awk '$1=="godebug" {print ""; print; exit}' "$gomod"
     echo
     echo 'tool ('
-    printf '\tk8s.io/kubernetes/cmd/%s\n' kube-apiserver kube-controller-manager kubectl
+    printf '\tk8s.io/kubernetes/cmd/%s\n' kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubectl kubelet
     echo ')'
     echo
     echo "require k8s.io/kubernetes $v"
@@ -124,7 +146,7 @@ if [[ ${1:-} == gen-k8s-mod ]]; then
 fi
 
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(k8s etcd helm)
+[[ ${#targets[@]} -eq 0 ]] && targets=(k8s etcd helm node)
 
 T0=$(date +%s)
 for t in "${targets[@]}"; do
@@ -132,12 +154,14 @@ for t in "${targets[@]}"; do
     k8s) log "kubernetes $K8S_VERSION"; build_k8s ;;
     etcd) log "etcd $ETCD_VERSION"; build_etcd ;;
     helm) log "helm $HELM_VERSION ($HELM_MODULE)"; build_helm ;;
+    node) log "containerd $CONTAINERD_VERSION, CNI plugins $CNI_VERSION, CoreDNS $COREDNS_VERSION, crane $CRANE_VERSION"; build_node ;;
     paths)
       echo "K8S_BIN_DIR=$K8S_BIN_DIR"
       echo "ETCD_BIN_DIR=$ETCD_BIN_DIR"
       echo "HELM_BIN_DIR=$HELM_BIN_DIR"
+      echo "NODE_BIN_DIR=$NODE_BIN_DIR"
       exit 0 ;;
-    *) echo "usage: $0 [k8s|etcd|helm|paths]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [k8s|etcd|helm|node|paths]..." >&2; exit 2 ;;
   esac
 done
 log "done in $(( $(date +%s) - T0 ))s"
