@@ -80,7 +80,7 @@ int ctl_cache_put_server(ctl_cache_t *c, const char *key, const json_t *obj, uin
     if (e) {
         server_ent_t *cur;
         e->epoch = epoch;
-        e->rv = ctl_rv_num(ctl_json_str(obj, "metadata.resourceVersion"));
+        e->rv = ctl_rv_num(mcp_json_str(obj, "metadata.resourceVersion"));
         memcpy(e->json, s, n);
         pthread_mutex_lock(&c->lock);
         cur = ctl_map_get(&c->servers, key);

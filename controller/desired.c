@@ -203,7 +203,7 @@ static json_t *proxy_env(const mcp_server_t *s)
         size_t j, n = json_array_size(env);
 
         for (j = 0; j < n; j++)
-            if (e && strcmp(ctl_json_str(json_array_get(env, j), "name"),
+            if (e && strcmp(mcp_json_str(json_array_get(env, j), "name"),
                             ov->env[i].name ? ov->env[i].name : "") == 0)
                 break;
         if (!e || (j < n ? json_array_set_new(env, j, e) : json_array_append_new(env, e)) != 0) {

@@ -13,16 +13,16 @@
 
 #define NOTE_MAX 1024
 
-int ctl_event_post(ctl_client_t *c, const char *instance, const json_t *regarding, const char *type,
-                   const char *reason, const char *action, const char *note)
+int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
+                   const char *type, const char *reason, const char *action, const char *note)
 {
     char path[512], now[40], cut[NOTE_MAX], gen[96];
     struct timespec ts;
-    const char *ns = ctl_json_str(regarding, "metadata.namespace");
-    const char *name = ctl_json_str(regarding, "metadata.name");
+    const char *ns = mcp_json_str(regarding, "metadata.namespace");
+    const char *name = mcp_json_str(regarding, "metadata.name");
     json_t *ev;
     char *body;
-    ctl_resp_t r;
+    mcp_kube_resp_t r;
     int rc;
 
     if (!ns || !name)
@@ -39,23 +39,23 @@ int ctl_event_post(ctl_client_t *c, const char *instance, const json_t *regardin
                    "reportingInstance", instance ? instance : "mcp-controller", "type", type,
                    "reason", reason, "action", action, "note", cut, "regarding", "apiVersion",
                    MCP_API_VERSION, "kind", MCP_KIND, "name", name, "namespace", ns, "uid",
-                   ctl_json_str(regarding, "metadata.uid"));
+                   mcp_json_str(regarding, "metadata.uid"));
     body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     if (!body)
         return MCP_ENOMEM;
     snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", ns);
-    rc = ctl_do(
+    rc = mcp_kube_do(
         c,
-        &(ctl_req_t){
+        &(mcp_kube_req_t){
             .method = "POST", .path = path, .content_type = "application/json", .body = body},
         &r);
     if (rc == 0 && (r.status < 200 || r.status >= 300)) {
         mcp_log(MCP_LOG_DEBUG, "event not recorded", "reason", reason, "message",
-                ctl_json_str(r.body, "message"), NULL);
+                mcp_json_str(r.body, "message"), NULL);
         rc = MCP_EHTTP;
     }
-    ctl_resp_dispose(&r);
+    mcp_kube_resp_dispose(&r);
     free(body);
     return rc;
 }

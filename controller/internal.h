@@ -1,7 +1,8 @@
 /* Private interface of mcp-controller: the pure pieces (desired objects, pod
- * patch, NetworkPolicy, status computation, JSON helpers, event-stream
- * decoding, kubeconfig parsing, backoff) and the runtime pieces (HTTP client,
- * watches, work queue, cache, reconciler, leader election, Events, metrics).
+ * patch, NetworkPolicy, status computation, JSON helpers) and the runtime
+ * pieces (work queue, cache, reconciler, leader election, Events, metrics).
+ * The Kubernetes client (config, requests, list+watch) is common's
+ * mcp/kube.h.
  * Every cross-file symbol is prefixed ctl_; anything else stays static. */
 #ifndef CTL_INTERNAL_H
 #define CTL_INTERNAL_H
@@ -14,6 +15,8 @@
 
 #include "mcp/buf.h"
 #include "mcp/common.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 #include "mcp/schema.h"
 
 #define CTL_DEFAULT_PROXY_IMAGE "ghcr.io/stacklok/toolhive/proxyrunner:v0.2.9"
@@ -81,10 +84,6 @@ bool ctl_json_contains(const json_t *live, const json_t *want);
 /* 64-bit FNV-1a of the compact, key-sorted serialisation (0 on OOM). */
 uint64_t ctl_json_hash(const json_t *j);
 
-/* Borrowed string at a dotted path of object keys ("metadata.name"), or NULL. */
-const char *ctl_json_str(const json_t *j, const char *path);
-const json_t *ctl_json_get(const json_t *j, const char *path);
-
 /* ==== status.c ============================================================== */
 
 typedef struct ctl_status_in {
@@ -108,62 +107,6 @@ json_t *ctl_status_compute(const json_t *current, const ctl_status_in_t *in, int
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" (seconds) or with microseconds
  * ("...05.000000Z", micro = 1) for Lease MicroTime. buf >= 32 bytes. */
 char *ctl_time_rfc3339(char *buf, size_t len, int micro);
-
-/* ==== evdec.c: newline-delimited watch events =============================== */
-
-#define CTL_EVENT_MAX ((size_t)4 << 20) /* one watch event */
-
-typedef struct ctl_evdec {
-    mcp_buf_t buf;
-} ctl_evdec_t;
-
-/* Called once per complete event (a JSON object); the callback gets a borrowed
- * reference. A non-zero return stops decoding and is returned by feed. */
-typedef int (*ctl_event_fn)(void *ctx, json_t *event);
-
-void ctl_evdec_init(ctl_evdec_t *d, size_t max_event);
-void ctl_evdec_dispose(ctl_evdec_t *d);
-/* Feed bytes; calls fn for each complete line. Returns 0, the callback's
- * non-zero value, MCP_ETOOBIG (an event over the cap), or MCP_EINVAL (a line
- * that is not a JSON object). */
-int ctl_evdec_feed(ctl_evdec_t *d, const char *p, size_t n, ctl_event_fn fn, void *ctx);
-
-/* ==== backoff.c ============================================================= */
-
-typedef struct ctl_backoff {
-    double base_ms, cap_ms;
-    double jitter; /* 0..1: fraction of the delay randomised */
-} ctl_backoff_t;
-
-/* Delay for the n-th consecutive failure (n >= 1): base * 2^(n-1), capped,
- * then jittered down by up to jitter*delay using *seed (rand_r). */
-double ctl_backoff_delay_ms(const ctl_backoff_t *b, unsigned n, unsigned *seed);
-
-/* ==== kubeconfig.c ========================================================= */
-
-typedef struct ctl_kconfig {
-    char *server;                /* "https://host:port" */
-    char *ca_file;               /* path, or NULL */
-    char *ca_data;               /* PEM (decoded), or NULL */
-    char *cert_file, *cert_data; /* client certificate */
-    char *key_file, *key_data;   /* client key */
-    char *token;                 /* bearer token, or NULL */
-    char *token_file;            /* re-read periodically when set */
-    char *namespace;             /* context / in-cluster namespace, or NULL */
-    bool insecure;               /* insecure-skip-tls-verify */
-} ctl_kconfig_t;
-
-/* Parse a kubeconfig file's current context. Returns 0 or a negative
- * mcp_err_t with a message in err. Fills a caller-allocated config. */
-int ctl_kconfig_load_file(ctl_kconfig_t *c, const char *path, char *err, size_t errlen);
-/* Same, from memory (used by tests). */
-int ctl_kconfig_load_mem(ctl_kconfig_t *c, const char *yaml, size_t len, char *err, size_t errlen);
-/* In-cluster: KUBERNETES_SERVICE_HOST/PORT and files under `sa_dir`
- * (NULL = /var/run/secrets/kubernetes.io/serviceaccount). */
-int ctl_kconfig_in_cluster(ctl_kconfig_t *c, const char *sa_dir, char *err, size_t errlen);
-void ctl_kconfig_dispose(ctl_kconfig_t *c);
-/* A token file's content without trailing whitespace; new string or NULL. */
-char *ctl_read_token(const char *path);
 
 /* ==== strmap.c ============================================================== */
 
@@ -205,55 +148,12 @@ unsigned long long ctl_metrics_writes(const ctl_metrics_t *m);
 unsigned long long ctl_metrics_requests(const ctl_metrics_t *m);
 /* Prometheus text; queue_depth is sampled by the caller. */
 void ctl_metrics_render(const ctl_metrics_t *m, size_t queue_depth, mcp_buf_t *out);
+/* Count every request of client c in m (leader-election traffic, tagged
+ * CTL_TAG_LEASE, apart from the rest). m may be NULL. */
+void ctl_metrics_observe(mcp_kube_client_t *c, ctl_metrics_t *m);
 
-/* ==== client: the transport the logic runs on (kube.c, or a test fake) ====== */
-
-#define CTL_BODY_MAX  ((size_t)1 << 20) /* an ordinary response */
-#define CTL_LIST_MAX  ((size_t)8 << 20) /* one page of a list */
-#define CTL_ERROR_MAX ((size_t)64 << 10)
-
-typedef struct ctl_req {
-    const char *method; /* GET POST PUT PATCH DELETE */
-    const char *path;   /* "/api/v1/namespaces/x/services/y?..." */
-    const char *content_type;
-    const char *body; /* NUL-terminated, or NULL */
-    size_t cap;       /* response body cap, 0 = CTL_BODY_MAX */
-    bool lease;       /* leader election traffic: counted apart from writes */
-} ctl_req_t;
-
-typedef struct ctl_resp {
-    long status;  /* HTTP status */
-    json_t *body; /* parsed JSON body, or NULL (new reference) */
-} ctl_resp_t;
-
-typedef struct ctl_client ctl_client_t;
-struct ctl_client {
-    /* 0 when a response came back (any status), negative on transport errors. */
-    int (*request)(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp);
-    /* Stream a watch: fn per event until the server ends it, *stop is set, or
-     * an error. *status gets the HTTP status; for a non-2xx status the Status
-     * body is in *err_body (new reference, may be NULL). Returns 0 when the
-     * stream ended normally, the callback's non-zero value, or a negative
-     * error. */
-    int (*stream)(ctl_client_t *c, const char *path, int timeout_s, ctl_event_fn fn, void *ctx,
-                  long *status, json_t **err_body);
-    ctl_metrics_t *metrics; /* may be NULL */
-    volatile int *stop;     /* set to non-zero to stop streams and loops */
-};
-
-void ctl_resp_dispose(ctl_resp_t *r);
-/* The request through c->request, counted in c->metrics. */
-int ctl_do(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp);
-
-/* ==== kube.c: libcurl implementation ======================================== */
-
-typedef struct ctl_kube ctl_kube_t;
-
-/* Copies what it needs from kc. Returns NULL with a message on failure. */
-ctl_kube_t *ctl_kube_new(const ctl_kconfig_t *kc, ctl_metrics_t *metrics, volatile int *stop,
-                         char *err, size_t errlen);
-ctl_client_t *ctl_kube_client(ctl_kube_t *k);
-void ctl_kube_free(ctl_kube_t *k);
+/* mcp_kube_req_t.tag values */
+#define CTL_TAG_LEASE 1
 
 /* ==== queue.c =============================================================== */
 
@@ -329,7 +229,7 @@ extern const size_t ctl_n_kinds;
 const ctl_kind_t *ctl_kind_find(const char *kind);
 
 typedef struct ctl_ctrl {
-    ctl_client_t *client;
+    mcp_kube_client_t *client;
     ctl_cache_t *cache;
     ctl_queue_t *queue;
     ctl_metrics_t *metrics;
@@ -355,8 +255,8 @@ bool ctl_process_next(ctl_ctrl_t *c);
 
 /* Post an events.k8s.io/v1 Event about `regarding` (an MCPServer object,
  * borrowed). type "Normal"|"Warning". Returns 0 or negative; best effort. */
-int ctl_event_post(ctl_client_t *c, const char *instance, const json_t *regarding, const char *type,
-                   const char *reason, const char *action, const char *note);
+int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
+                   const char *type, const char *reason, const char *action, const char *note);
 
 /* ==== manager.c: threads and wiring ========================================= */
 
@@ -386,7 +286,7 @@ typedef struct ctl_leader_opts {
 typedef struct ctl_leader ctl_leader_t;
 
 /* on_change(ctx, leader) runs on the leader thread when leadership flips. */
-ctl_leader_t *ctl_leader_new(ctl_client_t *c, const ctl_leader_opts_t *o,
+ctl_leader_t *ctl_leader_new(mcp_kube_client_t *c, const ctl_leader_opts_t *o,
                              void (*on_change)(void *ctx, bool leader), void *ctx);
 void ctl_leader_free(ctl_leader_t *l);
 /* One acquire-or-renew attempt; true when we hold the Lease afterwards. */
@@ -395,53 +295,5 @@ bool ctl_leader_try(ctl_leader_t *l);
 void ctl_leader_run(ctl_leader_t *l);
 void ctl_leader_release(ctl_leader_t *l);
 bool ctl_leader_is_leader(const ctl_leader_t *l);
-
-/* ==== watch.c =============================================================== */
-
-typedef struct ctl_watch ctl_watch_t;
-
-typedef struct ctl_watch_ops {
-    /* type is ADDED, MODIFIED, DELETED (BOOKMARKs are handled inside); obj is
-     * borrowed. epoch identifies the current (re)list. */
-    void (*event)(void *ctx, const ctl_watch_t *w, const char *type, json_t *obj, uint32_t epoch);
-    /* A (re)list finished: entries not seen in `epoch` are gone. */
-    void (*synced)(void *ctx, const ctl_watch_t *w, uint32_t epoch);
-    void *ctx;
-} ctl_watch_ops_t;
-
-typedef struct ctl_watch_spec {
-    const char *kind;           /* "MCPServer", "Deployment", ... (cache prefix) */
-    const char *base;           /* "/apis/apps/v1" */
-    const char *resource;       /* "deployments" */
-    const char *namespace;      /* NULL = all namespaces */
-    const char *label_selector; /* NULL = none (URL-encoded already) */
-} ctl_watch_spec_t;
-
-struct ctl_watch {
-    ctl_watch_spec_t spec;
-    ctl_client_t *client;
-    ctl_watch_ops_t ops;
-    char rv[32];
-    uint32_t epoch;
-    unsigned failures;
-    unsigned seed;
-    int synced; /* first list done */
-    int min_timeout_s, max_timeout_s;
-    ctl_backoff_t backoff;
-    pthread_mutex_t *list_lock; /* optional: one list at a time (memory peak) */
-};
-
-void ctl_watch_init(ctl_watch_t *w, const ctl_watch_spec_t *spec, ctl_client_t *client,
-                    const ctl_watch_ops_t *ops);
-/* One list (all pages). Returns 0 or negative. */
-int ctl_watch_list(ctl_watch_t *w);
-/* One watch connection from w->rv. Returns 0 when it ended normally,
- * MCP_ECONFLICT on 410 Gone (w->rv cleared: relist), negative otherwise. */
-int ctl_watch_once(ctl_watch_t *w);
-/* list + watch forever with backoff until *client->stop. */
-void ctl_watch_run(ctl_watch_t *w);
-/* The collection path for list/watch into buf. */
-char *ctl_watch_path(const ctl_watch_t *w, char *buf, size_t len, bool watch, const char *cont,
-                     int timeout_s);
 
 #endif

@@ -1,6 +1,6 @@
 /* Small JSON helpers the reconciler needs: "does the live object already
  * contain what we would apply" (so a no-op resync writes nothing), a stable
- * hash of a desired object, dotted-path lookups, and timestamps. */
+ * hash of a desired object, and timestamps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,29 +90,6 @@ uint64_t ctl_json_hash(const json_t *j)
     if (json_dump_callback(j, hash_cb, &h, JSON_COMPACT | JSON_SORT_KEYS) != 0)
         return 0;
     return h ? h : 1;
-}
-
-const json_t *ctl_json_get(const json_t *j, const char *path)
-{
-    char key[128];
-
-    while (j && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-        if (n >= sizeof(key) || !json_is_object(j))
-            return NULL;
-        memcpy(key, path, n);
-        key[n] = '\0';
-        j = json_object_get(j, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return j;
-}
-
-const char *ctl_json_str(const json_t *j, const char *path)
-{
-    return json_string_value(ctl_json_get(j, path));
 }
 
 char *ctl_time_rfc3339(char *buf, size_t len, int micro)

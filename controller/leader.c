@@ -15,7 +15,7 @@
 #include "mcp/log.h"
 
 struct ctl_leader {
-    ctl_client_t *client;
+    mcp_kube_client_t *client;
     ctl_leader_opts_t o;
     char path[512];
     void (*on_change)(void *ctx, bool leader);
@@ -33,7 +33,7 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-ctl_leader_t *ctl_leader_new(ctl_client_t *c, const ctl_leader_opts_t *o,
+ctl_leader_t *ctl_leader_new(mcp_kube_client_t *c, const ctl_leader_opts_t *o,
                              void (*on_change)(void *ctx, bool leader), void *ctx)
 {
     ctl_leader_t *l = calloc(1, sizeof(*l));
@@ -62,9 +62,9 @@ bool ctl_leader_is_leader(const ctl_leader_t *l)
 static json_t *lease_body(ctl_leader_t *l, const json_t *cur, const char *holder, int duration)
 {
     char now[40];
-    const char *prev = ctl_json_str(cur, "spec.holderIdentity");
-    const char *acq = ctl_json_str(cur, "spec.acquireTime");
-    json_int_t trans = json_integer_value(ctl_json_get(cur, "spec.leaseTransitions"));
+    const char *prev = mcp_json_str(cur, "spec.holderIdentity");
+    const char *acq = mcp_json_str(cur, "spec.acquireTime");
+    json_int_t trans = json_integer_value(mcp_json_get(cur, "spec.leaseTransitions"));
     bool same = prev && strcmp(prev, holder) == 0;
 
     ctl_time_rfc3339(now, sizeof(now), 1);
@@ -73,7 +73,7 @@ static json_t *lease_body(ctl_leader_t *l, const json_t *cur, const char *holder
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:s?}, s:{s:s, s:i, s:s, s:s, s:I}}", "apiVersion",
                      "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->o.name,
                      "namespace", l->o.ns, "resourceVersion",
-                     ctl_json_str(cur, "metadata.resourceVersion"), "spec", "holderIdentity",
+                     mcp_json_str(cur, "metadata.resourceVersion"), "spec", "holderIdentity",
                      holder, "leaseDurationSeconds", duration, "acquireTime",
                      same && acq ? acq : now, "renewTime", now, "leaseTransitions", trans);
 }
@@ -81,20 +81,20 @@ static json_t *lease_body(ctl_leader_t *l, const json_t *cur, const char *holder
 static bool write_lease(ctl_leader_t *l, const char *method, const char *path, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    ctl_req_t req;
-    ctl_resp_t r;
+    mcp_kube_req_t req;
+    mcp_kube_resp_t r;
     bool ok;
 
     json_decref(body);
     if (!text)
         return false;
-    req = (ctl_req_t){.method = method,
-                      .path = path,
-                      .body = text,
-                      .content_type = "application/json",
-                      .lease = true};
-    ok = ctl_do(l->client, &req, &r) == 0 && (r.status == 200 || r.status == 201);
-    ctl_resp_dispose(&r);
+    req = (mcp_kube_req_t){.method = method,
+                           .path = path,
+                           .body = text,
+                           .content_type = "application/json",
+                           .tag = CTL_TAG_LEASE};
+    ok = mcp_kube_do(l->client, &req, &r) == 0 && (r.status == 200 || r.status == 201);
+    mcp_kube_resp_dispose(&r);
     free(text);
     return ok;
 }
@@ -102,13 +102,13 @@ static bool write_lease(ctl_leader_t *l, const char *method, const char *path, j
 /* Someone else holds a Lease that is still fresh by our observation. */
 static bool held_by_other(ctl_leader_t *l, const json_t *cur)
 {
-    const char *holder = ctl_json_str(cur, "spec.holderIdentity");
-    json_int_t dur = json_integer_value(ctl_json_get(cur, "spec.leaseDurationSeconds"));
+    const char *holder = mcp_json_str(cur, "spec.holderIdentity");
+    json_int_t dur = json_integer_value(mcp_json_get(cur, "spec.leaseDurationSeconds"));
     char obs[256];
 
     snprintf(obs, sizeof(obs), "%s|%s|%s", holder ? holder : "",
-             ctl_json_str(cur, "spec.renewTime") ?: "",
-             ctl_json_str(cur, "metadata.resourceVersion") ?: "");
+             mcp_json_str(cur, "spec.renewTime") ?: "",
+             mcp_json_str(cur, "metadata.resourceVersion") ?: "");
     if (strcmp(obs, l->observed) != 0) {
         snprintf(l->observed, sizeof(l->observed), "%s", obs);
         l->observed_at = mono();
@@ -121,10 +121,12 @@ static bool held_by_other(ctl_leader_t *l, const json_t *cur)
 bool ctl_leader_try(ctl_leader_t *l)
 {
     char coll[512];
-    ctl_resp_t r;
+    mcp_kube_resp_t r;
     bool ok = false;
 
-    if (ctl_do(l->client, &(ctl_req_t){.method = "GET", .path = l->path, .lease = true}, &r) != 0)
+    if (mcp_kube_do(l->client,
+                    &(mcp_kube_req_t){.method = "GET", .path = l->path, .tag = CTL_TAG_LEASE},
+                    &r) != 0)
         return false;
     if (r.status == 404) {
         snprintf(coll, sizeof(coll), "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->o.ns);
@@ -132,7 +134,7 @@ bool ctl_leader_try(ctl_leader_t *l)
     } else if (r.status == 200 && !held_by_other(l, r.body)) {
         ok = write_lease(l, "PUT", l->path, lease_body(l, r.body, l->o.identity, l->o.lease_s));
     }
-    ctl_resp_dispose(&r);
+    mcp_kube_resp_dispose(&r);
     return ok;
 }
 
@@ -149,15 +151,17 @@ static void set_leader(ctl_leader_t *l, bool on)
 
 void ctl_leader_release(ctl_leader_t *l)
 {
-    ctl_resp_t r;
+    mcp_kube_resp_t r;
     const char *holder;
 
-    if (ctl_do(l->client, &(ctl_req_t){.method = "GET", .path = l->path, .lease = true}, &r) == 0 &&
-        r.status == 200 && (holder = ctl_json_str(r.body, "spec.holderIdentity")) &&
+    if (mcp_kube_do(l->client,
+                    &(mcp_kube_req_t){.method = "GET", .path = l->path, .tag = CTL_TAG_LEASE},
+                    &r) == 0 &&
+        r.status == 200 && (holder = mcp_json_str(r.body, "spec.holderIdentity")) &&
         strcmp(holder, l->o.identity) == 0 &&
         write_lease(l, "PUT", l->path, lease_body(l, r.body, "", 1)))
         mcp_log(MCP_LOG_INFO, "released the lease", "lease", l->o.name, NULL);
-    ctl_resp_dispose(&r);
+    mcp_kube_resp_dispose(&r);
     set_leader(l, false);
 }
 

@@ -35,9 +35,9 @@ static void on_signal(int sig)
 typedef struct mgr {
     const ctl_config_t *cfg;
     ctl_ctrl_t ctrl;
-    ctl_kube_t *kube;
+    mcp_kube_t *kube;
     ctl_leader_t *leader;
-    ctl_watch_t watches[MAX_WATCHES];
+    mcp_kube_watch_t watches[MAX_WATCHES];
     pthread_t threads[MAX_WATCHES];
     size_t nwatches;
     atomic_int synced_count, ready, is_leader;
@@ -47,7 +47,7 @@ typedef struct mgr {
 
 /* ---- watch glue ------------------------------------------------------------ */
 
-static void watch_event(void *ctx, const ctl_watch_t *w, const char *type, json_t *obj,
+static void watch_event(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *obj,
                         uint32_t epoch)
 {
     mgr_t *m = ctx;
@@ -58,7 +58,13 @@ static void watch_event(void *ctx, const ctl_watch_t *w, const char *type, json_
         ctl_on_child_event(&m->ctrl, type, obj, epoch);
 }
 
-static void watch_synced(void *ctx, const ctl_watch_t *w, uint32_t epoch)
+static void watch_restarted(void *ctx, const mcp_kube_watch_t *w)
+{
+    (void)w;
+    ctl_metrics_watch_restart(((mgr_t *)ctx)->ctrl.metrics);
+}
+
+static void watch_synced(void *ctx, const mcp_kube_watch_t *w, uint32_t epoch)
 {
     mgr_t *m = ctx;
     char prefix[300];
@@ -79,7 +85,7 @@ static void watch_synced(void *ctx, const ctl_watch_t *w, uint32_t epoch)
 
 static void *watch_main(void *arg)
 {
-    ctl_watch_run(arg);
+    mcp_kube_watch_run(arg);
     return NULL;
 }
 
@@ -98,14 +104,14 @@ static int spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 static int add_watch(mgr_t *m, const char *kind, const char *base, const char *res, const char *ns,
                      const char *selector)
 {
-    ctl_watch_spec_t spec = {kind, base, res, ns, selector};
-    ctl_watch_ops_t ops = {watch_event, watch_synced, m};
-    ctl_watch_t *w;
+    mcp_kube_watch_spec_t spec = {kind, base, res, ns, selector, NULL};
+    mcp_kube_watch_ops_t ops = {watch_event, watch_synced, watch_restarted, m};
+    mcp_kube_watch_t *w;
 
     if (m->nwatches == MAX_WATCHES)
         return MCP_ETOOBIG;
     w = &m->watches[m->nwatches];
-    ctl_watch_init(w, &spec, ctl_kube_client(m->kube), &ops);
+    mcp_kube_watch_init(w, &spec, mcp_kube_client(m->kube), &ops);
     w->list_lock = &m->list_lock;
     if (spawn(&m->threads[m->nwatches], watch_main, w) != 0)
         return MCP_ENOMEM;
@@ -196,18 +202,11 @@ static void health_metrics(void *ctx, mcp_buf_t *out)
 
 /* ---- set-up ------------------------------------------------------------------- */
 
-static int load_config(const ctl_config_t *cfg, ctl_kconfig_t *kc)
+static int load_config(const ctl_config_t *cfg, mcp_kube_config_t *kc)
 {
-    char err[512] = "", path[1024];
-    const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
-    int rc;
+    char err[512] = "";
+    int rc = mcp_kube_config_load(kc, cfg->kubeconfig, err, sizeof(err));
 
-    if (cfg->kubeconfig || (env && *env)) {
-        rc = ctl_kconfig_load_file(kc, cfg->kubeconfig ? cfg->kubeconfig : env, err, sizeof(err));
-    } else if ((rc = ctl_kconfig_in_cluster(kc, NULL, err, sizeof(err))) != 0 && home) {
-        snprintf(path, sizeof(path), "%s/.kube/config", home);
-        rc = ctl_kconfig_load_file(kc, path, err, sizeof(err));
-    }
     if (rc)
         mcp_log(MCP_LOG_ERROR, "cannot load Kubernetes client configuration", "error", err, NULL);
     return rc;
@@ -222,7 +221,7 @@ static void make_identity(mgr_t *m)
     snprintf(m->identity, sizeof(m->identity), "%s_%08x", host, (unsigned)rand_r(&seed));
 }
 
-static int setup(mgr_t *m, ctl_kconfig_t *kc)
+static int setup(mgr_t *m, mcp_kube_config_t *kc)
 {
     char err[256] = "";
     ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 300000, .qps = 10, .burst = 100};
@@ -230,13 +229,14 @@ static int setup(mgr_t *m, ctl_kconfig_t *kc)
     m->ctrl.metrics = ctl_metrics_new();
     m->ctrl.cache = ctl_cache_new();
     m->ctrl.queue = ctl_queue_new(&qo);
-    m->kube = ctl_kube_new(kc, m->ctrl.metrics, &g_stop, err, sizeof(err));
+    m->kube = mcp_kube_new(kc, &g_stop, err, sizeof(err));
     if (!m->ctrl.metrics || !m->ctrl.cache || !m->ctrl.queue || !m->kube) {
         mcp_log(MCP_LOG_ERROR, "set-up failed", "error", err[0] ? err : "out of memory", NULL);
         return -1;
     }
     make_identity(m);
-    m->ctrl.client = ctl_kube_client(m->kube);
+    m->ctrl.client = mcp_kube_client(m->kube);
+    ctl_metrics_observe(m->ctrl.client, m->ctrl.metrics);
     m->ctrl.proxy_image = m->cfg->proxy_image;
     m->ctrl.identity = m->identity;
     m->ctrl.events = true;
@@ -248,13 +248,13 @@ static int setup(mgr_t *m, ctl_kconfig_t *kc)
 static void teardown(mgr_t *m)
 {
     ctl_leader_free(m->leader);
-    ctl_kube_free(m->kube);
+    mcp_kube_free(m->kube);
     ctl_queue_free(m->ctrl.queue);
     ctl_cache_free(m->ctrl.cache);
     ctl_metrics_free(m->ctrl.metrics);
 }
 
-static int start_leader(mgr_t *m, const ctl_kconfig_t *kc, pthread_t *t)
+static int start_leader(mgr_t *m, const mcp_kube_config_t *kc, pthread_t *t)
 {
     const ctl_config_t *cfg = m->cfg;
     ctl_leader_opts_t lo = {.ns = cfg->lease_ns ? cfg->lease_ns
@@ -305,7 +305,7 @@ static void install_signals(void)
 int ctl_run(const ctl_config_t *cfg)
 {
     mgr_t *m = calloc(1, sizeof(*m));
-    ctl_kconfig_t kc = {0};
+    mcp_kube_config_t kc = {0};
     mcp_health_ops_t hops = {health_ready, health_metrics, m};
     mcp_health_t *health = NULL;
     pthread_t leader_thread, workers[64];
@@ -353,7 +353,7 @@ stop:
 out:
     mcp_health_stop(health);
     teardown(m);
-    ctl_kconfig_dispose(&kc);
+    mcp_kube_config_dispose(&kc);
     curl_global_cleanup();
     pthread_mutex_destroy(&m->list_lock);
     free(m);

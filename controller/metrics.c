@@ -62,6 +62,21 @@ void ctl_metrics_lease_request(ctl_metrics_t *m)
         atomic_fetch_add(&m->lease_requests, 1);
 }
 
+static void observe(void *ctx, const mcp_kube_req_t *req, int rc, long status, double seconds)
+{
+    (void)rc;
+    if (req->tag == CTL_TAG_LEASE)
+        ctl_metrics_lease_request(ctx);
+    else
+        ctl_metrics_request(ctx, req->method, status, seconds);
+}
+
+void ctl_metrics_observe(mcp_kube_client_t *c, ctl_metrics_t *m)
+{
+    c->observe = m ? observe : NULL;
+    c->observe_ctx = m;
+}
+
 void ctl_metrics_reconcile(ctl_metrics_t *m, enum ctl_result r)
 {
     if (m && r < CTL_RES_N)

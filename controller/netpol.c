@@ -16,7 +16,7 @@
 
 static const json_t *outbound(const json_t *profile)
 {
-    return ctl_json_get(profile, "network.outbound");
+    return mcp_json_get(profile, "network.outbound");
 }
 
 static json_t *dns_rule(void)

@@ -181,14 +181,14 @@ static double bucket_delay(ctl_queue_t *q)
 
 void ctl_queue_add_rate_limited(ctl_queue_t *q, const char *key)
 {
-    ctl_backoff_t b = {.base_ms = q->opts.base_ms, .cap_ms = q->opts.cap_ms};
+    mcp_backoff_t b = {.base_ms = q->opts.base_ms, .cap_ms = q->opts.cap_ms};
     uintptr_t n;
     double d, bd;
 
     pthread_mutex_lock(&q->lock);
     n = (uintptr_t)ctl_map_get(&q->failures, key) + 1;
     ctl_map_put(&q->failures, key, (void *)n, NULL);
-    d = ctl_backoff_delay_ms(&b, (unsigned)n, NULL);
+    d = mcp_backoff_delay_ms(&b, (unsigned)n, NULL);
     bd = bucket_delay(q);
     add_after_locked(q, key, d > bd ? d : bd);
     pthread_mutex_unlock(&q->lock);

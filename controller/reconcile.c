@@ -43,7 +43,7 @@ static const char *controller_uid(const json_t *obj)
     size_t i;
     json_t *r;
 
-    json_array_foreach(ctl_json_get(obj, "metadata.ownerReferences"), i, r)
+    json_array_foreach(mcp_json_get(obj, "metadata.ownerReferences"), i, r)
     {
         if (json_is_true(json_object_get(r, "controller")))
             return json_string_value(json_object_get(r, "uid"));
@@ -58,8 +58,8 @@ static void child_key(char *buf, size_t len, const char *kind, const char *ns, c
 
 void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch)
 {
-    const char *ns = ctl_json_str(obj, "metadata.namespace");
-    const char *name = ctl_json_str(obj, "metadata.name");
+    const char *ns = mcp_json_str(obj, "metadata.namespace");
+    const char *name = mcp_json_str(obj, "metadata.name");
     char key[KEY_MAX];
 
     if (!ns || !name)
@@ -78,12 +78,12 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
                            const json_t *live)
 {
     json_t *obj = ctl_cache_get_server(c->cache, skey), *desired = NULL, *o;
-    const char *kind = ctl_json_str(live, "kind"), *name = ctl_json_str(live, "metadata.name");
+    const char *kind = mcp_json_str(live, "kind"), *name = mcp_json_str(live, "metadata.name");
     mcp_server_t s;
     uint64_t h = 0;
     size_t i;
 
-    if (!obj || !owner_uid || strcmp(owner_uid, ctl_json_str(obj, "metadata.uid") ?: "") != 0 ||
+    if (!obj || !owner_uid || strcmp(owner_uid, mcp_json_str(obj, "metadata.uid") ?: "") != 0 ||
         mcp_server_parse(obj, &s, NULL) == MCP_ENOMEM) {
         json_decref(obj);
         return 0;
@@ -92,8 +92,8 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
         desired = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = c->proxy_image});
     json_array_foreach(desired, i, o)
     {
-        if (kind && strcmp(ctl_json_str(o, "kind"), kind) == 0 &&
-            strcmp(ctl_json_str(o, "metadata.name"), name) == 0 && ctl_json_contains(live, o)) {
+        if (kind && strcmp(mcp_json_str(o, "kind"), kind) == 0 &&
+            strcmp(mcp_json_str(o, "metadata.name"), name) == 0 && ctl_json_contains(live, o)) {
             h = ctl_json_hash(o);
             break;
         }
@@ -106,21 +106,21 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
 
 static void fill_child(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
 {
-    const char *rv = ctl_json_str(obj, "metadata.resourceVersion");
+    const char *rv = mcp_json_str(obj, "metadata.resourceVersion");
     const char *uid = controller_uid(obj);
 
     memset(ch, 0, sizeof(*ch));
     snprintf(ch->rv, sizeof(ch->rv), "%s", rv ? rv : "");
     snprintf(ch->owner_uid, sizeof(ch->owner_uid), "%s", uid ? uid : "");
-    ch->available = (int32_t)json_integer_value(ctl_json_get(obj, "status.availableReplicas"));
+    ch->available = (int32_t)json_integer_value(mcp_json_get(obj, "status.availableReplicas"));
     ch->epoch = epoch;
 }
 
 void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch)
 {
-    const char *kind = ctl_json_str(obj, "kind"), *ns = ctl_json_str(obj, "metadata.namespace");
-    const char *name = ctl_json_str(obj, "metadata.name");
-    const char *owner = ctl_json_str(obj, "metadata.labels.toolhive-name");
+    const char *kind = mcp_json_str(obj, "kind"), *ns = mcp_json_str(obj, "metadata.namespace");
+    const char *name = mcp_json_str(obj, "metadata.name");
+    const char *owner = mcp_json_str(obj, "metadata.labels.toolhive-name");
     char key[KEY_MAX], skey[KEY_MAX];
     ctl_child_t prev, ch;
     bool had;
@@ -208,16 +208,16 @@ static void remember(rec_t *r, const char *key, const json_t *live, uint64_t h)
  * found, -1 error (r->res set). */
 static int fetch(rec_t *r, const char *path, json_t **out)
 {
-    ctl_resp_t resp;
+    mcp_kube_resp_t resp;
 
-    if (ctl_do(r->c->client, &(ctl_req_t){.method = "GET", .path = path}, &resp) != 0 ||
+    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp) != 0 ||
         (resp.status != 200 && resp.status != 404)) {
         r->res = CTL_RES_ERROR;
-        ctl_resp_dispose(&resp);
+        mcp_kube_resp_dispose(&resp);
         return -1;
     }
     if (resp.status == 404) {
-        ctl_resp_dispose(&resp);
+        mcp_kube_resp_dispose(&resp);
         return 0;
     }
     *out = resp.body;
@@ -228,19 +228,19 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
 {
     char url[PATH_MAX_LEN + 64];
     char *body = json_dumps(want, JSON_COMPACT);
-    const char *kind = ctl_json_str(want, "kind"), *name = ctl_json_str(want, "metadata.name");
-    ctl_resp_t resp;
+    const char *kind = mcp_json_str(want, "kind"), *name = mcp_json_str(want, "metadata.name");
+    mcp_kube_resp_t resp;
     int rc;
 
     if (!body)
         return r->res = CTL_RES_ERROR, -1;
     snprintf(url, sizeof(url), "%s?fieldManager=%s&force=true", path, CTL_FIELD_MANAGER);
-    rc = ctl_do(r->c->client,
-                &(ctl_req_t){.method = "PATCH",
-                             .path = url,
-                             .content_type = "application/apply-patch+yaml",
-                             .body = body},
-                &resp);
+    rc = mcp_kube_do(r->c->client,
+                     &(mcp_kube_req_t){.method = "PATCH",
+                                       .path = url,
+                                       .content_type = "application/apply-patch+yaml",
+                                       .body = body},
+                     &resp);
     free(body);
     if (rc == 0 && (resp.status == 200 || resp.status == 201)) {
         remember(r, key, resp.body, h);
@@ -251,11 +251,11 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
         rc = -1;
     } else {
         failf(r, CTL_RES_ERROR, "applying %s \"%s\" failed: %s", kind, name,
-              ctl_json_str(resp.body, "message"));
+              mcp_json_str(resp.body, "message"));
         r->requeue_ms = r->c->permanent_retry_ms;
         rc = -1;
     }
-    ctl_resp_dispose(&resp);
+    mcp_kube_resp_dispose(&resp);
     return rc;
 }
 
@@ -275,7 +275,7 @@ static int conflict(rec_t *r, const char *kind, const char *name)
 /* Make one desired object true, writing only when needed. */
 static int ensure(rec_t *r, const json_t *want)
 {
-    const char *kind = ctl_json_str(want, "kind"), *name = ctl_json_str(want, "metadata.name");
+    const char *kind = mcp_json_str(want, "kind"), *name = mcp_json_str(want, "metadata.name");
     const ctl_kind_t *k = ctl_kind_find(kind);
     char key[KEY_MAX], path[PATH_MAX_LEN];
     uint64_t h = ctl_json_hash(want);
@@ -315,23 +315,24 @@ static void prune(rec_t *r, const json_t *desired, const char *kind, const char 
     ctl_child_t ch;
     size_t i;
     json_t *o;
-    ctl_resp_t resp;
+    mcp_kube_resp_t resp;
 
     snprintf(name, sizeof(name), fmt, r->s.name);
     json_array_foreach(desired, i, o)
     {
-        if (strcmp(ctl_json_str(o, "kind"), kind) == 0 &&
-            strcmp(ctl_json_str(o, "metadata.name"), name) == 0)
+        if (strcmp(mcp_json_str(o, "kind"), kind) == 0 &&
+            strcmp(mcp_json_str(o, "metadata.name"), name) == 0)
             return;
     }
     child_key(key, sizeof(key), kind, r->s.namespace, name);
     if (!ctl_cache_get_child(r->c->cache, key, &ch) || !owned_by_us(r, ch.owner_uid))
         return;
     object_path(path, sizeof(path), ctl_kind_find(kind), r->s.namespace, name);
-    if (ctl_do(r->c->client, &(ctl_req_t){.method = "DELETE", .path = path}, &resp) == 0 &&
+    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "DELETE", .path = path}, &resp) ==
+            0 &&
         (resp.status == 200 || resp.status == 202 || resp.status == 404))
         ctl_cache_del_child(r->c->cache, key);
-    ctl_resp_dispose(&resp);
+    mcp_kube_resp_dispose(&resp);
 }
 
 /* The ConfigMap permission profile (new reference) or NULL with r->fail. */
@@ -339,16 +340,16 @@ static json_t *load_profile(rec_t *r)
 {
     char path[PATH_MAX_LEN];
     const char *name = r->s.profile.name, *key = r->s.profile.key, *text;
-    ctl_resp_t resp;
+    mcp_kube_resp_t resp;
     json_t *p = NULL;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", r->s.namespace, name);
-    if (ctl_do(r->c->client, &(ctl_req_t){.method = "GET", .path = path}, &resp) != 0 ||
+    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp) != 0 ||
         transient(resp.status)) {
         r->res = CTL_RES_ERROR;
     } else if (resp.status != 200) {
         failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\": %s%s", name, "",
-              ctl_json_str(resp.body, "message"));
+              mcp_json_str(resp.body, "message"));
     } else if (!(text =
                      json_string_value(json_object_get(json_object_get(resp.body, "data"), key)))) {
         failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s", name,
@@ -365,20 +366,20 @@ static json_t *load_profile(rec_t *r)
     }
     if (!p && r->fail)
         r->requeue_ms = r->c->conflict_retry_ms;
-    ctl_resp_dispose(&resp);
+    mcp_kube_resp_dispose(&resp);
     return p;
 }
 
 /* PATCH the status when it changes; returns true when it was written. */
 static bool write_status(rec_t *r, const ctl_status_in_t *in)
 {
-    const char *ns = ctl_json_str(r->obj, "metadata.namespace");
-    const char *name = ctl_json_str(r->obj, "metadata.name");
+    const char *ns = mcp_json_str(r->obj, "metadata.namespace");
+    const char *name = mcp_json_str(r->obj, "metadata.name");
     char path[PATH_MAX_LEN], key[KEY_MAX];
     int oom = 0;
     json_t *next = ctl_status_compute(json_object_get(r->obj, "status"), in, &oom), *wrap;
     char *body = NULL;
-    ctl_resp_t resp = {0};
+    mcp_kube_resp_t resp = {0};
     bool ok = false;
 
     if (!next) {
@@ -392,12 +393,12 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
     snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s/status", MCP_API_VERSION, ns,
              MCP_PLURAL, name);
     if (body &&
-        ctl_do(r->c->client,
-               &(ctl_req_t){.method = "PATCH",
-                            .path = path,
-                            .body = body,
-                            .content_type = "application/merge-patch+json"},
-               &resp) == 0 &&
+        mcp_kube_do(r->c->client,
+                    &(mcp_kube_req_t){.method = "PATCH",
+                                      .path = path,
+                                      .body = body,
+                                      .content_type = "application/merge-patch+json"},
+                    &resp) == 0 &&
         resp.status == 200) {
         snprintf(key, sizeof(key), "%s/%s", ns, name);
         ctl_cache_put_server(r->c->cache, key, resp.body, 0);
@@ -405,7 +406,7 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
     } else if (resp.status != 404) {
         r->res = CTL_RES_ERROR;
     }
-    ctl_resp_dispose(&resp);
+    mcp_kube_resp_dispose(&resp);
     free(body);
     return ok;
 }
@@ -437,12 +438,12 @@ static void terminating(rec_t *r, const char *invalid_msg, const char *now)
 {
     ctl_status_in_t in = {.phase = "Terminating",
                           .message = "being deleted: its objects are garbage-collected",
-                          .url = ctl_json_str(r->obj, "status.url"),
+                          .url = mcp_json_str(r->obj, "status.url"),
                           .valid = invalid_msg == NULL,
                           .valid_message = invalid_msg,
                           .ready_reason = "Terminating",
                           .generation =
-                              json_integer_value(ctl_json_get(r->obj, "metadata.generation")),
+                              json_integer_value(mcp_json_get(r->obj, "metadata.generation")),
                           .now = now};
 
     write_status(r, &in);
@@ -535,10 +536,10 @@ enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms
     msg = mcp_validate_message(r.obj, NULL, &oom);
     if (oom)
         r.res = CTL_RES_ERROR;
-    else if (ctl_json_get(r.obj, "metadata.deletionTimestamp"))
+    else if (mcp_json_get(r.obj, "metadata.deletionTimestamp"))
         terminating(&r, msg, now);
     else if (msg)
-        invalid(&r, msg, json_integer_value(ctl_json_get(r.obj, "metadata.generation")), now);
+        invalid(&r, msg, json_integer_value(mcp_json_get(r.obj, "metadata.generation")), now);
     else
         run(&r, now);
     if (r.res != CTL_RES_OK)

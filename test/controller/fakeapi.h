@@ -1,4 +1,4 @@
-/* An in-memory stand-in for the apiserver, behind the ctl_client_t
+/* An in-memory stand-in for the apiserver, behind the mcp_kube_client_t
  * interface, for the reconcile and leader tests. Objects live at their REST
  * path; apply (PATCH apply-patch) creates or replaces the object keeping
  * uid/resourceVersion/status; merge patch on /status replaces status; PUT
@@ -16,7 +16,7 @@
 #include "../../controller/internal.h"
 
 typedef struct fake {
-    ctl_client_t super;
+    mcp_kube_client_t super;
     json_t *objs; /* path -> object */
     long rv;
     int gets, posts, puts, patches, deletes, applies, status_writes, events;
@@ -47,8 +47,8 @@ static inline void fake_stamp(fake_t *f, json_t *obj, const json_t *old)
 
     snprintf(rv, sizeof(rv), "%ld", ++f->rv);
     json_object_set_new(meta, "resourceVersion", json_string(rv));
-    if (old && ctl_json_get(old, "metadata.uid")) {
-        json_object_set(meta, "uid", (json_t *)ctl_json_get(old, "metadata.uid"));
+    if (old && mcp_json_get(old, "metadata.uid")) {
+        json_object_set(meta, "uid", (json_t *)mcp_json_get(old, "metadata.uid"));
     } else if (!json_object_get(meta, "uid")) {
         snprintf(uid, sizeof(uid), "uid-%ld", f->rv);
         json_object_set_new(meta, "uid", json_string(uid));
@@ -57,13 +57,14 @@ static inline void fake_stamp(fake_t *f, json_t *obj, const json_t *old)
         json_object_set(obj, "status", json_object_get((json_t *)old, "status"));
 }
 
-static inline void fake_respond(ctl_resp_t *resp, long status, json_t *body)
+static inline void fake_respond(mcp_kube_resp_t *resp, long status, json_t *body)
 {
     resp->status = status;
     resp->body = body;
 }
 
-static inline void fake_write(fake_t *f, ctl_resp_t *resp, const char *p, const ctl_req_t *req)
+static inline void fake_write(fake_t *f, mcp_kube_resp_t *resp, const char *p,
+                              const mcp_kube_req_t *req)
 {
     json_t *old = json_object_get(f->objs, p), *in = json_loads(req->body, 0, NULL), *obj;
     bool status_patch = strlen(p) > 7 && strcmp(p + strlen(p) - 7, "/status") == 0;
@@ -98,8 +99,8 @@ static inline void fake_write(fake_t *f, ctl_resp_t *resp, const char *p, const 
         json_object_set_new(f->objs, p, obj);
         f->applies++;
     } else if (strcmp(req->method, "PUT") == 0) {
-        if (!old || strcmp(ctl_json_str(old, "metadata.resourceVersion"),
-                           ctl_json_str(in, "metadata.resourceVersion") ?: "") != 0) {
+        if (!old || strcmp(mcp_json_str(old, "metadata.resourceVersion"),
+                           mcp_json_str(in, "metadata.resourceVersion") ?: "") != 0) {
             json_decref(in);
             return fake_respond(resp, 409, fake_status(409, "conflict"));
         }
@@ -108,14 +109,14 @@ static inline void fake_write(fake_t *f, ctl_resp_t *resp, const char *p, const 
         json_object_set_new(f->objs, p, obj);
     } else { /* POST */
         char path[600];
-        const char *gen = ctl_json_str(in, "metadata.generateName");
+        const char *gen = mcp_json_str(in, "metadata.generateName");
         obj = json_deep_copy(in);
         if (gen) {
             char name[128];
             snprintf(name, sizeof(name), "%s%ld", gen, f->rv + 1);
             json_object_set_new(json_object_get(obj, "metadata"), "name", json_string(name));
         }
-        snprintf(path, sizeof(path), "%s/%s", p, ctl_json_str(obj, "metadata.name"));
+        snprintf(path, sizeof(path), "%s/%s", p, mcp_json_str(obj, "metadata.name"));
         if (json_object_get(f->objs, path)) {
             json_decref(obj);
             json_decref(in);
@@ -129,7 +130,8 @@ static inline void fake_write(fake_t *f, ctl_resp_t *resp, const char *p, const 
     fake_respond(resp, resp->status ? resp->status : 200, json_deep_copy(obj));
 }
 
-static inline int fake_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
+static inline int fake_request(mcp_kube_client_t *c, const mcp_kube_req_t *req,
+                               mcp_kube_resp_t *resp)
 {
     fake_t *f = (fake_t *)c;
     char p[512];

@@ -27,9 +27,9 @@ static json_t *pod_patch_of(const json_t *objects)
     json_array_foreach(objects, i, o)
     {
         const json_t *args;
-        if (strcmp(ctl_json_str(o, "kind"), "Deployment") != 0)
+        if (strcmp(mcp_json_str(o, "kind"), "Deployment") != 0)
             continue;
-        args = json_object_get(json_array_get(ctl_json_get(o, "spec.template.spec.containers"), 0),
+        args = json_object_get(json_array_get(mcp_json_get(o, "spec.template.spec.containers"), 0),
                                "args");
         json_array_foreach(args, j, a)
         {
@@ -80,17 +80,17 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
     free(dump);
     json_array_foreach(objects, i, o)
     {
-        const json_t *refs = ctl_json_get(o, "metadata.ownerReferences");
-        const json_t *labels = ctl_json_get(o, "metadata.labels");
+        const json_t *refs = mcp_json_get(o, "metadata.ownerReferences");
+        const json_t *labels = mcp_json_get(o, "metadata.labels");
         assert_int_equal(json_array_size(refs), 1);
         assert_true(json_is_true(json_object_get(json_array_get(refs, 0), "controller")));
         assert_true(json_is_true(json_object_get(json_array_get(refs, 0), "blockOwnerDeletion")));
-        assert_string_equal(ctl_json_str(json_array_get(refs, 0), "uid"), s->uid);
-        assert_string_equal(ctl_json_str(labels, "toolhive-name"), s->name);
+        assert_string_equal(mcp_json_str(json_array_get(refs, 0), "uid"), s->uid);
+        assert_string_equal(mcp_json_str(labels, "toolhive-name"), s->name);
         assert_string_equal(
             json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")),
             CTL_MANAGED_BY);
-        assert_string_equal(ctl_json_str(o, "metadata.namespace"), s->namespace);
+        assert_string_equal(mcp_json_str(o, "metadata.namespace"), s->namespace);
     }
 }
 
@@ -162,8 +162,8 @@ static void test_proxy_image_option(void **state)
     (void)state;
     got = run_case(DIR "/transport-stdio-minimal", &s, &objects);
     o = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = "example.com/runner:dev"});
-    c = json_array_get(ctl_json_get(json_array_get(o, 4), "spec.template.spec.containers"), 0);
-    assert_string_equal(ctl_json_str(c, "image"), "example.com/runner:dev");
+    c = json_array_get(mcp_json_get(json_array_get(o, 4), "spec.template.spec.containers"), 0);
+    assert_string_equal(mcp_json_str(c, "image"), "example.com/runner:dev");
     json_decref(o);
     json_decref(got);
     json_decref(objects);

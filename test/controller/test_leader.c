@@ -37,24 +37,24 @@ static void test_election(void **state)
 
     assert_true(ctl_leader_try(a));
     assert_int_equal(api.posts, 1);
-    assert_string_equal(ctl_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "A");
-    assert_int_equal(json_integer_value(ctl_json_get(json_object_get(api.objs, LEASE),
+    assert_string_equal(mcp_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "A");
+    assert_int_equal(json_integer_value(mcp_json_get(json_object_get(api.objs, LEASE),
                                                      "spec.leaseDurationSeconds")),
                      1);
     snprintf(acquired, sizeof(acquired), "%s",
-             ctl_json_str(json_object_get(api.objs, LEASE), "spec.acquireTime"));
+             mcp_json_str(json_object_get(api.objs, LEASE), "spec.acquireTime"));
     usleep(2000);
     assert_true(ctl_leader_try(a)); /* renew */
     assert_int_equal(api.puts, 1);
-    assert_string_equal(ctl_json_str(json_object_get(api.objs, LEASE), "spec.acquireTime"),
+    assert_string_equal(mcp_json_str(json_object_get(api.objs, LEASE), "spec.acquireTime"),
                         acquired);
 
     assert_false(ctl_leader_try(b)); /* fresh, held by A */
     usleep(1200000);                 /* A stops renewing for longer than the lease */
     assert_true(ctl_leader_try(b));
-    assert_string_equal(ctl_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "B");
+    assert_string_equal(mcp_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "B");
     assert_int_equal(
-        json_integer_value(ctl_json_get(json_object_get(api.objs, LEASE), "spec.leaseTransitions")),
+        json_integer_value(mcp_json_get(json_object_get(api.objs, LEASE), "spec.leaseTransitions")),
         1);
     assert_false(ctl_leader_try(a)); /* B holds it now */
 
@@ -66,7 +66,7 @@ static void test_election(void **state)
         api.super.stop = NULL;
     }
     assert_false(ctl_leader_is_leader(b));
-    assert_string_equal(ctl_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "");
+    assert_string_equal(mcp_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "");
     assert_true(ctl_leader_try(a));
     ctl_leader_free(a);
     ctl_leader_free(b);
@@ -91,7 +91,7 @@ static void test_release_on_stop(void **state)
     stop = 1;
     ctl_leader_run(l);
     assert_int_equal(changes, 0); /* never marked leader by run (stopped first) */
-    assert_string_equal(ctl_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "");
+    assert_string_equal(mcp_json_str(json_object_get(api.objs, LEASE), "spec.holderIdentity"), "");
     ctl_leader_free(l);
     fake_dispose(&api);
 }

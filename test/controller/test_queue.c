@@ -25,17 +25,17 @@ static double now_ms(void)
 
 static void test_backoff_schedule(void **state)
 {
-    ctl_backoff_t b = {.base_ms = 5, .cap_ms = 1000};
+    mcp_backoff_t b = {.base_ms = 5, .cap_ms = 1000};
     const double want[] = {5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000};
     unsigned seed = 1;
 
     (void)state;
     for (unsigned i = 0; i < MCP_ARRAY_LEN(want); i++)
-        assert_true(ctl_backoff_delay_ms(&b, i + 1, NULL) == want[i]);
-    assert_true(ctl_backoff_delay_ms(&b, 4000000000u, NULL) == 1000);
+        assert_true(mcp_backoff_delay_ms(&b, i + 1, NULL) == want[i]);
+    assert_true(mcp_backoff_delay_ms(&b, 4000000000u, NULL) == 1000);
     b.jitter = 0.5;
     for (int i = 0; i < 1000; i++) {
-        double d = ctl_backoff_delay_ms(&b, 3, &seed);
+        double d = mcp_backoff_delay_ms(&b, 3, &seed);
         assert_true(d > 10 && d <= 20);
     }
 }

@@ -36,7 +36,7 @@ static int setup(void **state)
                            .events = true,
                            .conflict_retry_ms = 30000,
                            .permanent_retry_ms = 60000};
-    e->api.super.metrics = e->ctrl.metrics;
+    ctl_metrics_observe(&e->api.super, e->ctrl.metrics);
     *state = e;
     return 0;
 }
@@ -86,7 +86,7 @@ static void echo_watch(env_t *e)
     {
         if (strncmp(p, SRV_PATH, strlen(SRV_PATH)) == 0)
             ctl_on_server_event(&e->ctrl, "MODIFIED", o, 1);
-        else if (ctl_kind_find(ctl_json_str(o, "kind")))
+        else if (ctl_kind_find(mcp_json_str(o, "kind")))
             ctl_on_child_event(&e->ctrl, "MODIFIED", o, 1);
     }
 }
@@ -106,9 +106,9 @@ static const json_t *condition(const json_t *srv, const char *type)
     size_t i;
     json_t *c;
 
-    json_array_foreach(ctl_json_get(srv, "status.conditions"), i, c)
+    json_array_foreach(mcp_json_get(srv, "status.conditions"), i, c)
     {
-        if (strcmp(ctl_json_str(c, "type"), type) == 0)
+        if (strcmp(mcp_json_str(c, "type"), type) == 0)
             return c;
     }
     return NULL;
@@ -131,11 +131,11 @@ static void test_first_then_noop(void **state)
     assert_int_equal(e->api.events, 1);
     assert_true(fake_writes(&e->api) <= 8);
     srv = get(e, SRV_PATH "fetch");
-    assert_string_equal(ctl_json_str(srv, "status.phase"), "Pending");
-    assert_string_equal(ctl_json_str(srv, "status.url"),
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
+    assert_string_equal(mcp_json_str(srv, "status.url"),
                         "http://mcp-fetch-proxy.default.svc.cluster.local:8080");
-    assert_string_equal(ctl_json_str(condition(srv, "Valid"), "status"), "True");
-    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "status"), "False");
+    assert_string_equal(mcp_json_str(condition(srv, "Valid"), "status"), "True");
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "False");
     assert_non_null(get(e, DEP_PATH "fetch"));
     assert_non_null(get(e, SVC_PATH "mcp-fetch-proxy"));
     assert_non_null(get(e, "/api/v1/namespaces/default/serviceaccounts/fetch-sa"));
@@ -175,7 +175,7 @@ static void test_drift_repaired(void **state)
     echo_watch(e);
     /* someone edits the Deployment's image */
     dep = json_deep_copy(get(e, DEP_PATH "fetch"));
-    json_object_set_new(json_array_get(ctl_json_get(dep, "spec.template.spec.containers"), 0),
+    json_object_set_new(json_array_get(mcp_json_get(dep, "spec.template.spec.containers"), 0),
                         "image", json_string("evil/image"));
     fake_stamp(&e->api, dep, get(e, DEP_PATH "fetch"));
     json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
@@ -213,8 +213,8 @@ static void test_running_and_port_change(void **state)
     assert_int_equal(e->api.applies, 0);
     assert_int_equal(e->api.status_writes, 1);
     srv = get(e, SRV_PATH "fetch");
-    assert_string_equal(ctl_json_str(srv, "status.phase"), "Running");
-    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "status"), "True");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Running");
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "True");
 
     put_server(e, "fetch",
                "{\"image\":\"docker.io/mcp/fetch\",\"port\":9000,"
@@ -223,12 +223,12 @@ static void test_running_and_port_change(void **state)
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
     assert_int_equal(e->api.applies, 2); /* Deployment and Service */
     srv = get(e, SRV_PATH "fetch");
-    assert_int_equal(json_integer_value(ctl_json_get(srv, "status.observedGeneration")), 2);
-    assert_string_equal(ctl_json_str(srv, "status.url"),
+    assert_int_equal(json_integer_value(mcp_json_get(srv, "status.observedGeneration")), 2);
+    assert_string_equal(mcp_json_str(srv, "status.url"),
                         "http://mcp-fetch-proxy.default.svc.cluster.local:9000");
     assert_int_equal(
         json_integer_value(json_object_get(
-            json_array_get(ctl_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"), 0),
+            json_array_get(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"), 0),
             "port")),
         9000);
 }
@@ -245,9 +245,9 @@ static void test_invalid_creates_nothing(void **state)
     assert_int_equal(e->api.applies, 0);
     assert_int_equal(e->api.status_writes, 1);
     srv = get(e, SRV_PATH "bad");
-    assert_string_equal(ctl_json_str(srv, "status.phase"), "Failed");
-    msg = ctl_json_str(condition(srv, "Valid"), "message");
-    assert_string_equal(ctl_json_str(condition(srv, "Valid"), "status"), "False");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
+    msg = mcp_json_str(condition(srv, "Valid"), "message");
+    assert_string_equal(mcp_json_str(condition(srv, "Valid"), "status"), "False");
     assert_string_equal(msg, "MCPServer \"bad\" is invalid: [spec.port: Invalid value: 70000: must "
                              "be between 1 and 65535, spec.transport: Unsupported value: \"grpc\": "
                              "supported values: \"stdio\", \"sse\", \"streamable-http\"]");
@@ -273,12 +273,12 @@ static void test_object_in_the_way(void **state)
     assert_true(rq > 0);
     assert_null(strstr(e->api.log, "PATCH " SVC_PATH));
     srv = get(e, SRV_PATH "fetch");
-    assert_string_equal(ctl_json_str(srv, "status.phase"), "Failed");
-    assert_string_equal(ctl_json_str(srv, "status.message"),
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
+    assert_string_equal(mcp_json_str(srv, "status.message"),
                         "Service \"mcp-fetch-proxy\" already exists and is not controlled by this "
                         "MCPServer");
     /* the foreign Service is untouched */
-    assert_null(ctl_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
+    assert_null(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
 }
 
 static void test_networkpolicy_pruned(void **state)
@@ -313,7 +313,7 @@ static void test_configmap_profile(void **state)
     assert_int_equal(reconcile(e, "cm"), CTL_RES_ERROR);
     assert_int_equal(e->api.applies, 0);
     assert_non_null(
-        strstr(ctl_json_str(get(e, SRV_PATH "cm"), "status.message"), "ConfigMap \"prof\""));
+        strstr(mcp_json_str(get(e, SRV_PATH "cm"), "status.message"), "ConfigMap \"prof\""));
     cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
                    "metadata", "name", "prof", "data", "p.json",
                    "{\"network\":{\"outbound\":{\"allow_host\":[\"example.com\"],"
@@ -325,11 +325,11 @@ static void test_configmap_profile(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(
             json_array_get(
-                json_object_get(json_array_get(ctl_json_get(np, "spec.egress"), 1), "ports"), 0),
+                json_object_get(json_array_get(mcp_json_get(np, "spec.egress"), 1), "ports"), 0),
             "port")),
         443);
     assert_int_equal(e->api.events, 2); /* Applied + ProfileNotEnforced */
-    assert_string_equal(ctl_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Pending");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Pending");
 }
 
 static void test_transient_error_retried(void **state)
@@ -398,9 +398,9 @@ static void test_terminating(void **state)
     assert_int_equal(e->api.applies, 0);
     assert_int_equal(e->api.status_writes, 1);
     srv = get(e, SRV_PATH "fetch");
-    assert_string_equal(ctl_json_str(srv, "status.phase"), "Terminating");
-    assert_string_equal(ctl_json_str(condition(srv, "Ready"), "reason"), "Terminating");
-    assert_non_null(ctl_json_str(srv, "status.url"));
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Terminating");
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "reason"), "Terminating");
+    assert_non_null(mcp_json_str(srv, "status.url"));
     /* settled: nothing more to write */
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
     assert_int_equal(fake_writes(&e->api), 0);

@@ -27,7 +27,7 @@ static const json_t *cond(const json_t *st, const char *type)
 
     json_array_foreach(json_object_get(st, "conditions"), i, c)
     {
-        if (strcmp(ctl_json_str(c, "type"), type) == 0)
+        if (strcmp(mcp_json_str(c, "type"), type) == 0)
             return c;
     }
     return NULL;
@@ -42,15 +42,15 @@ static void test_first_status(void **state)
     (void)state;
     assert_non_null(st);
     assert_int_equal(oom, 0);
-    assert_string_equal(ctl_json_str(st, "phase"), "Pending");
-    assert_string_equal(ctl_json_str(st, "url"), in.url);
+    assert_string_equal(mcp_json_str(st, "phase"), "Pending");
+    assert_string_equal(mcp_json_str(st, "url"), in.url);
     assert_int_equal(json_integer_value(json_object_get(st, "observedGeneration")), 3);
-    assert_string_equal(ctl_json_str(cond(st, "Ready"), "status"), "False");
-    assert_string_equal(ctl_json_str(cond(st, "Ready"), "reason"), "Pending");
+    assert_string_equal(mcp_json_str(cond(st, "Ready"), "status"), "False");
+    assert_string_equal(mcp_json_str(cond(st, "Ready"), "reason"), "Pending");
     assert_int_equal(json_integer_value(json_object_get(cond(st, "Ready"), "observedGeneration")),
                      3);
-    assert_string_equal(ctl_json_str(cond(st, "Valid"), "status"), "True");
-    assert_string_equal(ctl_json_str(cond(st, "Valid"), "lastTransitionTime"),
+    assert_string_equal(mcp_json_str(cond(st, "Valid"), "status"), "True");
+    assert_string_equal(mcp_json_str(cond(st, "Valid"), "lastTransitionTime"),
                         "2026-01-01T00:00:00Z");
     json_decref(st);
 }
@@ -79,16 +79,16 @@ static void test_transition_times(void **state)
     in.phase = "Running", in.ready = true, in.message = "ok", in.now = "T2";
     next = ctl_status_compute(st, &in, &oom);
     assert_non_null(next);
-    assert_string_equal(ctl_json_str(cond(next, "Ready"), "status"), "True");
-    assert_string_equal(ctl_json_str(cond(next, "Ready"), "lastTransitionTime"), "T2");
+    assert_string_equal(mcp_json_str(cond(next, "Ready"), "status"), "True");
+    assert_string_equal(mcp_json_str(cond(next, "Ready"), "lastTransitionTime"), "T2");
     /* Valid did not change: its time is kept */
-    assert_string_equal(ctl_json_str(cond(next, "Valid"), "lastTransitionTime"), "T1");
+    assert_string_equal(mcp_json_str(cond(next, "Valid"), "lastTransitionTime"), "T1");
     json_decref(st);
     /* a generation bump alone is a change (observedGeneration) */
     in.generation = 4, in.now = "T3";
     st = ctl_status_compute(next, &in, &oom);
     assert_non_null(st);
-    assert_string_equal(ctl_json_str(cond(st, "Ready"), "lastTransitionTime"), "T2");
+    assert_string_equal(mcp_json_str(cond(st, "Ready"), "lastTransitionTime"), "T2");
     assert_int_equal(json_integer_value(json_object_get(st, "observedGeneration")), 4);
     json_decref(st);
     json_decref(next);
@@ -113,9 +113,9 @@ static void test_invalid_clears_url(void **state)
     bad = ctl_status_compute(st, &in, &oom);
     assert_non_null(bad);
     assert_true(json_is_null(json_object_get(bad, "url"))); /* merge patch: delete */
-    assert_string_equal(ctl_json_str(cond(bad, "Valid"), "status"), "False");
-    assert_string_equal(ctl_json_str(cond(bad, "Valid"), "message"), msg);
-    assert_string_equal(ctl_json_str(bad, "phase"), "Failed");
+    assert_string_equal(mcp_json_str(cond(bad, "Valid"), "status"), "False");
+    assert_string_equal(mcp_json_str(cond(bad, "Valid"), "message"), msg);
+    assert_string_equal(mcp_json_str(bad, "phase"), "Failed");
     /* the server's view after the merge patch: no url key at all */
     json_object_del(bad, "url");
     assert_null(ctl_status_compute(bad, &in, &oom));

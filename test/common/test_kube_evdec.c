@@ -8,7 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../controller/internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 
 static const char stream[] =
     "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}\n"
@@ -31,7 +32,7 @@ static int collect(void *ctx, json_t *ev)
 
     snprintf(s->log + used, sizeof(s->log) - used, "%s:%s;",
              json_string_value(json_object_get(ev, "type")),
-             ctl_json_str(json_object_get(ev, "object"), "metadata.resourceVersion"));
+             mcp_json_str(json_object_get(ev, "object"), "metadata.resourceVersion"));
     s->n++;
     return 0;
 }
@@ -44,46 +45,46 @@ static void test_split_everywhere(void **state)
 
     (void)state;
     for (size_t cut = 0; cut <= n; cut++) {
-        ctl_evdec_t d;
+        mcp_kube_evdec_t d;
         seen_t s = {0};
 
-        ctl_evdec_init(&d, 4096);
-        assert_int_equal(ctl_evdec_feed(&d, stream, cut, collect, &s), 0);
-        assert_int_equal(ctl_evdec_feed(&d, stream + cut, n - cut, collect, &s), 0);
+        mcp_kube_evdec_init(&d, 4096);
+        assert_int_equal(mcp_kube_evdec_feed(&d, stream, cut, collect, &s), 0);
+        assert_int_equal(mcp_kube_evdec_feed(&d, stream + cut, n - cut, collect, &s), 0);
         assert_string_equal(s.log, expected);
-        ctl_evdec_dispose(&d);
+        mcp_kube_evdec_dispose(&d);
     }
 }
 
 static void test_two_cuts_and_bytewise(void **state)
 {
     size_t n = strlen(stream);
-    ctl_evdec_t d;
+    mcp_kube_evdec_t d;
     seen_t s = {0};
 
     (void)state;
     for (size_t a = 0; a <= n; a += 7) {
         for (size_t b = a; b <= n; b += 5) {
             seen_t t = {0};
-            ctl_evdec_init(&d, 4096);
-            assert_int_equal(ctl_evdec_feed(&d, stream, a, collect, &t), 0);
-            assert_int_equal(ctl_evdec_feed(&d, stream + a, b - a, collect, &t), 0);
-            assert_int_equal(ctl_evdec_feed(&d, stream + b, n - b, collect, &t), 0);
+            mcp_kube_evdec_init(&d, 4096);
+            assert_int_equal(mcp_kube_evdec_feed(&d, stream, a, collect, &t), 0);
+            assert_int_equal(mcp_kube_evdec_feed(&d, stream + a, b - a, collect, &t), 0);
+            assert_int_equal(mcp_kube_evdec_feed(&d, stream + b, n - b, collect, &t), 0);
             assert_string_equal(t.log, expected);
-            ctl_evdec_dispose(&d);
+            mcp_kube_evdec_dispose(&d);
         }
     }
-    ctl_evdec_init(&d, 4096);
+    mcp_kube_evdec_init(&d, 4096);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(ctl_evdec_feed(&d, stream + i, 1, collect, &s), 0);
+        assert_int_equal(mcp_kube_evdec_feed(&d, stream + i, 1, collect, &s), 0);
     assert_string_equal(s.log, expected);
-    ctl_evdec_dispose(&d);
+    mcp_kube_evdec_dispose(&d);
 }
 
 static void test_cap(void **state)
 {
     char big[300];
-    ctl_evdec_t d;
+    mcp_kube_evdec_t d;
     seen_t s = {0};
 
     (void)state;
@@ -92,29 +93,29 @@ static void test_cap(void **state)
     big[sizeof(big) - 2] = '}';
     big[sizeof(big) - 1] = '\n';
     /* whole event in one read */
-    ctl_evdec_init(&d, 100);
-    assert_int_equal(ctl_evdec_feed(&d, big, sizeof(big), collect, &s), MCP_ETOOBIG);
-    ctl_evdec_dispose(&d);
+    mcp_kube_evdec_init(&d, 100);
+    assert_int_equal(mcp_kube_evdec_feed(&d, big, sizeof(big), collect, &s), MCP_ETOOBIG);
+    mcp_kube_evdec_dispose(&d);
     /* event growing across reads */
-    ctl_evdec_init(&d, 100);
-    assert_int_equal(ctl_evdec_feed(&d, big, 60, collect, &s), 0);
-    assert_int_equal(ctl_evdec_feed(&d, big + 60, 60, collect, &s), MCP_ETOOBIG);
-    ctl_evdec_dispose(&d);
+    mcp_kube_evdec_init(&d, 100);
+    assert_int_equal(mcp_kube_evdec_feed(&d, big, 60, collect, &s), 0);
+    assert_int_equal(mcp_kube_evdec_feed(&d, big + 60, 60, collect, &s), MCP_ETOOBIG);
+    mcp_kube_evdec_dispose(&d);
     assert_int_equal(s.n, 0);
 }
 
 static void test_garbage(void **state)
 {
-    ctl_evdec_t d;
+    mcp_kube_evdec_t d;
     seen_t s = {0};
 
     (void)state;
-    ctl_evdec_init(&d, 100);
-    assert_int_equal(ctl_evdec_feed(&d, "[1,2]\n", 6, collect, &s), MCP_EINVAL);
-    ctl_evdec_dispose(&d);
-    ctl_evdec_init(&d, 100);
-    assert_int_equal(ctl_evdec_feed(&d, "{\"a\":\n", 6, collect, &s), MCP_EINVAL);
-    ctl_evdec_dispose(&d);
+    mcp_kube_evdec_init(&d, 100);
+    assert_int_equal(mcp_kube_evdec_feed(&d, "[1,2]\n", 6, collect, &s), MCP_EINVAL);
+    mcp_kube_evdec_dispose(&d);
+    mcp_kube_evdec_init(&d, 100);
+    assert_int_equal(mcp_kube_evdec_feed(&d, "{\"a\":\n", 6, collect, &s), MCP_EINVAL);
+    mcp_kube_evdec_dispose(&d);
     assert_int_equal(s.n, 0);
 }
 
@@ -126,14 +127,14 @@ static int stop_at_second(void *ctx, json_t *ev)
 
 static void test_callback_stops(void **state)
 {
-    ctl_evdec_t d;
+    mcp_kube_evdec_t d;
     int n = 0;
 
     (void)state;
-    ctl_evdec_init(&d, 4096);
-    assert_int_equal(ctl_evdec_feed(&d, stream, strlen(stream), stop_at_second, &n), 42);
+    mcp_kube_evdec_init(&d, 4096);
+    assert_int_equal(mcp_kube_evdec_feed(&d, stream, strlen(stream), stop_at_second, &n), 42);
     assert_int_equal(n, 2);
-    ctl_evdec_dispose(&d);
+    mcp_kube_evdec_dispose(&d);
 }
 
 int main(void)

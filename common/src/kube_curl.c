@@ -1,9 +1,10 @@
-/* The Kubernetes REST client over libcurl. One easy handle per thread (kept
+/* The Kubernetes REST client over libcurl (see mcp/kube.h). One easy handle per thread (kept
  * in thread-local storage, so connections are reused without locking); TLS
  * material from the kubeconfig as files or in-memory blobs; the bearer token
  * re-read from its file every TOKEN_REFRESH_S (projected service-account
  * tokens rotate). Every response body is read into a capped buffer; watch
  * streams go through the incremental event decoder, one event at a time. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,16 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "internal.h"
+#include "mcp/kube.h"
 #include "mcp/log.h"
 
 #define TOKEN_REFRESH_S    60
 #define REQUEST_TIMEOUT_MS 30000L
 #define CONNECT_TIMEOUT_MS 10000L
 
-struct ctl_kube {
-    ctl_client_t super;
-    ctl_kconfig_t cfg; /* own copy */
+struct mcp_kube {
+    mcp_kube_client_t super;
+    mcp_kube_config_t cfg; /* own copy */
     pthread_mutex_t lock;
     char *auth_header; /* "Authorization: Bearer ..." (under lock) */
     time_t token_read;
@@ -40,7 +41,7 @@ static void free_handle(void *h)
 
 /* ---- token -------------------------------------------------------------- */
 
-static void set_auth(ctl_kube_t *k, const char *token)
+static void set_auth(mcp_kube_t *k, const char *token)
 {
     char *h = NULL;
 
@@ -54,14 +55,14 @@ static void set_auth(ctl_kube_t *k, const char *token)
 }
 
 /* A copy of the current Authorization header (NULL when none). */
-static char *auth_header(ctl_kube_t *k)
+static char *auth_header(mcp_kube_t *k)
 {
     time_t now = time(NULL);
     char *h;
 
     pthread_mutex_lock(&k->lock);
     if (k->cfg.token_file && now - k->token_read >= TOKEN_REFRESH_S) {
-        char *t = ctl_read_token(k->cfg.token_file);
+        char *t = mcp_kube_read_token(k->cfg.token_file);
         if (t) {
             set_auth(k, t);
             OPENSSL_cleanse(t, strlen(t));
@@ -76,7 +77,7 @@ static char *auth_header(ctl_kube_t *k)
 
 /* ---- handles ------------------------------------------------------------- */
 
-static CURL *thread_handle(ctl_kube_t *k)
+static CURL *thread_handle(mcp_kube_t *k)
 {
     CURL *h = pthread_getspecific(k->handle_key);
 
@@ -96,9 +97,9 @@ static void set_blob(CURL *h, CURLoption opt, const char *data)
     curl_easy_setopt(h, opt, &b);
 }
 
-static void set_tls(ctl_kube_t *k, CURL *h)
+static void set_tls(mcp_kube_t *k, CURL *h)
 {
-    const ctl_kconfig_t *c = &k->cfg;
+    const mcp_kube_config_t *c = &k->cfg;
 
     if (c->ca_data)
         set_blob(h, CURLOPT_CAINFO_BLOB, c->ca_data);
@@ -120,14 +121,14 @@ static void set_tls(ctl_kube_t *k, CURL *h)
 
 static int stop_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-    const ctl_kube_t *k = p;
+    const mcp_kube_t *k = p;
 
     (void)dt, (void)dn, (void)ut, (void)un;
     return k->super.stop && *k->super.stop ? 1 : 0;
 }
 
 /* Common options; returns the header list to free after the transfer. */
-static struct curl_slist *prepare(ctl_kube_t *k, CURL *h, const char *path, const char *ctype)
+static struct curl_slist *prepare(mcp_kube_t *k, CURL *h, const char *path, const char *ctype)
 {
     struct curl_slist *hdrs = NULL;
     char *url = NULL, *auth = auth_header(k);
@@ -139,7 +140,7 @@ static struct curl_slist *prepare(ctl_kube_t *k, CURL *h, const char *path, cons
     free(url); /* libcurl copies string options */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "mcp-controller/0.1");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, program_invocation_short_name);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     set_tls(k, h);
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
@@ -173,9 +174,9 @@ static size_t buf_write(char *p, size_t sz, size_t n, void *ud)
     return mcp_buf_add(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
-static int kube_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
+static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
 {
-    ctl_kube_t *k = (ctl_kube_t *)c;
+    mcp_kube_t *k = (mcp_kube_t *)c;
     CURL *h = thread_handle(k);
     struct curl_slist *hdrs;
     mcp_buf_t body;
@@ -186,10 +187,11 @@ static int kube_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
     resp->body = NULL;
     if (!h)
         return MCP_ENOMEM;
-    mcp_buf_init(&body, req->cap ? req->cap : CTL_BODY_MAX);
+    mcp_buf_init(&body, req->cap ? req->cap : MCP_KUBE_BODY_MAX);
     hdrs = prepare(k, h, req->path, req->content_type);
     set_method(h, req->method, req->body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : REQUEST_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
     cc = curl_easy_perform(h);
@@ -212,10 +214,10 @@ out:
 
 typedef struct stream_ctx {
     CURL *h;
-    ctl_evdec_t dec;
+    mcp_kube_evdec_t dec;
     mcp_buf_t err; /* body of a non-2xx response */
     long status;
-    ctl_event_fn fn;
+    mcp_kube_event_fn fn;
     void *ctx;
     int rc; /* decoder / callback result that stopped the stream */
 } stream_ctx_t;
@@ -228,14 +230,14 @@ static size_t stream_write(char *p, size_t sz, size_t n, void *ud)
         curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
     if (s->status < 200 || s->status >= 300)
         return mcp_buf_add(&s->err, p, sz * n) == 0 ? sz * n : 0;
-    s->rc = ctl_evdec_feed(&s->dec, p, sz * n, s->fn, s->ctx);
+    s->rc = mcp_kube_evdec_feed(&s->dec, p, sz * n, s->fn, s->ctx);
     return s->rc == 0 ? sz * n : 0;
 }
 
-static int kube_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_event_fn fn, void *ctx,
-                       long *status, json_t **err_body)
+static int kube_stream(mcp_kube_client_t *c, const char *path, int timeout_s, mcp_kube_event_fn fn,
+                       void *ctx, long *status, json_t **err_body)
 {
-    ctl_kube_t *k = (ctl_kube_t *)c;
+    mcp_kube_t *k = (mcp_kube_t *)c;
     stream_ctx_t s = {.fn = fn, .ctx = ctx};
     struct curl_slist *hdrs;
     CURLcode cc;
@@ -245,8 +247,8 @@ static int kube_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_eve
     *err_body = NULL;
     if (!(s.h = thread_handle(k)))
         return MCP_ENOMEM;
-    ctl_evdec_init(&s.dec, CTL_EVENT_MAX);
-    mcp_buf_init(&s.err, CTL_ERROR_MAX);
+    mcp_kube_evdec_init(&s.dec, MCP_KUBE_EVENT_MAX);
+    mcp_buf_init(&s.err, MCP_KUBE_ERROR_MAX);
     hdrs = prepare(k, s.h, path, NULL);
     /* only streams stop early: ordinary requests (the Lease release) finish */
     curl_easy_setopt(s.h, CURLOPT_NOPROGRESS, 0L);
@@ -276,13 +278,13 @@ static int kube_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_eve
     if (s.err.len)
         *err_body = json_loadb(s.err.data, s.err.len, 0, NULL);
     mcp_buf_dispose(&s.err);
-    ctl_evdec_dispose(&s.dec);
+    mcp_kube_evdec_dispose(&s.dec);
     return rc;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static int copy_config(ctl_kconfig_t *dst, const ctl_kconfig_t *src)
+static int copy_config(mcp_kube_config_t *dst, const mcp_kube_config_t *src)
 {
     memset(dst, 0, sizeof(*dst));
     dst->server = copy(src->server);
@@ -298,10 +300,9 @@ static int copy_config(ctl_kconfig_t *dst, const ctl_kconfig_t *src)
     return dst->server ? 0 : MCP_ENOMEM;
 }
 
-ctl_kube_t *ctl_kube_new(const ctl_kconfig_t *kc, ctl_metrics_t *metrics, volatile int *stop,
-                         char *err, size_t errlen)
+mcp_kube_t *mcp_kube_new(const mcp_kube_config_t *kc, volatile int *stop, char *err, size_t errlen)
 {
-    ctl_kube_t *k = calloc(1, sizeof(*k));
+    mcp_kube_t *k = calloc(1, sizeof(*k));
 
     if (!k || copy_config(&k->cfg, kc) != 0)
         goto fail;
@@ -315,27 +316,36 @@ ctl_kube_t *ctl_kube_new(const ctl_kconfig_t *kc, ctl_metrics_t *metrics, volati
     k->token_read = kc->token ? time(NULL) : 0; /* a tokenFile alone: read on first use */
     k->super.request = kube_request;
     k->super.stream = kube_stream;
-    k->super.metrics = metrics;
     k->super.stop = stop;
     return k;
 fail_cfg:
-    ctl_kconfig_dispose(&k->cfg);
+    mcp_kube_config_dispose(&k->cfg);
     free(k);
     return NULL;
 fail:
     snprintf(err, errlen, "out of memory");
     if (k)
-        ctl_kconfig_dispose(&k->cfg);
+        mcp_kube_config_dispose(&k->cfg);
     free(k);
     return NULL;
 }
 
-ctl_client_t *ctl_kube_client(ctl_kube_t *k)
+mcp_kube_client_t *mcp_kube_client(mcp_kube_t *k)
 {
     return &k->super;
 }
 
-void ctl_kube_free(ctl_kube_t *k)
+char *mcp_kube_auth_header(mcp_kube_t *k)
+{
+    return auth_header(k);
+}
+
+const mcp_kube_config_t *mcp_kube_config(const mcp_kube_t *k)
+{
+    return &k->cfg;
+}
+
+void mcp_kube_free(mcp_kube_t *k)
 {
     CURL *h;
 
@@ -349,37 +359,6 @@ void ctl_kube_free(ctl_kube_t *k)
     pthread_key_delete(k->handle_key);
     set_auth(k, NULL);
     pthread_mutex_destroy(&k->lock);
-    ctl_kconfig_dispose(&k->cfg);
+    mcp_kube_config_dispose(&k->cfg);
     free(k);
-}
-
-/* ---- shared helpers ---------------------------------------------------------- */
-
-void ctl_resp_dispose(ctl_resp_t *r)
-{
-    json_decref(r->body);
-    r->body = NULL;
-}
-
-int ctl_do(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
-{
-    struct timespec a, b;
-    int rc;
-
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    rc = c->request(c, req, resp);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    if (req->lease) {
-        ctl_metrics_lease_request(c->metrics);
-        return rc;
-    }
-    if (strcmp(req->method, "GET") != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
-        char code[16];
-        snprintf(code, sizeof(code), "%ld", rc == 0 ? resp->status : 0L);
-        mcp_log(MCP_LOG_DEBUG, "write", "method", req->method, "path", req->path, "status", code,
-                NULL);
-    }
-    ctl_metrics_request(c->metrics, req->method, rc == 0 ? resp->status : 0,
-                        (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
-    return rc;
 }

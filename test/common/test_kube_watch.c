@@ -10,14 +10,15 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../controller/internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 
 typedef struct script {
-    ctl_client_t super;
+    mcp_kube_client_t super;
     int lists, streams;
     char last_path[1024];
     char events[4096]; /* what the handler saw: "TYPE name@epoch;" */
-    int synced;
+    int synced, restarts;
     /* per stream call: HTTP status, body (NDJSON or Status), stop after */
     struct {
         long status;
@@ -28,7 +29,7 @@ typedef struct script {
     volatile int stop;
 } script_t;
 
-static int s_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
+static int s_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
 {
     script_t *s = (script_t *)c;
 
@@ -49,12 +50,12 @@ static int s_request(ctl_client_t *c, const ctl_req_t *req, ctl_resp_t *resp)
     return 0;
 }
 
-static int s_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_event_fn fn, void *ctx,
-                    long *status, json_t **err_body)
+static int s_stream(mcp_kube_client_t *c, const char *path, int timeout_s, mcp_kube_event_fn fn,
+                    void *ctx, long *status, json_t **err_body)
 {
     script_t *s = (script_t *)c;
     int i = s->streams++, rc = 0;
-    ctl_evdec_t d;
+    mcp_kube_evdec_t d;
 
     snprintf(s->last_path, sizeof(s->last_path), "%s", path);
     assert_true(timeout_s >= 300 && timeout_s <= 600);
@@ -71,74 +72,85 @@ static int s_stream(ctl_client_t *c, const char *path, int timeout_s, ctl_event_
         return 0;
     }
     /* deliver in 3-byte pieces, as a network would */
-    ctl_evdec_init(&d, 4096);
+    mcp_kube_evdec_init(&d, 4096);
     for (size_t off = 0, n = strlen(s->plan[i].body); off < n && rc == 0; off += 3)
-        rc = ctl_evdec_feed(&d, s->plan[i].body + off, n - off < 3 ? n - off : 3, fn, ctx);
-    ctl_evdec_dispose(&d);
+        rc = mcp_kube_evdec_feed(&d, s->plan[i].body + off, n - off < 3 ? n - off : 3, fn, ctx);
+    mcp_kube_evdec_dispose(&d);
     return rc;
 }
 
-static void on_event(void *ctx, const ctl_watch_t *w, const char *type, json_t *obj, uint32_t epoch)
+static void on_event(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *obj,
+                     uint32_t epoch)
 {
     script_t *s = ctx;
     size_t used = strlen(s->events);
 
     snprintf(s->events + used, sizeof(s->events) - used, "%s %s:%s@%u;", type,
-             ctl_json_str(obj, "kind") ? ctl_json_str(obj, "kind") : "-",
-             ctl_json_str(obj, "metadata.name"), epoch);
+             mcp_json_str(obj, "kind") ? mcp_json_str(obj, "kind") : "-",
+             mcp_json_str(obj, "metadata.name"), epoch);
     (void)w;
 }
 
-static void on_synced(void *ctx, const ctl_watch_t *w, uint32_t epoch)
+static void on_synced(void *ctx, const mcp_kube_watch_t *w, uint32_t epoch)
 {
     (void)w, (void)epoch;
     ((script_t *)ctx)->synced++;
 }
 
-static const ctl_watch_spec_t spec = {"Deployment", "/apis/apps/v1", "deployments", "team-a",
-                                      "app.kubernetes.io%2Fmanaged-by%3Dmcp-operator"};
-
-static void init(script_t *s, ctl_watch_t *w)
+static void on_restarted(void *ctx, const mcp_kube_watch_t *w)
 {
-    ctl_watch_ops_t ops = {on_event, on_synced, s};
+    (void)w;
+    ((script_t *)ctx)->restarts++;
+}
+
+static const mcp_kube_watch_spec_t spec = {"Deployment",
+                                           "/apis/apps/v1",
+                                           "deployments",
+                                           "team-a",
+                                           "app.kubernetes.io%2Fmanaged-by%3Dmcp-operator",
+                                           NULL};
+
+static void init(script_t *s, mcp_kube_watch_t *w)
+{
+    mcp_kube_watch_ops_t ops = {on_event, on_synced, on_restarted, s};
 
     memset(s, 0, sizeof(*s));
     s->super.request = s_request;
     s->super.stream = s_stream;
     s->super.stop = &s->stop;
-    ctl_watch_init(w, &spec, &s->super, &ops);
+    mcp_kube_watch_init(w, &spec, &s->super, &ops);
 }
 
 static void test_paths(void **state)
 {
     script_t s;
-    ctl_watch_t w;
+    mcp_kube_watch_t w;
     char buf[1024];
 
     (void)state;
     init(&s, &w);
-    assert_string_equal(ctl_watch_path(&w, buf, sizeof(buf), false, NULL, 0),
+    assert_string_equal(mcp_kube_watch_path(&w, buf, sizeof(buf), false, NULL, 0),
                         "/apis/apps/v1/namespaces/team-a/deployments?labelSelector="
                         "app.kubernetes.io%2Fmanaged-by%3Dmcp-operator&limit=50");
     snprintf(w.rv, sizeof(w.rv), "77");
-    assert_string_equal(ctl_watch_path(&w, buf, sizeof(buf), true, NULL, 321),
+    assert_string_equal(mcp_kube_watch_path(&w, buf, sizeof(buf), true, NULL, 321),
                         "/apis/apps/v1/namespaces/team-a/deployments?labelSelector="
                         "app.kubernetes.io%2Fmanaged-by%3Dmcp-operator&watch=1&"
                         "allowWatchBookmarks=true&resourceVersion=77&timeoutSeconds=321");
     w.spec.namespace = NULL;
     w.spec.label_selector = NULL;
-    assert_string_equal(ctl_watch_path(&w, buf, sizeof(buf), false, NULL, 0),
+    assert_string_equal(mcp_kube_watch_path(&w, buf, sizeof(buf), false, NULL, 0),
                         "/apis/apps/v1/deployments?limit=50");
 }
 
 static void test_list_pages(void **state)
 {
     script_t s;
-    ctl_watch_t w;
+    mcp_kube_watch_t w;
 
     (void)state;
     init(&s, &w);
-    assert_int_equal(ctl_watch_list(&w), 0);
+    assert_int_equal(mcp_kube_watch_list(&w), 0);
     assert_string_equal(s.events,
                         "ADDED Deployment:a@1;ADDED Deployment:b@1;ADDED Deployment:c@1;");
     assert_string_equal(w.rv, "50");
@@ -149,7 +161,7 @@ static void test_list_pages(void **state)
 static void test_events_and_bookmarks(void **state)
 {
     script_t s;
-    ctl_watch_t w;
+    mcp_kube_watch_t w;
 
     (void)state;
     init(&s, &w);
@@ -165,7 +177,7 @@ static void test_events_and_bookmarks(void **state)
     s.nplan = 1;
     snprintf(w.rv, sizeof(w.rv), "50");
     w.epoch = 1;
-    assert_int_equal(ctl_watch_once(&w), 0);
+    assert_int_equal(mcp_kube_watch_once(&w), 0);
     assert_string_equal(s.events, "ADDED Deployment:x@1;DELETED Deployment:x@1;");
     assert_string_equal(w.rv, "70");
     assert_non_null(strstr(s.last_path, "resourceVersion=50"));
@@ -174,7 +186,7 @@ static void test_events_and_bookmarks(void **state)
 static void test_gone(void **state)
 {
     script_t s;
-    ctl_watch_t w;
+    mcp_kube_watch_t w;
 
     (void)state;
     init(&s, &w);
@@ -191,43 +203,36 @@ static void test_gone(void **state)
     s.plan[4].body = "not json\n";
     s.nplan = 5;
     snprintf(w.rv, sizeof(w.rv), "5");
-    assert_int_equal(ctl_watch_once(&w), MCP_ECONFLICT);
+    assert_int_equal(mcp_kube_watch_once(&w), MCP_ECONFLICT);
     assert_string_equal(w.rv, "");
     snprintf(w.rv, sizeof(w.rv), "5");
-    assert_int_equal(ctl_watch_once(&w), MCP_ECONFLICT);
+    assert_int_equal(mcp_kube_watch_once(&w), MCP_ECONFLICT);
     assert_string_equal(w.rv, "");
     snprintf(w.rv, sizeof(w.rv), "5");
-    assert_int_equal(ctl_watch_once(&w), MCP_EHTTP);
+    assert_int_equal(mcp_kube_watch_once(&w), MCP_EHTTP);
     assert_string_equal(w.rv, "5");
-    assert_int_equal(ctl_watch_once(&w), MCP_EINVAL);
-    assert_int_equal(ctl_watch_once(&w), MCP_EINVAL);
+    assert_int_equal(mcp_kube_watch_once(&w), MCP_EINVAL);
+    assert_int_equal(mcp_kube_watch_once(&w), MCP_EINVAL);
 }
 
 static void test_run_relists_on_gone(void **state)
 {
     script_t s;
-    ctl_watch_t w;
-    ctl_metrics_t *m = ctl_metrics_new();
-    mcp_buf_t out;
+    mcp_kube_watch_t w;
 
     (void)state;
     init(&s, &w);
-    s.super.metrics = m;
     s.plan[0].status = 200;
     s.plan[0].body = "{\"type\":\"ERROR\",\"object\":{\"code\":410}}\n";
     s.plan[1].status = 200;
     s.plan[1].body = "";
     s.nplan = 2;
     s.stop_after_streams = 2;
-    ctl_watch_run(&w);
+    mcp_kube_watch_run(&w);
     assert_int_equal(s.lists, 2); /* initial list, relist after 410 */
     assert_int_equal(s.synced, 2);
     assert_int_equal(w.epoch, 2);
-    mcp_buf_init(&out, 1 << 16);
-    ctl_metrics_render(m, 0, &out);
-    assert_non_null(strstr(out.data, "mcp_controller_watch_restarts_total 1\n"));
-    mcp_buf_dispose(&out);
-    ctl_metrics_free(m);
+    assert_int_equal(s.restarts, 1);
 }
 
 int main(void)

@@ -1,11 +1,9 @@
-/* Capped exponential backoff with jitter, shared by the work queue (per-item
- * retries: 5 ms doubling to a cap) and the watches (reconnects). Pure apart
- * from the caller's random seed. */
+/* Capped exponential backoff with jitter (see mcp/backoff.h). */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "mcp/backoff.h"
 
-double ctl_backoff_delay_ms(const ctl_backoff_t *b, unsigned n, unsigned *seed)
+double mcp_backoff_delay_ms(const mcp_backoff_t *b, unsigned n, unsigned *seed)
 {
     double d = b->base_ms;
 

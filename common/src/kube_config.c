@@ -2,7 +2,8 @@
  * current context (parsed with libyaml into a small JSON tree, then read
  * with the JSON helpers), or the in-cluster service-account files. Relative
  * file paths in a kubeconfig are relative to the file's folder, as kubectl
- * does. Credentials are only ever held in memory, never logged. */
+ * does. Credentials are only ever held in memory, never logged (see
+ * mcp/kube.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
-#include "internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 
 #define KCONFIG_MAX ((size_t)4 << 20)
 #define SA_DIR      "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -149,24 +151,24 @@ static int data_or_file(const json_t *o, const char *data_key, const char *file_
     return 0;
 }
 
-static int fill(ctl_kconfig_t *c, const json_t *root, const char *dir, char *err, size_t errlen)
+static int fill(mcp_kube_config_t *c, const json_t *root, const char *dir, char *err, size_t errlen)
 {
     const char *cur = json_string_value(json_object_get(root, "current-context"));
     const json_t *ctx = named(root, "contexts", "context", cur);
-    const json_t *cl = named(root, "clusters", "cluster", ctl_json_str(ctx, "cluster"));
-    const json_t *user = named(root, "users", "user", ctl_json_str(ctx, "user"));
-    const char *ins = ctl_json_str(cl, "insecure-skip-tls-verify");
+    const json_t *cl = named(root, "clusters", "cluster", mcp_json_str(ctx, "cluster"));
+    const json_t *user = named(root, "users", "user", mcp_json_str(ctx, "user"));
+    const char *ins = mcp_json_str(cl, "insecure-skip-tls-verify");
 
-    if (!ctx || !cl || !ctl_json_str(cl, "server")) {
+    if (!ctx || !cl || !mcp_json_str(cl, "server")) {
         snprintf(err, errlen, "kubeconfig: current context %s%s%s has no cluster server",
                  cur ? "\"" : "", cur ? cur : "(none)", cur ? "\"" : "");
         return MCP_EINVAL;
     }
-    c->server = strdup(ctl_json_str(cl, "server"));
-    c->namespace = dup_or_null(ctl_json_str(ctx, "namespace"));
+    c->server = strdup(mcp_json_str(cl, "server"));
+    c->namespace = dup_or_null(mcp_json_str(ctx, "namespace"));
     c->insecure = ins && strcmp(ins, "true") == 0;
-    c->token = dup_or_null(ctl_json_str(user, "token"));
-    c->token_file = resolve(dir, ctl_json_str(user, "tokenFile"));
+    c->token = dup_or_null(mcp_json_str(user, "token"));
+    c->token_file = resolve(dir, mcp_json_str(user, "tokenFile"));
     if (data_or_file(cl, "certificate-authority-data", "certificate-authority", dir, &c->ca_data,
                      &c->ca_file) ||
         data_or_file(user, "client-certificate-data", "client-certificate", dir, &c->cert_data,
@@ -178,7 +180,8 @@ static int fill(ctl_kconfig_t *c, const json_t *root, const char *dir, char *err
     return c->server ? 0 : MCP_ENOMEM;
 }
 
-int ctl_kconfig_load_mem(ctl_kconfig_t *c, const char *yaml, size_t len, char *err, size_t errlen)
+int mcp_kube_config_load_mem(mcp_kube_config_t *c, const char *yaml, size_t len, char *err,
+                             size_t errlen)
 {
     json_t *root;
     int rc;
@@ -190,7 +193,7 @@ int ctl_kconfig_load_mem(ctl_kconfig_t *c, const char *yaml, size_t len, char *e
     rc = fill(c, root, NULL, err, errlen);
     json_decref(root);
     if (rc)
-        ctl_kconfig_dispose(c);
+        mcp_kube_config_dispose(c);
     return rc;
 }
 
@@ -218,7 +221,7 @@ static char *slurp(const char *path, size_t cap, size_t *len)
     return b.data ? mcp_buf_take(&b) : strdup("");
 }
 
-int ctl_kconfig_load_file(ctl_kconfig_t *c, const char *path, char *err, size_t errlen)
+int mcp_kube_config_load_file(mcp_kube_config_t *c, const char *path, char *err, size_t errlen)
 {
     size_t len = 0;
     char *text = slurp(path, KCONFIG_MAX, &len), *dir, *slash;
@@ -242,12 +245,12 @@ int ctl_kconfig_load_file(ctl_kconfig_t *c, const char *path, char *err, size_t 
     free(dir);
     json_decref(root);
     if (rc)
-        ctl_kconfig_dispose(c);
+        mcp_kube_config_dispose(c);
     return rc;
 }
 
 /* Read a token file, trimming trailing whitespace. New string or NULL. */
-char *ctl_read_token(const char *path)
+char *mcp_kube_read_token(const char *path)
 {
     char *t = slurp(path, SA_FILE_MAX, NULL);
     size_t n = t ? strlen(t) : 0;
@@ -257,7 +260,7 @@ char *ctl_read_token(const char *path)
     return t;
 }
 
-int ctl_kconfig_in_cluster(ctl_kconfig_t *c, const char *sa_dir, char *err, size_t errlen)
+int mcp_kube_config_in_cluster(mcp_kube_config_t *c, const char *sa_dir, char *err, size_t errlen)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -275,20 +278,20 @@ int ctl_kconfig_in_cluster(ctl_kconfig_t *c, const char *sa_dir, char *err, size
         return MCP_ENOMEM;
     snprintf(path, sizeof(path), "%s/token", dir);
     c->token_file = strdup(path);
-    c->token = ctl_read_token(path);
+    c->token = mcp_kube_read_token(path);
     snprintf(path, sizeof(path), "%s/ca.crt", dir);
     c->ca_file = strdup(path);
     snprintf(path, sizeof(path), "%s/namespace", dir);
-    c->namespace = ctl_read_token(path);
+    c->namespace = mcp_kube_read_token(path);
     if (!c->token) {
         snprintf(err, errlen, "in-cluster: cannot read %s/token", dir);
-        ctl_kconfig_dispose(c);
+        mcp_kube_config_dispose(c);
         return MCP_EIO;
     }
     return 0;
 }
 
-void ctl_kconfig_dispose(ctl_kconfig_t *c)
+void mcp_kube_config_dispose(mcp_kube_config_t *c)
 {
     char **fields[] = {&c->server,   &c->ca_file,  &c->ca_data,    &c->cert_file, &c->cert_data,
                        &c->key_file, &c->key_data, &c->token_file, &c->namespace, &c->token};
@@ -301,4 +304,19 @@ void ctl_kconfig_dispose(ctl_kconfig_t *c)
         free(*fields[i]);
         *fields[i] = NULL;
     }
+}
+
+int mcp_kube_config_load(mcp_kube_config_t *c, const char *path, char *err, size_t errlen)
+{
+    const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
+    char home_cfg[1024];
+    int rc;
+
+    if (path || (env && *env))
+        return mcp_kube_config_load_file(c, path ? path : env, err, errlen);
+    rc = mcp_kube_config_in_cluster(c, NULL, err, errlen);
+    if (rc == 0 || !home)
+        return rc;
+    snprintf(home_cfg, sizeof(home_cfg), "%s/.kube/config", home);
+    return mcp_kube_config_load_file(c, home_cfg, err, errlen);
 }

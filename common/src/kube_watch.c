@@ -4,7 +4,8 @@
  * resourceVersion with bookmarks and a random bounded timeout. A 410 Gone
  * (HTTP status, or an ERROR event with code 410) clears the version and
  * relists; other failures reconnect after a capped exponential backoff with
- * jitter. The transport is a ctl_client_t, so tests drive this with a fake. */
+ * jitter. The transport is an mcp_kube_client_t, so tests drive this with a
+ * fake. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 #include "mcp/log.h"
 
 #define LIST_PAGE       50 /* small pages keep the parse peak small */
@@ -20,8 +22,8 @@
 #define WATCH_BAD_EVENT 2
 #define MIN_WATCH_S     2 /* a watch shorter than this that ends "normally" counts as a failure */
 
-void ctl_watch_init(ctl_watch_t *w, const ctl_watch_spec_t *spec, ctl_client_t *client,
-                    const ctl_watch_ops_t *ops)
+void mcp_kube_watch_init(mcp_kube_watch_t *w, const mcp_kube_watch_spec_t *spec,
+                         mcp_kube_client_t *client, const mcp_kube_watch_ops_t *ops)
 {
     memset(w, 0, sizeof(*w));
     w->spec = *spec;
@@ -29,7 +31,7 @@ void ctl_watch_init(ctl_watch_t *w, const ctl_watch_spec_t *spec, ctl_client_t *
     w->ops = *ops;
     w->min_timeout_s = 300;
     w->max_timeout_s = 600;
-    w->backoff = (ctl_backoff_t){.base_ms = 250, .cap_ms = 30000, .jitter = 0.5};
+    w->backoff = (mcp_backoff_t){.base_ms = 250, .cap_ms = 30000, .jitter = 0.5};
     w->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
 }
 
@@ -52,10 +54,10 @@ static void url_encode(char *out, size_t len, const char *in)
     out[o] = '\0';
 }
 
-char *ctl_watch_path(const ctl_watch_t *w, char *buf, size_t len, bool watch, const char *cont,
-                     int timeout_s)
+char *mcp_kube_watch_path(const mcp_kube_watch_t *w, char *buf, size_t len, bool watch,
+                          const char *cont, int timeout_s)
 {
-    const ctl_watch_spec_t *s = &w->spec;
+    const mcp_kube_watch_spec_t *s = &w->spec;
     int n;
 
     if (s->namespace)
@@ -64,6 +66,8 @@ char *ctl_watch_path(const ctl_watch_t *w, char *buf, size_t len, bool watch, co
         n = snprintf(buf, len, "%s/%s?", s->base, s->resource);
     if (s->label_selector)
         n += snprintf(buf + n, len - (size_t)n, "labelSelector=%s&", s->label_selector);
+    if (s->field_selector)
+        n += snprintf(buf + n, len - (size_t)n, "fieldSelector=%s&", s->field_selector);
     if (watch)
         snprintf(buf + n, len - (size_t)n,
                  "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", w->rv,
@@ -76,9 +80,9 @@ char *ctl_watch_path(const ctl_watch_t *w, char *buf, size_t len, bool watch, co
     return buf;
 }
 
-static void set_rv(ctl_watch_t *w, const json_t *obj)
+static void set_rv(mcp_kube_watch_t *w, const json_t *obj)
 {
-    const char *rv = ctl_json_str(obj, "metadata.resourceVersion");
+    const char *rv = mcp_json_str(obj, "metadata.resourceVersion");
 
     if (rv && strlen(rv) < sizeof(w->rv))
         snprintf(w->rv, sizeof(w->rv), "%s", rv);
@@ -86,24 +90,24 @@ static void set_rv(ctl_watch_t *w, const json_t *obj)
 
 /* One page: deliver the items, return the continue token (new string, "" at
  * the end) or NULL on failure. */
-static char *list_page(ctl_watch_t *w, const char *cont)
+static char *list_page(mcp_kube_watch_t *w, const char *cont)
 {
     char path[1024];
-    ctl_resp_t r;
-    ctl_req_t req = {.method = "GET",
-                     .cap = CTL_LIST_MAX,
-                     .path = ctl_watch_path(w, path, sizeof(path), false, cont, 0)};
+    mcp_kube_resp_t r;
+    mcp_kube_req_t req = {.method = "GET",
+                          .cap = MCP_KUBE_LIST_MAX,
+                          .path = mcp_kube_watch_path(w, path, sizeof(path), false, cont, 0)};
     const char *next;
     size_t i;
     json_t *item;
     char *out = NULL;
 
-    if (ctl_do(w->client, &req, &r) != 0)
+    if (mcp_kube_do(w->client, &req, &r) != 0)
         return NULL;
     if (r.status != 200 || !json_is_array(json_object_get(r.body, "items"))) {
         mcp_log(MCP_LOG_WARN, "list failed", "resource", w->spec.resource, "message",
-                r.body ? ctl_json_str(r.body, "message") : "no body", NULL);
-        ctl_resp_dispose(&r);
+                r.body ? mcp_json_str(r.body, "message") : "no body", NULL);
+        mcp_kube_resp_dispose(&r);
         return NULL;
     }
     json_array_foreach(json_object_get(r.body, "items"), i, item)
@@ -116,13 +120,13 @@ static char *list_page(ctl_watch_t *w, const char *cont)
         w->ops.event(w->ops.ctx, w, "ADDED", item, w->epoch);
     }
     set_rv(w, r.body);
-    next = ctl_json_str(r.body, "metadata.continue");
+    next = mcp_json_str(r.body, "metadata.continue");
     out = strdup(next ? next : "");
-    ctl_resp_dispose(&r);
+    mcp_kube_resp_dispose(&r);
     return out;
 }
 
-int ctl_watch_list(ctl_watch_t *w)
+int mcp_kube_watch_list(mcp_kube_watch_t *w)
 {
     char *cont = strdup("");
 
@@ -152,7 +156,7 @@ int ctl_watch_list(ctl_watch_t *w)
 
 static int on_event(void *ctx, json_t *ev)
 {
-    ctl_watch_t *w = ctx;
+    mcp_kube_watch_t *w = ctx;
     const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *obj = json_object_get(ev, "object");
 
@@ -161,7 +165,7 @@ static int on_event(void *ctx, json_t *ev)
     if (strcmp(type, "ERROR") == 0) {
         json_int_t code = json_integer_value(json_object_get(obj, "code"));
         mcp_log(MCP_LOG_INFO, "watch error event", "resource", w->spec.resource, "message",
-                ctl_json_str(obj, "message"), NULL);
+                mcp_json_str(obj, "message"), NULL);
         return code == 410 ? WATCH_GONE : WATCH_BAD_EVENT;
     }
     set_rv(w, obj);
@@ -171,7 +175,7 @@ static int on_event(void *ctx, json_t *ev)
     return 0;
 }
 
-int ctl_watch_once(ctl_watch_t *w)
+int mcp_kube_watch_once(mcp_kube_watch_t *w)
 {
     char path[1024];
     int span = w->max_timeout_s - w->min_timeout_s;
@@ -180,8 +184,9 @@ int ctl_watch_once(ctl_watch_t *w)
     json_t *err = NULL;
     int rc;
 
-    rc = w->client->stream(w->client, ctl_watch_path(w, path, sizeof(path), true, NULL, timeout),
-                           timeout, on_event, w, &status, &err);
+    rc = w->client->stream(w->client,
+                           mcp_kube_watch_path(w, path, sizeof(path), true, NULL, timeout), timeout,
+                           on_event, w, &status, &err);
     if (status == 410 || rc == WATCH_GONE ||
         (err && json_integer_value(json_object_get(err, "code")) == 410)) {
         w->rv[0] = '\0';
@@ -196,32 +201,38 @@ int ctl_watch_once(ctl_watch_t *w)
         snprintf(st, sizeof(st), "%ld", status);
         snprintf(code, sizeof(code), "%d", rc);
         mcp_log(MCP_LOG_DEBUG, "watch ended", "resource", w->spec.resource, "status", st, "rc",
-                code, "message", err ? ctl_json_str(err, "message") : "", NULL);
+                code, "message", err ? mcp_json_str(err, "message") : "", NULL);
     }
     json_decref(err);
     return rc;
 }
 
-static void pause_ms(ctl_watch_t *w, double ms)
+static void pause_ms(mcp_kube_watch_t *w, double ms)
 {
-    while (ms > 0 && !(w->client->stop && *w->client->stop)) {
+    while (ms > 0 && !mcp_kube_stopped(w->client)) {
         double step = ms > 100 ? 100 : ms;
         usleep((useconds_t)(step * 1000));
         ms -= step;
     }
 }
 
-static int stopped(const ctl_watch_t *w)
+static int stopped(const mcp_kube_watch_t *w)
 {
-    return w->client->stop && *w->client->stop;
+    return mcp_kube_stopped(w->client);
 }
 
-void ctl_watch_run(ctl_watch_t *w)
+static void restarted(mcp_kube_watch_t *w)
+{
+    if (w->ops.restarted)
+        w->ops.restarted(w->ops.ctx, w);
+}
+
+void mcp_kube_watch_run(mcp_kube_watch_t *w)
 {
     while (!stopped(w)) {
         time_t start = time(NULL);
         int listing = !w->rv[0];
-        int rc = listing ? ctl_watch_list(w) : ctl_watch_once(w);
+        int rc = listing ? mcp_kube_watch_list(w) : mcp_kube_watch_once(w);
 
         if (stopped(w))
             break;
@@ -230,13 +241,13 @@ void ctl_watch_run(ctl_watch_t *w)
             continue;
         }
         if (rc == MCP_ECONFLICT) { /* 410: relist at once */
-            ctl_metrics_watch_restart(w->client->metrics);
+            restarted(w);
             continue;
         }
         if (rc != 0 || !listing) {
             w->failures++;
-            ctl_metrics_watch_restart(w->client->metrics);
-            pause_ms(w, ctl_backoff_delay_ms(&w->backoff, w->failures, &w->seed));
+            restarted(w);
+            pause_ms(w, mcp_backoff_delay_ms(&w->backoff, w->failures, &w->seed));
         }
     }
 }

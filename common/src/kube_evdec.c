@@ -4,19 +4,20 @@
  * one event can never grow beyond its cap however the server misbehaves. */
 #include <string.h>
 
-#include "internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 
-void ctl_evdec_init(ctl_evdec_t *d, size_t max_event)
+void mcp_kube_evdec_init(mcp_kube_evdec_t *d, size_t max_event)
 {
     mcp_buf_init(&d->buf, max_event);
 }
 
-void ctl_evdec_dispose(ctl_evdec_t *d)
+void mcp_kube_evdec_dispose(mcp_kube_evdec_t *d)
 {
     mcp_buf_dispose(&d->buf);
 }
 
-static int emit(const char *line, size_t n, ctl_event_fn fn, void *ctx)
+static int emit(const char *line, size_t n, mcp_kube_event_fn fn, void *ctx)
 {
     json_error_t err;
     json_t *ev;
@@ -38,7 +39,8 @@ static int emit(const char *line, size_t n, ctl_event_fn fn, void *ctx)
 
 /* Decode complete lines straight from p when nothing is buffered, so the
  * common case copies nothing. */
-int ctl_evdec_feed(ctl_evdec_t *d, const char *p, size_t n, ctl_event_fn fn, void *ctx)
+int mcp_kube_evdec_feed(mcp_kube_evdec_t *d, const char *p, size_t n, mcp_kube_event_fn fn,
+                        void *ctx)
 {
     while (n > 0) {
         const char *nl = memchr(p, '\n', n);

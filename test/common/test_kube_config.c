@@ -8,17 +8,18 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../controller/internal.h"
+#include "mcp/json.h"
+#include "mcp/kube.h"
 
-#define DIR "test/fixtures/controller/kubeconfig"
+#define DIR "test/fixtures/kubeconfig"
 
 static void test_data_fields(void **state)
 {
-    ctl_kconfig_t c;
+    mcp_kube_config_t c;
     char err[256] = "";
 
     (void)state;
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/data.yaml", err, sizeof(err)), 0);
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/data.yaml", err, sizeof(err)), 0);
     assert_string_equal(c.server, "https://127.0.0.1:26443");
     assert_non_null(strstr(c.ca_data, "BEGIN CERTIFICATE"));
     assert_null(c.ca_file);
@@ -27,16 +28,16 @@ static void test_data_fields(void **state)
     assert_string_equal(c.namespace, "team-a");
     assert_null(c.token);
     assert_false(c.insecure);
-    ctl_kconfig_dispose(&c);
+    mcp_kube_config_dispose(&c);
 }
 
 static void test_files_relative(void **state)
 {
-    ctl_kconfig_t c;
+    mcp_kube_config_t c;
     char err[256] = "";
 
     (void)state;
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/files.yaml", err, sizeof(err)), 0);
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/files.yaml", err, sizeof(err)), 0);
     assert_string_equal(c.server, "https://[::1]:6443");
     assert_string_equal(c.ca_file, DIR "/pki/ca.crt");
     assert_string_equal(c.cert_file, "/abs/client.crt");
@@ -44,59 +45,60 @@ static void test_files_relative(void **state)
     assert_string_equal(c.token_file, DIR "/sa/token");
     assert_true(c.insecure);
     assert_null(c.namespace);
-    ctl_kconfig_dispose(&c);
+    mcp_kube_config_dispose(&c);
 }
 
 static void test_token(void **state)
 {
-    ctl_kconfig_t c;
+    mcp_kube_config_t c;
     char err[256] = "";
 
     (void)state;
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/token.yaml", err, sizeof(err)), 0);
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/token.yaml", err, sizeof(err)), 0);
     assert_string_equal(c.server, "http://127.0.0.1:8080");
     assert_string_equal(c.token, "abc.def-ghi");
-    ctl_kconfig_dispose(&c);
+    mcp_kube_config_dispose(&c);
 }
 
 static void test_errors(void **state)
 {
-    ctl_kconfig_t c;
+    mcp_kube_config_t c;
     char err[256] = "";
 
     (void)state;
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/no-context.yaml", err, sizeof(err)),
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/no-context.yaml", err, sizeof(err)),
                      MCP_EINVAL);
     assert_non_null(strstr(err, "missing"));
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/broken.yaml", err, sizeof(err)), MCP_EINVAL);
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/broken.yaml", err, sizeof(err)),
+                     MCP_EINVAL);
     assert_non_null(strstr(err, "YAML"));
-    assert_int_equal(ctl_kconfig_load_file(&c, DIR "/nope.yaml", err, sizeof(err)), MCP_EIO);
-    assert_int_equal(ctl_kconfig_load_mem(&c, "- a\n- b\n", 8, err, sizeof(err)), MCP_EINVAL);
-    assert_int_equal(ctl_kconfig_load_mem(&c, "", 0, err, sizeof(err)), MCP_EINVAL);
+    assert_int_equal(mcp_kube_config_load_file(&c, DIR "/nope.yaml", err, sizeof(err)), MCP_EIO);
+    assert_int_equal(mcp_kube_config_load_mem(&c, "- a\n- b\n", 8, err, sizeof(err)), MCP_EINVAL);
+    assert_int_equal(mcp_kube_config_load_mem(&c, "", 0, err, sizeof(err)), MCP_EINVAL);
 }
 
 static void test_in_cluster(void **state)
 {
-    ctl_kconfig_t c;
+    mcp_kube_config_t c;
     char err[256] = "";
 
     (void)state;
     unsetenv("KUBERNETES_SERVICE_HOST");
-    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), MCP_EINVAL);
+    assert_int_equal(mcp_kube_config_in_cluster(&c, DIR "/sa", err, sizeof(err)), MCP_EINVAL);
     setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
     setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
+    assert_int_equal(mcp_kube_config_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
     assert_string_equal(c.server, "https://10.96.0.1:443");
     assert_string_equal(c.token, "sa-token-value");
     assert_string_equal(c.token_file, DIR "/sa/token");
     assert_string_equal(c.ca_file, DIR "/sa/ca.crt");
     assert_string_equal(c.namespace, "controller-ns");
-    ctl_kconfig_dispose(&c);
+    mcp_kube_config_dispose(&c);
     setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
-    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
+    assert_int_equal(mcp_kube_config_in_cluster(&c, DIR "/sa", err, sizeof(err)), 0);
     assert_string_equal(c.server, "https://[fd00::1]:443");
-    ctl_kconfig_dispose(&c);
-    assert_int_equal(ctl_kconfig_in_cluster(&c, DIR "/none", err, sizeof(err)), MCP_EIO);
+    mcp_kube_config_dispose(&c);
+    assert_int_equal(mcp_kube_config_in_cluster(&c, DIR "/none", err, sizeof(err)), MCP_EIO);
 }
 
 int main(void)
