@@ -72,32 +72,35 @@ int ctl_cache_put_server(ctl_cache_t *c, const char *key, const json_t *obj, uin
     json_t *o = slim(obj);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     size_t n = s ? strlen(s) + 1 : 0;
-    server_ent_t *e = s ? malloc(sizeof(*e) + n) : NULL;
+    server_ent_t *e = s ? malloc(sizeof(*e) + n) : NULL, *cur;
     void *old = NULL;
     int rc = MCP_ENOMEM;
 
     json_decref(o);
-    if (e) {
-        server_ent_t *cur;
-        e->epoch = epoch;
-        e->rv = ctl_rv_num(mcp_json_str(obj, "metadata.resourceVersion"));
-        memcpy(e->json, s, n);
-        pthread_mutex_lock(&c->lock);
-        cur = ctl_map_get(&c->servers, key);
-        if (epoch == 0 && cur)
+    if (!e)
+        goto out;
+    e->epoch = epoch;
+    e->rv = ctl_rv_num(mcp_json_str(obj, "metadata.resourceVersion"));
+    memcpy(e->json, s, n);
+    pthread_mutex_lock(&c->lock);
+    cur = ctl_map_get(&c->servers, key);
+    if (epoch == 0 && !cur) { /* a write's response for an object deleted meanwhile */
+        old = e;
+        rc = 0;
+    } else if (cur && cur->rv && e->rv && e->rv < cur->rv) { /* an older copy: keep ours */
+        cur->epoch = epoch ? epoch : cur->epoch;
+        old = e;
+        rc = 0;
+    } else {
+        if (epoch == 0)
             e->epoch = cur->epoch;
-        if (cur && cur->rv && e->rv && e->rv < cur->rv) { /* an older copy: keep ours */
-            cur->epoch = epoch ? epoch : cur->epoch;
-            old = e;
-            rc = 0;
-        } else {
-            rc = ctl_map_put(&c->servers, key, e, &old);
-        }
-        pthread_mutex_unlock(&c->lock);
-        if (rc != 0)
-            free(e);
-        free(old);
+        rc = ctl_map_put(&c->servers, key, e, &old);
     }
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0)
+        free(e);
+    free(old);
+out:
     free(s);
     return rc;
 }
@@ -117,7 +120,7 @@ json_t *ctl_cache_get_server(ctl_cache_t *c, const char *key)
     pthread_mutex_lock(&c->lock);
     e = ctl_map_get(&c->servers, key);
     if (e)
-        o = json_loads(e->json, 0, NULL);
+        o = json_loads(e->json, JSON_ALLOW_NUL, NULL); /* stored by us: bounded */
     pthread_mutex_unlock(&c->lock);
     return o;
 }

@@ -200,7 +200,8 @@ void ctl_cache_free(ctl_cache_t *c);
 uint64_t ctl_rv_num(const char *rv);
 /* MCPServers, keyed "ns/name"; stored compact without managedFields. A copy
  * older (by numeric resourceVersion) than the cached one is ignored. Epoch 0
- * keeps the cached entry's epoch (writes by the reconciler). */
+ * is a write's response: it only refreshes an entry still cached (keeping
+ * its epoch), so a response never brings back an object deleted meanwhile. */
 int ctl_cache_put_server(ctl_cache_t *c, const char *key, const json_t *obj, uint32_t epoch);
 void ctl_cache_del_server(ctl_cache_t *c, const char *key);
 json_t *ctl_cache_get_server(ctl_cache_t *c, const char *key); /* new reference or NULL */
@@ -242,6 +243,13 @@ typedef struct ctl_ctrl {
 /* Watch handlers: keep the cache current and queue the affected MCPServer. */
 void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch);
 void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch);
+/* An MCPServer that cannot be loaded (mcp_kube_object_stub; `why` from the
+ * loader): cached as its stub marked CTL_UNREADABLE, so the reconciler marks
+ * it Failed and nothing else. */
+void ctl_on_server_unreadable(ctl_ctrl_t *c, const char *type, json_t *stub, const char *why,
+                              uint32_t epoch);
+#define CTL_UNREADABLE "mcpOperatorUnreadable"
+
 /* Queue every cached MCPServer (after a relist, on leadership, on resync). */
 void ctl_enqueue_all(ctl_ctrl_t *c);
 

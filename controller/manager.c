@@ -58,6 +58,17 @@ static void watch_event(void *ctx, const mcp_kube_watch_t *w, const char *type, 
         ctl_on_child_event(&m->ctrl, type, obj, epoch);
 }
 
+/* An object that cannot be read: an MCPServer is marked Failed; a child is
+ * skipped (logged by the watch). */
+static void watch_bad(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *stub,
+                      const char *why, uint32_t epoch)
+{
+    mgr_t *m = ctx;
+
+    if (strcmp(w->spec.kind, MCP_KIND) == 0)
+        ctl_on_server_unreadable(&m->ctrl, type, stub, why, epoch);
+}
+
 static void watch_restarted(void *ctx, const mcp_kube_watch_t *w)
 {
     (void)w;
@@ -105,7 +116,11 @@ static int add_watch(mgr_t *m, const char *kind, const char *base, const char *r
                      const char *selector)
 {
     mcp_kube_watch_spec_t spec = {kind, base, res, ns, selector, NULL};
-    mcp_kube_watch_ops_t ops = {watch_event, watch_synced, watch_restarted, m};
+    mcp_kube_watch_ops_t ops = {.event = watch_event,
+                                .synced = watch_synced,
+                                .restarted = watch_restarted,
+                                .bad = watch_bad,
+                                .ctx = m};
     mcp_kube_watch_t *w;
 
     if (m->nwatches == MAX_WATCHES)

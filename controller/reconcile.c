@@ -72,6 +72,13 @@ void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t 
     ctl_queue_add(c->queue, key);
 }
 
+void ctl_on_server_unreadable(ctl_ctrl_t *c, const char *type, json_t *stub, const char *why,
+                              uint32_t epoch)
+{
+    json_object_set_new(stub, CTL_UNREADABLE, json_string(why));
+    ctl_on_server_event(c, type, stub, epoch);
+}
+
 /* Hash of the desired `kind`/`name` of server `skey` when the live object
  * contains it, else 0. */
 static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_uid,
@@ -355,13 +362,15 @@ static json_t *load_profile(rec_t *r)
         failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s", name,
               key, NULL);
     } else {
-        p = json_loads(text, 0, NULL);
+        char why[128] = "not a JSON object";
+        p = mcp_json_load_bounded(
+            text, json_string_length(json_object_get(json_object_get(resp.body, "data"), key)),
+            &mcp_kube_limits, why, sizeof(why));
         if (!json_is_object(p)) {
             json_decref(p);
             p = NULL;
-            failf(r, CTL_RES_ERROR,
-                  "permission profile ConfigMap \"%s\" key \"%s\": not a JSON object%s", name, key,
-                  NULL);
+            failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" key \"%s\": %s", name, key,
+                  why);
         }
     }
     if (!p && r->fail)
@@ -389,7 +398,6 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
     }
     wrap = json_pack("{s:o}", "status", next);
     body = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
-    json_decref(wrap);
     snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s/status", MCP_API_VERSION, ns,
              MCP_PLURAL, name);
     if (body &&
@@ -401,12 +409,18 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
                     &resp) == 0 &&
         resp.status == 200) {
         snprintf(key, sizeof(key), "%s/%s", ns, name);
-        ctl_cache_put_server(r->c->cache, key, resp.body, 0);
+        if (json_object_get(r->obj, CTL_UNREADABLE)) { /* the response is as unreadable */
+            json_object_set(r->obj, "status", json_object_get(wrap, "status"));
+            ctl_cache_put_server(r->c->cache, key, r->obj, 0);
+        } else {
+            ctl_cache_put_server(r->c->cache, key, resp.body, 0);
+        }
         ok = true;
     } else if (resp.status != 404) {
         r->res = CTL_RES_ERROR;
     }
     mcp_kube_resp_dispose(&resp);
+    json_decref(wrap);
     free(body);
     return ok;
 }
@@ -521,6 +535,22 @@ static void run(rec_t *r, const char *now)
     mcp_server_dispose(&r->s);
 }
 
+/* For a stub (ctl_on_server_unreadable): the message for phase Failed, in
+ * the validation's style. The spec is the only part the apiserver does not
+ * bound by a schema (podTemplateSpec keeps unknown fields). */
+static char *unreadable_message(const json_t *obj, int *oom)
+{
+    const char *why = json_string_value(json_object_get(obj, CTL_UNREADABLE));
+    char *msg = NULL;
+
+    if (why && asprintf(&msg, "%s \"%s\" is invalid: spec: Invalid value: \"object\": %s", MCP_KIND,
+                        mcp_json_str(obj, "metadata.name"), why) < 0) {
+        *oom = 1;
+        return NULL;
+    }
+    return msg;
+}
+
 enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms)
 {
     rec_t r = {.c = c, .res = CTL_RES_OK};
@@ -533,7 +563,9 @@ enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms
         return CTL_RES_OK;
     ctl_time_rfc3339(now, sizeof(now), 0);
     mcp_buf_init(&r.written, 4096);
-    msg = mcp_validate_message(r.obj, NULL, &oom);
+    msg = unreadable_message(r.obj, &oom);
+    if (!msg && !oom)
+        msg = mcp_validate_message(r.obj, NULL, &oom);
     if (oom)
         r.res = CTL_RES_ERROR;
     else if (mcp_json_get(r.obj, "metadata.deletionTimestamp"))

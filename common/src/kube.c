@@ -2,16 +2,22 @@
  * every request goes through mcp_kube_do, which times it, tells the
  * client's observer (the controller's metrics) and logs writes at debug. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mcp/kube.h"
 #include "mcp/log.h"
 
+const mcp_json_limits_t mcp_kube_limits = {MCP_KUBE_DEPTH_MAX, MCP_KUBE_VALUES_MAX};
+
 void mcp_kube_resp_dispose(mcp_kube_resp_t *r)
 {
     json_decref(r->body);
     r->body = NULL;
+    free(r->raw);
+    r->raw = NULL;
+    r->raw_len = 0;
 }
 
 bool mcp_kube_stopped(const mcp_kube_client_t *c)
@@ -37,8 +43,7 @@ int mcp_kube_do(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t
     long status;
     int rc;
 
-    resp->status = 0;
-    resp->body = NULL;
+    memset(resp, 0, sizeof(*resp));
     clock_gettime(CLOCK_MONOTONIC, &a);
     rc = c->request(c, req, resp);
     clock_gettime(CLOCK_MONOTONIC, &b);
@@ -52,4 +57,45 @@ int mcp_kube_do(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t
     if (c->observe)
         c->observe(c->observe_ctx, req, rc, status, seconds_between(&a, &b));
     return rc;
+}
+
+/* One member of text p loaded on its own, or NULL. */
+static json_t *member(const char *p, size_t n, const char *key)
+{
+    mcp_json_span_t v;
+    char why[128];
+
+    if (mcp_json_member(p, n, key, &v) != 0)
+        return NULL;
+    return mcp_json_load_bounded(v.p, v.n, &mcp_kube_limits, why, sizeof(why));
+}
+
+json_t *mcp_kube_object_stub(const char *p, size_t n)
+{
+    static const char *const meta_keys[] = {
+        "name",       "namespace",         "uid",    "resourceVersion", "generation",
+        "finalizers", "deletionTimestamp", "labels", "ownerReferences", "creationTimestamp"};
+    static const char *const top_keys[] = {"kind", "apiVersion", "status"};
+    mcp_json_span_t m;
+    json_t *stub, *meta;
+
+    if (mcp_json_member(p, n, "metadata", &m) != 0 || !(stub = json_object()))
+        return NULL;
+    meta = json_object();
+    json_object_set_new(stub, "metadata", meta);
+    for (size_t i = 0; i < MCP_ARRAY_LEN(meta_keys); i++) {
+        json_t *v = member(m.p, m.n, meta_keys[i]);
+        if (v)
+            json_object_set_new(meta, meta_keys[i], v);
+    }
+    for (size_t i = 0; i < MCP_ARRAY_LEN(top_keys); i++) {
+        json_t *v = member(p, n, top_keys[i]);
+        if (v)
+            json_object_set_new(stub, top_keys[i], v);
+    }
+    if (!json_is_string(json_object_get(meta, "name"))) {
+        json_decref(stub);
+        return NULL;
+    }
+    return stub;
 }

@@ -5,6 +5,7 @@
  * does. Credentials are only ever held in memory, never logged (see
  * mcp/kube.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,25 +99,27 @@ static const json_t *named(const json_t *root, const char *key, const char *kind
     return NULL;
 }
 
+/* Base64 (with padding, line breaks allowed) to a NUL-terminated string, by
+ * OpenSSL's decoder, which counts the padding itself. NULL when malformed. */
 static char *b64_decode(const char *in)
 {
-    size_t n = strlen(in), pad = 0;
+    size_t n = strlen(in);
+    EVP_ENCODE_CTX *ctx;
     unsigned char *out;
-    int len;
+    int len = 0, tail = 0, ok;
 
-    while (n && (in[n - 1] == '\n' || in[n - 1] == ' '))
-        n--;
-    out = malloc(n / 4 * 3 + 4);
-    if (!out)
+    if (n > INT_MAX / 2 || !(ctx = EVP_ENCODE_CTX_new()))
         return NULL;
-    len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (len < 0) {
+    out = malloc(n / 4 * 3 + 4);
+    EVP_DecodeInit(ctx);
+    ok = out && EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)in, (int)n) >= 0 &&
+         EVP_DecodeFinal(ctx, out + len, &tail) == 1;
+    EVP_ENCODE_CTX_free(ctx);
+    if (!ok) {
         free(out);
         return NULL;
     }
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        pad++;
-    out[len - (int)pad] = '\0';
+    out[len + tail] = '\0';
     return (char *)out;
 }
 

@@ -174,6 +174,21 @@ static size_t buf_write(char *p, size_t sz, size_t n, void *ud)
     return mcp_buf_add(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
+/* The body as JSON within mcp_kube_limits; a body that is not is logged
+ * and left out (the caller sees the status without a body). */
+static json_t *load_body(const mcp_buf_t *body, const char *path)
+{
+    char why[128];
+    json_t *j;
+
+    if (!body->len)
+        return NULL;
+    j = mcp_json_load_bounded(body->data, body->len, &mcp_kube_limits, why, sizeof(why));
+    if (!j)
+        mcp_log(MCP_LOG_WARN, "apiserver response not loaded", "path", path, "error", why, NULL);
+    return j;
+}
+
 static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
 {
     mcp_kube_t *k = (mcp_kube_t *)c;
@@ -183,8 +198,7 @@ static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kub
     CURLcode cc;
     int rc = 0;
 
-    resp->status = 0;
-    resp->body = NULL;
+    memset(resp, 0, sizeof(*resp));
     if (!h)
         return MCP_ENOMEM;
     mcp_buf_init(&body, req->cap ? req->cap : MCP_KUBE_BODY_MAX);
@@ -203,8 +217,12 @@ static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kub
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (body.len)
-        resp->body = json_loadb(body.data, body.len, 0, NULL);
+    if (req->raw && body.len) {
+        resp->raw_len = body.len;
+        resp->raw = mcp_buf_take(&body);
+    } else {
+        resp->body = load_body(&body, req->path);
+    }
 out:
     mcp_buf_dispose(&body);
     return rc;
@@ -275,8 +293,7 @@ static int kube_stream(mcp_kube_client_t *c, const char *path, int timeout_s, mc
         rc = s.rc;
     else if (cc != CURLE_OK && !(c->stop && *c->stop))
         rc = MCP_EIO;
-    if (s.err.len)
-        *err_body = json_loadb(s.err.data, s.err.len, 0, NULL);
+    *err_body = load_body(&s.err, path);
     mcp_buf_dispose(&s.err);
     mcp_kube_evdec_dispose(&s.dec);
     return rc;

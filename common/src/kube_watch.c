@@ -17,7 +17,6 @@
 #include "mcp/kube.h"
 #include "mcp/log.h"
 
-#define LIST_PAGE       50 /* small pages keep the parse peak small */
 #define WATCH_GONE      1
 #define WATCH_BAD_EVENT 2
 #define MIN_WATCH_S     2 /* a watch shorter than this that ends "normally" counts as a failure */
@@ -29,6 +28,7 @@ void mcp_kube_watch_init(mcp_kube_watch_t *w, const mcp_kube_watch_spec_t *spec,
     w->spec = *spec;
     w->client = client;
     w->ops = *ops;
+    w->page = w->page_default = MCP_KUBE_LIST_PAGE;
     w->min_timeout_s = 300;
     w->max_timeout_s = 600;
     w->backoff = (mcp_backoff_t){.base_ms = 250, .cap_ms = 30000, .jitter = 0.5};
@@ -73,19 +73,82 @@ char *mcp_kube_watch_path(const mcp_kube_watch_t *w, char *buf, size_t len, bool
                  "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", w->rv,
                  timeout_s);
     else if (cont && *cont) {
-        n += snprintf(buf + n, len - (size_t)n, "limit=%d&continue=", LIST_PAGE);
+        n += snprintf(buf + n, len - (size_t)n, "limit=%d&continue=", w->page);
         url_encode(buf + n, len - (size_t)n, cont);
     } else
-        snprintf(buf + n, len - (size_t)n, "limit=%d", LIST_PAGE);
+        snprintf(buf + n, len - (size_t)n, "limit=%d", w->page);
     return buf;
 }
 
-static void set_rv(mcp_kube_watch_t *w, const json_t *obj)
+/* Remember the resourceVersion of `meta` (an object's or a list's metadata). */
+static void set_rv(mcp_kube_watch_t *w, const json_t *meta)
 {
-    const char *rv = mcp_json_str(obj, "metadata.resourceVersion");
+    const char *rv = mcp_json_str(meta, "resourceVersion");
 
     if (rv && strlen(rv) < sizeof(w->rv))
         snprintf(w->rv, sizeof(w->rv), "%s", rv);
+}
+
+/* Hand on an object that cannot be loaded, or log that it is skipped. */
+static void bad_object(mcp_kube_watch_t *w, const char *type, json_t *stub, const char *why)
+{
+    const char *ns = mcp_json_str(stub, "metadata.namespace");
+
+    mcp_log(MCP_LOG_WARN, "skipping an object that cannot be read", "kind", w->spec.kind,
+            "namespace", ns ? ns : "", "name", mcp_json_str(stub, "metadata.name"), "error", why,
+            NULL);
+    if (w->ops.bad)
+        w->ops.bad(w->ops.ctx, w, type, stub, why, w->epoch);
+}
+
+/* Load and deliver one list item (kind and apiVersion come from the list). */
+static void list_item(mcp_kube_watch_t *w, const mcp_json_span_t *it, const json_t *api_version)
+{
+    char why[128];
+    json_t *item = mcp_json_load_bounded(it->p, it->n, &mcp_kube_limits, why, sizeof(why));
+    bool bad = !json_is_object(item);
+
+    if (bad) {
+        json_decref(item);
+        if (!(item = mcp_kube_object_stub(it->p, it->n))) {
+            mcp_log(MCP_LOG_WARN, "skipping a list item without a readable name", "kind",
+                    w->spec.kind, "error", why, NULL);
+            return;
+        }
+    }
+    if (!json_object_get(item, "kind"))
+        json_object_set_new(item, "kind", json_string(w->spec.kind));
+    if (!json_object_get(item, "apiVersion") && json_is_string(api_version))
+        json_object_set(item, "apiVersion", (json_t *)api_version);
+    if (bad)
+        bad_object(w, "ADDED", item, why);
+    else
+        w->ops.event(w->ops.ctx, w, "ADDED", item, w->epoch);
+    json_decref(item);
+}
+
+/* One member of the list text, loaded (small: apiVersion, metadata). */
+static json_t *list_member(const mcp_kube_resp_t *r, const char *key)
+{
+    mcp_json_span_t v;
+    char why[128];
+
+    if (mcp_json_member(r->raw, r->raw_len, key, &v) != 0)
+        return NULL;
+    return mcp_json_load_bounded(v.p, v.n, &mcp_kube_limits, why, sizeof(why));
+}
+
+static void list_failed(mcp_kube_watch_t *w, const mcp_kube_resp_t *r, int rc, const char *why)
+{
+    char st[16], page[16];
+    json_t *status = r->raw ? list_member(r, "message") : NULL;
+
+    snprintf(st, sizeof(st), "%ld", r->status);
+    snprintf(page, sizeof(page), "%d", w->page);
+    mcp_log(MCP_LOG_WARN, "list page failed", "resource", w->spec.resource, "status", st, "limit",
+            page, "error", rc ? mcp_strerror(rc) : why, "message",
+            json_string_value(status) ? json_string_value(status) : "", NULL);
+    json_decref(status);
 }
 
 /* One page: deliver the items, return the continue token (new string, "" at
@@ -96,32 +159,32 @@ static char *list_page(mcp_kube_watch_t *w, const char *cont)
     mcp_kube_resp_t r;
     mcp_kube_req_t req = {.method = "GET",
                           .cap = MCP_KUBE_LIST_MAX,
+                          .raw = true,
                           .path = mcp_kube_watch_path(w, path, sizeof(path), false, cont, 0)};
-    const char *next;
-    size_t i;
-    json_t *item;
+    mcp_json_span_t items, it;
+    json_t *meta = NULL, *api = NULL;
+    size_t pos = 0;
     char *out = NULL;
+    int rc = mcp_kube_do(w->client, &req, &r), more;
 
-    if (mcp_kube_do(w->client, &req, &r) != 0)
-        return NULL;
-    if (r.status != 200 || !json_is_array(json_object_get(r.body, "items"))) {
-        mcp_log(MCP_LOG_WARN, "list failed", "resource", w->spec.resource, "message",
-                r.body ? mcp_json_str(r.body, "message") : "no body", NULL);
-        mcp_kube_resp_dispose(&r);
-        return NULL;
+    if (rc == 0 && r.status == 200 && r.raw)
+        meta = list_member(&r, "metadata"); /* not inside json_is_object: a macro */
+    if (!json_is_object(meta) || mcp_json_member(r.raw, r.raw_len, "items", &items) != 0) {
+        list_failed(w, &r, rc, r.status != 200 ? "error status" : "not a list");
+        goto out;
     }
-    json_array_foreach(json_object_get(r.body, "items"), i, item)
-    {
-        /* list items carry no kind/apiVersion: the list has them */
-        if (!json_object_get(item, "kind"))
-            json_object_set_new(item, "kind", json_string(w->spec.kind));
-        if (!json_object_get(item, "apiVersion") && json_object_get(r.body, "apiVersion"))
-            json_object_set(item, "apiVersion", json_object_get(r.body, "apiVersion"));
-        w->ops.event(w->ops.ctx, w, "ADDED", item, w->epoch);
+    api = list_member(&r, "apiVersion");
+    while ((more = mcp_json_next_element(items.p, items.n, &pos, &it)) == 1)
+        list_item(w, &it, api);
+    if (more < 0) {
+        list_failed(w, &r, 0, "items not readable");
+        goto out;
     }
-    set_rv(w, r.body);
-    next = mcp_json_str(r.body, "metadata.continue");
-    out = strdup(next ? next : "");
+    set_rv(w, meta);
+    out = strdup(mcp_json_str(meta, "continue") ? mcp_json_str(meta, "continue") : "");
+out:
+    json_decref(api);
+    json_decref(meta);
     mcp_kube_resp_dispose(&r);
     return out;
 }
@@ -134,8 +197,13 @@ int mcp_kube_watch_list(mcp_kube_watch_t *w)
         pthread_mutex_lock(w->list_lock);
     w->epoch++;
     w->rv[0] = '\0';
-    while (cont) {
+    w->page = w->page_default;
+    while (cont && !mcp_kube_stopped(w->client)) {
         char *next = list_page(w, cont);
+        if (!next && w->page > 1) { /* the same page again, smaller */
+            w->page /= 2;
+            continue;
+        }
         free(cont);
         cont = next;
         if (cont && !*cont)
@@ -143,11 +211,11 @@ int mcp_kube_watch_list(mcp_kube_watch_t *w)
     }
     if (w->list_lock)
         pthread_mutex_unlock(w->list_lock);
-    if (!cont)
+    if (!cont || *cont || !w->rv[0]) { /* failed, stopped half-way, or no version */
+        free(cont);
         return MCP_EIO;
+    }
     free(cont);
-    if (!w->rv[0])
-        return MCP_EIO;
     if (w->ops.synced)
         w->ops.synced(w->ops.ctx, w, w->epoch);
     w->synced = 1;
@@ -168,10 +236,13 @@ static int on_event(void *ctx, json_t *ev)
                 mcp_json_str(obj, "message"), NULL);
         return code == 410 ? WATCH_GONE : WATCH_BAD_EVENT;
     }
-    set_rv(w, obj);
+    set_rv(w, json_object_get(obj, "metadata"));
     if (strcmp(type, "BOOKMARK") == 0)
         return 0;
-    w->ops.event(w->ops.ctx, w, type, obj, w->epoch);
+    if (json_is_string(json_object_get(ev, "error")))
+        bad_object(w, type, obj, json_string_value(json_object_get(ev, "error")));
+    else
+        w->ops.event(w->ops.ctx, w, type, obj, w->epoch);
     return 0;
 }
 

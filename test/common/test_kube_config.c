@@ -77,6 +77,45 @@ static void test_errors(void **state)
     assert_int_equal(mcp_kube_config_load_mem(&c, "", 0, err, sizeof(err)), MCP_EINVAL);
 }
 
+/* A kubeconfig whose CA data is `b64`. */
+static int load_ca(mcp_kube_config_t *c, const char *b64, char *err, size_t errlen)
+{
+    char yaml[1024];
+
+    snprintf(yaml, sizeof(yaml),
+             "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n"
+             "    certificate-authority-data: \"%s\"\n"
+             "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+             "current-context: x\nusers:\n- name: u\n  user: {token: t}\n",
+             b64);
+    return mcp_kube_config_load_mem(c, yaml, strlen(yaml), err, errlen);
+}
+
+/* Padding is counted by the decoder: all-padding input once wrote before
+ * the buffer (ASan). */
+static void test_base64(void **state)
+{
+    static const char *const bad[] = {"========", "=",    "====",     "YQ=",  "YQ",
+                                      "Y===",     "a!bc", "YWJj====", "=YWJj"};
+    static const struct {
+        const char *in, *out;
+    } good[] = {{"", ""},        {"YQ==", "a"},           {"YWI=", "ab"},
+                {"YWJj", "abc"}, {"YWJj\\nZA==", "abcd"}, {"YWJjZA==\\n", "abcd"}};
+    mcp_kube_config_t c;
+    char err[256] = "";
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(bad); i++) {
+        assert_int_equal(load_ca(&c, bad[i], err, sizeof(err)), MCP_EINVAL);
+        assert_non_null(strstr(err, "base64"));
+    }
+    for (size_t i = 0; i < MCP_ARRAY_LEN(good); i++) {
+        assert_int_equal(load_ca(&c, good[i].in, err, sizeof(err)), 0);
+        assert_string_equal(c.ca_data, good[i].out);
+        mcp_kube_config_dispose(&c);
+    }
+}
+
 static void test_in_cluster(void **state)
 {
     mcp_kube_config_t c;
@@ -106,7 +145,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_data_fields), cmocka_unit_test(test_files_relative),
         cmocka_unit_test(test_token),       cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_in_cluster),
+        cmocka_unit_test(test_in_cluster),  cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,10 +57,18 @@ static inline void fake_stamp(fake_t *f, json_t *obj, const json_t *old)
         json_object_set(obj, "status", json_object_get((json_t *)old, "status"));
 }
 
+/* Like the real client: the body goes over the wire as text and is loaded
+ * within mcp_kube_limits (a body that is not loads as NULL). */
 static inline void fake_respond(mcp_kube_resp_t *resp, long status, json_t *body)
 {
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char why[128];
+
     resp->status = status;
-    resp->body = body;
+    resp->body =
+        text ? mcp_json_load_bounded(text, strlen(text), &mcp_kube_limits, why, sizeof(why)) : NULL;
+    free(text);
+    json_decref(body);
 }
 
 static inline void fake_write(fake_t *f, mcp_kube_resp_t *resp, const char *p,

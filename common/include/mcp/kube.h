@@ -25,6 +25,7 @@
 #include "mcp/backoff.h"
 #include "mcp/buf.h"
 #include "mcp/common.h"
+#include "mcp/json.h"
 
 /* ==== caps ================================================================ */
 
@@ -32,6 +33,13 @@
 #define MCP_KUBE_LIST_MAX  ((size_t)8 << 20)  /* one page of a list */
 #define MCP_KUBE_ERROR_MAX ((size_t)64 << 10) /* a Status body of a failed watch */
 #define MCP_KUBE_EVENT_MAX ((size_t)4 << 20)  /* one watch event */
+
+/* What one object (a response body, a list item, a watch event) may hold
+ * before it is loaded: Kubernetes objects nest ~15 levels, an MCPServer's
+ * podTemplateSpec at most 32 more; 100,000 values are ~6 MiB as a tree. */
+#define MCP_KUBE_DEPTH_MAX  64
+#define MCP_KUBE_VALUES_MAX 100000
+extern const mcp_json_limits_t mcp_kube_limits;
 
 /* ==== config: kube_config.c =============================================== */
 
@@ -77,11 +85,14 @@ typedef struct mcp_kube_req {
     size_t cap;               /* response body cap, 0 = MCP_KUBE_BODY_MAX */
     long timeout_ms;          /* whole request, 0 = the client's default (30 s) */
     int tag;                  /* the caller's label for its observer; opaque here */
+    bool raw;                 /* leave the body unloaded, in resp->raw (list pages) */
 } mcp_kube_req_t;
 
 typedef struct mcp_kube_resp {
     long status;  /* HTTP status */
-    json_t *body; /* parsed JSON body or NULL: a new reference */
+    json_t *body; /* the body loaded within mcp_kube_limits, or NULL: a new reference */
+    char *raw;    /* req.raw: the body's bytes (NUL-terminated, owned), or NULL */
+    size_t raw_len;
 } mcp_kube_resp_t;
 
 /* Called once per complete watch event (a JSON object, borrowed). A non-zero
@@ -116,6 +127,14 @@ bool mcp_kube_stopped(const mcp_kube_client_t *c);
 /* The "message" of a Status body (borrowed) or fallback. */
 const char *mcp_kube_status_message(const json_t *body, const char *fallback);
 
+/* What can still be read of an object that cannot be loaded whole (too deep,
+ * too large, not valid JSON): kind, apiVersion, the identifying metadata
+ * (name, namespace, uid, resourceVersion, generation, labels,
+ * ownerReferences, timestamps; never managedFields) and status, each loaded
+ * on its own within mcp_kube_limits. New reference, or NULL when not even
+ * metadata.name can be read. */
+json_t *mcp_kube_object_stub(const char *p, size_t n);
+
 /* ==== libcurl implementation: kube_curl.c ================================= */
 
 typedef struct mcp_kube mcp_kube_t;
@@ -137,13 +156,16 @@ void mcp_kube_free(mcp_kube_t *k);
 
 typedef struct mcp_kube_evdec {
     mcp_buf_t buf;
+    mcp_json_limits_t limits; /* per event; init sets mcp_kube_limits */
 } mcp_kube_evdec_t;
 
 void mcp_kube_evdec_init(mcp_kube_evdec_t *d, size_t max_event);
 void mcp_kube_evdec_dispose(mcp_kube_evdec_t *d);
-/* Feed bytes; calls fn for each complete line. Returns 0, the callback's
- * non-zero value, MCP_ETOOBIG (an event over the cap), or MCP_EINVAL (a line
- * that is not a JSON object). */
+/* Feed bytes; calls fn for each complete line. An event whose object cannot
+ * be loaded within the limits is passed on as {"type": ..., "object": stub
+ * (mcp_kube_object_stub), "error": "<why>"}, so one bad object never stops
+ * a stream. Returns 0, the callback's non-zero value, MCP_ETOOBIG (an event
+ * over the byte cap), or MCP_EINVAL (a line that is not an event at all). */
 int mcp_kube_evdec_feed(mcp_kube_evdec_t *d, const char *p, size_t n, mcp_kube_event_fn fn,
                         void *ctx);
 
@@ -160,6 +182,11 @@ typedef struct mcp_kube_watch_ops {
     void (*synced)(void *ctx, const mcp_kube_watch_t *w, uint32_t epoch);
     /* Optional: the watch restarts (after a failure or a 410 Gone). */
     void (*restarted)(void *ctx, const mcp_kube_watch_t *w);
+    /* Optional: an object that cannot be loaded (see mcp_kube_object_stub):
+     * it is skipped after this call, which gets its stub (borrowed) and why.
+     * Without it, the skip is only logged. */
+    void (*bad)(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *stub,
+                const char *why, uint32_t epoch);
     void *ctx;
 } mcp_kube_watch_ops_t;
 
@@ -182,13 +209,21 @@ struct mcp_kube_watch {
     unsigned seed;
     int synced; /* first list done */
     int min_timeout_s, max_timeout_s;
+    int page;         /* list page size now: halved after a failed page, down to 1 */
+    int page_default; /* restored at each new list (MCP_KUBE_LIST_PAGE) */
     mcp_backoff_t backoff;
     pthread_mutex_t *list_lock; /* optional: one list at a time (memory peak) */
 };
 
 void mcp_kube_watch_init(mcp_kube_watch_t *w, const mcp_kube_watch_spec_t *spec,
                          mcp_kube_client_t *client, const mcp_kube_watch_ops_t *ops);
-/* One list (all pages). Returns 0 or negative. */
+#define MCP_KUBE_LIST_PAGE 50
+
+/* One list (all pages). Items are loaded one at a time, so one that cannot
+ * be loaded is skipped (ops.bad) and the peak is one item's tree; a page
+ * that fails (over MCP_KUBE_LIST_MAX, unreadable, an error status) is asked
+ * again at half the size, down to one item, before the list fails. Returns 0
+ * or negative. */
 int mcp_kube_watch_list(mcp_kube_watch_t *w);
 /* One watch connection from w->rv. Returns 0 when it ended normally,
  * MCP_ECONFLICT on 410 Gone (w->rv cleared: relist), negative otherwise. */
