@@ -26,10 +26,11 @@ $(WH_FUZZ_BIN): $(WH_FUZZ_SRC) $(wildcard common/include/mcp/*.h webhook/*.h)
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(WH_FUZZ_SRC) $(LIBS)
 
-fuzz-webhook: $(WH_FUZZ_BIN) ## Fuzz the admission handler for FUZZ_SECONDS (default 60), seeded from fixtures
+fuzz-webhook: $(WH_FUZZ_BIN) ## Fuzz the admission handler for FUZZ_SECONDS (default 60), seeded from fixtures and past crashes
 	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
 	@for d in test/fixtures/admission/*/; do \
 	    cp "$$d/review.json" "$(FUZZ_BUILD)/corpus/seed-$$(basename $$d).json"; done
+	@cp test/fixtures/fuzz/admission/* $(FUZZ_BUILD)/corpus/
 	$(WH_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
 	    -dict=bench/webhook/fuzz.dict -artifact_prefix=$(FUZZ_BUILD)/artifacts/ \
 	    -print_final_stats=1 $(FUZZ_BUILD)/corpus

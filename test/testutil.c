@@ -53,7 +53,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char **tu_list_dirs(const char *dir)
+static char **list_entries(const char *dir, int want_dirs)
 {
     DIR *d = opendir(dir);
     char **list = calloc(1, sizeof(char *));
@@ -70,7 +70,7 @@ char **tu_list_dirs(const char *dir)
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        if (stat(path, &st) != 0 || (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
             continue;
         list = realloc(list, (n + 2) * sizeof(char *));
         assert_non_null(list);
@@ -80,6 +80,16 @@ char **tu_list_dirs(const char *dir)
     closedir(d);
     qsort(list, n, sizeof(char *), cmp_str);
     return list;
+}
+
+char **tu_list_dirs(const char *dir)
+{
+    return list_entries(dir, 1);
+}
+
+char **tu_list_files(const char *dir)
+{
+    return list_entries(dir, 0);
 }
 
 void tu_free_list(char **list)

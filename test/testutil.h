@@ -16,6 +16,8 @@ json_t *tu_load_json(const char *path);
 /* Sorted names of the sub-folders of dir. Returns a NULL-terminated array
  * (free with tu_free_list), never NULL; an empty array when dir is missing. */
 char **tu_list_dirs(const char *dir);
+/* The same for the regular files of dir (names starting with '.' left out). */
+char **tu_list_files(const char *dir);
 void tu_free_list(char **list);
 
 /* Write s to path (creating parent folders); returns 0 or -1. */

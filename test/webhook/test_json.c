@@ -2,7 +2,11 @@
  * jansson's json_loadb(JSON_REJECT_DUPLICATES): for every input both must
  * accept or both reject, and accepted values must be equal. The inputs are
  * the corner cases of RFC 8259 and of jansson's own limits; the fuzzer
- * (bench/webhook/fuzz_admission.c) runs the same check on random inputs. */
+ * (bench/webhook/fuzz_admission.c) runs the same check on random inputs,
+ * and every input it ever stopped on is kept in test/fixtures/fuzz/admission/
+ * and replayed here. Where jansson is known to be more lenient
+ * (bench/webhook/jansson_lenient.h), our reader must reject and agree with
+ * jansson once the leniency is undone. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +16,11 @@
 #include <cmocka.h>
 
 #include "../testutil.h"
+#include "mcp/common.h"
 #include "../../webhook/internal.h"
+#include "../../bench/webhook/jansson_lenient.h"
+
+#define FUZZ_DIR "test/fixtures/fuzz/admission"
 
 static void same_as_jansson(const char *text, size_t len)
 {
@@ -228,13 +236,101 @@ static void test_filter(void **state)
     }
 }
 
+/* jansson skips one raw NUL after a number or literal; we reject it, and
+ * agree with jansson on the input without it. Nowhere else does a NUL pass. */
+static void test_jansson_nul_leniency(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        int jansson_accepts;
+    } cases[] = {
+#define NUL_CASE(text, accepts) {text, sizeof(text) - 1, accepts}
+        NUL_CASE("[5\0,2, 3]\n", 1),    NUL_CASE("[5\0]", 1),
+        NUL_CASE("[true\0]", 1),        NUL_CASE("[null\0,false\0]", 1),
+        NUL_CASE("{\"a\":1.5e3\0}", 1), NUL_CASE("[-0\0]", 1),
+        NUL_CASE("[5\0\0]", 0),         NUL_CASE("[1,\0 2]", 0),
+        NUL_CASE("[\"a\"\0]", 0),       NUL_CASE("[1]\0", 0),
+        NUL_CASE("[1e\0]", 0),          NUL_CASE("[tr\0ue]", 0),
+#undef NUL_CASE
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        char err[256], strict[32];
+        int oom = 0;
+        json_t *mine = wh_json_parse(cases[i].text, cases[i].len, NULL, err, sizeof(err), &oom);
+        json_t *ref = json_loadb(cases[i].text, cases[i].len, JSON_REJECT_DUPLICATES, NULL);
+        size_t n = jansson_lenient_strip(cases[i].text, cases[i].len, strict);
+
+        assert_null(mine); /* RFC 8259: a NUL is never whitespace */
+        assert_int_equal(!!ref, cases[i].jansson_accepts);
+        if (ref) {
+            assert_true(n < cases[i].len);
+            mine = wh_json_parse(strict, n, NULL, err, sizeof(err), &oom);
+            assert_non_null(mine);
+            assert_true(json_equal(mine, ref));
+            json_decref(mine);
+        }
+        json_decref(ref);
+    }
+}
+
+/* Inputs the fuzzer stopped on, replayed: the oracle holds, and the
+ * admission handler answers them with valid JSON and a known status. */
+static void test_fuzz_regressions(void **state)
+{
+    char **names = tu_list_files(FUZZ_DIR);
+    size_t n = 0;
+
+    (void)state;
+    for (char **name = names; *name; name++, n++) {
+        char path[512], err[256], *text, *strict;
+        size_t len = 0, slen;
+        int oom = 0;
+        json_t *mine, *ref;
+
+        snprintf(path, sizeof(path), FUZZ_DIR "/%s", *name);
+        text = tu_read_file(path, &len);
+        assert_non_null(text);
+        mine = wh_json_parse(text, len, NULL, err, sizeof(err), &oom);
+        ref = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+        strict = malloc(len + 1);
+        assert_non_null(strict);
+        slen = jansson_lenient_strip(text, len, strict);
+        if (!mine && ref && slen < len) /* jansson's leniency undone */
+            mine = wh_json_parse(strict, slen, NULL, err, sizeof(err), &oom);
+        if (!mine != !ref || (mine && !json_equal(mine, ref)))
+            fail_msg("%s: wh_json_parse and jansson disagree", *name);
+        for (int ep = WH_EP_MUTATE; ep <= WH_EP_VALIDATE; ep++) {
+            mcp_buf_t out;
+            wh_verdict_t v;
+            int status;
+            json_t *body;
+
+            mcp_buf_init(&out, WH_REPLY_MAX);
+            status = wh_admit((wh_endpoint_t)ep, text, len, &out, &v);
+            body = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+            assert_non_null(body);
+            assert_true(status == 200 || status == 400 || status == 413);
+            json_decref(body);
+            mcp_buf_dispose(&out);
+        }
+        json_decref(mine);
+        json_decref(ref);
+        free(strict);
+        free(text);
+    }
+    tu_free_list(names);
+    assert_true(n >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_corner_cases),
-        cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_long_strings),
-        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_jansson_nul_leniency), cmocka_unit_test(test_fuzz_regressions),
+        cmocka_unit_test(test_corner_cases),         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_long_strings),         cmocka_unit_test(test_filter),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
