@@ -6,8 +6,14 @@
  * deny. A review that does not parse, or lacks request/uid, gets HTTP 400
  * with a Kubernetes Status body; one that parses but asks about the wrong
  * object gets a deny with code 400, so the user sees why. The review is read
- * with wh_json_parse, building only the parts used, and the response is
- * written by hand (no jansson tree): per-request work stays small. */
+ * with wh_json_parse, building only what the rules read (the schema's shape:
+ * lists up to their cap, podTemplateSpec only where a rule looks), so memory
+ * and time follow the rules, not the input; lists over their cap and too deep
+ * a podTemplateSpec are found while reading and denied before any rule runs.
+ * The mutating endpoint only computes defaults; the validating one ratchets
+ * UPDATEs (an object being deleted, or whose spec is byte for byte the old
+ * one's, is allowed). The response is written by hand (no jansson tree). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +37,17 @@ typedef struct jw {
     int err;
 } jw_t;
 
+/* Where the reader records the two specs an UPDATE compares. */
+enum { SPAN_SPEC = 1, SPAN_OLD_SPEC, SPAN_COUNT = SPAN_OLD_SPEC };
+
 /* The parts of a review the handler needs, borrowed from `root`. */
 typedef struct review {
     json_t *root; /* owned */
     const char *uid;
     const char *op;
     const json_t *object;
+    mcp_errlist_t bounds; /* lists over their cap, too deep: found while reading */
+    wh_json_span_t spans[SPAN_COUNT];
 } review_t;
 
 static void jw_raw(jw_t *w, const char *s, size_t n)
@@ -131,25 +142,74 @@ static int str_is(const json_t *obj, const char *key, const char *want)
     return v && strcmp(v, want) == 0;
 }
 
-/* Only these parts of a review are built; userInfo, oldObject, options and
- * the rest are checked as JSON and skipped (an UPDATE's oldObject would
- * otherwise double the work). */
-static const char *const request_keys[] = {"uid", "operation", "kind", "object", NULL};
-static const char *const review_keys[] = {"apiVersion", "kind", "request", NULL};
-static const wh_json_keep_t request_keep = {request_keys, NULL, NULL};
-static const wh_json_keep_t review_keep = {review_keys, "request", &request_keep};
+/* The shape of a review: of the request, only uid, operation, kind, the
+ * object (as the schema's shape, with its spec's text recorded) and the old
+ * object's spec text (for ratcheting, not built); userInfo, options and the
+ * rest are checked as JSON and left out. Built once, then read-only. */
+static struct {
+    mcp_shape_t object_members[8];
+    mcp_shape_t old_spec[2], old_members[2];
+    mcp_shape_t request[6], review[4];
+    mcp_shape_t root;
+    int ok;
+} shapes;
+static pthread_once_t shapes_once = PTHREAD_ONCE_INIT;
+
+static void build_shapes(void)
+{
+    const mcp_shape_t *schema = mcp_schema_shape();
+    size_t n = 0;
+
+    if (!schema)
+        return;
+    for (const mcp_shape_t *m = schema->members; m->name; m++) {
+        if (n + 1 >= MCP_ARRAY_LEN(shapes.object_members))
+            return;
+        shapes.object_members[n] = *m;
+        if (strcmp(m->name, "spec") == 0)
+            shapes.object_members[n].span = SPAN_SPEC;
+        n++;
+    }
+    shapes.old_spec[0] = (mcp_shape_t){.name = "spec",
+                                       .kind = MCP_SHAPE_OBJECT,
+                                       .members = shapes.old_spec + 1,
+                                       .span = SPAN_OLD_SPEC};
+    shapes.old_members[0] = shapes.old_spec[0];
+    shapes.request[0] = (mcp_shape_t){.name = "uid"};
+    shapes.request[1] = (mcp_shape_t){.name = "operation"};
+    shapes.request[2] = (mcp_shape_t){.name = "kind", .kind = MCP_SHAPE_OBJECT};
+    shapes.request[3] =
+        (mcp_shape_t){.name = "object", .kind = MCP_SHAPE_OBJECT, .members = shapes.object_members};
+    shapes.request[4] =
+        (mcp_shape_t){.name = "oldObject", .kind = MCP_SHAPE_OBJECT, .members = shapes.old_members};
+    shapes.review[0] = (mcp_shape_t){.name = "apiVersion"};
+    shapes.review[1] = (mcp_shape_t){.name = "kind"};
+    shapes.review[2] =
+        (mcp_shape_t){.name = "request", .kind = MCP_SHAPE_OBJECT, .members = shapes.request};
+    shapes.root = (mcp_shape_t){.kind = MCP_SHAPE_OBJECT, .members = shapes.review};
+    shapes.ok = 1;
+}
+
+const mcp_shape_t *wh_review_shape(void)
+{
+    pthread_once(&shapes_once, build_shapes);
+    return shapes.ok ? &shapes.root : NULL;
+}
 
 /* Parse and check the envelope. NULL when usable, else why it is a 400
  * (*oom set when it is really a 500). */
 static const char *decode(const char *body, size_t len, review_t *rv, char *why, size_t whylen,
                           int *oom)
 {
+    wh_json_opts_t opts = {wh_review_shape(), &rv->bounds, rv->spans, SPAN_COUNT};
     char jerr[160];
     json_t *req;
 
     if (len == 0)
         return "request body is empty";
-    rv->root = wh_json_parse(body, len, &review_keep, jerr, sizeof(jerr), oom);
+    if (!opts.shape)
+        return *oom = 1, "out of memory";
+    rv->root = wh_json_parse(body, len, &opts, jerr, sizeof(jerr), oom);
     if (!rv->root) {
         snprintf(why, whylen, "request body is not valid JSON: %s", jerr);
         return why;
@@ -219,6 +279,13 @@ static void reply_close(jw_t *w, const mcp_errlist_t *warns)
                 JW_LIT(w, ",");
             jw_str(w, warns->items[i].text);
         }
+        if (warns->dropped) {
+            char more[64];
+
+            snprintf(more, sizeof(more), "... and %zu more warnings", warns->dropped);
+            JW_LIT(w, ",");
+            jw_str(w, more);
+        }
         JW_LIT(w, "]");
     }
     JW_LIT(w, "}}");
@@ -266,16 +333,16 @@ static void write_patch(jw_t *w, const mcp_changes_t *ch)
     json_decref(patch);
 }
 
+/* Defaults only: the rules (and their warnings) are the validating
+ * endpoint's. An object with a list over its cap gets no patch; the
+ * validating endpoint denies it. */
 static wh_verdict_t mutate(jw_t *w, const review_t *rv)
 {
     mcp_changes_t ch;
-    mcp_errlist_t errs, warns;
     wh_verdict_t v = WH_ALLOWED;
 
     mcp_changes_init(&ch);
-    mcp_errlist_init(&errs);
-    mcp_errlist_init(&warns);
-    if (mcp_defaults(rv->object, &ch) < 0 || mcp_validate(rv->object, &errs, &warns) < 0) {
+    if (mcp_errlist_total(&rv->bounds) == 0 && mcp_defaults(rv->object, &ch) < 0) {
         w->err = MCP_ENOMEM;
         goto out;
     }
@@ -284,12 +351,38 @@ static wh_verdict_t mutate(jw_t *w, const review_t *rv)
         write_patch(w, &ch);
         v = WH_PATCHED;
     }
-    reply_close(w, &warns);
+    reply_close(w, NULL);
 out:
-    mcp_errlist_dispose(&warns);
-    mcp_errlist_dispose(&errs);
     mcp_changes_dispose(&ch);
     return v;
+}
+
+/* DESIGN.md section 3: an UPDATE of an object being deleted, or one that
+ * leaves the spec as it was (the same bytes, as the apiserver serializes
+ * both the same way), is allowed whatever today's rules say of the spec. */
+static int ratchets(const review_t *rv)
+{
+    const json_t *meta = json_object_get(rv->object, "metadata");
+    const wh_json_span_t *now = &rv->spans[SPAN_SPEC - 1], *old = &rv->spans[SPAN_OLD_SPEC - 1];
+    const json_t *deleting = json_object_get(meta, "deletionTimestamp");
+
+    if (!op_is(rv, "UPDATE"))
+        return 0;
+    if (deleting && !json_is_null(deleting))
+        return 1;
+    return now->len == old->len && (now->len == 0 || memcmp(now->p, old->p, now->len) == 0);
+}
+
+/* The deny message for bounds broken while reading: those errors alone, as
+ * mcp_validate would report them. */
+static char *bounds_message(const review_t *rv, int *oom)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(rv->object, "metadata"), "name"));
+    char *msg = mcp_errlist_aggregate(&rv->bounds, MCP_KIND, name);
+
+    *oom = !msg || rv->bounds.oom;
+    return msg;
 }
 
 static wh_verdict_t validate(jw_t *w, const review_t *rv)
@@ -300,7 +393,12 @@ static wh_verdict_t validate(jw_t *w, const review_t *rv)
     wh_verdict_t v = WH_ALLOWED;
 
     mcp_errlist_init(&warns);
-    msg = mcp_validate_message(rv->object, &warns, &oom);
+    if (ratchets(rv))
+        msg = NULL;
+    else if (mcp_errlist_total(&rv->bounds) > 0)
+        msg = bounds_message(rv, &oom);
+    else
+        msg = mcp_validate_message(rv->object, &warns, &oom);
     if (oom || warns.oom) {
         w->err = MCP_ENOMEM;
     } else if (msg) {
@@ -342,8 +440,10 @@ int wh_admit(wh_endpoint_t ep, const char *body, size_t len, mcp_buf_t *out, wh_
     if (len > WH_BODY_MAX) {
         *verdict = WH_BAD_REQUEST;
         status = status_body(&w, 413, "RequestEntityTooLarge",
-                             "request body is larger than the 4 MiB limit");
-    } else if ((why = decode(body, len, &rv, buf, sizeof(buf), &oom)) != NULL) {
+                             "request body is larger than the 3 MiB limit");
+    } else if ((why = decode(body, len, &rv, buf, sizeof(buf), &oom)) != NULL || rv.bounds.oom) {
+        oom |= rv.bounds.oom;
+        why = why ? why : "out of memory";
         *verdict = WH_BAD_REQUEST;
         status = status_body(&w, 400, "BadRequest", why);
         w.err = oom ? MCP_ENOMEM : w.err;
@@ -351,6 +451,7 @@ int wh_admit(wh_endpoint_t ep, const char *body, size_t len, mcp_buf_t *out, wh_
         *verdict = judge(&w, ep, &rv);
     }
     json_decref(rv.root);
+    mcp_errlist_dispose(&rv.bounds);
     if (w.err) {
         mcp_buf_reset(out);
         mcp_buf_adds(out, OOM_BODY);

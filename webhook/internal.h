@@ -16,11 +16,14 @@
 
 #include "mcp/buf.h"
 #include "mcp/common.h"
+#include "mcp/errlist.h"
+#include "mcp/schema.h"
 
 #define WH_VERSION "0.1.0"
 
-/* Largest request body accepted; bigger ones get HTTP 413. */
-#define WH_BODY_MAX ((size_t)4 << 20)
+/* Largest request body accepted (the apiserver's own limit on a request
+ * body); bigger ones get HTTP 413. */
+#define WH_BODY_MAX ((size_t)3 << 20)
 /* Largest response body we are willing to build (messages echo values). */
 #define WH_REPLY_MAX ((size_t)16 << 20)
 
@@ -45,22 +48,29 @@ typedef enum wh_verdict {
 
 /* ---- json.c ---------------------------------------------------------------- */
 
-/* Which members of an object to build: the others are checked like any JSON
- * but not built, and null stands in for their values. `nested` names one
- * kept member whose object value is filtered by `inner` (NULL: built whole). */
-typedef struct wh_json_keep {
-    const char *const *keys; /* NULL-terminated */
-    const char *nested;
-    const struct wh_json_keep *inner;
-} wh_json_keep_t;
+/* What to build (see mcp/schema.h: mcp_shape_t), and what the reader reports
+ * on the way. */
+typedef struct wh_json_span {
+    const char *p; /* into the input */
+    size_t len;
+} wh_json_span_t;
+
+typedef struct wh_json_opts {
+    const mcp_shape_t *shape; /* the whole text's shape */
+    mcp_errlist_t *bounds;    /* "Too many" and too-deep errors found (may be NULL) */
+    wh_json_span_t *spans;    /* where values whose shape has span > 0 lie */
+    size_t n_spans;
+} wh_json_opts_t;
 
 /* Parse a whole JSON text (top level an object or array) into jansson
- * values. With keep == NULL it accepts exactly what
- * json_loadb(JSON_REJECT_DUPLICATES) accepts and builds an equal value; with
- * a filter, duplicate keys inside the values not built go unnoticed. Returns
- * a new reference, or NULL with "<why> (line L, column C)" in err and *oom
- * set when the failure was an allocation. `buf` is borrowed. */
-json_t *wh_json_parse(const char *buf, size_t len, const wh_json_keep_t *keep, char *err,
+ * values. With opts == NULL it accepts exactly what
+ * json_loadb(JSON_REJECT_DUPLICATES) accepts and builds an equal value. With
+ * a shape it accepts the same texts (except that duplicate keys inside
+ * values not built go unnoticed) and builds only what the shape names: see
+ * json.c. Returns a new reference, or NULL with "<why> (line L, column C)"
+ * in err and *oom set when the failure was an allocation. `buf` is
+ * borrowed. */
+json_t *wh_json_parse(const char *buf, size_t len, const wh_json_opts_t *opts, char *err,
                       size_t errlen, int *oom);
 
 /* ---- jpool.c ------------------------------------------------------------------ */
@@ -79,6 +89,9 @@ void wh_jpool_release(void);
  * status is returned and its verdict stored in *verdict. Never fails: on
  * out-of-memory the body is a short static JSON text with status 500. */
 int wh_admit(wh_endpoint_t ep, const char *body, size_t len, mcp_buf_t *out, wh_verdict_t *verdict);
+
+/* The shape wh_admit reads a review with (static, read-only; NULL on OOM). */
+const mcp_shape_t *wh_review_shape(void);
 
 /* Append a Kubernetes Status object (`{"kind":"Status",...}`) for an HTTP
  * error to `out` and return `code`. Used for 4xx answers outside reviews. */

@@ -6,8 +6,16 @@
  * text whose top level is an object or array, UTF-8 only, no \u0000, no
  * duplicate keys, integers within long long, no real overflow, depth at
  * most 2048) and builds an equal value; the fuzzer checks both claims
- * against jansson on every input. A filter (wh_json_keep_t) can leave out
- * members the caller does not need: they are still checked, not built. */
+ * against jansson on every input.
+ *
+ * A shape (mcp_shape_t, wh_json_opts_t) makes it build only what a caller
+ * reads, so memory follows what the rules need, not what the input holds:
+ * members the shape does not name are checked and left out; a list or map
+ * is built up to its cap, the rest checked and counted, and one over its cap
+ * is reported as "Too many" into opts->bounds; a value nested deeper than its
+ * shape allows is reported too; where the shape expects a scalar (or the
+ * other kind of container) a container is built only when its text is
+ * small, else it stands as an empty one of its type. */
 #include <errno.h>
 #include <stdint.h>
 #include <math.h>
@@ -16,9 +24,21 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "mcp/schema.h"
 #include "internal.h"
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
+/* A container where the shape expects something else is built when its text
+ * is at most this long (so a wrongly typed field is reported with its
+ * value), else stands as an empty container. */
+#define SMALL_TEXT 4096
+
+/* The innermost value being read whose shape limits its depth. */
+typedef struct deep {
+    const mcp_shape_t *shape;
+    int base; /* its reader depth */
+    int reported;
+} deep_t;
 
 typedef struct reader {
     const char *p, *start, *end;
@@ -29,9 +49,11 @@ typedef struct reader {
     const char *why; /* first error, static text */
     const char *at;
     int oom;
+    const wh_json_opts_t *opts; /* NULL: build everything */
+    deep_t deep;
 } reader_t;
 
-static json_t *read_value(reader_t *r, const wh_json_keep_t *keep);
+static json_t *read_value(reader_t *r, const mcp_shape_t *shape);
 
 static json_t *fail(reader_t *r, const char *why)
 {
@@ -345,39 +367,41 @@ static json_t *read_literal(reader_t *r, const char *word, size_t n, json_t *v)
     return v;
 }
 
-static int kept(const wh_json_keep_t *keep, const char *k, size_t klen)
+/* The shape of member k of an object of shape `obj`, in *m; 1 to build it,
+ * 0 to check and leave it out. `count` is the member's 1-based position. */
+static int member_shape(const reader_t *r, const mcp_shape_t *obj, const char *k, size_t klen,
+                        size_t count, const mcp_shape_t **m)
 {
-    for (const char *const *key = keep->keys; *key; key++)
-        if (strlen(*key) == klen && memcmp(*key, k, klen) == 0)
+    *m = NULL;
+    if (!r->opts || r->skip || !obj)
+        return 1;
+    if (!obj->members) /* a map: scalars, up to its cap */
+        return !obj->max_items || count <= obj->max_items;
+    for (const mcp_shape_t *s = obj->members; s->name; s++) {
+        if (strlen(s->name) == klen && memcmp(s->name, k, klen) == 0) {
+            *m = s;
             return 1;
+        }
+    }
     return 0;
 }
 
-/* The value of member k: built (with the filter for it) when kept, else
- * checked only and represented by null. */
-static json_t *read_member_value(reader_t *r, const wh_json_keep_t *keep, const char *k,
-                                 size_t klen)
+/* Read a value that is checked but not built. 0 or -1. */
+static int skip_value(reader_t *r)
 {
-    const wh_json_keep_t *inner = NULL;
     json_t *v;
 
-    if (!keep || r->skip)
-        return read_value(r, NULL);
-    if (!kept(keep, k, klen)) {
-        r->skip++;
-        v = read_value(r, NULL);
-        r->skip--;
-        return v ? json_null() : NULL;
-    }
-    if (keep->nested && strlen(keep->nested) == klen && memcmp(keep->nested, k, klen) == 0)
-        inner = keep->inner;
-    return read_value(r, inner);
+    r->skip++;
+    v = read_value(r, NULL);
+    r->skip--;
+    return v ? 0 : -1;
 }
 
 /* "key": value into obj (NULL while skipping); 0 or -1. */
-static int read_member(reader_t *r, json_t *obj, const wh_json_keep_t *keep)
+static int read_member(reader_t *r, json_t *obj, const mcp_shape_t *shape, size_t count)
 {
     const char *k, *key_at = r->p;
+    const mcp_shape_t *m;
     char small[128], *key = small;
     size_t klen;
     json_t *v;
@@ -401,7 +425,11 @@ static int read_member(reader_t *r, json_t *obj, const wh_json_keep_t *keep)
     }
     r->p++;
     skip_ws(r);
-    v = read_member_value(r, keep, k, klen);
+    if (!member_shape(r, shape, k, klen, count, &m)) {
+        rc = skip_value(r);
+        goto out;
+    }
+    v = read_value(r, m);
     if (v && !obj) {
         rc = 0;
     } else if (v) {
@@ -444,9 +472,22 @@ static int after_element(reader_t *r, char close)
     return -1;
 }
 
-static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
+/* A list or map of `count` items over its shape's cap: "Too many". */
+static json_t *counted(reader_t *r, const mcp_shape_t *shape, size_t count, json_t *v)
+{
+    if (v && r->opts && !r->skip && shape && shape->max_items && count > shape->max_items &&
+        r->opts->bounds && shape->path &&
+        mcp_err_toomany(r->opts->bounds, shape->path, count, shape->max_items) != 0) {
+        json_decref(v);
+        return oom(r);
+    }
+    return v;
+}
+
+static json_t *read_object(reader_t *r, const mcp_shape_t *shape)
 {
     json_t *obj = r->skip ? NULL : json_object();
+    size_t count = 0;
     int more;
 
     if (!obj && !r->skip)
@@ -458,11 +499,11 @@ static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
         return built(r, obj);
     }
     for (;;) {
-        if (read_member(r, obj, keep) != 0)
+        if (read_member(r, obj, shape, ++count) != 0)
             break;
         more = after_element(r, '}');
         if (more == 0)
-            return built(r, obj);
+            return counted(r, shape, count, built(r, obj));
         if (more < 0)
             break;
     }
@@ -470,9 +511,11 @@ static json_t *read_object(reader_t *r, const wh_json_keep_t *keep)
     return NULL;
 }
 
-static json_t *read_array(reader_t *r)
+static json_t *read_array(reader_t *r, const mcp_shape_t *shape)
 {
     json_t *arr = r->skip ? NULL : json_array(), *v;
+    const mcp_shape_t *items = r->opts && shape ? shape->items : NULL;
+    size_t count = 0;
     int more;
 
     if (!arr && !r->skip)
@@ -484,15 +527,19 @@ static json_t *read_array(reader_t *r)
         return built(r, arr);
     }
     for (;;) {
-        if (!(v = read_value(r, NULL)))
+        count++;
+        if (arr && r->opts && shape && shape->max_items && count > shape->max_items) {
+            if (skip_value(r) != 0)
+                break;
+        } else if (!(v = read_value(r, items))) {
             break;
-        if (arr && json_array_append_new(arr, v) != 0) {
+        } else if (arr && json_array_append_new(arr, v) != 0) {
             oom(r);
             break;
         }
         more = after_element(r, ']');
         if (more == 0)
-            return built(r, arr);
+            return counted(r, shape, count, built(r, arr));
         if (more < 0)
             break;
     }
@@ -528,21 +575,93 @@ static json_t *read_scalar(reader_t *r)
     }
 }
 
-/* Every value counts towards the depth limit, as in jansson. */
-static json_t *read_value(reader_t *r, const wh_json_keep_t *keep)
+/* 1 when the shape expects the container that starts at r->p. */
+static int fits(const mcp_shape_t *shape, char open)
 {
+    return shape && shape->kind == (open == '{' ? MCP_SHAPE_OBJECT : MCP_SHAPE_ARRAY);
+}
+
+/* A container where the shape expects something else: checked, then built
+ * from its text when that is small, else an empty container of its type. */
+static json_t *read_unexpected(reader_t *r)
+{
+    const char *start = r->p, *end;
+    const wh_json_opts_t *opts = r->opts;
+    json_t *v = NULL;
+
+    r->depth--; /* read_value counts this value again */
+    if (skip_value(r) != 0)
+        goto out;
+    if (r->p - start > SMALL_TEXT) {
+        if (!(v = *start == '{' ? json_object() : json_array()))
+            oom(r);
+        goto out;
+    }
+    end = r->p;
+    r->p = start;
+    r->opts = NULL; /* built whole, as it is small */
+    v = read_value(r, NULL);
+    r->opts = opts;
+    r->p = end;
+out:
+    r->depth++;
+    return v;
+}
+
+/* A container deeper than the innermost depth-limited shape allows is
+ * reported once per such value. */
+static int check_deep(reader_t *r)
+{
+    const mcp_shape_t *s = r->deep.shape;
+
+    if (!s || r->deep.reported || r->depth - r->deep.base + 1 <= s->max_depth)
+        return 0;
+    r->deep.reported = 1;
+    if (r->opts->bounds && mcp_err_too_deep(r->opts->bounds, s->path, s->max_depth) != 0)
+        return oom(r), -1;
+    return 0;
+}
+
+static json_t *read_container(reader_t *r, const mcp_shape_t *shape)
+{
+    char open = *r->p;
+
+    if (r->opts && check_deep(r) != 0)
+        return NULL;
+    if (r->opts && !r->skip && !fits(shape, open))
+        return read_unexpected(r);
+    return open == '{' ? read_object(r, shape) : read_array(r, shape);
+}
+
+/* Every value counts towards the depth limit, as in jansson. */
+static json_t *read_value(reader_t *r, const mcp_shape_t *shape)
+{
+    const char *start = r->p;
     json_t *v;
 
     if (r->p >= r->end)
         return fail(r, "premature end of input");
     if (++r->depth > MAX_DEPTH)
         return fail(r, "maximum nesting depth reached");
-    if (*r->p == '{')
-        v = read_object(r, keep);
-    else if (*r->p == '[')
-        v = read_array(r);
-    else
+    if (*r->p == '{' || *r->p == '[') {
+        if (r->opts && shape && shape->max_depth && !r->skip && fits(shape, *r->p)) {
+            deep_t outer = r->deep;
+
+            r->deep.shape = shape;
+            r->deep.base = r->depth;
+            r->deep.reported = 0;
+            v = read_container(r, shape);
+            r->deep = outer;
+        } else {
+            v = read_container(r, shape);
+        }
+    } else {
         v = read_scalar(r);
+    }
+    if (v && r->opts && shape && shape->span > 0 && (size_t)shape->span <= r->opts->n_spans) {
+        r->opts->spans[shape->span - 1].p = start;
+        r->opts->spans[shape->span - 1].len = (size_t)(r->p - start);
+    }
     r->depth--;
     return v;
 }
@@ -561,17 +680,17 @@ static void describe(const reader_t *r, char *err, size_t errlen)
     snprintf(err, errlen, "%s (line %d, column %d)", r->why, line, col);
 }
 
-json_t *wh_json_parse(const char *buf, size_t len, const wh_json_keep_t *keep, char *err,
+json_t *wh_json_parse(const char *buf, size_t len, const wh_json_opts_t *opts, char *err,
                       size_t errlen, int *is_oom)
 {
-    reader_t r = {buf, buf, buf + len, 0, NULL, 0, 0, NULL, NULL, 0};
+    reader_t r = {.p = buf, .start = buf, .end = buf + len, .opts = opts};
     json_t *v = NULL;
 
     skip_ws(&r);
     if (r.p < r.end && *r.p != '{' && *r.p != '[')
         fail(&r, "'[' or '{' expected");
     else
-        v = read_value(&r, keep);
+        v = read_value(&r, opts ? opts->shape : NULL);
     skip_ws(&r);
     if (v && r.p != r.end) {
         fail(&r, "end of input expected");

@@ -1,6 +1,9 @@
 /* Field-error lists in the Kubernetes style (see mcp/errlist.h). Entries are
  * inserted in field-path order, numbers inside brackets compared as numbers,
- * so the aggregate message is stable whatever order the rules ran in. */
+ * so the aggregate message is stable whatever order the rules ran in. The
+ * list keeps at most MCP_ERRLIST_MAX entries (the first ones in that order):
+ * a binary search finds the place, and an entry past the last kept one is
+ * only counted, before anything is formatted or allocated. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,12 +63,49 @@ static int path_cmp(const char *a, const char *b)
     return (unsigned char)*a - (unsigned char)*b;
 }
 
+size_t mcp_errlist_total(const mcp_errlist_t *l)
+{
+    return l->len + l->dropped;
+}
+
+/* Where an entry for `path` goes: after every entry that sorts before or
+ * equal to it, so equal paths keep the order they were recorded in. */
+static size_t place(const mcp_errlist_t *l, const char *path)
+{
+    size_t lo = 0, hi = l->len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (path_cmp(l->items[mid].path, path) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* 1 when an entry for `path` would be kept; else it is counted as dropped. */
+static int admit(mcp_errlist_t *l, const char *path)
+{
+    if (l->len < MCP_ERRLIST_MAX || place(l, path) < l->len)
+        return 1;
+    l->dropped++;
+    return 0;
+}
+
 static int insert(mcp_errlist_t *l, char *path, char *text)
 {
     size_t pos;
 
     if (!path || !text)
         goto oom;
+    if (l->len == MCP_ERRLIST_MAX) { /* admit() made room worth taking: drop the last */
+        l->len--;
+        free(l->items[l->len].path);
+        free(l->items[l->len].text);
+        l->dropped++;
+    }
     if (l->len == l->cap) {
         size_t n = l->cap ? l->cap * 2 : 8;
         mcp_fielderr_t *p = realloc(l->items, n * sizeof(*p));
@@ -74,8 +114,7 @@ static int insert(mcp_errlist_t *l, char *path, char *text)
         l->items = p;
         l->cap = n;
     }
-    for (pos = l->len; pos > 0 && path_cmp(l->items[pos - 1].path, path) > 0; pos--)
-        ;
+    pos = place(l, path);
     memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
     l->items[pos].path = path;
     l->items[pos].text = text;
@@ -94,6 +133,8 @@ int mcp_errlist_addf(mcp_errlist_t *l, const char *path, const char *fmt, ...)
     char *body = NULL, *text = NULL;
     int n;
 
+    if (!admit(l, path))
+        return 0;
     va_start(ap, fmt);
     n = vasprintf(&body, fmt, ap);
     va_end(ap);
@@ -109,6 +150,8 @@ int mcp_errlist_addf(mcp_errlist_t *l, const char *path, const char *fmt, ...)
 
 int mcp_errlist_add_text(mcp_errlist_t *l, const char *path, const char *text)
 {
+    if (!admit(l, path))
+        return 0;
     return insert(l, strdup(path), strdup(text));
 }
 
@@ -187,10 +230,12 @@ int mcp_err_required(mcp_errlist_t *l, const char *path, const char *detail)
 
 int mcp_err_invalid(mcp_errlist_t *l, const char *path, const json_t *value, const char *why)
 {
-    char *v = mcp_render_value(value);
+    char *v;
     int rc;
 
-    if (!v) {
+    if (!admit(l, path))
+        return 0;
+    if (!(v = mcp_render_value(value))) {
         l->oom = 1;
         return MCP_ENOMEM;
     }
@@ -202,10 +247,13 @@ int mcp_err_invalid(mcp_errlist_t *l, const char *path, const json_t *value, con
 int mcp_err_unsupported(mcp_errlist_t *l, const char *path, const json_t *value,
                         const char *const *supported)
 {
-    char *v = mcp_render_value(value);
+    char *v;
     mcp_buf_t b;
     int rc = 0;
 
+    if (!admit(l, path))
+        return 0;
+    v = mcp_render_value(value);
     mcp_buf_init(&b, 4096);
     for (size_t i = 0; supported[i] && rc == 0; i++)
         rc = mcp_buf_addf(&b, "%s\"%s\"", i ? ", " : "", supported[i]);
@@ -223,10 +271,12 @@ int mcp_err_unsupported(mcp_errlist_t *l, const char *path, const json_t *value,
 
 int mcp_err_duplicate(mcp_errlist_t *l, const char *path, const json_t *value)
 {
-    char *v = mcp_render_value(value);
+    char *v;
     int rc;
 
-    if (!v) {
+    if (!admit(l, path))
+        return 0;
+    if (!(v = mcp_render_value(value))) {
         l->oom = 1;
         return MCP_ENOMEM;
     }
@@ -238,6 +288,11 @@ int mcp_err_duplicate(mcp_errlist_t *l, const char *path, const json_t *value)
 int mcp_err_toolong(mcp_errlist_t *l, const char *path, size_t max)
 {
     return mcp_errlist_addf(l, path, "Too long: may not be more than %zu bytes", max);
+}
+
+int mcp_err_toomany(mcp_errlist_t *l, const char *path, size_t n, size_t max)
+{
+    return mcp_errlist_addf(l, path, "Too many: %zu: must have at most %zu items", n, max);
 }
 
 int mcp_err_forbidden(mcp_errlist_t *l, const char *path, const char *why)
@@ -253,6 +308,9 @@ char *mcp_errlist_join(const mcp_errlist_t *l, const char *sep)
     mcp_buf_init(&b, MESSAGE_MAX);
     for (size_t i = 0; i < l->len && rc == 0; i++)
         rc = mcp_buf_addf(&b, "%s%s", i ? sep : "", l->items[i].text);
+    if (rc == 0 && l->dropped)
+        rc = mcp_buf_addf(&b, "%s... and %zu more error%s", l->len ? sep : "", l->dropped,
+                          l->dropped == 1 ? "" : "s");
     if (rc == MCP_ENOMEM) {
         mcp_buf_dispose(&b);
         return NULL;
@@ -269,7 +327,9 @@ char *mcp_errlist_aggregate(const mcp_errlist_t *l, const char *kind, const char
     joined = mcp_errlist_join(l, ", ");
     if (!joined)
         return NULL;
-    if (asprintf(&msg, l->len == 1 ? "%s \"%s\" is invalid: %s" : "%s \"%s\" is invalid: [%s]",
+    if (asprintf(&msg,
+                 mcp_errlist_total(l) == 1 ? "%s \"%s\" is invalid: %s"
+                                           : "%s \"%s\" is invalid: [%s]",
                  kind, name ? name : "", joined) < 0)
         msg = NULL;
     free(joined);

@@ -4,6 +4,7 @@
 #define MCP_SCHEMA_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -82,6 +83,26 @@ int mcp__defaults_apply(json_t *obj, mcp_changes_t *out);
 /* JSON type checks by table type. */
 int mcp__type_ok(ftype_t t, const json_t *v);
 const char *mcp__type_name(ftype_t t);
+
+/* A set of borrowed strings (strset.c), for uniqueness in O(n). */
+typedef struct mcp__strset_slot {
+    const char *s; /* NULL: free */
+    size_t len;
+} mcp__strset_slot_t;
+
+typedef struct mcp__strset {
+    mcp__strset_slot_t *slots;
+    size_t cap, len;
+    uint64_t seed;
+    unsigned long probes; /* slots looked at, in all (for tests of the bound) */
+} mcp__strset_t;
+
+/* Room for up to n strings. 0 or MCP_ENOMEM. */
+int mcp__strset_init(mcp__strset_t *set, size_t n);
+void mcp__strset_dispose(mcp__strset_t *set);
+/* Add s[0..len) (borrowed: must outlive the set). 1 added, 0 already there,
+ * -1 when the set already holds the n strings it was sized for. */
+int mcp__strset_add(mcp__strset_t *set, const char *s, size_t len);
 
 /* Helpers shared by the rule functions. */
 const char *mcp__str(const json_t *obj, const char *key); /* NULL unless a string */

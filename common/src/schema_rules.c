@@ -212,10 +212,13 @@ void mcp__check_labels(vctx_t *ctx, const char *path, const json_t *v, const jso
     }
 }
 
+/* Keys must be qualified names, and the whole map fit the apiserver's limit
+ * on an object's annotations: the sum of len(key) + len(value). */
 void mcp__check_annotations(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     const char *k;
     const json_t *val;
+    size_t total = 0;
 
     (void)parent;
     json_object_foreach((json_t *)v, k, val)
@@ -223,6 +226,7 @@ void mcp__check_annotations(vctx_t *ctx, const char *path, const json_t *v, cons
         const char *why = mcp_check_annotation_key(k);
         json_t *kv;
 
+        total += strlen(k) + json_string_length(val);
         if (!why)
             continue;
         if (!(kv = json_string(k))) {
@@ -232,43 +236,78 @@ void mcp__check_annotations(vctx_t *ctx, const char *path, const json_t *v, cons
         mcp_err_invalid(ctx->errs, path, kv, why);
         json_decref(kv);
     }
+    if (total > MCP_ANNOTATIONS_MAX)
+        mcp_err_toolong(ctx->errs, path, MCP_ANNOTATIONS_MAX);
 }
 
 /* ---- the spec as a whole -------------------------------------------------------- */
 
+/* A secret's effective target (targetEnvName, else key), or NULL. */
+static const json_t *secret_target(const json_t *secret)
+{
+    const json_t *t = json_object_get(secret, "targetEnvName");
+
+    return t ? t : json_object_get(secret, "key");
+}
+
 /* Each secret's effective target must not repeat an env name or an earlier
- * secret's target. */
+ * secret's target: one hash set holds the env names, then the targets. */
 static void check_env_targets(vctx_t *ctx, const char *path, const json_t *spec)
 {
     const json_t *env = json_object_get(spec, "env"), *secrets = json_object_get(spec, "secrets");
     char sub[PATH_MAX_LEN], elem[PATH_MAX_LEN];
+    mcp__strset_t seen;
 
     if (!json_is_array(secrets))
         return;
-    for (size_t i = 0; i < json_array_size(secrets); i++) {
-        const json_t *s = json_array_get(secrets, i);
-        const json_t *target = json_object_get(s, "targetEnvName");
-        int dup = 0;
+    if (mcp__strset_init(&seen, json_array_size(env) + json_array_size(secrets)) != 0) {
+        ctx->errs->oom = 1;
+        return;
+    }
+    for (size_t j = 0; j < json_array_size(env); j++) {
+        const json_t *name = json_object_get(json_array_get(env, j), "name");
 
-        if (!target)
-            target = json_object_get(s, "key");
+        if (json_is_string(name))
+            mcp__strset_add(&seen, json_string_value(name), json_string_length(name));
+    }
+    for (size_t i = 0; i < json_array_size(secrets); i++) {
+        const json_t *s = json_array_get(secrets, i), *target = secret_target(s);
+        const char *why;
+
         if (!json_is_string(target))
             continue;
-        for (size_t j = 0; json_is_array(env) && j < json_array_size(env) && !dup; j++)
-            dup = json_equal(json_object_get(json_array_get(env, j), "name"), (json_t *)target);
-        for (size_t j = 0; j < i && !dup; j++) {
-            const json_t *o = json_array_get(secrets, j);
-            const json_t *ot = json_object_get(o, "targetEnvName");
-            dup = json_equal(ot ? ot : json_object_get(o, "key"), (json_t *)target);
-        }
         mcp__path_index(elem, path, i);
         mcp__path_key(sub, elem, "targetEnvName");
-        if (dup)
+        if (mcp__strset_add(&seen, json_string_value(target), json_string_length(target)) == 0)
             mcp_err_duplicate(ctx->errs, sub, target);
         else if (!json_object_get(s, "targetEnvName") &&
-                 mcp_check_env_name(json_string_value(target)))
-            mcp_err_invalid(ctx->errs, sub, target, mcp_check_env_name(json_string_value(target)));
+                 (why = mcp_check_env_name(json_string_value(target))))
+            mcp_err_invalid(ctx->errs, sub, target, why);
     }
+    mcp__strset_dispose(&seen);
+}
+
+/* A profile that limits egress with a NetworkPolicy (builtin none, or a
+ * ConfigMap's) cannot hold for a pod on the node's network: Forbidden. */
+static void check_host_network(vctx_t *ctx, const char *path, const json_t *spec)
+{
+    const json_t *profile = json_object_get(spec, "permissionProfile");
+    const json_t *pod = json_object_get(json_object_get(spec, "podTemplateSpec"), "spec");
+    const char *type = mcp__str(profile, "type"), *name = mcp__str(profile, "name");
+    char sub[PATH_MAX_LEN];
+
+    if (!type && name)
+        type = "builtin";
+    if (!json_is_true(json_object_get(pod, "hostNetwork")) || !type ||
+        (strcmp(type, "configmap") != 0 &&
+         !(strcmp(type, "builtin") == 0 && name && strcmp(name, "none") == 0)))
+        return;
+    mcp__path_key(sub, path, "podTemplateSpec.spec.hostNetwork");
+    mcp_errlist_addf(ctx->errs, sub,
+                     "Forbidden: may not be true with permissionProfile %s \"%s\": its "
+                     "NetworkPolicy limits the MCP server's egress, and NetworkPolicies do not "
+                     "apply to pods on the host network",
+                     type, name ? name : "");
 }
 
 void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -278,6 +317,7 @@ void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, const json_
     (void)parent;
     mcp__path_key(sub, path, "secrets");
     check_env_targets(ctx, sub, v);
+    check_host_network(ctx, path, v);
     if (!json_object_get(v, "permissionProfile"))
         mcp__warn(ctx, "spec.permissionProfile",
                   "spec.permissionProfile is not set: the proxy runner's default profile "

@@ -79,13 +79,15 @@ static void check_with(vctx_t *ctx, const char *path, const json_t *v,
         mcp_err_invalid(ctx->errs, path, v, why);
 }
 
+/* Every name derived from it must be valid (DESIGN.md section 4); the
+ * tightest is the Service "mcp-<name>-headless", a DNS-1035 label. */
 static void check_name(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     (void)parent;
     if (json_string_length(v) > MCP_NAME_MAX)
         mcp_errlist_addf(ctx->errs, path,
                          "Too long: may not be more than %d bytes (the Service "
-                         "\"mcp-<name>-proxy\" must stay within 63)",
+                         "\"mcp-<name>-headless\" must stay within 63)",
                          MCP_NAME_MAX);
     else
         check_with(ctx, path, v, mcp_check_dns1035_label);
@@ -171,23 +173,28 @@ static void check_mount_path(vctx_t *ctx, const char *path, const json_t *v, con
         check_with(ctx, path, v, mcp_check_abs_path);
 }
 
-/* Reports a duplicate of member `key` (a string) across the objects of `arr`. */
+/* Reports each element of `arr` whose member `key` (a string) repeats an
+ * earlier element's, in O(n) with a hash set. */
 static void check_unique(vctx_t *ctx, const char *path, const json_t *arr, const char *key)
 {
     char sub[PATH_MAX_LEN], elem[PATH_MAX_LEN];
+    mcp__strset_t seen;
 
-    for (size_t i = 1; i < json_array_size(arr); i++) {
-        const char *s = mcp__str(json_array_get(arr, i), key);
-        for (size_t j = 0; s && j < i; j++) {
-            const char *o = mcp__str(json_array_get(arr, j), key);
-            if (o && strcmp(s, o) == 0) {
-                mcp__path_index(elem, path, i);
-                mcp__path_key(sub, elem, key);
-                mcp_err_duplicate(ctx->errs, sub, json_object_get(json_array_get(arr, i), key));
-                break;
-            }
-        }
+    if (mcp__strset_init(&seen, json_array_size(arr)) != 0) {
+        ctx->errs->oom = 1;
+        return;
     }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *v = json_object_get(json_array_get(arr, i), key);
+
+        if (!json_is_string(v) ||
+            mcp__strset_add(&seen, json_string_value(v), json_string_length(v)) != 0)
+            continue;
+        mcp__path_index(elem, path, i);
+        mcp__path_key(sub, elem, key);
+        mcp_err_duplicate(ctx->errs, sub, v);
+    }
+    mcp__strset_dispose(&seen);
 }
 
 static void check_env_list(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -349,6 +356,17 @@ static const field_t override_fields[] = {
     FIELD_END,
 };
 
+/* The parts of podTemplateSpec (kept whole, any content) a rule reads. */
+static const field_t pod_spec_fields[] = {
+    {"hostNetwork", FT_BOOL, 0, NULL, 0, NULL, NULL, "", NO},
+    FIELD_END,
+};
+
+static const field_t pod_template_fields[] = {
+    {"spec", FT_OBJECT, 0, pod_spec_fields, 0, NULL, NULL, "", NO},
+    FIELD_END,
+};
+
 static const field_t spec_fields[] = {
     {"image", FT_STRING, 0, NULL, F_REQUIRED, NULL, check_image,
      "Container image of the MCP server.", SCALAR(OFF(image))},
@@ -379,9 +397,9 @@ static const field_t spec_fields[] = {
     {"serviceAccount", FT_STRING, 0, NULL, 0, NULL, check_subdomain,
      "Existing ServiceAccount for the MCP server pod; when empty one is created.",
      SCALAR(OFF(service_account))},
-    {"podTemplateSpec", FT_ANY, 0, NULL, 0, NULL, NULL,
+    {"podTemplateSpec", FT_ANY, 0, pod_template_fields, 0, NULL, NULL,
      "Pod template merged into the MCP server pod; its container named mcp is merged into the "
-     "MCP server container.",
+     "MCP server container. Nested at most 32 levels deep.",
      SCALAR(OFF(pod_template_spec))},
     {"resourceOverrides", FT_OBJECT, 0, override_fields, 0, NULL, NULL,
      "Labels, annotations and environment added to the objects the operator creates.", NO},
@@ -416,11 +434,14 @@ static const field_t metadata_fields[] = {
     {"namespace", FT_STRING, 0, NULL, 0, NULL, NULL, "", SCALAR(OFF(namespace))},
     {"uid", FT_STRING, 0, NULL, 0, NULL, NULL, "", SCALAR(OFF(uid))},
     {"generation", FT_INT64, 0, NULL, 0, NULL, NULL, "", SCALAR(OFF(generation))},
+    {"deletionTimestamp", FT_STRING, 0, NULL, 0, NULL, NULL, "", NO},
     FIELD_END,
 };
 
 const char mcp__root_description[] =
-    "MCPServer runs a Model Context Protocol server in the cluster, behind a proxy.";
+    "MCPServer runs a Model Context Protocol server in the cluster, behind a proxy. Its name "
+    "must be a DNS-1035 label of at most 50 characters, so that every object derived from it "
+    "can exist.";
 
 const field_t mcp__root_fields[] = {
     {"apiVersion", FT_STRING, 0, NULL, 0, NULL, NULL,

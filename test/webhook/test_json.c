@@ -19,6 +19,7 @@
 #include "mcp/common.h"
 #include "../../webhook/internal.h"
 #include "../../bench/webhook/jansson_lenient.h"
+#include "../../bench/webhook/shape_check.h"
 
 #define FUZZ_DIR "test/fixtures/fuzz/admission"
 
@@ -174,21 +175,102 @@ static void test_long_strings(void **state)
     free(s);
 }
 
-static const char *const inner_keys[] = {"uid", "object", NULL};
-static const char *const top_keys[] = {"kind", "request", NULL};
-static const wh_json_keep_t inner_keep = {inner_keys, NULL, NULL};
-static const wh_json_keep_t top_keep = {top_keys, "request", &inner_keep};
+/* A shape like the review's: top-level kind and request; in request, uid and
+ * object; object.spec.list capped at 3 items, object.spec.map at 2 members,
+ * object.spec.deep nested at most 3 levels (only its member keep built),
+ * object.spec.name a scalar. */
+static const mcp_shape_t deep_members[] = {{.name = "keep"}, {0}};
+static const mcp_shape_t spec_members[] = {
+    {.name = "list", .kind = MCP_SHAPE_ARRAY, .path = "spec.list", .max_items = 3},
+    {.name = "map", .kind = MCP_SHAPE_OBJECT, .path = "spec.map", .max_items = 2},
+    {.name = "deep",
+     .kind = MCP_SHAPE_OBJECT,
+     .path = "spec.deep",
+     .max_depth = 3,
+     .members = deep_members},
+    {.name = "name", .path = "spec.name"},
+    {0},
+};
+static const mcp_shape_t object_members[] = {
+    {.name = "spec", .kind = MCP_SHAPE_OBJECT, .members = spec_members, .span = 1},
+    {0},
+};
+static const mcp_shape_t inner_members[] = {
+    {.name = "uid"},
+    {.name = "object", .kind = MCP_SHAPE_OBJECT, .members = object_members},
+    {0},
+};
+static const mcp_shape_t top_members[] = {
+    {.name = "kind"},
+    {.name = "request", .kind = MCP_SHAPE_OBJECT, .members = inner_members},
+    {0},
+};
+static const mcp_shape_t top_shape = {.kind = MCP_SHAPE_OBJECT, .members = top_members};
 
-static json_t *filtered(const char *text)
+/* The shaped parse of text; bounds errors joined by "; " into *errors. */
+static json_t *filtered_errs(const char *text, char **errors)
 {
     char err[256];
     int oom = 0;
+    mcp_errlist_t bounds;
+    wh_json_span_t spans[1] = {{NULL, 0}};
+    wh_json_opts_t opts = {&top_shape, &bounds, spans, 1};
+    json_t *v;
 
-    return wh_json_parse(text, strlen(text), &top_keep, err, sizeof(err), &oom);
+    mcp_errlist_init(&bounds);
+    v = wh_json_parse(text, strlen(text), &opts, err, sizeof(err), &oom);
+    if (errors)
+        *errors = mcp_errlist_join(&bounds, "; ");
+    /* the model agrees, and the spec's span is its text */
+    if (v) {
+        json_t *full = json_loads(text, 0, NULL);
+        size_t want = 0;
+
+        if (full && !shape_matches(v, full, &top_shape, &want))
+            fail_msg("shaped parse of %s differs from the model", text);
+        if (full)
+            assert_int_equal(want, mcp_errlist_total(&bounds));
+        if (spans[0].p) {
+            json_t *spec = json_loadb(spans[0].p, spans[0].len, 0, NULL);
+
+            assert_non_null(spec);
+            assert_true(json_equal(
+                spec, json_object_get(json_object_get(json_object_get(full, "request"), "object"),
+                                      "spec")));
+            json_decref(spec);
+        }
+        json_decref(full);
+    }
+    mcp_errlist_dispose(&bounds);
+    return v;
 }
 
-/* With a filter, skipped members become null, everything is still checked
- * as JSON, and the filter applies only where it is meant to. */
+static json_t *filtered(const char *text)
+{
+    return filtered_errs(text, NULL);
+}
+
+static void assert_filtered(const char *text, const char *want_json, const char *want_errors)
+{
+    char *errors = NULL;
+    json_t *got = filtered_errs(text, &errors), *want = json_loads(want_json, 0, NULL);
+
+    assert_non_null(got);
+    assert_non_null(want);
+    if (!json_equal(got, want)) {
+        char *g = json_dumps(got, JSON_COMPACT);
+
+        fail_msg("%s: got %s, want %s", text, g, want_json);
+    }
+    assert_string_equal(errors, want_errors);
+    free(errors);
+    json_decref(got);
+    json_decref(want);
+}
+
+/* With a shape, members it does not name are left out (still checked as
+ * JSON), lists and maps stop at their cap and report "Too many", depth is
+ * reported, unexpected containers are built only when small. */
 static void test_filter(void **state)
 {
     static const char *const rejected[] = {
@@ -199,36 +281,55 @@ static void test_filter(void **state)
         "{\"x\":{\"a\" 1}}",
         "{\"x\":\"\\u0000\"}",
         "{\"x\":tru}",
-        "{\"x\":1,\"x\":2}",
-        "{\"request\":{\"uid\":1,\"userInfo\":2,\"userInfo\":3}}",
+        "{\"request\":{\"uid\":1,\"uid\":3}}",
+        "{\"request\":{\"object\":{\"spec\":{\"list\":[1,2,3,4,[}}}}",
     };
-    json_t *got, *want;
+    json_t *got;
 
     (void)state;
-    got = filtered("{\"kind\":\"K\",\"x\":{\"deep\":[1,2,{\"y\":null}]},\"request\":"
-                   "{\"uid\":\"u\",\"userInfo\":{\"a\":[\"b\"]},\"object\":{\"spec\":{\"x\":1}}}}");
-    want = json_loads("{\"kind\":\"K\",\"x\":null,\"request\":{\"uid\":\"u\",\"userInfo\":null,"
-                      "\"object\":{\"spec\":{\"x\":1}}}}",
-                      0, NULL);
+    assert_filtered("{\"kind\":\"K\",\"x\":{\"deep\":[1,2,{\"y\":null}]},\"request\":"
+                    "{\"uid\":\"u\",\"userInfo\":{\"a\":[\"b\"]},\"object\":{\"spec\":{\"x\":1}}}}",
+                    "{\"kind\":\"K\",\"request\":{\"uid\":\"u\",\"object\":{\"spec\":{}}}}", "");
+    /* caps: the first items are built, the rest checked and counted */
+    assert_filtered("{\"request\":{\"object\":{\"spec\":{\"list\":[1,2,3,4,5],"
+                    "\"map\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"},\"name\":\"n\"}}}}",
+                    "{\"request\":{\"object\":{\"spec\":{\"list\":[1,2,3],"
+                    "\"map\":{\"a\":\"1\",\"b\":\"2\"},\"name\":\"n\"}}}}",
+                    "spec.list: Too many: 5: must have at most 3 items; "
+                    "spec.map: Too many: 3: must have at most 2 items");
+    assert_filtered("{\"request\":{\"object\":{\"spec\":{\"list\":[1,2,3]}}}}",
+                    "{\"request\":{\"object\":{\"spec\":{\"list\":[1,2,3]}}}}", "");
+    /* depth: the value itself is level 1 */
+    assert_filtered("{\"request\":{\"object\":{\"spec\":{\"deep\":{\"a\":[[1]]}}}}}",
+                    "{\"request\":{\"object\":{\"spec\":{\"deep\":{}}}}}", "");
+    assert_filtered("{\"request\":{\"object\":{\"spec\":{\"deep\":{\"a\":[[[1]]],\"b\":[[[]]]}}}}}",
+                    "{\"request\":{\"object\":{\"spec\":{\"deep\":{}}}}}",
+                    "spec.deep: Invalid value: \"object\": must be nested at most 3 levels deep");
+    /* a container where a scalar belongs: kept when small, to be reported */
+    assert_filtered(
+        "{\"request\":{\"object\":{\"spec\":{\"name\":{\"x\":[1]},\"list\":{\"a\":1}}}}}",
+        "{\"request\":{\"object\":{\"spec\":{\"name\":{\"x\":[1]},\"list\":{\"a\":1}}}}}", "");
+    {
+        size_t n = 20000;
+        char *big = malloc(n + 128), *p = big;
+
+        assert_non_null(big);
+        p += sprintf(p, "{\"request\":{\"object\":{\"spec\":{\"name\":[");
+        while ((size_t)(p - big) < n)
+            p += sprintf(p, "0,");
+        sprintf(p, "0]}}}}");
+        assert_filtered(big, "{\"request\":{\"object\":{\"spec\":{\"name\":[]}}}}", "");
+        free(big);
+    }
+    /* a duplicate among members not built is not looked for */
+    got = filtered("{\"x\":{\"a\":1,\"a\":2},\"kind\":1,\"y\":1,\"y\":2}");
     assert_non_null(got);
-    assert_true(json_equal(got, want));
     json_decref(got);
-    json_decref(want);
-    /* a duplicate inside a skipped value is not looked for */
-    got = filtered("{\"x\":{\"a\":1,\"a\":2},\"kind\":1}");
-    assert_non_null(got);
-    json_decref(got);
-    /* a nested key whose value is not an object does not filter later objects */
-    got = filtered("[{\"request\":\"s\",\"z\":{\"q\":1}}]");
-    want = json_loads("[{\"request\":\"s\",\"z\":{\"q\":1}}]", 0, NULL);
-    assert_true(json_equal(got, want));
-    json_decref(got);
-    json_decref(want);
-    got = filtered("{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}");
-    want = json_loads("{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}", 0, NULL);
-    assert_true(json_equal(got, want));
-    json_decref(got);
-    json_decref(want);
+    /* a member named like a shaped one, where the shape does not apply */
+    assert_filtered("[{\"request\":\"s\",\"z\":{\"q\":1}}]",
+                    "[{\"request\":\"s\",\"z\":{\"q\":1}}]", "");
+    assert_filtered("{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}",
+                    "{\"request\":[{\"q\":1}],\"kind\":{\"q\":2}}", "");
     for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
         got = filtered(rejected[i]);
         if (got)

@@ -18,8 +18,19 @@
 #define MCP_KIND        "MCPServer"
 #define MCP_PLURAL      "mcpservers"
 
-#define MCP_NAME_MAX     53 /* so that "mcp-<name>-proxy" is a DNS-1035 label */
+/* metadata.name: a DNS-1035 label this long at most, so that every name
+ * derived from it is valid (the tightest: "mcp-<name>-headless" <= 63, and the
+ * StatefulSet's pod "<name>-0" with its controller-revision-hash label). */
+#define MCP_NAME_MAX     50
 #define MCP_DEFAULT_PORT 8080
+/* Every list and map of the spec holds at most this many items. */
+#define MCP_LIST_MAX 1024
+/* spec.podTemplateSpec is nested at most this many levels deep (the object
+ * itself is level 1; each object or array inside it adds one). */
+#define MCP_NESTING_MAX 32
+/* resourceOverrides.*.annotations: sum of len(key) + len(value), as the
+ * apiserver counts an object's annotations. */
+#define MCP_ANNOTATIONS_MAX (256 * 1024)
 
 /* ---- the parsed object ----------------------------------------------------
  * Strings are borrowed from `root`, which the struct holds a reference to, so
@@ -87,6 +98,44 @@ typedef struct mcp_server {
 int mcp_server_parse(json_t *obj, mcp_server_t *out, mcp_errlist_t *errs);
 void mcp_server_dispose(mcp_server_t *s);
 
+/* ---- bounds ----------------------------------------------------------------- */
+/* 1 when `v` is nested more than `max` levels deep (a scalar is 0 levels, an
+ * object or array 1 + its deepest member). Looks at no value deeper than
+ * max + 1 and never recurses further, so any tree is safe to ask about. */
+int mcp_json_deeper_than(const json_t *v, int max);
+
+/* What the rules read of an MCPServer, as a tree derived from the table, for
+ * readers that build only that (the webhook's JSON reader). A node is one
+ * value: a scalar; an object whose `members` are the only ones to build
+ * (members NULL: a map, every member a scalar); or an array whose `items`
+ * shape each element (NULL: scalars). */
+typedef enum mcp_shape_kind {
+    MCP_SHAPE_SCALAR = 0,
+    MCP_SHAPE_OBJECT,
+    MCP_SHAPE_ARRAY,
+} mcp_shape_kind_t;
+
+typedef struct mcp_shape mcp_shape_t;
+struct mcp_shape {
+    const char *name; /* member name; NULL ends a member list */
+    mcp_shape_kind_t kind;
+    const char *path;           /* field path for errors ("spec.env"), NULL for none */
+    const mcp_shape_t *members; /* objects: the members to build (NULL-name-terminated) */
+    const mcp_shape_t *items;   /* arrays: the shape of each element */
+    size_t max_items;           /* arrays and maps: more is "Too many" (0: no cap) */
+    int max_depth;              /* nested at most this deep (0: no limit) */
+    int span;                   /* > 0: a reader records where the value lies (slot span-1) */
+};
+
+/* The shape of a whole MCPServer object (status left out). Built once from
+ * the table, static and read-only afterwards: thread-safe. NULL on OOM. */
+const mcp_shape_t *mcp_schema_shape(void);
+
+/* The errors for a list or map over its cap and a value nested too deep,
+ * with the same text mcp_validate uses, so a reader that finds them first
+ * reports exactly what the validator would. */
+int mcp_err_too_deep(mcp_errlist_t *l, const char *path, int max);
+
 /* ---- defaulting ------------------------------------------------------------ */
 typedef struct mcp_change {
     char *pointer; /* RFC 6901 JSON pointer, escaped (owned) */
@@ -102,9 +151,11 @@ void mcp_changes_init(mcp_changes_t *c);
 void mcp_changes_dispose(mcp_changes_t *c);
 
 /* The "add" operations that fill the missing defaults of `obj` (borrowed,
- * not modified). Empty when nothing is missing; never adds under a missing
- * parent (the parent is added whole); wrongly typed fields are left alone.
- * Returns 0 or MCP_ENOMEM. */
+ * not modified, not copied: an object that gets a default is viewed through
+ * a shallow copy of its own members only). Empty when nothing is missing;
+ * never adds under a missing parent (the parent is added whole); wrongly
+ * typed fields are left alone, and an object whose bounds are broken (see
+ * mcp_validate) gets nothing. Returns 0 or MCP_ENOMEM. */
 int mcp_defaults(const json_t *obj, mcp_changes_t *out);
 
 /* The changes as an RFC 6902 JSON Patch array. Returns a new reference,
@@ -113,8 +164,12 @@ json_t *mcp_changes_to_patch(const mcp_changes_t *c);
 
 /* ---- validation ------------------------------------------------------------ */
 /* Check every rule of DESIGN.md section 2 on a whole MCPServer object
- * (borrowed). All errors go to `errs`, warnings (each <= 120 chars) to
- * `warns` (may be NULL). Returns the number of errors, or MCP_ENOMEM. */
+ * (borrowed). First the bounds: a list or map over MCP_LIST_MAX ("Too
+ * many") or a podTemplateSpec nested deeper than MCP_NESTING_MAX; when one
+ * is broken, those are the only errors and no rule runs, so the cost stays
+ * linear in the input. All errors go to `errs`, warnings (each <= 120
+ * chars) to `warns` (may be NULL). Returns the number of errors, or
+ * MCP_ENOMEM. */
 int mcp_validate(const json_t *obj, mcp_errlist_t *errs, mcp_errlist_t *warns);
 
 /* Convenience: validate and build the aggregate message
