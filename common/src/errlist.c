@@ -70,13 +70,14 @@ size_t mcp_errlist_total(const mcp_errlist_t *l)
 
 /* Where an entry for `path` goes: after every entry that sorts before or
  * equal to it, so equal paths keep the order they were recorded in. */
-static size_t place(const mcp_errlist_t *l, const char *path)
+static size_t place(mcp_errlist_t *l, const char *path)
 {
     size_t lo = 0, hi = l->len;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
+        l->compares++;
         if (path_cmp(l->items[mid].path, path) <= 0)
             lo = mid + 1;
         else

@@ -13,6 +13,7 @@
 
 #include "mcp/schema.h"
 #include "testutil.h"
+#include "../../common/src/schema_internal.h"
 
 #define FIXTURES "test/fixtures/schema"
 #define CRD_FILE "config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml"
@@ -321,13 +322,146 @@ static void test_alloc_failures(void **state)
     }
 }
 
+/* ---- cost bounds (DESIGN.md section 3), counted, not timed -------------------------- */
+
+/* The uniqueness rules' set: probes stay linear in what is added, for
+ * distinct names (the 20,000-name review that took 5 s with pairwise
+ * comparisons) and for one name over and over. */
+static void test_strset_linear(void **state)
+{
+    enum { DISTINCT = 20000, SAME = 100000 };
+    char(*names)[16] = calloc(DISTINCT, sizeof(*names));
+    mcp__strset_t set;
+    size_t added = 0;
+
+    (void)state;
+    assert_non_null(names);
+    assert_int_equal(mcp__strset_init(&set, DISTINCT + SAME), 0);
+    for (int i = 0; i < DISTINCT; i++) {
+        snprintf(names[i], sizeof(names[i]), "V%d", i);
+        added += mcp__strset_add(&set, names[i], strlen(names[i])) == 1;
+    }
+    for (int i = 0; i < SAME; i++)
+        added += mcp__strset_add(&set, "1", 1) == 1;
+    assert_int_equal(added, DISTINCT + 1);
+    assert_int_equal(mcp__strset_add(&set, "V7", 2), 0);
+    if (set.probes > 3ul * (DISTINCT + SAME))
+        fail_msg("%lu probes for %d adds", set.probes, DISTINCT + SAME);
+    mcp__strset_dispose(&set);
+    free(names);
+}
+
+/* The error list: 100,000 errors in the worst orders (each sorting before
+ * all kept ones, and all on one path) cost O(log cap) comparisons each, keep
+ * the cap's worth and count the rest. */
+static void test_errlist_linear(void **state)
+{
+    enum { N = 100000 };
+    unsigned long bound = 0;
+    mcp_errlist_t l;
+    char path[64], *msg;
+
+    (void)state;
+    for (size_t c = MCP_ERRLIST_MAX; c; c /= 2)
+        bound++;
+    mcp_errlist_init(&l);
+    for (int i = N; i > 0; i--) {
+        snprintf(path, sizeof(path), "spec.env[%d].name", i);
+        mcp_err_required(&l, path, NULL);
+    }
+    for (int i = 0; i < N; i++)
+        mcp_err_forbidden(&l, "spec.a", "x");
+    assert_int_equal(l.len, MCP_ERRLIST_MAX);
+    assert_int_equal(mcp_errlist_total(&l), 2 * N);
+    /* at most three binary searches per error (admit, format, insert) */
+    if (l.compares > 3ul * (bound + 1) * 2 * N)
+        fail_msg("%lu comparisons for %d errors", l.compares, 2 * N);
+    assert_string_equal(l.items[0].text, "spec.a: Forbidden: x");
+    msg = mcp_errlist_aggregate(&l, "MCPServer", "x");
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "spec.a: Forbidden: x, ... and 199900 more errors]"));
+    free(msg);
+    mcp_errlist_dispose(&l);
+}
+
+static long jansson_allocs;
+
+static void *count_malloc(size_t n)
+{
+    jansson_allocs++;
+    return malloc(n);
+}
+
+/* Validation and defaulting of an object whose list is over its cap do no
+ * per-item work: one "Too many", no patch, a handful of allocations. */
+static void test_bounds_first(void **state)
+{
+    enum { N = 100000 };
+    json_t *obj = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:[]}}", "apiVersion", MCP_API_VERSION, "kind",
+                            MCP_KIND, "metadata", "name", "x", "spec", "image", "img", "env");
+    json_t *env = json_object_get(json_object_get(obj, "spec"), "env");
+    mcp_errlist_t errs, warns;
+    mcp_changes_t ch;
+
+    (void)state;
+    for (int i = 0; i < N; i++)
+        json_array_append_new(env, json_pack("{s:s}", "name", "1"));
+    mcp_errlist_init(&errs);
+    mcp_errlist_init(&warns);
+    mcp_changes_init(&ch);
+    jansson_allocs = 0;
+    json_set_alloc_funcs(count_malloc, free);
+    assert_int_equal(mcp_validate(obj, &errs, &warns), 1);
+    assert_int_equal(mcp_defaults(obj, &ch), 0);
+    json_set_alloc_funcs(malloc, free);
+    assert_string_equal(errs.items[0].text,
+                        "spec.env: Too many: 100000: must have at most 1024 items");
+    assert_int_equal(warns.len, 0);
+    assert_int_equal(ch.len, 0);
+    assert_true(errs.compares < 8);
+    if (jansson_allocs > 16)
+        fail_msg("%ld jansson allocations", jansson_allocs);
+    mcp_changes_dispose(&ch);
+    mcp_errlist_dispose(&warns);
+    mcp_errlist_dispose(&errs);
+    json_decref(obj);
+}
+
+/* Nesting is measured without recursing past the bound. */
+static void test_deeper_than(void **state)
+{
+    json_t *v = json_integer(1);
+
+    (void)state;
+    assert_false(mcp_json_deeper_than(v, 0));
+    for (int i = 0; i < 100000; i++) {
+        json_t *a = json_array();
+        json_array_append_new(a, v);
+        v = a;
+        if (i == 31) {
+            assert_false(mcp_json_deeper_than(v, 32));
+            assert_true(mcp_json_deeper_than(v, 31));
+        }
+    }
+    assert_true(mcp_json_deeper_than(v, MCP_NESTING_MAX));
+    /* jansson's own recursive free would overflow the stack: unwrap first */
+    while (json_is_array(v)) {
+        json_t *inner = json_incref(json_array_get(v, 0));
+        json_decref(v);
+        v = inner;
+    }
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_parse_effective_values),
         cmocka_unit_test(test_parse_wrong_types), cmocka_unit_test(test_aggregate),
         cmocka_unit_test(test_pointer_escape),    cmocka_unit_test(test_crd_matches_table),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_alloc_failures),    cmocka_unit_test(test_strset_linear),
+        cmocka_unit_test(test_errlist_linear),    cmocka_unit_test(test_bounds_first),
+        cmocka_unit_test(test_deeper_than),
     };
     return cmocka_run_group_tests_name("schema", tests, NULL, NULL);
 }

@@ -386,6 +386,175 @@ static void test_alloc_failures(void **state)
     json_set_alloc_funcs(malloc, free);
 }
 
+/* ---- cost: hostile and largest legal reviews, counted, not timed ------------------------ */
+
+/* jansson's allocations and its peak live bytes during one call. */
+static struct {
+    long count;
+    size_t live, peak;
+} jmem;
+
+static void *sized_malloc(size_t n)
+{
+    size_t *p = malloc(n + sizeof(size_t) * 2);
+
+    if (!p)
+        return NULL;
+    p[0] = n;
+    jmem.count++;
+    jmem.live += n;
+    if (jmem.live > jmem.peak)
+        jmem.peak = jmem.live;
+    return p + 2;
+}
+
+static void sized_free(void *q)
+{
+    size_t *p = q;
+
+    if (!p)
+        return;
+    jmem.live -= p[-2];
+    free(p - 2);
+}
+
+/* A review whose spec is `spec_head`, then `items` times the printf format
+ * `item` (given a separator "%s" and the index "%zu"), then `spec_tail`. */
+static char *review_with(const char *op, const char *spec_head, const char *item,
+                         const char *spec_tail, size_t items, size_t *len)
+{
+    mcp_buf_t b;
+    int rc;
+
+    mcp_buf_init(&b, (size_t)8 << 20);
+    rc =
+        mcp_buf_addf(&b,
+                     "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                     "\"request\":{\"uid\":\"u\",\"operation\":\"%s\",\"object\":{\"apiVersion\":"
+                     "\"" MCP_API_VERSION "\",\"kind\":\"MCPServer\",\"metadata\":{\"name\":\"x\"},"
+                     "\"spec\":{%s",
+                     op, spec_head);
+    for (size_t i = 0; i < items && rc == 0; i++)
+        rc = mcp_buf_addf(&b, item, i ? "," : "", i);
+    rc = rc ? rc : mcp_buf_addf(&b, "%s}}}}", spec_tail);
+    assert_int_equal(rc, 0);
+    *len = b.len;
+    return mcp_buf_take(&b);
+}
+
+/* Both endpoints answer with a status; jansson's peak is under `max_bytes`. */
+static void admit_within(const char *what, const char *body, size_t len, int want_status,
+                         size_t max_bytes, const char *want_message_part)
+{
+    for (int ep = WH_EP_MUTATE; ep <= WH_EP_VALIDATE; ep++) {
+        mcp_buf_t out;
+        wh_verdict_t v;
+        int status;
+
+        mcp_buf_init(&out, WH_REPLY_MAX);
+        memset(&jmem, 0, sizeof(jmem));
+        json_set_alloc_funcs(sized_malloc, sized_free);
+        status = wh_admit((wh_endpoint_t)ep, body, len, &out, &v);
+        json_set_alloc_funcs(malloc, free);
+        assert_int_equal(jmem.live, 0);
+        if (status != want_status || jmem.peak > max_bytes)
+            fail_msg("%s (%s): status %d, %zu bytes of jansson values at the peak (%ld "
+                     "allocations) for a %zu-byte review",
+                     what, ep == WH_EP_MUTATE ? "mutate" : "validate", status, jmem.peak,
+                     jmem.count, len);
+        if (ep == WH_EP_VALIDATE && want_message_part &&
+            !strstr(out.data ? out.data : "", want_message_part))
+            fail_msg("%s: %.300s", what, out.data);
+        mcp_buf_dispose(&out);
+    }
+}
+
+/* DESIGN.md section 3: what one review may cost follows what the rules read
+ * (lists capped at 1,024, podTemplateSpec read only where a rule looks), not
+ * what the review holds. Before, 100,000 env entries built 100,000 objects
+ * and 200,000 errors, and a 3 MiB podTemplateSpec of zeros ~70 MiB of
+ * values; now each stays within half a MiB of jansson values. */
+static void test_hostile_reviews(void **state)
+{
+    static const size_t kib = 1024;
+    size_t len, zeros = (WH_BODY_MAX - 4096) / 2;
+    char *body;
+
+    (void)state;
+    body = review_with("CREATE", "\"image\":\"img\",\"env\":[", "%s{\"name\":\"V%zu\"}", "]", 20000,
+                       &len);
+    admit_within("20,000 distinct env names", body, len, 200, 512 * kib,
+                 "spec.env: Too many: 20000: must have at most 1024 items");
+    free(body);
+    body = review_with("CREATE", "\"image\":\"img\",\"env\":[", "%s{\"name\":\"1\"}", "]", 100000,
+                       &len);
+    admit_within("100,000 env entries named 1", body, len, 200, 512 * kib,
+                 "spec.env: Too many: 100000: must have at most 1024 items");
+    free(body);
+    body = review_with("CREATE", "\"image\":\"img\",\"podTemplateSpec\":{\"spec\":{\"x\":[", "%s0",
+                       "]}}", zeros, &len);
+    assert_true(len <= WH_BODY_MAX);
+    admit_within("a 3 MiB podTemplateSpec of zeros", body, len, 200, 64 * kib, "\"allowed\":true");
+    free(body);
+    body = review_with("UPDATE", "\"image\":\"img\",\"args\":[", "%s[0,{\"a\":[]}]", "]", 200000,
+                       &len);
+    assert_true(len <= WH_BODY_MAX);
+    admit_within("args of 200,000 containers", body, len, 200, 512 * kib,
+                 "spec.args: Too many: 200000: must have at most 1024 items");
+    free(body);
+}
+
+/* The largest legal review: every list at its cap, the annotations at
+ * 256 KiB, an UPDATE (object and oldObject), all under 3 MiB. */
+static void test_largest_legal_review(void **state)
+{
+    mcp_buf_t b;
+    size_t len;
+    char *spec, *body;
+    int rc = 0;
+
+    (void)state;
+    mcp_buf_init(&b, (size_t)4 << 20);
+    rc |= mcp_buf_adds(&b, "\"image\":\"docker.io/mcp/fetch\",\"permissionProfile\":{\"name\":"
+                           "\"network\"},\"args\":[");
+    for (int i = 0; i < MCP_LIST_MAX; i++)
+        rc |= mcp_buf_addf(&b, "%s\"--arg-%d\"", i ? "," : "", i);
+    rc |= mcp_buf_adds(&b, "],\"env\":[");
+    for (int i = 0; i < MCP_LIST_MAX; i++)
+        rc |= mcp_buf_addf(&b, "%s{\"name\":\"E%d\",\"value\":\"v\"}", i ? "," : "", i);
+    rc |= mcp_buf_adds(&b, "],\"secrets\":[");
+    for (int i = 0; i < MCP_LIST_MAX; i++)
+        rc |= mcp_buf_addf(&b, "%s{\"name\":\"s\",\"key\":\"k%d\"}", i ? "," : "", i);
+    rc |= mcp_buf_adds(&b, "],\"volumes\":[");
+    for (int i = 0; i < MCP_LIST_MAX; i++)
+        rc |= mcp_buf_addf(&b, "%s{\"name\":\"v%d\",\"hostPath\":\"/h\",\"mountPath\":\"/m%d\"}",
+                           i ? "," : "", i, i);
+    rc |= mcp_buf_adds(&b, "],\"resourceOverrides\":{\"proxyDeployment\":{\"labels\":{");
+    for (int i = 0; i < MCP_LIST_MAX; i++)
+        rc |= mcp_buf_addf(&b, "%s\"l%d\":\"v\"", i ? "," : "", i);
+    rc |= mcp_buf_adds(&b, "},\"annotations\":{\"a\":\"");
+    for (int i = 0; i < 200 * 1024; i++)
+        rc |= mcp_buf_add(&b, "x", 1);
+    rc |= mcp_buf_adds(&b, "\"}}}");
+    assert_int_equal(rc, 0);
+    spec = mcp_buf_take(&b);
+    assert_true(
+        asprintf(&body,
+                 "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                 "\"request\":{\"uid\":\"u\",\"operation\":\"UPDATE\",\"object\":{"
+                 "\"apiVersion\":\"" MCP_API_VERSION "\",\"kind\":\"MCPServer\",\"metadata\":"
+                 "{\"name\":\"x\"},\"spec\":{%s,\"port\":8080}},\"oldObject\":{\"apiVersion\":"
+                 "\"" MCP_API_VERSION "\",\"kind\":\"MCPServer\",\"metadata\":{\"name\":\"x\"},"
+                 "\"spec\":{%s}}}}",
+                 spec, spec) > 0);
+    len = strlen(body);
+    assert_true(len <= WH_BODY_MAX);
+    /* every value of the object is read: about 14k values, 1.3 MiB of text */
+    admit_within("the largest legal review", body, len, 200, (size_t)6 << 20, "\"allowed\":true");
+    free(body);
+    free(spec);
+}
+
 /* One test per fixture folder and per schema case, then the edge cases. */
 int main(void)
 {
@@ -393,9 +562,10 @@ int main(void)
     size_t na = 0, ns = 0, n = 0;
     struct CMUnitTest *tests;
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(test_body_cap),    cmocka_unit_test(test_every_prefix),
-        cmocka_unit_test(test_not_utf8),    cmocka_unit_test(test_verdicts),
-        cmocka_unit_test(test_status_body), cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_body_cap),        cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_not_utf8),        cmocka_unit_test(test_verdicts),
+        cmocka_unit_test(test_status_body),     cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_hostile_reviews), cmocka_unit_test(test_largest_legal_review),
     };
     int rc;
 

@@ -29,8 +29,9 @@ typedef struct mcp_fielderr {
 typedef struct mcp_errlist {
     mcp_fielderr_t *items; /* sorted by path, at most MCP_ERRLIST_MAX */
     size_t len, cap;
-    size_t dropped; /* entries recorded beyond the cap (counted, not kept) */
-    int oom;        /* set when an entry could not be recorded */
+    size_t dropped;         /* entries recorded beyond the cap (counted, not kept) */
+    unsigned long compares; /* path comparisons made (tests check the cost bound) */
+    int oom;                /* set when an entry could not be recorded */
 } mcp_errlist_t;
 
 /* Entries recorded in all: len + dropped. */
