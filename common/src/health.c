@@ -1,7 +1,9 @@
 /* The health/metrics HTTP server (see mcp/health.h).
  *
- * One thread runs a poll() loop over a self-pipe (stop), the listening socket
- * and up to HEALTH_MAX_CONNS client sockets, all non-blocking. A client gets
+ * With no address it listens dual-stack (IPv6 "::" taking IPv4 too), or on
+ * IPv4 alone where the host has no IPv6, so probes work on IPv4, IPv6 and
+ * dual-stack clusters alike. One thread runs a poll() loop over a self-pipe (stop), the listening
+ * socket and up to HEALTH_MAX_CONNS client sockets, all non-blocking. A client gets
  * HEALTH_TIMEOUT_MS to send a request head of at most HEALTH_HEAD_CAP bytes;
  * a silent client holds one slot for a while but never delays the others,
  * and when every slot is taken the longest-waiting client is dropped. Each connection carries one
@@ -344,34 +346,57 @@ static void *serve(void *arg)
 
 /* ---- set-up ----------------------------------------------------------------- */
 
+/* A listening socket for one resolved address; IPv6 sockets also take IPv4
+ * (IPV6_V6ONLY off), so "::" serves both stacks. -1 with errno set. */
+static int bind_one(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int one = 1, off = 0, e;
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        (ai->ai_family != AF_INET6 ||
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0) &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, HEALTH_BACKLOG) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+/* Listen on addr:port; with no address, dual-stack on "::", or on
+ * "0.0.0.0" where the host has no IPv6. */
 static int listen_on(const char *addr, int port, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL, *ai;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
+    const char *const wildcard[] = {"::", "0.0.0.0", NULL};
+    const char *const given[] = {addr, NULL};
+    const char *const *try = addr ? given : wildcard;
     char service[16];
-    int fd = -1, one = 1, rc, saved = 0;
+    int fd = -1, saved = 0;
 
     snprintf(service, sizeof(service), "%d", port);
-    hints.ai_family = addr ? AF_UNSPEC : AF_INET; /* NULL: INADDR_ANY */
-    rc = getaddrinfo(addr, service, &hints, &res);
-    if (rc != 0) {
-        set_err(err, errlen, "health: resolve %s: %s", addr ? addr : "*", gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
+    if (addr)
+        hints.ai_flags &= ~AI_NUMERICHOST; /* a name is fine when given */
+    for (; *try && fd < 0; try++) {
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(*try, service, &hints, &res);
+
+        if (rc != 0) {
+            if (addr) {
+                set_err(err, errlen, "health: resolve %s: %s", addr, gai_strerror(rc));
+                return -1;
+            }
             continue;
         }
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, HEALTH_BACKLOG) == 0)
-            break;
-        saved = errno;
-        close(fd);
-        fd = -1;
+        for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+            if ((fd = bind_one(ai)) < 0)
+                saved = errno;
+        freeaddrinfo(res);
     }
-    freeaddrinfo(res);
     if (fd < 0)
         set_err(err, errlen, "health: listen on %s:%d: %s", addr ? addr : "*", port,
                 strerror(saved));

@@ -1,6 +1,8 @@
 /* TLS helpers shared by both daemons (see mcp/tls.h): build a server
  * SSL_CTX from a PEM chain and key (TLS >= 1.2, key checked against the
- * certificate), and fingerprint files cheaply so a caller can poll for a
+ * certificate; TLS 1.2 offers only ECDHE key exchange with AEAD ciphers, so
+ * every session is forward-secret and nothing is CBC or SHA-1), and
+ * fingerprint files cheaply so a caller can poll for a
  * changed pair. Loading is split into small steps so each failure names the
  * file and the OpenSSL reason once. */
 #include <stdio.h>
@@ -27,11 +29,19 @@ static void tls_error(char *err, size_t errlen, const char *what, const char *fi
         snprintf(err, errlen, "%s%s%s: %s", what, file ? " " : "", file ? file : "", reason);
 }
 
+/* TLS 1.2 suites (TLS 1.3's are all ECDHE/DHE and AEAD already): ECDHE
+ * with AES-GCM or ChaCha20-Poly1305, for ECDSA and RSA certificates. */
+#define TLS12_CIPHERS                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 static int ctx_configure(SSL_CTX *ctx)
 {
     static const unsigned char sid_ctx[] = "mcp-operator";
 
-    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS))
         return -1;
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);

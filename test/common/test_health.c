@@ -69,6 +69,57 @@ static int connect_to(int port)
     return fd;
 }
 
+/* Connect to `ip` (an IPv4 or IPv6 literal); -1 when that family is not
+ * there at all (no IPv6 on the host). */
+static int connect_ip(const char *ip, int port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    int fd;
+
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+        len = sizeof(*a);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 && errno == EAFNOSUPPORT)
+        return -1;
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+
+        close(fd);
+        if (e == EADDRNOTAVAIL || e == ENETUNREACH || e == EAFNOSUPPORT)
+            return -1;
+        fail_msg("connect to %s:%d: %s", ip, port, strerror(e));
+    }
+    return fd;
+}
+
+/* A host with IPv6 on loopback (::1 can be bound). */
+static int have_ipv6(void)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+    if (fd < 0)
+        return 0;
+    ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
 static void send_str(int fd, const char *s)
 {
     size_t n = strlen(s);
@@ -365,6 +416,38 @@ static void test_bind_errors(void **state)
     mcp_health_stop(h);
 }
 
+/* With no address the endpoint is dual-stack: 127.0.0.1 and ::1 both reach
+ * it (before, it listened on IPv4 only and IPv6 probes failed). */
+static void test_dual_stack(void **state)
+{
+    fake_t f = {.ready = 1};
+    mcp_health_ops_t ops = {.ready = fake_ready, .metrics = fake_metrics, .ctx = &f};
+    char err[256] = "";
+    mcp_health_t *h = mcp_health_start(NULL, 0, &ops, err, sizeof(err));
+    const char *const ips[] = {"127.0.0.1", "::1"};
+
+    (void)state;
+    if (!h)
+        fail_msg("mcp_health_start: %s", err);
+    for (size_t i = 0; i < 2; i++) {
+        int fd = connect_ip(ips[i], mcp_health_port(h));
+        response_t r;
+
+        if (fd < 0 && i == 1 && !have_ipv6()) {
+            print_message("no IPv6 on this host: ::1 not checked\n");
+            continue;
+        }
+        if (fd < 0)
+            fail_msg("%s did not reach the health endpoint", ips[i]);
+        send_str(fd, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_response(fd, 3000, &r);
+        close(fd);
+        expect(&r, 200, "ok\n");
+        free(r.body);
+    }
+    mcp_health_stop(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_many_silent_clients),
         cmocka_unit_test(test_stop_with_open_connection),
         cmocka_unit_test(test_bind_errors),
+        cmocka_unit_test(test_dual_stack),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,9 @@ typedef struct mcp_health_ops {
     void *ctx;
 } mcp_health_ops_t;
 
-/* Listen on addr:port (addr NULL = all interfaces; port 0 = ephemeral) and
+/* Listen on addr:port (addr NULL = all interfaces, dual-stack: IPv6 "::"
+ * with IPV6_V6ONLY off, or IPv4 "0.0.0.0" where IPv6 is unavailable; port 0
+ * = ephemeral) and
  * serve on a new thread. Returns a new handle or NULL with a message in err.
  * `ops` is copied. */
 mcp_health_t *mcp_health_start(const char *addr, int port, const mcp_health_ops_t *ops, char *err,

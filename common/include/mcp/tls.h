@@ -8,8 +8,8 @@
 #include <openssl/ssl.h>
 
 /* Returns a new SSL_CTX (caller owns: SSL_CTX_free) with the chain and key
- * loaded and checked to match, min protocol TLS 1.2; or NULL with a message
- * in err[errlen]. */
+ * loaded and checked to match, min protocol TLS 1.2, whose TLS 1.2 suites
+ * are ECDHE with AEAD ciphers only; or NULL with a message in err[errlen]. */
 SSL_CTX *mcp_tls_server_ctx_new(const char *cert_file, const char *key_file, char *err,
                                 size_t errlen);
 
