@@ -27,6 +27,8 @@
 #define CTL_MCP_CONTAINER       "mcp"
 #define CTL_PROXY_CONTAINER     "toolhive"
 #define CTL_RUN_AS_ID           1000
+/* On every child: the hash (hex) of the object as we last applied it. */
+#define CTL_APPLIED_HASH "toolhive.stacklok.dev/applied-hash"
 
 /* ==== desired.c / podpatch.c / netpol.c: pure object generation =========== */
 
@@ -187,7 +189,7 @@ size_t ctl_queue_len(ctl_queue_t *q);
 typedef struct ctl_child {
     char rv[24];         /* resourceVersion last seen */
     char owner_uid[40];  /* uid of the controller ownerReference, "" if none */
-    uint64_t match_hash; /* hash of a desired object known to be contained in rv */
+    uint64_t match_hash; /* hash of the desired object rv is up to date with (0: none) */
     int32_t available;   /* Deployment: status.availableReplicas */
     uint32_t epoch;      /* relist sweep */
 } ctl_child_t;

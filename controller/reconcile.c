@@ -1,7 +1,9 @@
 /* The reconciler: for one MCPServer, validate it again with common/ (an
  * invalid spec that slipped past the webhook gets phase Failed, Valid=False
  * and nothing else), compute the desired objects, apply each by server-side
- * apply unless the cache already knows the live object contains it, delete
+ * apply unless the live object is what we last applied (the hash of the
+ * applied object, kept in an annotation on it, equals the desired one's)
+ * and still holds our fields' values, delete
  * the children no longer wanted (the MCP ServiceAccount, the NetworkPolicy),
  * and write the status only when it changes. A child of the same name that
  * is not controlled by this MCPServer is never touched: the MCPServer fails
@@ -79,8 +81,30 @@ void ctl_on_server_unreadable(ctl_ctrl_t *c, const char *type, json_t *stub, con
     ctl_on_server_event(c, type, stub, epoch);
 }
 
-/* Hash of the desired `kind`/`name` of server `skey` when the live object
- * contains it, else 0. */
+/* What we applied last, from the child's annotation (0 when absent). */
+static uint64_t applied_hash(const json_t *live)
+{
+    const json_t *ann = mcp_json_get(live, "metadata.annotations");
+    const char *v = json_string_value(json_object_get(ann, CTL_APPLIED_HASH));
+    char *end;
+    unsigned long long h;
+
+    if (!v)
+        return 0;
+    h = strtoull(v, &end, 16);
+    return *end ? 0 : (uint64_t)h;
+}
+
+/* The live child is what we last applied as `want` (its hash is h), and our
+ * fields still hold our values. Fields of other managers are not looked at;
+ * a field we dropped (from the spec, or by an upgrade) changes h. */
+static bool up_to_date(const json_t *live, const json_t *want, uint64_t h)
+{
+    return applied_hash(live) == h && ctl_json_contains(live, want);
+}
+
+/* Hash of the desired `kind`/`name` of server `skey` when the live object is
+ * up to date with it, else 0. */
 static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_uid,
                            const json_t *live)
 {
@@ -100,8 +124,9 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
     json_array_foreach(desired, i, o)
     {
         if (kind && strcmp(mcp_json_str(o, "kind"), kind) == 0 &&
-            strcmp(mcp_json_str(o, "metadata.name"), name) == 0 && ctl_json_contains(live, o)) {
-            h = ctl_json_hash(o);
+            strcmp(mcp_json_str(o, "metadata.name"), name) == 0) {
+            uint64_t want = ctl_json_hash(o);
+            h = up_to_date(live, o, want) ? want : 0;
             break;
         }
     }
@@ -231,14 +256,36 @@ static int fetch(rec_t *r, const char *path, json_t **out)
     return 1;
 }
 
+/* `want` with the annotation recording its hash h (shallow copies: want is
+ * not changed). New reference or NULL. */
+static json_t *stamped(const json_t *want, uint64_t h)
+{
+    json_t *o = json_copy((json_t *)want), *meta, *ann;
+    char hex[24];
+
+    meta = json_copy(json_object_get(o, "metadata"));
+    ann = json_is_object(json_object_get(meta, "annotations"))
+              ? json_copy(json_object_get(meta, "annotations"))
+              : json_object();
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+    if (!o || !meta || !ann || json_object_set_new(ann, CTL_APPLIED_HASH, json_string(hex)) ||
+        json_object_set_new(meta, "annotations", ann) || json_object_set_new(o, "metadata", meta)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int apply(rec_t *r, const char *path, const char *key, const json_t *want, uint64_t h)
 {
     char url[PATH_MAX_LEN + 64];
-    char *body = json_dumps(want, JSON_COMPACT);
+    json_t *obj = stamped(want, h);
+    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     const char *kind = mcp_json_str(want, "kind"), *name = mcp_json_str(want, "metadata.name");
     mcp_kube_resp_t resp;
     int rc;
 
+    json_decref(obj);
     if (!body)
         return r->res = CTL_RES_ERROR, -1;
     snprintf(url, sizeof(url), "%s?fieldManager=%s&force=true", path, CTL_FIELD_MANAGER);
@@ -305,7 +352,7 @@ static int ensure(rec_t *r, const json_t *want)
         json_decref(live);
         return conflict(r, kind, name);
     }
-    if (found && ctl_json_contains(live, want)) {
+    if (found && up_to_date(live, want, h)) {
         remember(r, key, live, h);
         json_decref(live);
         return ctl_metrics_skipped_apply(r->c->metrics), 0;

@@ -195,6 +195,143 @@ static void test_drift_repaired(void **state)
     assert_non_null(get(e, SVC_PATH "mcp-fetch-proxy"));
 }
 
+/* Apply, then a new process (empty cache, filled by the watches) meets a
+ * changed spec: what it applies must drop what the spec dropped. */
+static void restart_with(env_t *e, const char *spec)
+{
+    ctl_cache_free(e->ctrl.cache);
+    e->ctrl.cache = ctl_cache_new();
+    put_server(e, "fetch", spec, 2);
+    echo_watch(e);
+}
+
+static const json_t *proxy_container(env_t *e)
+{
+    return json_array_get(mcp_json_get(get(e, DEP_PATH "fetch"), "spec.template.spec.containers"),
+                          0);
+}
+
+static const char *env_value(const json_t *container, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(json_object_get(container, "env"), i, v)
+    {
+        if (strcmp(mcp_json_str(v, "name"), name) == 0)
+            return mcp_json_str(v, "value");
+    }
+    return NULL;
+}
+
+#define OVERRIDES_SPEC(ov)                                                                         \
+    "{\"image\":\"docker.io/mcp/fetch\",\"transport\":\"stdio\",\"port\":8080,"                    \
+    "\"permissionProfile\":{\"type\":\"builtin\",\"name\":\"network\"},"                           \
+    "\"resourceOverrides\":{\"proxyDeployment\":" ov "}}"
+
+static void test_removed_fields_removed(void **state)
+{
+    env_t *e = *state;
+    const json_t *dep;
+
+    put_server(e, "fetch",
+               OVERRIDES_SPEC("{\"labels\":{\"team\":\"a\",\"keep\":\"k\"},\"annotations\":{"
+                              "\"note\":\"n\",\"keep\":\"k\"},\"env\":[{\"name\":\"A\",\"value\":"
+                              "\"1\"},{\"name\":\"B\",\"value\":\"2\"}]}"),
+               1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    dep = get(e, DEP_PATH "fetch");
+    assert_string_equal(mcp_json_str(dep, "metadata.labels.team"), "a");
+    assert_string_equal(mcp_json_str(dep, "metadata.annotations.note"), "n");
+    assert_string_equal(env_value(proxy_container(e), "A"), "1");
+    /* a label, an annotation and one env entry (a list element) go away */
+    restart_with(e, OVERRIDES_SPEC("{\"labels\":{\"keep\":\"k\"},\"annotations\":{\"keep\":\"k\"},"
+                                   "\"env\":[{\"name\":\"B\",\"value\":\"2\"}]}"));
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 1);
+    assert_non_null(strstr(e->api.log, "PATCH " DEP_PATH "fetch\n"));
+    dep = get(e, DEP_PATH "fetch");
+    assert_null(mcp_json_get(dep, "metadata.labels.team"));
+    assert_string_equal(mcp_json_str(dep, "metadata.labels.keep"), "k");
+    assert_null(mcp_json_get(dep, "metadata.annotations.note"));
+    assert_null(env_value(proxy_container(e), "A"));
+    assert_string_equal(env_value(proxy_container(e), "B"), "2");
+    /* and then nothing more to do */
+    echo_watch(e);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+    /* the same while running (cache warm): env removed entirely */
+    put_server(e, "fetch", OVERRIDES_SPEC("{\"labels\":{\"keep\":\"k\"}}"), 3);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_null(env_value(proxy_container(e), "B"));
+    assert_null(mcp_json_get(get(e, DEP_PATH "fetch"), "metadata.annotations.keep"));
+}
+
+/* A child applied by an older version of the controller: a field (and a
+ * Role rule) this version no longer sets, with that version's hash. */
+static void test_upgrade_drops_field(void **state)
+{
+    env_t *e = *state;
+    json_t *dep, *role;
+    const char *role_path = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/"
+                            "fetch-proxy-runner";
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
+    json_object_set_new(json_object_get(dep, "spec"), "minReadySeconds", json_integer(30));
+    json_object_set_new((json_t *)mcp_json_get(dep, "metadata.annotations"), CTL_APPLIED_HASH,
+                        json_string("00000000000000aa"));
+    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
+    role = (json_t *)get(e, role_path);
+    if (role) {
+        json_array_append_new(json_object_get(role, "rules"),
+                              json_pack("{s:[s], s:[s], s:[s]}", "apiGroups", "", "resources",
+                                        "secrets", "verbs", "get"));
+        json_object_set_new((json_t *)mcp_json_get(role, "metadata.annotations"), CTL_APPLIED_HASH,
+                            json_string("00000000000000bb"));
+    }
+    restart_with(e, fetch_spec);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, role ? 2 : 1);
+    assert_null(mcp_json_get(get(e, DEP_PATH "fetch"), "spec.minReadySeconds"));
+    if (role) {
+        char *text = json_dumps(get(e, role_path), 0);
+        assert_null(strstr(text, "secrets"));
+        free(text);
+    }
+    echo_watch(e);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(fake_writes(&e->api), 0);
+}
+
+/* What other managers add (a rollout restart annotation, an injected
+ * sidecar, a label) never makes us write. */
+static void test_other_managers_fields(void **state)
+{
+    env_t *e = *state;
+    json_t *dep;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
+    json_object_set_new((json_t *)mcp_json_get(dep, "spec.template.metadata"), "annotations",
+                        json_pack("{s:s}", "kubectl.kubernetes.io/restartedAt", "2026-11-30"));
+    json_array_append_new((json_t *)mcp_json_get(dep, "spec.template.spec.containers"),
+                          json_pack("{s:s, s:s}", "name", "sidecar", "image", "istio/proxy"));
+    json_object_set_new((json_t *)mcp_json_get(dep, "metadata.labels"), "other", json_string("x"));
+    fake_stamp(&e->api, dep, get(e, DEP_PATH "fetch"));
+    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
+    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+        assert_int_equal(fake_writes(&e->api), 0);
+    }
+    restart_with(e, fetch_spec);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 0);
+}
+
 static void test_running_and_port_change(void **state)
 {
     env_t *e = *state;
@@ -412,6 +549,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_then_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_is_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_fields_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_drops_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_managers_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
