@@ -104,6 +104,7 @@ deps: ## Install missing Debian packages (quick when all are present)
 test: deps ## Everything: unit tests, then end-to-end tests on a real control plane
 	$(MAKE) test-unit
 	$(MAKE) test-e2e
+	$(MAKE) bench-smoke
 
 test-unit: $(BINS) $(TEST_BINS) ## cmocka unit tests (prints "N passed, N failed")
 	@test/run-unit.sh $(TEST_BINS)
@@ -122,9 +123,11 @@ test-e2e: all ## End-to-end tests against a local kube-apiserver (builds it the 
 run: deps all ## Local control plane + operator + samples, until Ctrl-C
 	@e2e/run-local.sh
 
-bench: ## All benchmarks (webhook and controller)
-	$(MAKE) bench-webhook
-	$(MAKE) bench-controller
+bench: ## All benchmarks against their peers; writes build/bench/summary.json
+	@rm -f $(BUILD)/bench/summary.json; rc=0; \
+	for b in bench-webhook bench-controller bench-proxy; do \
+	    $(MAKE) --no-print-directory $$b || { rc=1; echo "$$b FAILED" >&2; }; done; \
+	echo "== $(BUILD)/bench/summary.json"; python3 bench/summary.py $(BUILD)/bench/summary.json --show; exit $$rc
 
 # ---- generated files ---------------------------------------------------------
 .PHONY: crd crd-check

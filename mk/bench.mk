@@ -1,0 +1,21 @@
+# Benchmarks against their peers (DESIGN.md section 8): the proxy bench, the
+# smoke run of every bench that `make test` does, and the summary.
+# bench-webhook is in mk/webhook.mk, bench-controller in mk/controller.mk.
+# Peers are built from Go modules / installed from PyPI into
+# ~/.cache/mcp-operator/peers the first time (bench/peers/build.sh).
+# Included by the top Makefile; uses its BUILD.
+
+
+.PHONY: bench-proxy bench-smoke bench-peers
+bench-proxy: ## Proxy: mcp-proxy --exec vs the Python mcp-proxy, 16 MCP sessions calling tools/call
+	$(if $(wildcard proxy/main.c),$(MAKE) $(BUILD)/mcp-proxy)
+	bench/proxy/run.sh $(BUILD)
+
+bench-peers: ## Build/install every benchmark peer into the cache (first time: many minutes)
+	@for p in webhook-go thv-operator thv-crds rawwrite mcp-proxy-py mcp-server-time; do \
+	    bench/peers/build.sh $$p || exit 1; done
+
+bench-smoke: ## A seconds-long run of every bench and its peers (part of make test)
+	$(MAKE) $(BUILD)/mcp-webhook $(BUILD)/bench/webhook-echo $(BUILD)/mcp-controller \
+	    $(if $(wildcard proxy/main.c),$(BUILD)/mcp-proxy)
+	bench/smoke.sh $(BUILD)
