@@ -210,6 +210,38 @@ static void check_volume_list(vctx_t *ctx, const char *path, const json_t *v, co
     check_unique(ctx, path, v, "mountPath");
 }
 
+/* spec.tools: each a non-empty tool name without ',' (the proxy gets them
+ * joined by commas, as ToolHive's --tools), no name twice. Linear: the names
+ * seen go into a hash table (a jansson object). */
+static void check_tools(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
+{
+    char elem[PATH_MAX_LEN];
+    json_t *seen = json_object(), *t;
+    size_t i;
+
+    (void)parent;
+    if (!seen) {
+        ctx->errs->oom = 1;
+        return;
+    }
+    json_array_foreach(v, i, t)
+    {
+        const char *name = json_string_value(t);
+        if (!name)
+            continue; /* the type check reports it */
+        mcp__path_index(elem, path, i);
+        if (!*name)
+            mcp_err_required(ctx->errs, elem, NULL);
+        else if (strchr(name, ','))
+            mcp_err_invalid(ctx->errs, elem, t, "must not contain ','");
+        else if (json_object_get(seen, name))
+            mcp_err_duplicate(ctx->errs, elem, t);
+        else if (json_object_set_new(seen, name, json_true()) != 0)
+            ctx->errs->oom = 1;
+    }
+    json_decref(seen);
+}
+
 static void check_quantity(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     char num[32];
@@ -394,6 +426,10 @@ static const field_t spec_fields[] = {
      "Resource limits and requests of the MCP server container.", NO},
     {"permissionProfile", FT_OBJECT, 0, profile_fields, 0, NULL, mcp__check_profile,
      "Permission profile of the MCP server: builtin (network or none) or a ConfigMap.", NO},
+    {"tools", FT_ARRAY, FT_STRING, NULL, 0, NULL, check_tools,
+     "Names of the only tools the proxy exposes (tools/list is filtered, other tools/call "
+     "requests are refused). Empty: every tool.",
+     OFF(tools), OFF(n_tools), sizeof(char *)},
     {"serviceAccount", FT_STRING, 0, NULL, 0, NULL, check_subdomain,
      "Existing ServiceAccount for the MCP server pod; when empty one is created.",
      SCALAR(OFF(service_account))},

@@ -79,6 +79,8 @@ typedef struct mcp_server {
     mcp_volume_t *volumes;
     size_t n_volumes;
     mcp_reslist_t limits, requests;
+    const char **tools; /* spec.tools: the only tools the proxy exposes */
+    size_t n_tools;
     struct {
         const char *type; /* effective: "builtin" when only name is set */
         const char *name, *key;
