@@ -1,8 +1,7 @@
-/* Private interface of mcp-controller: the pure pieces (desired objects, pod
- * patch, NetworkPolicy, status computation, JSON helpers) and the runtime
- * pieces (work queue, cache, reconciler, leader election, Events, metrics).
- * The Kubernetes client (config, requests, list+watch) is common's
- * mcp/kube.h.
+/* Private interface of mcp-controller: the pure pieces (desired objects, one
+ * file per kind, status computation, JSON helpers) and the runtime pieces
+ * (work queue, cache, reconciler, leader election, Events, metrics). The
+ * Kubernetes client (config, requests, list+watch) is common's mcp/kube.h.
  * Every cross-file symbol is prefixed ctl_; anything else stays static. */
 #ifndef CTL_INTERNAL_H
 #define CTL_INTERNAL_H
@@ -11,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <jansson.h>
 
 #include "mcp/buf.h"
@@ -19,55 +19,90 @@
 #include "mcp/kube.h"
 #include "mcp/schema.h"
 
-#define CTL_DEFAULT_PROXY_IMAGE "ghcr.io/stacklok/toolhive/proxyrunner:v0.2.9"
-#define CTL_FIELD_MANAGER       "mcp-controller"
-#define CTL_MANAGED_BY          "mcp-operator"
-#define CTL_PROFILE_DIR         "/etc/toolhive/profiles"
-#define CTL_PROFILE_VOLUME      "permission-profile"
-#define CTL_MCP_CONTAINER       "mcp"
-#define CTL_PROXY_CONTAINER     "toolhive"
-#define CTL_RUN_AS_ID           1000
+#define CTL_VERSION                    "0.1.0" /* = appVersion in charts/mcp-operator/Chart.yaml (tested) */
+#define CTL_DEFAULT_PROXY_IMAGE        "ghcr.io/mcp-operator/mcp-proxy:" CTL_VERSION
+#define CTL_DEFAULT_PROXY_CLUSTER_ROLE "mcp-operator-proxy"
+#define CTL_FIELD_MANAGER              "mcp-controller"
+#define CTL_MANAGED_BY                 "mcp-operator"
+#define CTL_SERVER_COMPONENT           "mcp-server"
+#define CTL_MCP_CONTAINER              "mcp"
+#define CTL_PROXY_CONTAINER            "proxy"
+#define CTL_SERVER_PORT_NAME           "mcp"
+#define CTL_RUN_AS_ID                  65532 /* the proxy pod (our image's user) */
 /* On every child: the hash (hex) of the object as we last applied it. */
 #define CTL_APPLIED_HASH "toolhive.stacklok.dev/applied-hash"
 
-/* ==== desired.c / podpatch.c / netpol.c: pure object generation =========== */
+/* Child names (printf formats of the MCPServer's name). Names are at most 50
+ * characters, so every one fits CTL_NAME_BUF. */
+#define CTL_NAME_BUF         96
+#define CTL_PROXY_SA_FMT     "%s-proxy-runner" /* ServiceAccount and RoleBinding */
+#define CTL_SERVER_SA_FMT    "%s-sa"
+#define CTL_PROXY_SVC_FMT    "mcp-%s-proxy"
+#define CTL_HEADLESS_SVC_FMT "mcp-%s-headless"
+#define CTL_NETPOL_FMT       "%s-egress"
+#define CTL_OLD_ROLE_FMT     "%s-proxy-runner" /* Role of the previous version */
+
+/* ==== desired objects: pure, one file per kind ============================== */
 
 typedef struct ctl_options {
-    const char *proxy_image; /* NULL = CTL_DEFAULT_PROXY_IMAGE */
-    const json_t *profile;   /* parsed ConfigMap permission profile (borrowed) or NULL */
+    const char *proxy_image;        /* NULL = CTL_DEFAULT_PROXY_IMAGE */
+    const char *proxy_cluster_role; /* NULL = CTL_DEFAULT_PROXY_CLUSTER_ROLE */
+    const json_t *profile;          /* parsed ConfigMap permission profile (borrowed) or NULL */
 } ctl_options_t;
 
-/* The objects of DESIGN.md section 4 for one MCPServer, in apply order:
- * proxy ServiceAccount, Role, RoleBinding, MCP ServiceAccount (unless
- * spec.serviceAccount), NetworkPolicy (profile "none" or configmap),
- * Deployment, Service. Pure: no I/O, no globals. Returns a new reference to a
- * JSON array, or NULL on allocation failure. `s` must be a valid server. */
+/* desired.c: the objects of DESIGN.md section 4 for one MCPServer, in apply
+ * order: proxy ServiceAccount, RoleBinding, MCP ServiceAccount (unless
+ * spec.serviceAccount), NetworkPolicy (profile "none" or configmap), headless
+ * Service, StatefulSet, Deployment, proxy Service. Pure: no I/O, no globals.
+ * Returns a new reference to a JSON array, or NULL on allocation failure.
+ * `s` must be a valid server. */
 json_t *ctl_desired_objects(const mcp_server_t *s, const ctl_options_t *opt);
 
-/* Labels every object carries / the immutable selector labels. New refs. */
+/* meta.c. Labels every object carries / the proxy's immutable selector / the
+ * MCP server pods' selector. New references. */
 json_t *ctl_common_labels(const char *name);
 json_t *ctl_selector_labels(const char *name);
-
+json_t *ctl_server_selector_labels(const char *name);
 /* metadata {name, namespace, labels (+ override labels underneath ours),
  * annotations (override), ownerReferences (controller)}. New reference. */
 json_t *ctl_object_meta(const mcp_server_t *s, const char *name, const mcp_override_t *ov);
-
-/* "http://mcp-<name>-proxy.<ns>.svc.cluster.local:<port>"; new malloc'd. */
+/* {apiVersion, kind, metadata}; steals meta (even on failure). */
+json_t *ctl_typed_object(const char *api_version, const char *kind, json_t *meta);
+/* o[key] = value; steals both; returns o, or NULL (both released) on failure
+ * or when either is NULL. */
+json_t *ctl_with(json_t *o, const char *key, json_t *value);
+/* "http://mcp-<name>-proxy.<ns>.svc.cluster.local:<port>/mcp" ("/sse" for
+ * the sse transport); new malloc'd string. */
 char *ctl_service_url(const mcp_server_t *s);
-
-/* Names of the children: "<name>-proxy-runner", "mcp-<name>-proxy", ... into
- * a caller buffer; returns buf. */
+/* A child's name from one of the CTL_*_FMT formats into buf; returns buf. */
 char *ctl_child_name(char *buf, size_t len, const char *fmt, const char *name);
+/* sse or streamable-http: the MCP server listens on targetPort. */
+static inline bool ctl_http_transport(const mcp_server_t *s)
+{
+    return s->transport && strcmp(s->transport, "stdio") != 0;
+}
 
-/* The PodTemplateSpec patch for the MCP server container (`mcp`): labels,
- * service account, secrets as secretKeyRef, resources, hostPath volumes and
- * mounts, merged with spec.podTemplateSpec (ours win on the fields we set,
- * every other field of the user's template is kept). New reference or NULL. */
-json_t *ctl_pod_patch(const mcp_server_t *s);
+/* rbac.c. New references or NULL. */
+json_t *ctl_service_account(const mcp_server_t *s, const char *name);
+json_t *ctl_proxy_role_binding(const mcp_server_t *s, const ctl_options_t *opt);
 
-/* The egress NetworkPolicy, or NULL (and *oom = 0) when the profile needs
- * none. `profile` is the parsed ConfigMap profile for type configmap (NULL
- * allows DNS only). New reference; on OOM NULL and *oom = 1. */
+/* service.c. New references or NULL. */
+json_t *ctl_proxy_service(const mcp_server_t *s);
+json_t *ctl_headless_service(const mcp_server_t *s);
+
+/* statefulset.c. The StatefulSet, and its pod template alone (the user's
+ * spec.podTemplateSpec merged with ours). New references or NULL. */
+json_t *ctl_statefulset(const mcp_server_t *s);
+json_t *ctl_server_pod_template(const mcp_server_t *s);
+
+/* deployment.c. The proxy Deployment, and the proxy's arguments alone. New
+ * references or NULL. */
+json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt);
+json_t *ctl_proxy_args(const mcp_server_t *s);
+
+/* netpol.c. The egress NetworkPolicy, or NULL (and *oom = 0) when the profile
+ * needs none. `profile` is the parsed ConfigMap profile for type configmap
+ * (NULL allows DNS only). New reference; on OOM NULL and *oom = 1. */
 json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oom);
 
 /* What a NetworkPolicy cannot enforce of a ConfigMap profile (host names,
@@ -85,6 +120,16 @@ bool ctl_json_contains(const json_t *live, const json_t *want);
 
 /* 64-bit FNV-1a of the compact, key-sorted serialisation (0 on OOM). */
 uint64_t ctl_json_hash(const json_t *j);
+
+/* parent[key] as an object (array) to fill in, created or replacing a value
+ * of another type; borrowed, NULL on OOM. */
+json_t *ctl_json_child(json_t *parent, const char *key, bool array);
+/* The object of `arr` whose "name" is `name` (borrowed); appended as
+ * {"name": name} when absent and `create`; NULL when absent or on OOM. */
+json_t *ctl_json_find_named(json_t *arr, const char *name, bool create);
+/* Replace the element of `arr` with elem's "name", or append. Steals elem
+ * (even on failure). Returns 0 or -1. */
+int ctl_json_upsert_named(json_t *arr, json_t *elem);
 
 /* ==== status.c ============================================================== */
 
@@ -224,9 +269,11 @@ void ctl_cache_sweep(ctl_cache_t *c, bool servers, const char *prefix, uint32_t 
 
 typedef struct ctl_kind {
     const char *kind, *api_version, *base, *resource;
+    const char *selector; /* watch label selector, URL-encoded; NULL = managed-by */
+    bool watch_only;      /* never applied: Pods (status), Roles (upgrade clean-up) */
 } ctl_kind_t;
 
-/* The child kinds we apply and watch, in a fixed order. */
+/* The child kinds we watch (and apply, unless watch_only), in a fixed order. */
 extern const ctl_kind_t ctl_kinds[];
 extern const size_t ctl_n_kinds;
 const ctl_kind_t *ctl_kind_find(const char *kind);
@@ -236,9 +283,10 @@ typedef struct ctl_ctrl {
     ctl_cache_t *cache;
     ctl_queue_t *queue;
     ctl_metrics_t *metrics;
-    const char *proxy_image; /* NULL = default */
-    const char *identity;    /* Event reportingInstance */
-    bool events;             /* post Events */
+    const char *proxy_image;        /* NULL = default */
+    const char *proxy_cluster_role; /* NULL = default */
+    const char *identity;           /* Event reportingInstance */
+    bool events;                    /* post Events */
     double conflict_retry_ms, permanent_retry_ms;
 } ctl_ctrl_t;
 
@@ -271,8 +319,9 @@ int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *reg
 /* ==== manager.c: threads and wiring ========================================= */
 
 typedef struct ctl_config {
-    const char *kubeconfig;  /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
-    const char *proxy_image; /* NULL = default */
+    const char *kubeconfig;         /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
+    const char *proxy_image;        /* NULL = default */
+    const char *proxy_cluster_role; /* NULL = default */
     bool leader_elect;
     const char *lease_ns, *lease_name;
     double lease_s, renew_s, retry_s;

@@ -1,6 +1,7 @@
-/* Small JSON helpers the reconciler needs: "does the live object already
- * contain what we would apply" (so a no-op resync writes nothing), a stable
- * hash of a desired object, and timestamps. */
+/* Small JSON helpers: "does the live object already contain what we would
+ * apply" (so a no-op resync writes nothing), a stable hash of a desired
+ * object, timestamps, and the building blocks of a
+ * strategic-merge-like merge (child containers, lists keyed by name). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +107,54 @@ char *ctl_time_rfc3339(char *buf, size_t len, int micro)
     else
         snprintf(buf, len, "%sZ", base);
     return buf;
+}
+
+json_t *ctl_json_child(json_t *parent, const char *key, bool array)
+{
+    json_t *c = json_object_get(parent, key);
+
+    if (array ? json_is_array(c) : json_is_object(c))
+        return c;
+    c = array ? json_array() : json_object();
+    if (!c || json_object_set_new(parent, key, c) != 0)
+        return NULL;
+    return c;
+}
+
+json_t *ctl_json_find_named(json_t *arr, const char *name, bool create)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(arr, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (json_is_object(e) && n && strcmp(n, name) == 0)
+            return e;
+    }
+    if (!create)
+        return NULL;
+    e = json_pack("{s:s}", "name", name);
+    if (!e || json_array_append_new(arr, e) != 0)
+        return NULL;
+    return e;
+}
+
+int ctl_json_upsert_named(json_t *arr, json_t *elem)
+{
+    const char *name = json_string_value(json_object_get(elem, "name"));
+    size_t i;
+    json_t *e;
+
+    if (!elem || !name) {
+        json_decref(elem);
+        return -1;
+    }
+    json_array_foreach(arr, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && strcmp(n, name) == 0)
+            return json_array_set_new(arr, i, elem);
+    }
+    return json_array_append_new(arr, elem);
 }

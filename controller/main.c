@@ -14,7 +14,10 @@ static const char usage[] =
     "\n"
     "  --kubeconfig PATH                kubeconfig file (default: $KUBECONFIG, in-cluster,\n"
     "                                   then ~/.kube/config)\n"
-    "  --proxy-image IMAGE              proxy runner image (default " CTL_DEFAULT_PROXY_IMAGE ")\n"
+    "  --proxy-image IMAGE              mcp-proxy image (default " CTL_DEFAULT_PROXY_IMAGE ")\n"
+    "  --proxy-cluster-role NAME        ClusterRole bound to each proxy's ServiceAccount\n"
+    "                                   (default " CTL_DEFAULT_PROXY_CLUSTER_ROLE
+    "; the chart's <release>-proxy)\n"
     "  --leader-elect[=true|false]      use a Lease so only one replica reconciles (default true)\n"
     "  --leader-election-namespace NS   namespace of the Lease (default: our namespace)\n"
     "  --leader-election-id NAME        name of the Lease (default mcp-controller-leader)\n"
@@ -34,6 +37,7 @@ static const char usage[] =
 enum {
     OPT_KUBECONFIG = 256,
     OPT_IMAGE,
+    OPT_ROLE,
     OPT_ELECT,
     OPT_LEASE_NS,
     OPT_LEASE_ID,
@@ -51,6 +55,7 @@ enum {
 static const struct option options[] = {
     {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
     {"proxy-image", required_argument, NULL, OPT_IMAGE},
+    {"proxy-cluster-role", required_argument, NULL, OPT_ROLE},
     {"leader-elect", optional_argument, NULL, OPT_ELECT},
     {"leader-election-namespace", required_argument, NULL, OPT_LEASE_NS},
     {"leader-election-id", required_argument, NULL, OPT_LEASE_ID},
@@ -106,6 +111,9 @@ static int parse_opt(ctl_config_t *c, int opt, const char *arg)
         return 0;
     case OPT_IMAGE:
         c->proxy_image = arg;
+        return 0;
+    case OPT_ROLE:
+        c->proxy_cluster_role = arg;
         return 0;
     case OPT_ELECT:
         if (arg && strcmp(arg, "true") != 0 && strcmp(arg, "false") != 0)

@@ -152,7 +152,7 @@ static int start_watches(mgr_t *m, bool servers)
         }
         for (size_t k = 0; k < ctl_n_kinds; k++, want++)
             if (add_watch(m, ctl_kinds[k].kind, ctl_kinds[k].base, ctl_kinds[k].resource, ns[i],
-                          CHILD_LABELS) != 0)
+                          ctl_kinds[k].selector ? ctl_kinds[k].selector : CHILD_LABELS) != 0)
                 return -1;
         if (!ns[i])
             break;
@@ -253,6 +253,7 @@ static int setup(mgr_t *m, mcp_kube_config_t *kc)
     m->ctrl.client = mcp_kube_client(m->kube);
     ctl_metrics_observe(m->ctrl.client, m->ctrl.metrics);
     m->ctrl.proxy_image = m->cfg->proxy_image;
+    m->ctrl.proxy_cluster_role = m->cfg->proxy_cluster_role;
     m->ctrl.identity = m->identity;
     m->ctrl.events = true;
     m->ctrl.conflict_retry_ms = 30000;

@@ -1,6 +1,6 @@
 /* The egress NetworkPolicy that enforces a permission profile, which
  * ToolHive itself does not do in Kubernetes. It selects only the MCP server
- * pods (labels set by the pod patch), never the proxy, which needs the
+ * pods (the StatefulSet's selector labels), never the proxy, which needs the
  * apiserver. Profile "none": all egress denied except DNS. A ConfigMap
  * profile (ToolHive's JSON format, network.outbound.{insecure_allow_all,
  * allow_port, allow_transport, allow_host}): DNS plus the listed ports to any
@@ -113,18 +113,19 @@ static bool wants_policy(const mcp_server_t *s)
 
 json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oom)
 {
-    char name[96];
+    char name[CTL_NAME_BUF];
     json_t *o;
 
     *oom = 0;
     if (!wants_policy(s))
         return NULL;
-    snprintf(name, sizeof(name), "%s-egress", s->name);
-    o = json_pack("{s:s, s:s, s:o, s:{s:{s:{s:s, s:s}}, s:[s], s:o}}", "apiVersion",
-                  "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
-                  ctl_object_meta(s, name, NULL), "spec", "podSelector", "matchLabels",
-                  "app.kubernetes.io/component", "mcp-server", "toolhive-name", s->name,
-                  "policyTypes", "Egress", "egress", egress_rules(s, profile, oom));
+    ctl_child_name(name, sizeof(name), CTL_NETPOL_FMT, s->name);
+    o = ctl_with(
+        ctl_typed_object("networking.k8s.io/v1", "NetworkPolicy", ctl_object_meta(s, name, NULL)),
+        "spec",
+        json_pack("{s:{s:o}, s:[s], s:o}", "podSelector", "matchLabels",
+                  ctl_server_selector_labels(s->name), "policyTypes", "Egress", "egress",
+                  egress_rules(s, profile, oom)));
     if (!o)
         *oom = 1;
     return o;

@@ -20,13 +20,17 @@
 #define KEY_MAX      320
 
 const ctl_kind_t ctl_kinds[] = {
-    {"ServiceAccount", "v1", "/api/v1", "serviceaccounts"},
-    {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles"},
+    {"ServiceAccount", "v1", "/api/v1", "serviceaccounts", NULL, false},
     {"RoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
-     "rolebindings"},
-    {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies"},
-    {"Deployment", "apps/v1", "/apis/apps/v1", "deployments"},
-    {"Service", "v1", "/api/v1", "services"},
+     "rolebindings", NULL, false},
+    {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies", NULL,
+     false},
+    {"Service", "v1", "/api/v1", "services", NULL, false},
+    {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets", NULL, false},
+    {"Deployment", "apps/v1", "/apis/apps/v1", "deployments", NULL, false},
+    /* the previous version's Role "<name>-proxy-runner", deleted on upgrade */
+    {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles", NULL,
+     true},
 };
 const size_t ctl_n_kinds = MCP_ARRAY_LEN(ctl_kinds);
 
@@ -120,7 +124,9 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
         return 0;
     }
     if (s.name && s.namespace && s.image && s.transport)
-        desired = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = c->proxy_image});
+        desired =
+            ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = c->proxy_image,
+                                                     .proxy_cluster_role = c->proxy_cluster_role});
     json_array_foreach(desired, i, o)
     {
         if (kind && strcmp(mcp_json_str(o, "kind"), kind) == 0 &&
@@ -201,6 +207,7 @@ typedef struct rec {
     int available;
     mcp_buf_t written; /* "Kind/name, ..." applied this time */
     bool np_written;
+    bool replacing; /* re-applying after deleting an immutable child */
 } rec_t;
 
 static void failf(rec_t *r, enum ctl_result res, const char *fmt, const char *a, const char *b,
@@ -276,6 +283,29 @@ static json_t *stamped(const json_t *want, uint64_t h)
     return o;
 }
 
+/* DELETE a child (background propagation); true when it is gone. */
+static bool delete_child(rec_t *r, const char *path, const char *key)
+{
+    mcp_kube_resp_t resp;
+    bool gone = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "DELETE", .path = path},
+                            &resp) == 0 &&
+                (resp.status == 200 || resp.status == 202 || resp.status == 404);
+
+    if (gone)
+        ctl_cache_del_child(r->c->cache, key);
+    mcp_kube_resp_dispose(&resp);
+    return gone;
+}
+
+/* A RoleBinding's roleRef cannot change (the previous version bound a Role,
+ * this one the chart's ClusterRole; or --proxy-cluster-role changed): the
+ * apiserver answers 422, and the binding is replaced. Only called for an
+ * object already known to be ours. */
+static bool immutable_conflict(const json_t *want, long status)
+{
+    return status == 422 && strcmp(mcp_json_str(want, "kind"), "RoleBinding") == 0;
+}
+
 static int apply(rec_t *r, const char *path, const char *key, const json_t *want, uint64_t h)
 {
     char url[PATH_MAX_LEN + 64];
@@ -303,6 +333,13 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
     } else if (rc != 0 || transient(resp.status)) {
         r->res = CTL_RES_ERROR;
         rc = -1;
+    } else if (immutable_conflict(want, resp.status) && !r->replacing) {
+        mcp_kube_resp_dispose(&resp);
+        r->replacing = true;
+        rc = delete_child(r, path, key) ? apply(r, path, key, want, h)
+                                        : (r->res = CTL_RES_ERROR, -1);
+        r->replacing = false;
+        return rc;
     } else {
         failf(r, CTL_RES_ERROR, "applying %s \"%s\" failed: %s", kind, name,
               mcp_json_str(resp.body, "message"));
@@ -369,7 +406,6 @@ static void prune(rec_t *r, const json_t *desired, const char *kind, const char 
     ctl_child_t ch;
     size_t i;
     json_t *o;
-    mcp_kube_resp_t resp;
 
     snprintf(name, sizeof(name), fmt, r->s.name);
     json_array_foreach(desired, i, o)
@@ -382,11 +418,7 @@ static void prune(rec_t *r, const json_t *desired, const char *kind, const char 
     if (!ctl_cache_get_child(r->c->cache, key, &ch) || !owned_by_us(r, ch.owner_uid))
         return;
     object_path(path, sizeof(path), ctl_kind_find(kind), r->s.namespace, name);
-    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "DELETE", .path = path}, &resp) ==
-            0 &&
-        (resp.status == 200 || resp.status == 202 || resp.status == 404))
-        ctl_cache_del_child(r->c->cache, key);
-    mcp_kube_resp_dispose(&resp);
+    delete_child(r, path, key);
 }
 
 /* The ConfigMap permission profile (new reference) or NULL with r->fail. */
@@ -520,8 +552,9 @@ static void apply_all(rec_t *r, const json_t *desired)
         if (ensure(r, o) != 0)
             return;
     }
-    prune(r, desired, "NetworkPolicy", "%s-egress");
-    prune(r, desired, "ServiceAccount", "%s-sa");
+    prune(r, desired, "NetworkPolicy", CTL_NETPOL_FMT);
+    prune(r, desired, "ServiceAccount", CTL_SERVER_SA_FMT);
+    prune(r, desired, "Role", CTL_OLD_ROLE_FMT); /* upgrade from the proxy runner */
 }
 
 static void report(rec_t *r, const json_t *profile, const char *now)
@@ -540,7 +573,10 @@ static void report(rec_t *r, const json_t *profile, const char *now)
         in.phase = "Pending", in.ready_reason = "Pending";
         in.message = "waiting for the proxy Deployment to have an available replica";
     }
-    if (r->written.len)
+    /* Changes to existing children are worth an Event; the first creation
+     * is told by the status alone, which keeps the first reconcile within
+     * the budget of 8 writes (7 children + status). */
+    if (r->written.len && json_object_get(r->obj, "status"))
         event(r, "Normal", "Applied", r->written.data);
     if (r->np_written) {
         char *w = ctl_profile_warning(profile);
@@ -570,7 +606,9 @@ static void run(rec_t *r, const char *now)
         profile = load_profile(r);
     if (r->res == CTL_RES_OK) {
         desired = ctl_desired_objects(
-            &r->s, &(ctl_options_t){.proxy_image = r->c->proxy_image, .profile = profile});
+            &r->s, &(ctl_options_t){.proxy_image = r->c->proxy_image,
+                                    .proxy_cluster_role = r->c->proxy_cluster_role,
+                                    .profile = profile});
         if (!desired)
             r->res = CTL_RES_ERROR;
         else

@@ -27,6 +27,7 @@ op_install || { echo "run: installing the operator failed"; op_logs; exit 1; }
 
 kubectl create secret generic github-token --from-literal=token=example-token-not-real \
     --dry-run=client -o yaml | kubectl apply -f -
+kubectl create namespace toolhive-system --dry-run=client -o yaml | kubectl apply -f -
 for f in config/samples/*.yaml; do
     kubectl apply -f "$f"
 done

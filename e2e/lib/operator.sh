@@ -338,6 +338,7 @@ _op_cluster_install() {
     --set webhook.image.pullPolicy=Never \
     --set controller.image.repository="$OP_IMAGE_REPO/mcp-controller" --set controller.image.tag="$tag" \
     --set controller.image.pullPolicy=Never \
+    --set proxy.image.repository="$OP_IMAGE_REPO/mcp-proxy" --set proxy.image.tag="$tag" \
     --set logLevel="$OP_LOG_LEVEL" --wait --timeout 300s "$@" >"$OP_DIR/helm-install.log" 2>&1 ||
     { _op_err "helm install failed: $(tail -n 5 "$OP_DIR/helm-install.log")"; return 1; }
   kubectl wait --for=condition=Established "crd/$OP_CRD" --timeout=60s >/dev/null ||

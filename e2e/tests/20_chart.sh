@@ -114,7 +114,7 @@ test_render_default() {
   local f=$TMP/default.yaml mwc vwc sec ca
   render default --include-crds || return 1
   dry_run default || return 1
-  expect "kinds" "$(kinds "$f")" "ClusterRole=1 ClusterRoleBinding=1 CustomResourceDefinition=1 Deployment=2 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Secret=1 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
+  expect "kinds" "$(kinds "$f")" "ClusterRole=2 ClusterRoleBinding=1 CustomResourceDefinition=1 Deployment=2 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Secret=1 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
   mwc=$(obj "$f" MutatingWebhookConfiguration mcp-operator)
   vwc=$(obj "$f" ValidatingWebhookConfiguration mcp-operator)
   sec=$(obj "$f" Secret mcp-operator-webhook-tls)
@@ -140,7 +140,12 @@ test_render_default() {
   done
   expect "webhook token" "$(obj "$f" Deployment mcp-operator-webhook | jq -c '.spec.template.spec.automountServiceAccountToken')" false || return 1
   expect "controller args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args')" \
-    '["--proxy-image=ghcr.io/stacklok/toolhive/proxyrunner:v0.2.9","--leader-elect=true","--leader-election-namespace='"$RNS"'","--health-port=8081","--log-level=info"]' || return 1
+    '["--proxy-image=ghcr.io/mcp-operator/mcp-proxy:'"$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$CHART/Chart.yaml")"'","--proxy-cluster-role=mcp-operator-proxy","--leader-elect=true","--leader-election-namespace='"$RNS"'","--health-port=8081","--log-level=info"]' || return 1
+  # the proxy ClusterRole the controller binds: find the pod, attach to it, nothing else
+  expect "proxy ClusterRole" "$(obj "$f" ClusterRole mcp-operator-proxy | jq -c '.rules')" \
+    '[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list","watch"]},{"apiGroups":[""],"resources":["pods/attach"],"verbs":["create","get"]}]' || return 1
+  expect "bind: that ClusterRole only" "$(obj "$f" ClusterRole mcp-operator-controller | jq -c '[.rules[] | select(.verbs | index("bind"))]')" \
+    '[{"apiGroups":["rbac.authorization.k8s.io"],"resources":["clusterroles"],"verbs":["bind"],"resourceNames":["mcp-operator-proxy"]}]' || return 1
   expect "standard labels" "$(obj "$f" Deployment mcp-operator-webhook | jq -c '.metadata.labels | [."app.kubernetes.io/name", ."app.kubernetes.io/instance", ."app.kubernetes.io/component", ."app.kubernetes.io/managed-by"]')" \
     '["mcp-operator","mcp-operator","webhook","Helm"]' || return 1
 }
@@ -149,7 +154,7 @@ test_render_cert_manager() {
   local f=$TMP/cm.yaml mwc
   render cm --set certManager.enabled=true || return 1
   dry_run cm || return 1
-  expect "kinds" "$(kinds "$f")" "Certificate=1 ClusterRole=1 ClusterRoleBinding=1 Deployment=2 Issuer=1 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
+  expect "kinds" "$(kinds "$f")" "Certificate=1 ClusterRole=2 ClusterRoleBinding=1 Deployment=2 Issuer=1 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
   mwc=$(obj "$f" MutatingWebhookConfiguration mcp-operator)
   expect "inject-ca-from" "$(jq -r '.metadata.annotations["cert-manager.io/inject-ca-from"]' <<<"$mwc")" "$RNS/mcp-operator-webhook-serving" || return 1
   expect "no caBundle" "$(jq -r '.webhooks[0].clientConfig.caBundle' <<<"$mwc")" null || return 1
@@ -189,7 +194,7 @@ test_render_no_leader_election() {
   render noleader --set leaderElection.enabled=false || return 1
   dry_run noleader || return 1
   expect "no lease Role" "$(obj "$f" Role mcp-operator-controller-leader-election)" "" || return 1
-  expect "args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args[1:3]')" '["--leader-elect=false","--health-port=8081"]' || return 1
+  expect "args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args[2:4]')" '["--leader-elect=false","--health-port=8081"]' || return 1
 }
 
 test_render_webhook_options() {
@@ -197,7 +202,7 @@ test_render_webhook_options() {
   render whopts --set webhook.failurePolicy=Ignore --set webhook.timeoutSeconds=5 \
     --set webhook.url=https://127.0.0.1:9443 --set 'webhook.certificate.extraIPs={127.0.0.1}' \
     --set 'webhook.certificate.extraDNSNames={webhook.example.com}' --set logLevel=debug \
-    --set proxyRunnerImage=registry.example.com/proxyrunner:v1 \
+    --set proxy.image.repository=registry.example.com/mcp-proxy --set proxy.image.tag=v1 \
     --set 'controller.extraArgs={--foo=bar}' --set 'webhook.nodeSelector.kubernetes\.io/os=linux' || return 1
   dry_run whopts || return 1
   local k
@@ -210,7 +215,7 @@ test_render_webhook_options() {
   [[ $T_LAST_OUTPUT == *"DNS:webhook.example.com"* && $T_LAST_OUTPUT == *"IP Address:127.0.0.1"* ]] ||
     { t_fail "extra SANs missing: $T_LAST_OUTPUT"; return 1; }
   expect "controller args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args | [.[0], .[-2], .[-1]]')" \
-    '["--proxy-image=registry.example.com/proxyrunner:v1","--log-level=debug","--foo=bar"]' || return 1
+    '["--proxy-image=registry.example.com/mcp-proxy:v1","--log-level=debug","--foo=bar"]' || return 1
 }
 
 # ---------------------------------------------------------------- install
@@ -261,13 +266,17 @@ test_bad_denied() {
 }
 
 # The controller, running with the chart's ServiceAccount token, creates the
-# children (this needs the proxy Role's rules: RBAC forbids escalation).
+# children (the RoleBinding needs `bind` on the chart's proxy ClusterRole:
+# RBAC forbids granting what one does not hold otherwise).
 test_controller_reconciles() {
   local k
-  for k in serviceaccount/fetch-proxy-runner role/fetch-proxy-runner rolebinding/fetch-proxy-runner \
-    serviceaccount/fetch-sa deployment/fetch service/mcp-fetch-proxy; do
+  for k in serviceaccount/fetch-proxy-runner rolebinding/fetch-proxy-runner serviceaccount/fetch-sa \
+    service/mcp-fetch-headless statefulset/fetch deployment/fetch service/mcp-fetch-proxy; do
     t_eventually 30 kubectl get -n "$TNS" "$k" || { op_logs 20; return 1; }
   done
+  expect "binding" "$(kubectl get -n "$TNS" rolebinding/fetch-proxy-runner -o jsonpath='{.roleRef.kind}/{.roleRef.name}')" \
+    ClusterRole/mcp-operator-proxy || return 1
+  kubectl get -n "$TNS" role/fetch-proxy-runner >/dev/null 2>&1 && { t_fail "a per-server Role was made"; return 1; }
   # Pending here (no nodes); on kind it may already be Running
   t_eventually 30 bash -c "kubectl get mcpserver fetch -n $TNS -o jsonpath='{.status.phase}' | grep -qxE 'Pending|Running'" || return 1
   if op_log controller | grep -qi 'forbidden'; then
@@ -280,16 +289,19 @@ can() { kubectl auth can-i --as="$1" "${@:2}" >/dev/null 2>&1; }
 
 test_rbac_least_privilege() {
   local v
-  for v in "create roles -n $TNS" "delete deployments.apps -n $TNS" "patch mcpservers.toolhive.stacklok.dev --subresource=status -n $TNS" \
-    "create pods --subresource=attach -n $TNS" "get pods --subresource=log -n $TNS" "create events.events.k8s.io -n $TNS" \
-    "update leases.coordination.k8s.io -n mcp-system" "delete statefulsets.apps -n $TNS"; do
+  for v in "delete roles -n $TNS" "create rolebindings -n $TNS" "delete deployments.apps -n $TNS" \
+    "patch mcpservers.toolhive.stacklok.dev --subresource=status -n $TNS" "watch pods -n $TNS" \
+    "bind clusterroles.rbac.authorization.k8s.io/mcp-operator-proxy -n $TNS" "create events.events.k8s.io -n $TNS" \
+    "update leases.coordination.k8s.io -n mcp-system" "create statefulsets.apps -n $TNS" "delete statefulsets.apps -n $TNS"; do
     # shellcheck disable=SC2086
     can "$CTL_SA" $v || { t_fail "controller cannot: $v"; return 1; }
   done
   for v in "get secrets -n $TNS" "create pods -n $TNS" "delete namespaces" "create clusterroles" \
     "delete mcpservers.toolhive.stacklok.dev -n $TNS" "create mcpservers.toolhive.stacklok.dev -n $TNS" \
     "update configmaps -n $TNS" "update leases.coordination.k8s.io -n $TNS" "get nodes" \
-    "create pods --subresource=exec -n $TNS" \
+    "create pods --subresource=exec -n $TNS" "create pods --subresource=attach -n $TNS" \
+    "get pods --subresource=log -n $TNS" "create roles -n $TNS" \
+    "bind clusterroles.rbac.authorization.k8s.io/cluster-admin -n $TNS" \
     "delete leases.coordination.k8s.io -n mcp-system"; do
     # shellcheck disable=SC2086
     can "$CTL_SA" $v && { t_fail "controller can: $v"; return 1; }
@@ -297,6 +309,17 @@ test_rbac_least_privilege() {
   for v in "get configmaps -n mcp-system" "get mcpservers.toolhive.stacklok.dev -n $TNS" "create tokenreviews.authentication.k8s.io"; do
     # shellcheck disable=SC2086
     can "$WH_SA" $v && { t_fail "webhook ServiceAccount can: $v"; return 1; }
+  done
+  # each proxy: attach to pods in its own namespace, nothing more
+  local px=system:serviceaccount:$TNS:fetch-proxy-runner
+  for v in "create pods --subresource=attach -n $TNS" "watch pods -n $TNS"; do
+    # shellcheck disable=SC2086
+    can "$px" $v || { t_fail "proxy cannot: $v"; return 1; }
+  done
+  for v in "create pods --subresource=attach -n mcp-system" "create statefulsets.apps -n $TNS" \
+    "create services -n $TNS" "get secrets -n $TNS" "get pods --subresource=log -n $TNS"; do
+    # shellcheck disable=SC2086
+    can "$px" $v && { t_fail "proxy can: $v"; return 1; }
   done
   return 0
 }

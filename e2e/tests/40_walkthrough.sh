@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The seed walkthrough (../shared/seeds/000_*.txt), step by step with the
 # YAML taken verbatim from the seed, then the promises of the overview seed
-# (002_*.txt): a Deployment runs the server, a Service exposes it,
-# permissions are configured, and the lifecycle is managed (update, delete,
-# garbage collection). Driven only through kubectl, as a user would.
+# (002_*.txt): a StatefulSet runs the server behind the mcp-proxy Deployment,
+# a Service exposes it, permissions are configured, and the lifecycle is
+# managed (update, delete, garbage collection). Driven only through kubectl,
+# as a user would. Pods may or may not run here (that depends on the node):
+# these checks look at objects, never wait for Running.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/e2e/local/lib.sh"
 source "$ROOT/e2e/lib/operator.sh"
@@ -57,9 +59,9 @@ get_columns() {
     t_check "get" kubectl get mcpservers || return 1
     local out=$T_LAST_OUTPUT
     [ "$(head -1 <<<"$out" | tr -s ' ')" = "NAME STATUS URL AGE" ] || t_fail "header: $out"
-    grep -Eq '^fetch +Pending +http://mcp-fetch-proxy\.default\.svc\.cluster\.local:8080 +[0-9]+s' \
+    grep -Eq '^fetch +(Pending|Running) +http://mcp-fetch-proxy\.default\.svc\.cluster\.local:8080/mcp +[0-9]+s' \
         <<<"$out" || t_fail "fetch row: $out"
-    grep -Eq '^github +Pending +http://mcp-github-proxy\.default\.svc\.cluster\.local:8080 +[0-9]+s' \
+    grep -Eq '^github +(Pending|Running) +http://mcp-github-proxy\.default\.svc\.cluster\.local:8080/mcp +[0-9]+s' \
         <<<"$out" || t_fail "github row: $out"
 }
 
@@ -68,9 +70,9 @@ describe_github() {
     local out
     out=$(tr -s ' ' <<<"$T_LAST_OUTPUT")
     for want in "Name: github" "Image: docker.io/mcp/github" "Transport: stdio" "Port: 8080" \
-        "Target Env Name: GITHUB_PERSONAL_ACCESS_TOKEN" "Phase: Pending" \
-        "URL: http://mcp-github-proxy.default.svc.cluster.local:8080" "Type: Ready" \
-        "Type: Valid" "Events:" "Normal Applied"; do
+        "Target Env Name: GITHUB_PERSONAL_ACCESS_TOKEN" "Phase: " "MCP server is" \
+        "URL: http://mcp-github-proxy.default.svc.cluster.local:8080/mcp" "Type: Ready" \
+        "Type: Valid" "Events:"; do
         grep -qF "$want" <<<"$out" || { t_fail "describe lacks '$want': $T_LAST_OUTPUT"; return 1; }
     done
 }
@@ -80,21 +82,32 @@ children() {
     t_eventually 30 kubectl get deployment "$n" || return 1
     t_check "service" kubectl get service "mcp-$n-proxy" -o jsonpath='{.spec.ports[0].port}' || return 1
     [ "$T_LAST_OUTPUT" = 8080 ] || t_fail "service port $T_LAST_OUTPUT"
-    for o in serviceaccount/$n-proxy-runner role/$n-proxy-runner rolebinding/$n-proxy-runner \
-        serviceaccount/$n-sa; do
+    t_check "proxy" kubectl get deployment "$n" -o jsonpath='{.spec.template.spec.containers[*].name}' ||
+        return 1
+    [ "$T_LAST_OUTPUT" = proxy ] || t_fail "proxy containers: $T_LAST_OUTPUT"
+    t_check "server" kubectl get statefulset "$n" \
+        -o jsonpath='{.spec.serviceName} {.spec.template.spec.containers[?(@.name=="mcp")].stdin}' ||
+        return 1
+    [ "$T_LAST_OUTPUT" = "mcp-$n-headless true" ] || t_fail "statefulset: $T_LAST_OUTPUT"
+    t_check "binding" kubectl get rolebinding "$n-proxy-runner" -o jsonpath='{.roleRef.kind}' || return 1
+    [ "$T_LAST_OUTPUT" = ClusterRole ] || t_fail "roleRef: $T_LAST_OUTPUT"
+    for o in serviceaccount/$n-proxy-runner rolebinding/$n-proxy-runner serviceaccount/$n-sa \
+        statefulset/$n service/mcp-$n-headless deployment/$n service/mcp-$n-proxy; do
         t_check "$o" kubectl get "$o" -o jsonpath='{.metadata.ownerReferences[0].kind}' || return 1
         [ "$T_LAST_OUTPUT" = MCPServer ] || t_fail "$o owner: $T_LAST_OUTPUT"
     done
 }
 
 secret_by_reference() {
-    t_check "args" kubectl get deployment github -o jsonpath='{.spec.template.spec.containers[0].args}' ||
-        return 1
+    t_check "env" kubectl get statefulset github \
+        -o jsonpath='{.spec.template.spec.containers[?(@.name=="mcp")].env}' || return 1
     local args=$T_LAST_OUTPUT
-    grep -qF 'secretKeyRef' <<<"$args" || t_fail "no secretKeyRef in pod patch: $args"
+    grep -qF 'secretKeyRef' <<<"$args" || t_fail "no secretKeyRef in the MCP server container: $args"
     grep -qF 'GITHUB_PERSONAL_ACCESS_TOKEN' <<<"$args" || t_fail "no target env: $args"
-    grep -qF 'docker.io/mcp/github' <<<"$args" || t_fail "no image: $args"
-    if kubectl get deploy,svc,sa,role,rolebinding,events -o yaml | grep -qF "$TOKEN"; then
+    t_check "image" kubectl get statefulset github -o jsonpath='{.spec.template.spec.containers[?(@.name=="mcp")].image}' ||
+        return 1
+    grep -qF 'docker.io/mcp/github' <<<"$T_LAST_OUTPUT" || t_fail "no image: $T_LAST_OUTPUT"
+    if kubectl get deploy,sts,pods,svc,sa,rolebinding,events -o yaml | grep -qF "$TOKEN"; then
         t_fail "the token value appears in a generated object or event"
     fi
     if grep -qF "$TOKEN" "$E2E_WORK"/op/*.log; then t_fail "the token value is in a log"; fi
@@ -109,6 +122,8 @@ profiles() {
 }
 
 all_samples() {
+    # ToolHive's own tool-filter example names its namespace
+    kubectl create namespace toolhive-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
     for f in "$ROOT"/config/samples/*.yaml; do
         t_check "$(basename "$f")" kubectl apply -f "$f" || return 1
     done
@@ -120,21 +135,29 @@ update_port() {
     t_check "patch" kubectl patch mcpserver fetch --type=merge -p '{"spec":{"port":9090}}' || return 1
     t_eventually 30 bash -c '[ "$(kubectl get service mcp-fetch-proxy -o jsonpath={.spec.ports[0].port})" = 9090 ]' ||
         return 1
-    t_eventually 30 bash -c 'kubectl get deployment fetch -o jsonpath={.spec.template.spec.containers[0].args} | grep -q -- --proxy-port=9090' ||
+    t_eventually 30 bash -c 'kubectl get deployment fetch -o jsonpath={.spec.template.spec.containers[0].args} | grep -q -- --port=9090' ||
         return 1
     t_eventually 30 bash -c "[ \"\$(kubectl get mcpserver fetch -o jsonpath={.status.observedGeneration})\" -gt $gen ]" ||
         return 1
-    t_eventually 30 bash -c '[ "$(kubectl get mcpserver fetch -o jsonpath={.status.url})" = http://mcp-fetch-proxy.default.svc.cluster.local:9090 ]'
+    t_eventually 30 bash -c '[ "$(kubectl get mcpserver fetch -o jsonpath={.status.url})" = http://mcp-fetch-proxy.default.svc.cluster.local:9090/mcp ]'
 }
 
 drift() {
+    local uid
     t_check "delete child" kubectl delete service mcp-fetch-proxy || return 1
-    t_eventually 30 kubectl get service mcp-fetch-proxy
+    t_eventually 30 kubectl get service mcp-fetch-proxy || return 1
+    # the MCP server workload is the controller's too
+    uid=$(kubectl get statefulset fetch -o jsonpath='{.metadata.uid}')
+    t_check "delete statefulset" kubectl delete statefulset fetch --wait=false || return 1
+    t_eventually 30 bash -c "u=\$(kubectl get statefulset fetch -o jsonpath={.metadata.uid} 2>/dev/null); [ -n \"\$u\" ] && [ \"\$u\" != $uid ]" ||
+        return 1
+    t_check "delete headless" kubectl delete service mcp-fetch-headless || return 1
+    t_eventually 30 kubectl get service mcp-fetch-headless
 }
 
 delete_gc() {
     t_check "delete" kubectl delete mcpserver github || return 1
-    t_eventually 60 bash -c '! kubectl get deployment github 2>/dev/null && ! kubectl get service mcp-github-proxy 2>/dev/null && ! kubectl get sa github-proxy-runner 2>/dev/null'
+    t_eventually 60 bash -c '! kubectl get deployment github 2>/dev/null && ! kubectl get service mcp-github-proxy 2>/dev/null && ! kubectl get sa github-proxy-runner 2>/dev/null && ! kubectl get statefulset github 2>/dev/null && ! kubectl get service mcp-github-headless 2>/dev/null && ! kubectl get rolebinding github-proxy-runner 2>/dev/null'
 }
 
 op_install_case
@@ -143,13 +166,13 @@ t_test "kubectl apply -f my-mcpserver.yaml" apply_fetch
 t_test "secret + kubectl apply -f my-mcpserver-with-secrets.yaml" apply_github
 t_test "kubectl get mcpservers shows status, URL and age" get_columns
 t_test "kubectl describe mcpserver github" describe_github
-t_test "fetch: Deployment, Service, RBAC owned by the MCPServer" children fetch
-t_test "github: Deployment, Service, RBAC owned by the MCPServer" children github
+t_test "fetch: StatefulSet, proxy Deployment, Services, RBAC owned by the MCPServer" children fetch
+t_test "github: StatefulSet, proxy Deployment, Services, RBAC owned by the MCPServer" children github
 t_test "secrets travel by reference only" secret_by_reference
 t_test "permission profiles: builtin none and ConfigMap" profiles
 t_test "every sample applies" all_samples
 t_test "update spec.port: Service, Deployment and status follow" update_port
-t_test "a deleted child is restored" drift
+t_test "a deleted child (proxy Service, StatefulSet, headless Service) is restored" drift
 t_test "deleting the MCPServer garbage-collects its children" delete_gc
 [ $T_FAILED -gt 0 ] && op_logs
 kubectl delete mcpservers --all --wait=false >/dev/null 2>&1

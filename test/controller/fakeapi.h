@@ -1,7 +1,8 @@
 /* An in-memory stand-in for the apiserver, behind the mcp_kube_client_t
  * interface, for the reconcile and leader tests. Objects live at their REST
  * path; apply (PATCH apply-patch) creates or replaces the object keeping
- * uid/resourceVersion/status; merge patch on /status replaces status; PUT
+ * uid/resourceVersion/status (a RoleBinding's roleRef is immutable: 422, as
+ * the apiserver does); merge patch on /status replaces status; PUT
  * checks resourceVersion (409 on mismatch); POST honours generateName.
  * Every request is counted by method; `fail_status` makes the next matching
  * requests fail. Header-only (static) because test binaries link only
@@ -101,6 +102,11 @@ static inline void fake_write(fake_t *f, mcp_kube_resp_t *resp, const char *p,
         json_object_set_new(f->objs, base, obj);
         f->status_writes++;
     } else if (strcmp(req->method, "PATCH") == 0) {
+        if (old && strcmp(mcp_json_str(in, "kind") ?: "", "RoleBinding") == 0 &&
+            !json_equal(json_object_get(old, "roleRef"), json_object_get(in, "roleRef"))) {
+            json_decref(in);
+            return fake_respond(resp, 422, fake_status(422, "cannot change roleRef"));
+        }
         obj = json_deep_copy(in);
         fake_stamp(f, obj, old);
         fake_respond(resp, old ? 200 : 201, NULL);

@@ -1,10 +1,12 @@
-/* Golden tests for the pure desired-state function: every folder under
+/* Golden tests for the pure desired-state functions: every folder under
  * test/fixtures/controller/desired/<case>/ holds mcpserver.json (and
  * optionally profile.json, a ConfigMap permission profile) and the expected
- * desired.json = {objects, podPatch, warning}. MCP_UPDATE_GOLDEN=1 rewrites
- * the expected files (review them by eye before keeping them). Also checks
- * the invariants that must hold for every case: labels, ownerReferences,
- * no secret values, and that the function is deterministic. */
+ * desired.json = {objects, warning}: every child object, exactly.
+ * MCP_UPDATE_GOLDEN=1 rewrites the expected files (review them by eye before
+ * keeping them). Also checks the invariants that must hold for every case
+ * (labels, ownerReferences, no secret values, the MCP server pods never
+ * matching the proxy's selector, the NetworkPolicy selecting exactly the MCP
+ * server pods, determinism) and each kind's contract on its own. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,27 +20,47 @@
 
 #define DIR "test/fixtures/controller/desired"
 
-/* The pod patch as an object, parsed back out of the Deployment's args. */
-static json_t *pod_patch_of(const json_t *objects)
+/* The desired object of `kind` (and `name` unless NULL), borrowed. */
+static const json_t *find(const json_t *objects, const char *kind, const char *name)
 {
-    size_t i, j;
-    json_t *o, *a;
+    size_t i;
+    json_t *o;
 
     json_array_foreach(objects, i, o)
     {
-        const json_t *args;
-        if (strcmp(mcp_json_str(o, "kind"), "Deployment") != 0)
-            continue;
-        args = json_object_get(json_array_get(mcp_json_get(o, "spec.template.spec.containers"), 0),
-                               "args");
-        json_array_foreach(args, j, a)
-        {
-            const char *s = json_string_value(a);
-            if (s && strncmp(s, "--k8s-pod-patch=", 16) == 0)
-                return json_loads(s + 16, 0, NULL);
-        }
+        if (strcmp(mcp_json_str(o, "kind"), kind) == 0 &&
+            (!name || strcmp(mcp_json_str(o, "metadata.name"), name) == 0))
+            return o;
     }
     return NULL;
+}
+
+static const json_t *container(const json_t *workload, const char *name)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(mcp_json_get(workload, "spec.template.spec.containers"), i, c)
+    {
+        if (strcmp(mcp_json_str(c, "name"), name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Does a pod with `labels` match the equality selector `sel`? */
+static bool selects(const json_t *sel, const json_t *labels)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)sel, k, v)
+    {
+        const char *l = json_string_value(json_object_get(labels, k));
+        if (!l || strcmp(l, json_string_value(v)) != 0)
+            return false;
+    }
+    return true;
 }
 
 static json_t *run_case(const char *dir, mcp_server_t *s, json_t **objects_out)
@@ -60,8 +82,7 @@ static json_t *run_case(const char *dir, mcp_server_t *s, json_t **objects_out)
     objects = ctl_desired_objects(s, &(ctl_options_t){.profile = profile});
     assert_non_null(objects);
     warn = ctl_profile_warning(profile);
-    result = json_pack("{s:O, s:o, s:s?}", "objects", objects, "podPatch", pod_patch_of(objects),
-                       "warning", warn);
+    result = json_pack("{s:O, s:s?}", "objects", objects, "warning", warn);
     assert_non_null(result);
     free(warn);
     json_decref(profile);
@@ -73,7 +94,12 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
 {
     size_t i;
     json_t *o;
-    char *dump = json_dumps(objects, JSON_COMPACT);
+    char *dump = json_dumps(objects, JSON_COMPACT), hl[128];
+    const json_t *sts = find(objects, "StatefulSet", s->name);
+    const json_t *dep = find(objects, "Deployment", s->name);
+    const json_t *np = find(objects, "NetworkPolicy", NULL);
+    const json_t *pod_labels = mcp_json_get(sts, "spec.template.metadata.labels");
+    const json_t *sts_sel = mcp_json_get(sts, "spec.selector.matchLabels");
 
     assert_non_null(dump);
     assert_null(strstr(dump, "overridden-secret-value"));
@@ -92,6 +118,29 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
             CTL_MANAGED_BY);
         assert_string_equal(mcp_json_str(o, "metadata.namespace"), s->namespace);
     }
+    /* the MCP server pods: selected by their StatefulSet, the headless
+     * Service and the NetworkPolicy, never by the proxy's selector; seen by
+     * the controller's pod watch */
+    assert_non_null(sts);
+    assert_non_null(dep);
+    assert_true(selects(sts_sel, pod_labels));
+    snprintf(hl, sizeof(hl), "mcp-%s-headless", s->name);
+    assert_true(json_equal(mcp_json_get(find(objects, "Service", hl), "spec.selector"), sts_sel));
+    if (np)
+        assert_true(json_equal(mcp_json_get(np, "spec.podSelector.matchLabels"), sts_sel));
+    assert_false(selects(mcp_json_get(dep, "spec.selector.matchLabels"), pod_labels));
+    assert_false(selects(sts_sel, mcp_json_get(dep, "spec.template.metadata.labels")));
+    assert_true(selects(mcp_json_get(dep, "spec.selector.matchLabels"),
+                        mcp_json_get(dep, "spec.template.metadata.labels")));
+    assert_string_equal(
+        json_string_value(json_object_get(pod_labels, "app.kubernetes.io/managed-by")),
+        CTL_MANAGED_BY);
+    assert_string_equal(
+        json_string_value(json_object_get(pod_labels, "app.kubernetes.io/component")),
+        "mcp-server");
+    assert_string_equal(mcp_json_str(sts, "spec.serviceName"), hl);
+    assert_string_equal(mcp_json_str(container(sts, "mcp"), "image"), s->image);
+    assert_non_null(container(dep, "proxy"));
 }
 
 static void test_golden(void **state)
@@ -132,7 +181,7 @@ static void test_golden(void **state)
         json_decref(objects);
         mcp_server_dispose(&s);
     }
-    assert_true(n >= 12);
+    assert_true(n >= 16);
     tu_free_list(cases);
 }
 
@@ -161,9 +210,11 @@ static void test_proxy_image_option(void **state)
 
     (void)state;
     got = run_case(DIR "/transport-stdio-minimal", &s, &objects);
-    o = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = "example.com/runner:dev"});
-    c = json_array_get(mcp_json_get(json_array_get(o, 4), "spec.template.spec.containers"), 0);
-    assert_string_equal(mcp_json_str(c, "image"), "example.com/runner:dev");
+    o = ctl_desired_objects(&s, &(ctl_options_t){.proxy_image = "example.com/proxy:dev",
+                                                 .proxy_cluster_role = "rel-proxy"});
+    c = container(find(o, "Deployment", NULL), "proxy");
+    assert_string_equal(mcp_json_str(c, "image"), "example.com/proxy:dev");
+    assert_string_equal(mcp_json_str(find(o, "RoleBinding", NULL), "roleRef.name"), "rel-proxy");
     json_decref(o);
     json_decref(got);
     json_decref(objects);
@@ -179,11 +230,133 @@ static void test_service_url(void **state)
     (void)state;
     got = run_case(DIR "/transport-sse", &s, &objects);
     url = ctl_service_url(&s);
-    assert_string_equal(url, "http://mcp-ssesrv-proxy.default.svc.cluster.local:9090");
+    assert_string_equal(url, "http://mcp-ssesrv-proxy.default.svc.cluster.local:9090/sse");
     free(url);
     json_decref(got);
     json_decref(objects);
     mcp_server_dispose(&s);
+}
+
+/* An MCPServer from inline spec JSON (valid by the schema). */
+static void server_from(const char *name, const char *spec_json, mcp_server_t *s)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion", MCP_API_VERSION,
+                            "kind", MCP_KIND, "metadata", "name", name, "namespace", "ns1", "uid",
+                            "u-1", "spec", json_loads(spec_json, 0, NULL));
+    char *msg;
+    int oom = 0;
+
+    assert_non_null(obj);
+    msg = mcp_validate_message(obj, NULL, &oom);
+    if (msg)
+        fail_msg("invalid: %s", msg);
+    assert_int_equal(mcp_server_parse(obj, s, NULL), 0);
+    json_decref(obj);
+}
+
+static void assert_args(const mcp_server_t *s, const char *want)
+{
+    json_t *args = ctl_proxy_args(s);
+    char *got = json_dumps(args, JSON_COMPACT);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+    json_decref(args);
+}
+
+/* The proxy's command line: CONTRACTS.md's flags, one upstream per transport,
+ * the tool filter sorted (so the same set gives the same bytes). */
+static void test_proxy_args(void **state)
+{
+    mcp_server_t s;
+
+    (void)state;
+    server_from("t", "{\"image\":\"x\",\"tools\":[\"zeta\",\"alpha\",\"mid\"]}", &s);
+    assert_args(&s, "[\"--port=8080\",\"--transport=stdio\",\"--tools=alpha,mid,zeta\","
+                    "\"--namespace=ns1\",\"--pod=t-0\",\"--container=mcp\"]");
+    mcp_server_dispose(&s);
+    server_from("h",
+                "{\"image\":\"x\",\"transport\":\"streamable-http\",\"port\":9000,"
+                "\"targetPort\":3001}",
+                &s);
+    assert_args(&s, "[\"--port=9000\",\"--transport=streamable-http\","
+                    "\"--target-host=mcp-h-headless.ns1.svc\",\"--target-port=3001\"]");
+    mcp_server_dispose(&s);
+}
+
+/* stdio: stdin open for the attach, no TTY, no port; HTTP: the targetPort
+ * on the container and the headless Service, no stdin. */
+static void test_transport_shapes(void **state)
+{
+    mcp_server_t s;
+    json_t *o;
+    const json_t *c, *hl;
+
+    (void)state;
+    server_from("io", "{\"image\":\"x\"}", &s);
+    o = ctl_desired_objects(&s, NULL);
+    c = container(find(o, "StatefulSet", "io"), "mcp");
+    assert_true(json_is_true(json_object_get(c, "stdin")));
+    assert_true(json_is_false(json_object_get(c, "stdinOnce")));
+    assert_true(json_is_false(json_object_get(c, "tty")));
+    assert_null(json_object_get(c, "ports"));
+    hl = find(o, "Service", "mcp-io-headless");
+    assert_string_equal(mcp_json_str(hl, "spec.clusterIP"), "None");
+    assert_null(mcp_json_get(hl, "spec.ports"));
+    json_decref(o);
+    mcp_server_dispose(&s);
+
+    server_from("web", "{\"image\":\"x\",\"transport\":\"sse\",\"targetPort\":3001}", &s);
+    o = ctl_desired_objects(&s, NULL);
+    c = container(find(o, "StatefulSet", "web"), "mcp");
+    assert_null(json_object_get(c, "stdin"));
+    assert_int_equal(json_integer_value(mcp_json_get(json_array_get(json_object_get(c, "ports"), 0),
+                                                     "containerPort")),
+                     3001);
+    hl = find(o, "Service", "mcp-web-headless");
+    assert_int_equal(
+        json_integer_value(mcp_json_get(json_array_get(mcp_json_get(hl, "spec.ports"), 0), "port")),
+        3001);
+    json_decref(o);
+    mcp_server_dispose(&s);
+}
+
+static void assert_url(const char *spec, const char *want)
+{
+    mcp_server_t s;
+    char *url;
+
+    server_from("u", spec, &s);
+    url = ctl_service_url(&s);
+    assert_string_equal(url, want);
+    free(url);
+    mcp_server_dispose(&s);
+}
+
+static void test_url_per_transport(void **state)
+{
+    (void)state;
+    assert_url("{\"image\":\"x\"}", "http://mcp-u-proxy.ns1.svc.cluster.local:8080/mcp");
+    assert_url("{\"image\":\"x\",\"transport\":\"streamable-http\",\"port\":81}",
+               "http://mcp-u-proxy.ns1.svc.cluster.local:81/mcp");
+    assert_url("{\"image\":\"x\",\"transport\":\"sse\"}",
+               "http://mcp-u-proxy.ns1.svc.cluster.local:8080/sse");
+}
+
+/* The default proxy image is this project's mcp-proxy of the chart's
+ * appVersion. */
+static void test_version_matches_chart(void **state)
+{
+    char *chart = tu_read_file("charts/mcp-operator/Chart.yaml", NULL);
+    char want[64];
+
+    (void)state;
+    assert_non_null(chart);
+    snprintf(want, sizeof(want), "\nappVersion: \"%s\"\n", CTL_VERSION);
+    assert_non_null(strstr(chart, want));
+    assert_string_equal(CTL_DEFAULT_PROXY_IMAGE, "ghcr.io/mcp-operator/mcp-proxy:" CTL_VERSION);
+    free(chart);
 }
 
 int main(void)
@@ -193,6 +366,10 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_proxy_image_option),
         cmocka_unit_test(test_service_url),
+        cmocka_unit_test(test_proxy_args),
+        cmocka_unit_test(test_transport_shapes),
+        cmocka_unit_test(test_url_per_transport),
+        cmocka_unit_test(test_version_matches_chart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "fakeapi.h"
 
 #define NS       "default"
@@ -125,15 +126,15 @@ static void test_first_then_noop(void **state)
 
     put_server(e, "fetch", fetch_spec, 1);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
-    /* 6 applies + 1 status + 1 Event: within the budget of 8 */
-    assert_int_equal(e->api.applies, 6);
+    /* 7 applies + 1 status, no Event on creation: the budget of 8 */
+    assert_int_equal(e->api.applies, 7);
     assert_int_equal(e->api.status_writes, 1);
-    assert_int_equal(e->api.events, 1);
+    assert_int_equal(e->api.events, 0);
     assert_true(fake_writes(&e->api) <= 8);
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
     assert_string_equal(mcp_json_str(srv, "status.url"),
-                        "http://mcp-fetch-proxy.default.svc.cluster.local:8080");
+                        "http://mcp-fetch-proxy.default.svc.cluster.local:8080/mcp");
     assert_string_equal(mcp_json_str(condition(srv, "Valid"), "status"), "True");
     assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "False");
     assert_non_null(get(e, DEP_PATH "fetch"));
@@ -362,7 +363,7 @@ static void test_running_and_port_change(void **state)
     srv = get(e, SRV_PATH "fetch");
     assert_int_equal(json_integer_value(mcp_json_get(srv, "status.observedGeneration")), 2);
     assert_string_equal(mcp_json_str(srv, "status.url"),
-                        "http://mcp-fetch-proxy.default.svc.cluster.local:9000");
+                        "http://mcp-fetch-proxy.default.svc.cluster.local:9000/mcp");
     assert_int_equal(
         json_integer_value(json_object_get(
             json_array_get(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"), 0),
@@ -408,7 +409,7 @@ static void test_object_in_the_way(void **state)
     fake_reset_counts(&e->api);
     assert_int_equal(ctl_reconcile(&e->ctrl, NS "/fetch", &rq), CTL_RES_CONFLICT);
     assert_true(rq > 0);
-    assert_null(strstr(e->api.log, "PATCH " SVC_PATH));
+    assert_null(strstr(e->api.log, "PATCH " SVC_PATH "mcp-fetch-proxy"));
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
     assert_string_equal(mcp_json_str(srv, "status.message"),
@@ -427,7 +428,7 @@ static void test_networkpolicy_pruned(void **state)
                "\"name\":\"none\"}}",
                1);
     assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
-    assert_int_equal(e->api.applies, 7);
+    assert_int_equal(e->api.applies, 8);
     assert_non_null(get(e, NP_PATH "iso-egress"));
     echo_watch(e);
     put_server(e, "iso",
@@ -437,6 +438,168 @@ static void test_networkpolicy_pruned(void **state)
     assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
     assert_int_equal(e->api.deletes, 1);
     assert_null(get(e, NP_PATH "iso-egress"));
+}
+
+/* ---- upgrade from the previous version (ToolHive proxy runner) ------------ */
+
+#define UPGRADE_DIR "test/fixtures/controller/upgrade"
+
+static char *path_of(const json_t *o, char *buf, size_t len)
+{
+    const ctl_kind_t *k = ctl_kind_find(mcp_json_str(o, "kind"));
+
+    assert_non_null(k);
+    snprintf(buf, len, "%s/namespaces/%s/%s/%s", k->base, mcp_json_str(o, "metadata.namespace"),
+             k->resource, mcp_json_str(o, "metadata.name"));
+    return buf;
+}
+
+/* Load one case: the MCPServer, its ConfigMap profile if any, and the
+ * objects the previous version applied, as the watches would list them at
+ * start-up. The server's name goes to name[64]. */
+static void load_previous(env_t *e, const char *dir, char *name)
+{
+    char path[600];
+    json_t *srv, *prev, *o, *profile;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/mcpserver.json", dir);
+    srv = tu_load_json(path);
+    snprintf(name, 64, "%s", mcp_json_str(srv, "metadata.name"));
+    snprintf(path, sizeof(path), SRV_PATH "%s", name);
+    json_object_set_new(e->api.objs, path, srv);
+    ctl_on_server_event(&e->ctrl, "ADDED", srv, 1);
+    snprintf(path, sizeof(path), "%s/profile.json", dir);
+    profile = json_load_file(path, 0, NULL);
+    if (profile) {
+        char *text = json_dumps(profile, JSON_COMPACT), cm[256];
+        snprintf(cm, sizeof(cm), "/api/v1/namespaces/%s/configmaps/%s", NS,
+                 mcp_json_str(srv, "spec.permissionProfile.name"));
+        json_object_set_new(e->api.objs, cm,
+                            json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
+                                      "ConfigMap", "metadata", "name", "x", "data",
+                                      mcp_json_str(srv, "spec.permissionProfile.key"), text));
+        free(text);
+        json_decref(profile);
+    }
+    snprintf(path, sizeof(path), "%s/previous.json", dir);
+    prev = tu_load_json(path);
+    json_array_foreach(prev, i, o)
+    {
+        json_t *live = json_deep_copy(o);
+        fake_stamp(&e->api, live, NULL);
+        json_object_set_new(e->api.objs, path_of(live, path, sizeof(path)), live);
+        ctl_on_child_event(&e->ctrl, "ADDED", live, 1);
+    }
+    json_decref(prev);
+}
+
+/* Every child in the fake apiserver is one of the desired objects, equal to
+ * it (apply replaced it whole), and every desired object exists. */
+static void assert_exactly_desired(env_t *e, const char *name)
+{
+    char key[128], path[600];
+    json_t *srv, *desired, *o;
+    mcp_server_t s;
+    const char *p;
+    size_t i, n = 0;
+
+    snprintf(path, sizeof(path), SRV_PATH "%s", name);
+    srv = get(e, path);
+    assert_int_equal(mcp_server_parse(srv, &s, NULL), 0);
+    desired = ctl_desired_objects(&s, &(ctl_options_t){0});
+    json_array_foreach(desired, i, o)
+    {
+        const json_t *live = get(e, path_of(o, path, sizeof(path)));
+        if (!live || !ctl_json_contains(live, o)) {
+            char *text = json_dumps(live, JSON_INDENT(1));
+            fail_msg("%s: %s differs or is missing: %s", name, path, text ? text : "(none)");
+        }
+    }
+    json_object_foreach(e->api.objs, p, o)
+    {
+        if (!ctl_kind_find(mcp_json_str(o, "kind")) ||
+            strcmp(mcp_json_str(o, "metadata.labels.toolhive-name") ?: "", name) != 0)
+            continue; /* the MCPServer, ConfigMaps, Events, other cases' objects */
+        n++;
+        snprintf(key, sizeof(key), "%s", mcp_json_str(o, "metadata.name"));
+        bool found = false;
+        json_t *d;
+        json_array_foreach(desired, i, d)
+        {
+            found |= strcmp(mcp_json_str(d, "kind"), mcp_json_str(o, "kind")) == 0 &&
+                     strcmp(mcp_json_str(d, "metadata.name"), key) == 0;
+        }
+        if (!found)
+            fail_msg("%s: left behind: %s", name, p);
+    }
+    assert_int_equal(n, json_array_size(desired));
+    json_decref(desired);
+    mcp_server_dispose(&s);
+}
+
+static void test_upgrade(void **state)
+{
+    env_t *e = *state;
+    char **cases = tu_list_dirs(UPGRADE_DIR);
+    size_t n = 0;
+
+    for (size_t i = 0; cases[i]; i++, n++) {
+        char dir[512], path[600], name[64];
+        const json_t *dep;
+
+        snprintf(dir, sizeof(dir), "%s/%s", UPGRADE_DIR, cases[i]);
+        load_previous(e, dir, name);
+        assert_int_equal(reconcile(e, name), CTL_RES_OK);
+        /* the old Role is gone, the binding now names the chart's ClusterRole */
+        snprintf(path, sizeof(path),
+                 "/apis/rbac.authorization.k8s.io/v1/namespaces/" NS "/roles/%s-proxy-runner",
+                 name);
+        assert_null(get(e, path));
+        snprintf(path, sizeof(path),
+                 "/apis/rbac.authorization.k8s.io/v1/namespaces/" NS
+                 "/rolebindings/%s-proxy-runner",
+                 name);
+        assert_string_equal(mcp_json_str(get(e, path), "roleRef.kind"), "ClusterRole");
+        assert_string_equal(mcp_json_str(get(e, path), "roleRef.name"),
+                            CTL_DEFAULT_PROXY_CLUSTER_ROLE);
+        snprintf(path, sizeof(path), DEP_PATH "%s", name);
+        dep = get(e, path);
+        assert_int_equal(json_array_size(mcp_json_get(dep, "spec.template.spec.containers")), 1);
+        assert_string_equal(mcp_json_str(json_array_get(mcp_json_get(dep, "spec.template.spec."
+                                                                          "containers"),
+                                                        0),
+                                         "name"),
+                            "proxy");
+        assert_null(mcp_json_get(dep, "spec.template.spec.volumes"));
+        assert_exactly_desired(e, name);
+        /* converted once: the watches echo the writes, and nothing more happens */
+        echo_watch(e);
+        assert_int_equal(reconcile(e, name), CTL_RES_OK);
+        assert_int_equal(fake_writes(&e->api), 0);
+    }
+    assert_true(n >= 4);
+    tu_free_list(cases);
+}
+
+/* A Role of that name we do not control stays. */
+static void test_upgrade_foreign_role_kept(void **state)
+{
+    env_t *e = *state;
+    const char *role =
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/" NS "/roles/fetch-proxy-runner";
+    json_t *r = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}}", "apiVersion",
+                          "rbac.authorization.k8s.io/v1", "kind", "Role", "metadata", "name",
+                          "fetch-proxy-runner", "namespace", NS, "labels",
+                          "app.kubernetes.io/managed-by", CTL_MANAGED_BY, "toolhive-name", "fetch");
+
+    fake_stamp(&e->api, r, NULL);
+    json_object_set_new(e->api.objs, role, r);
+    put_server(e, "fetch", fetch_spec, 1);
+    ctl_on_child_event(&e->ctrl, "ADDED", r, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.deletes, 0);
+    assert_non_null(get(e, role));
 }
 
 static void test_configmap_profile(void **state)
@@ -561,6 +724,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_process_next_requeues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terminating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_foreign_role_kept, setup, teardown),
     };
     if (getenv("TEST_FILTER"))
         cmocka_set_test_filter(getenv("TEST_FILTER"));

@@ -51,6 +51,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-webhook" (include "mcp-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The ClusterRole the controller binds to each proxy's ServiceAccount. */}}
+{{- define "mcp-operator.proxy.clusterRole" -}}
+{{- printf "%s-proxy" (include "mcp-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "mcp-operator.controller.fullname" -}}
 {{- printf "%s-controller" (include "mcp-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

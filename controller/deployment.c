@@ -1,0 +1,171 @@
+/* The data plane: Deployment "<name>" running mcp-proxy (container "proxy")
+ * with the ServiceAccount "<name>-proxy-runner". Its arguments name the
+ * transport, the port and the upstream: for stdio the MCP server pod
+ * "<name>-0", container "mcp", which the proxy attaches to; for sse and
+ * streamable-http the headless Service on <targetPort>. spec.tools becomes
+ * --tools (sorted, so the same set always gives the same bytes). Readiness
+ * is the proxy's /health, which fails while the data path is down; liveness
+ * asks /metrics, answered by the same event loop whatever the upstream does,
+ * so a down MCP server does not get the proxy restarted. Hardened: non-root,
+ * read-only root filesystem, no privilege escalation, no capabilities,
+ * seccomp RuntimeDefault. The selector labels are ToolHive's (immutable).
+ * Pure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int add_arg(json_t *args, const char *flag, const char *value)
+{
+    char *a = NULL;
+    int rc;
+
+    if (asprintf(&a, "--%s=%s", flag, value) < 0)
+        return -1;
+    rc = json_array_append_new(args, json_string(a));
+    free(a);
+    return rc;
+}
+
+static int add_int_arg(json_t *args, const char *flag, long long v)
+{
+    char num[24];
+
+    snprintf(num, sizeof(num), "%lld", v);
+    return add_arg(args, flag, num);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "a,b,c" of spec.tools, sorted; new malloc'd string, NULL on OOM. */
+static char *tools_list(const mcp_server_t *s)
+{
+    const char **sorted = calloc(s->n_tools, sizeof(*sorted));
+    size_t len = 1;
+    char *out = NULL;
+
+    if (!sorted)
+        return NULL;
+    for (size_t i = 0; i < s->n_tools; i++) {
+        sorted[i] = s->tools[i] ? s->tools[i] : "";
+        len += strlen(sorted[i]) + 1;
+    }
+    qsort(sorted, s->n_tools, sizeof(*sorted), cmp_str);
+    out = malloc(len);
+    if (out) {
+        out[0] = '\0';
+        for (size_t i = 0; i < s->n_tools; i++) {
+            if (i)
+                strcat(out, ",");
+            strcat(out, sorted[i]);
+        }
+    }
+    free(sorted);
+    return out;
+}
+
+/* --port=<port> --transport=<t> [--tools=a,b] then the upstream:
+ * --namespace=<ns> --pod=<name>-0 --container=mcp (stdio) or
+ * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>. */
+json_t *ctl_proxy_args(const mcp_server_t *s)
+{
+    char buf[CTL_NAME_BUF + 128];
+    json_t *args = json_array();
+    char *tools = NULL;
+    int rc = !args;
+
+    rc = rc || add_int_arg(args, "port", (long long)s->port);
+    rc = rc || add_arg(args, "transport", s->transport);
+    if (!rc && s->n_tools > 0) {
+        tools = tools_list(s);
+        rc = !tools || add_arg(args, "tools", tools);
+        free(tools);
+    }
+    if (ctl_http_transport(s)) {
+        snprintf(buf, sizeof(buf), CTL_HEADLESS_SVC_FMT ".%s.svc", s->name, s->namespace);
+        rc = rc || add_arg(args, "target-host", buf);
+        rc = rc || add_int_arg(args, "target-port", (long long)s->target_port);
+    } else {
+        snprintf(buf, sizeof(buf), "%s-0", s->name);
+        rc = rc || add_arg(args, "namespace", s->namespace);
+        rc = rc || add_arg(args, "pod", buf);
+        rc = rc || add_arg(args, "container", CTL_MCP_CONTAINER);
+    }
+    if (rc) {
+        json_decref(args);
+        return NULL;
+    }
+    return args;
+}
+
+/* resourceOverrides.proxyDeployment.env, in order. */
+static json_t *proxy_env(const mcp_server_t *s)
+{
+    const mcp_override_t *ov = &s->proxy_deployment;
+    json_t *env = json_array();
+
+    for (size_t i = 0; env && i < ov->n_env; i++)
+        if (ctl_json_upsert_named(env, json_pack("{s:s, s:s}", "name",
+                                                 ov->env[i].name ? ov->env[i].name : "", "value",
+                                                 ov->env[i].value ? ov->env[i].value : "")) != 0) {
+            json_decref(env);
+            return NULL;
+        }
+    return env;
+}
+
+static json_t *probe(const char *path, int delay, int period, int timeout, int failures)
+{
+    return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", path, "port", "http",
+                     "initialDelaySeconds", delay, "periodSeconds", period, "timeoutSeconds",
+                     timeout, "failureThreshold", failures);
+}
+
+static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
+{
+    json_t *c = json_pack(
+        "{s:s, s:s, s:o, s:[{s:s, s:I, s:s}], s:o, s:o,"
+        " s:{s:b, s:b, s:b, s:b, s:{s:[s]}, s:{s:s}}}",
+        "name", CTL_PROXY_CONTAINER, "image",
+        opt && opt->proxy_image ? opt->proxy_image : CTL_DEFAULT_PROXY_IMAGE, "args",
+        ctl_proxy_args(s), "ports", "name", "http", "containerPort", (json_int_t)s->port,
+        "protocol", "TCP", "readinessProbe", probe("/health", 1, 2, 2, 1), "livenessProbe",
+        probe("/metrics", 10, 10, 5, 3), "securityContext", "runAsNonRoot", 1,
+        "readOnlyRootFilesystem", 1, "allowPrivilegeEscalation", 0, "privileged", 0, "capabilities",
+        "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
+    json_t *env = proxy_env(s);
+
+    if (c && env && json_array_size(env) == 0) {
+        json_decref(env);
+        return c;
+    }
+    return ctl_with(c, "env", env);
+}
+
+static json_t *proxy_pod_labels(const char *name)
+{
+    json_t *l = ctl_selector_labels(name);
+
+    return ctl_with(l, "app.kubernetes.io/managed-by", json_string(CTL_MANAGED_BY));
+}
+
+json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt)
+{
+    char sa[CTL_NAME_BUF];
+    json_t *pod = json_pack("{s:s, s:{s:b, s:i, s:i, s:{s:s}}, s:[o]}", "serviceAccountName",
+                            ctl_child_name(sa, sizeof(sa), CTL_PROXY_SA_FMT, s->name),
+                            "securityContext", "runAsNonRoot", 1, "runAsUser", CTL_RUN_AS_ID,
+                            "runAsGroup", CTL_RUN_AS_ID, "seccompProfile", "type", "RuntimeDefault",
+                            "containers", proxy_container(s, opt));
+
+    return ctl_with(ctl_typed_object("apps/v1", "Deployment",
+                                     ctl_object_meta(s, s->name, &s->proxy_deployment)),
+                    "spec",
+                    json_pack("{s:i, s:{s:o}, s:{s:{s:o}, s:o}}", "replicas", 1, "selector",
+                              "matchLabels", ctl_selector_labels(s->name), "template", "metadata",
+                              "labels", proxy_pod_labels(s->name), "spec", pod));
+}
