@@ -151,6 +151,32 @@ typedef struct ctl_status_in {
  * write needed), else a new reference (NULL on OOM too: *oom is set). */
 json_t *ctl_status_compute(const json_t *current, const ctl_status_in_t *in, int *oom);
 
+/* The MCP server pod as the status needs it, kept in the cache. */
+enum ctl_pod_state {
+    CTL_POD_NONE,     /* no pod (yet) */
+    CTL_POD_STARTING, /* scheduled or not, pulling, creating, running but not ready */
+    CTL_POD_READY,
+    CTL_POD_FAILED, /* CrashLoopBackOff, a failed container, an invalid image, phase Failed */
+};
+
+#define CTL_POD_DETAIL_MAX 160
+
+typedef struct ctl_pod_summary {
+    uint8_t state;                   /* enum ctl_pod_state */
+    char detail[CTL_POD_DETAIL_MAX]; /* why, when not ready ("" = nothing to say) */
+} ctl_pod_summary_t;
+
+/* Summarise a Pod object (borrowed) of the MCP server. Pure. */
+void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out);
+
+/* Phase, message, ready and ready_reason of a valid MCPServer whose children
+ * were applied, from its proxy Deployment's available replicas and its pod
+ * (NULL: no pod). `msg` (>= 256 bytes) holds the message in->message points
+ * to. Running only when the proxy is available (its readiness is the
+ * proxy's /health: for stdio, attached) and the pod is ready. Pure. */
+void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
+                         char *msg, size_t msglen);
+
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" (seconds) or with microseconds
  * ("...05.000000Z", micro = 1) for Lease MicroTime. buf >= 32 bytes. */
 char *ctl_time_rfc3339(char *buf, size_t len, int micro);
@@ -232,11 +258,12 @@ size_t ctl_queue_len(ctl_queue_t *q);
 /* ==== cache.c: what the controller remembers about the cluster ============== */
 
 typedef struct ctl_child {
-    char rv[24];         /* resourceVersion last seen */
-    char owner_uid[40];  /* uid of the controller ownerReference, "" if none */
-    uint64_t match_hash; /* hash of the desired object rv is up to date with (0: none) */
-    int32_t available;   /* Deployment: status.availableReplicas */
-    uint32_t epoch;      /* relist sweep */
+    char rv[24];           /* resourceVersion last seen */
+    char owner_uid[40];    /* uid of the controller ownerReference, "" if none */
+    uint64_t match_hash;   /* hash of the desired object rv is up to date with (0: none) */
+    int32_t available;     /* Deployment: status.availableReplicas */
+    uint32_t epoch;        /* relist sweep */
+    ctl_pod_summary_t pod; /* Pod: its state */
 } ctl_child_t;
 
 typedef struct ctl_cache ctl_cache_t;

@@ -31,6 +31,11 @@ const ctl_kind_t ctl_kinds[] = {
     /* the previous version's Role "<name>-proxy-runner", deleted on upgrade */
     {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles", NULL,
      true},
+    /* the MCP server pods, read for the status (never the proxy's pods) */
+    {"Pod", "v1", "/api/v1", "pods",
+     "app.kubernetes.io%2Fmanaged-by%3D" CTL_MANAGED_BY
+     "%2Capp.kubernetes.io%2Fcomponent%3D" CTL_SERVER_COMPONENT,
+     true},
 };
 const size_t ctl_n_kinds = MCP_ARRAY_LEN(ctl_kinds);
 
@@ -152,6 +157,19 @@ static void fill_child(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
     snprintf(ch->owner_uid, sizeof(ch->owner_uid), "%s", uid ? uid : "");
     ch->available = (int32_t)json_integer_value(mcp_json_get(obj, "status.availableReplicas"));
     ch->epoch = epoch;
+    if (strcmp(mcp_json_str(obj, "kind") ?: "", "Pod") == 0)
+        ctl_pod_summarize(obj, &ch->pod);
+}
+
+/* Whether a watch event of a child changes what the reconciler would do. */
+static bool worth_queueing(const ctl_kind_t *k, bool had, const ctl_child_t *prev,
+                           const ctl_child_t *ch)
+{
+    if (!had)
+        return true;
+    if (k && k->watch_only) /* a Pod's state; a Role only matters when it appears */
+        return prev->pod.state != ch->pod.state || strcmp(prev->pod.detail, ch->pod.detail) != 0;
+    return ch->match_hash == 0 || prev->available != ch->available;
 }
 
 void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t epoch)
@@ -159,6 +177,7 @@ void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t e
     const char *kind = mcp_json_str(obj, "kind"), *ns = mcp_json_str(obj, "metadata.namespace");
     const char *name = mcp_json_str(obj, "metadata.name");
     const char *owner = mcp_json_str(obj, "metadata.labels.toolhive-name");
+    const ctl_kind_t *k = ctl_kind_find(kind);
     char key[KEY_MAX], skey[KEY_MAX];
     ctl_child_t prev, ch;
     bool had;
@@ -178,10 +197,10 @@ void ctl_on_child_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t e
         return; /* older than what our own write returned */
     if (had && strcmp(prev.rv, ch.rv) == 0)
         ch.match_hash = prev.match_hash;
-    else
+    else if (!k || !k->watch_only)
         ch.match_hash = live_match(c, skey, ch.owner_uid, obj);
     ctl_cache_put_child(c->cache, key, &ch);
-    if (!had || ch.match_hash == 0 || prev.available != ch.available)
+    if (worth_queueing(k, had, &prev, &ch))
         ctl_queue_add(c->queue, skey);
 }
 
@@ -530,7 +549,7 @@ static void invalid(rec_t *r, const char *msg, int64_t gen, const char *now)
 static void terminating(rec_t *r, const char *invalid_msg, const char *now)
 {
     ctl_status_in_t in = {.phase = "Terminating",
-                          .message = "being deleted: its objects are garbage-collected",
+                          .message = "MCP server is being terminated",
                           .url = mcp_json_str(r->obj, "status.url"),
                           .valid = invalid_msg == NULL,
                           .valid_message = invalid_msg,
@@ -557,22 +576,30 @@ static void apply_all(rec_t *r, const json_t *desired)
     prune(r, desired, "Role", CTL_OLD_ROLE_FMT); /* upgrade from the proxy runner */
 }
 
-static void report(rec_t *r, const json_t *profile, const char *now)
+/* The proxy Deployment's and the MCP server pod's state, from the cache. */
+static void workload(rec_t *r, ctl_status_in_t *in, char *msg, size_t msglen)
 {
-    char *url = ctl_service_url(&r->s), key[KEY_MAX];
-    ctl_child_t dep = {0};
-    ctl_status_in_t in = {.url = url, .valid = true, .generation = r->s.generation, .now = now};
+    char key[KEY_MAX], pod_name[CTL_NAME_BUF];
+    ctl_child_t dep = {0}, pod = {0};
+    bool have_pod;
 
     child_key(key, sizeof(key), "Deployment", r->s.namespace, r->s.name);
     ctl_cache_get_child(r->c->cache, key, &dep);
-    if (r->fail) {
+    child_key(key, sizeof(key), "Pod", r->s.namespace,
+              ctl_child_name(pod_name, sizeof(pod_name), "%s-0", r->s.name));
+    have_pod = ctl_cache_get_child(r->c->cache, key, &pod);
+    ctl_workload_status(dep.available, have_pod ? &pod.pod : NULL, in, msg, msglen);
+}
+
+static void report(rec_t *r, const json_t *profile, const char *now)
+{
+    char *url = ctl_service_url(&r->s), msg[CTL_POD_DETAIL_MAX + 64];
+    ctl_status_in_t in = {.url = url, .valid = true, .generation = r->s.generation, .now = now};
+
+    if (r->fail)
         in.phase = "Failed", in.message = r->fail, in.ready_reason = "Failed";
-    } else if (dep.available >= 1) {
-        in.phase = "Running", in.message = "the proxy is available", in.ready = true;
-    } else {
-        in.phase = "Pending", in.ready_reason = "Pending";
-        in.message = "waiting for the proxy Deployment to have an available replica";
-    }
+    else
+        workload(r, &in, msg, sizeof(msg));
     /* Changes to existing children are worth an Event; the first creation
      * is told by the status alone, which keeps the first reconcile within
      * the budget of 8 writes (7 children + status). */

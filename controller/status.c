@@ -1,13 +1,153 @@
-/* MCPServer status as a pure function: phase, url, message,
- * observedGeneration and the kstatus-style conditions Ready and Valid. The
- * result is meant for a JSON merge patch of the /status subresource, so
- * fields that must disappear are JSON null. A condition keeps its
- * lastTransitionTime while its status stays the same, and when nothing would
- * change the function says so (NULL), which is what keeps the controller out
- * of a hot loop of status writes. */
+/* MCPServer status as pure functions. The workload's state: the MCP server
+ * pod summarised (ready, starting and why, failed and why) and combined with
+ * the proxy Deployment's availability into phase and message, in ToolHive's
+ * words ("MCP server is running", "MCP server is starting", "MCP server pod
+ * failed: <reason>"). An image that cannot be pulled is not a failure (it
+ * may appear in the registry later): Pending, with the reason.
+ *
+ * Then the status object itself: phase, url, message, observedGeneration
+ * and the kstatus-style conditions Ready and Valid. The result is meant for a
+ * JSON merge patch of the /status subresource, so fields that must disappear
+ * are JSON null. A condition keeps its lastTransitionTime while its status
+ * stays the same, and when nothing would change the function says so (NULL),
+ * which is what keeps the controller out of a hot loop of status writes.
+ * Messages avoid anything that changes on its own (back-off delays, pull
+ * errors that alternate), for the same reason. */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* ---- the workload ------------------------------------------------------------ */
+
+static const json_t *named(const json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(arr, i, e)
+    {
+        const char *n = mcp_json_str(e, "name");
+        if (n && strcmp(n, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static const json_t *pod_condition(const json_t *pod, const char *type)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(mcp_json_get(pod, "status.conditions"), i, c)
+    {
+        const char *t = mcp_json_str(c, "type");
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool str_in(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+static void set(ctl_pod_summary_t *out, uint8_t state, const char *a, const char *b)
+{
+    out->state = state;
+    snprintf(out->detail, sizeof(out->detail), "%s%s%s", a ? a : "", a && b && *b ? ": " : "",
+             b ? b : "");
+}
+
+/* The `mcp` container's state. Returns true when it decided. */
+static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
+{
+    static const char *const failed[] = {"CrashLoopBackOff", "InvalidImageName",
+                                         "ErrImageNeverPull", NULL};
+    static const char *const pull[] = {"ErrImagePull", "ImagePullBackOff", NULL};
+    const json_t *cs = named(mcp_json_get(pod, "status.containerStatuses"), CTL_MCP_CONTAINER);
+    const char *reason = mcp_json_str(cs, "state.waiting.reason");
+    const json_t *term = mcp_json_get(cs, "state.terminated");
+    char why[CTL_POD_DETAIL_MAX];
+
+    if (str_in(reason, failed)) {
+        json_int_t code = json_integer_value(mcp_json_get(cs, "lastState.terminated.exitCode"));
+        snprintf(why, sizeof(why), "%s", reason);
+        if (code)
+            snprintf(why, sizeof(why), "%s (exit code %lld)", reason, (long long)code);
+        set(out, CTL_POD_FAILED, why, NULL);
+    } else if (str_in(reason, pull)) {
+        /* both reasons alternate while the kubelet backs off: one text */
+        snprintf(why, sizeof(why), "image \"%s\" cannot be pulled (ImagePullBackOff)",
+                 mcp_json_str(cs, "image") ? mcp_json_str(cs, "image") : "?");
+        set(out, CTL_POD_STARTING, why, NULL);
+    } else if (reason && strcmp(reason, "ContainerCreating") != 0 &&
+               strcmp(reason, "PodInitializing") != 0) {
+        set(out, CTL_POD_STARTING, reason, mcp_json_str(cs, "state.waiting.message"));
+    } else if (term && json_integer_value(json_object_get(term, "exitCode")) != 0) {
+        snprintf(why, sizeof(why), "%s (exit code %lld)",
+                 mcp_json_str(term, "reason") ? mcp_json_str(term, "reason") : "Error",
+                 (long long)json_integer_value(json_object_get(term, "exitCode")));
+        set(out, CTL_POD_FAILED, why, NULL);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out)
+{
+    const char *phase = mcp_json_str(pod, "status.phase");
+    const json_t *sched = pod_condition(pod, "PodScheduled");
+    const char *ready = mcp_json_str(pod_condition(pod, "Ready"), "status");
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(pod))
+        return;
+    if (phase && strcmp(phase, "Failed") == 0)
+        set(out, CTL_POD_FAILED, mcp_json_str(pod, "status.reason") ?: "Failed",
+            mcp_json_str(pod, "status.message"));
+    else if (mcp_json_get(pod, "metadata.deletionTimestamp"))
+        set(out, CTL_POD_STARTING, "the previous pod is terminating", NULL);
+    else if (container_state(pod, out))
+        ;
+    else if (ready && strcmp(ready, "True") == 0)
+        set(out, CTL_POD_READY, NULL, NULL);
+    else if (sched && strcmp(mcp_json_str(sched, "status") ?: "", "False") == 0)
+        set(out, CTL_POD_STARTING, mcp_json_str(sched, "reason") ?: "Unschedulable",
+            mcp_json_str(sched, "message"));
+    else
+        set(out, CTL_POD_STARTING, NULL, NULL);
+}
+
+void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
+                         char *msg, size_t msglen)
+{
+    uint8_t st = pod ? pod->state : CTL_POD_NONE;
+    const char *detail = pod && pod->detail[0] ? pod->detail : NULL;
+
+    in->ready = false;
+    in->message = msg;
+    if (st == CTL_POD_FAILED) {
+        in->phase = "Failed", in->ready_reason = "PodFailed";
+        snprintf(msg, msglen, "MCP server pod failed: %s", detail ? detail : "Failed");
+    } else if (st == CTL_POD_READY && proxy_available >= 1) {
+        in->phase = "Running", in->ready = true;
+        snprintf(msg, msglen, "MCP server is running");
+    } else {
+        in->phase = "Pending", in->ready_reason = "Pending";
+        if (st == CTL_POD_READY)
+            detail = "waiting for the proxy to be ready";
+        snprintf(msg, msglen, "MCP server is starting%s%s", detail ? ": " : "",
+                 detail ? detail : "");
+    }
+}
+
+/* ---- the status object --------------------------------------------------------- */
 
 /* lastTransitionTime of `type` in `current` when its status is unchanged. */
 static const char *kept_time(const json_t *current, const char *type, const char *status)

@@ -333,25 +333,70 @@ static void test_other_managers_fields(void **state)
     assert_int_equal(e->api.applies, 0);
 }
 
+/* The proxy Deployment's status, as the Deployment controller writes it. */
+static void proxy_available(env_t *e, const char *name, int n)
+{
+    char path[256];
+    json_t *dep;
+
+    snprintf(path, sizeof(path), DEP_PATH "%s", name);
+    dep = json_deep_copy(get(e, path));
+    json_object_set_new(dep, "status", json_pack("{s:i}", "availableReplicas", n));
+    fake_stamp(&e->api, dep, NULL);
+    json_object_set_new(e->api.objs, path, dep);
+    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+}
+
+/* The MCP server pod "<name>-0" as the pod watch delivers it; `status` is
+ * its status JSON, NULL for a DELETED event. */
+static void pod_event(env_t *e, const char *name, const char *status)
+{
+    char pod_name[96];
+    json_t *pod;
+
+    snprintf(pod_name, sizeof(pod_name), "%s-0", name);
+    pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s, s:s, s:s}}}", "apiVersion", "v1", "kind",
+                    "Pod", "metadata", "name", pod_name, "namespace", NS, "resourceVersion", "1",
+                    "labels", "app.kubernetes.io/managed-by", CTL_MANAGED_BY,
+                    "app.kubernetes.io/component", "mcp-server", "toolhive-name", name);
+    if (status)
+        json_object_set_new(pod, "status", json_loads(status, 0, NULL));
+    fake_stamp(&e->api, pod, NULL);
+    ctl_on_child_event(&e->ctrl, status ? "MODIFIED" : "DELETED", pod, 1);
+    json_decref(pod);
+}
+
+#define POD_READY                                                                                  \
+    "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"            \
+    "\"containerStatuses\":[{\"name\":\"mcp\",\"ready\":true,\"state\":{\"running\":{}}}]}"
+#define POD_CRASHING                                                                               \
+    "{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"           \
+    "\"containerStatuses\":[{\"name\":\"mcp\",\"state\":{\"waiting\":{\"reason\":"                 \
+    "\"CrashLoopBackOff\",\"message\":\"back-off 40s restarting failed container\"}},"             \
+    "\"lastState\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}}]}"
+
 static void test_running_and_port_change(void **state)
 {
     env_t *e = *state;
-    json_t *dep;
     const json_t *srv;
 
     put_server(e, "fetch", fetch_spec, 1);
     reconcile(e, "fetch");
     echo_watch(e);
-    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
-    json_object_set_new(dep, "status", json_pack("{s:i}", "availableReplicas", 1));
-    fake_stamp(&e->api, dep, NULL);
-    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
-    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+    /* the proxy alone is not enough: the MCP server pod must be ready too */
+    proxy_available(e, "fetch", 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 0);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
+    assert_string_equal(mcp_json_str(srv, "status.message"), "MCP server is starting");
+    pod_event(e, "fetch", POD_READY);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
     assert_int_equal(e->api.applies, 0);
     assert_int_equal(e->api.status_writes, 1);
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Running");
+    assert_string_equal(mcp_json_str(srv, "status.message"), "MCP server is running");
     assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "True");
 
     put_server(e, "fetch",
@@ -369,6 +414,43 @@ static void test_running_and_port_change(void **state)
             json_array_get(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"), 0),
             "port")),
         9000);
+}
+
+/* Pod states reach the status; the same state again makes no write and
+ * queues nothing; the pod's deletion is noticed. */
+static void test_pod_states(void **state)
+{
+    env_t *e = *state;
+    const json_t *srv;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    echo_watch(e);
+    proxy_available(e, "fetch", 1);
+    pod_event(e, "fetch", POD_CRASHING);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
+    assert_string_equal(mcp_json_str(srv, "status.message"),
+                        "MCP server pod failed: CrashLoopBackOff (exit code 1)");
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "reason"), "PodFailed");
+    assert_int_equal(fake_writes(&e->api), 1); /* the status; no Event for a pod's state */
+    /* the kubelet rewrites the status (a longer back-off): nothing to do */
+    while (ctl_queue_len(e->ctrl.queue) > 0)
+        free(ctl_queue_get(e->ctrl.queue)), ctl_queue_done(e->ctrl.queue, NS "/fetch");
+    pod_event(e, "fetch", POD_CRASHING);
+    assert_int_equal(ctl_queue_len(e->ctrl.queue), 0);
+    /* fixed: ready again */
+    pod_event(e, "fetch", POD_READY);
+    assert_int_equal(ctl_queue_len(e->ctrl.queue), 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Running");
+    /* the pod is deleted (the StatefulSet makes a new one) */
+    pod_event(e, "fetch", NULL);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "False");
 }
 
 static void test_invalid_creates_nothing(void **state)
@@ -699,6 +781,7 @@ static void test_terminating(void **state)
     assert_int_equal(e->api.status_writes, 1);
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Terminating");
+    assert_string_equal(mcp_json_str(srv, "status.message"), "MCP server is being terminated");
     assert_string_equal(mcp_json_str(condition(srv, "Ready"), "reason"), "Terminating");
     assert_non_null(mcp_json_str(srv, "status.url"));
     /* settled: nothing more to write */
@@ -716,6 +799,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_drops_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_managers_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_networkpolicy_pruned, setup, teardown),

@@ -1,5 +1,7 @@
-/* Status computation (pure) and the JSON "contains" rule behind the
- * skip-unchanged-writes logic. */
+/* Status computation (pure): the MCP server pod's states to phase and message
+ * (a table in test/fixtures/controller/status/pods.json: a new case needs no
+ * new C), the status object and its conditions, and the JSON "contains" rule
+ * behind the skip-unchanged-writes logic. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../controller/internal.h"
+#include "../testutil.h"
 
 static ctl_status_in_t pending(const char *now)
 {
@@ -187,10 +190,63 @@ static void test_hash_order_independent(void **state)
     json_decref(a), json_decref(b), json_decref(c);
 }
 
+static void test_pod_table(void **state)
+{
+    json_t *cases = tu_load_json("test/fixtures/controller/status/pods.json"), *c;
+    size_t i;
+
+    (void)state;
+    assert_true(json_array_size(cases) >= 15);
+    json_array_foreach(cases, i, c)
+    {
+        const json_t *pod = json_object_get(c, "pod");
+        ctl_pod_summary_t sum;
+        ctl_status_in_t in = {0};
+        char msg[CTL_POD_DETAIL_MAX + 64];
+
+        ctl_pod_summarize(pod, &sum);
+        ctl_workload_status((int32_t)json_integer_value(json_object_get(c, "proxyAvailable")),
+                            json_is_null(pod) ? NULL : &sum, &in, msg, sizeof(msg));
+        if (strcmp(in.phase, mcp_json_str(c, "phase")) != 0 ||
+            strcmp(in.message, mcp_json_str(c, "message")) != 0 ||
+            in.ready != json_is_true(json_object_get(c, "ready")))
+            fail_msg("case \"%s\": got %s \"%s\" ready=%d", mcp_json_str(c, "case"), in.phase,
+                     in.message, in.ready);
+        assert_true(in.ready || in.ready_reason);
+    }
+    json_decref(cases);
+}
+
+/* A kubelet message longer than the cache keeps is cut, not overflowed. */
+static void test_pod_detail_capped(void **state)
+{
+    char big[4096];
+    json_t *pod;
+    ctl_pod_summary_t sum;
+    ctl_status_in_t in = {0};
+    char msg[CTL_POD_DETAIL_MAX + 64];
+
+    (void)state;
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    pod = json_pack("{s:{s:s, s:[{s:s, s:{s:{s:s, s:s}}}]}}", "status", "phase", "Pending",
+                    "containerStatuses", "name", "mcp", "state", "waiting", "reason",
+                    "CreateContainerError", "message", big);
+    ctl_pod_summarize(pod, &sum);
+    assert_int_equal(strlen(sum.detail), CTL_POD_DETAIL_MAX - 1);
+    ctl_workload_status(1, &sum, &in, msg, sizeof(msg));
+    assert_string_equal(in.phase, "Pending");
+    assert_int_equal(strncmp(in.message, "MCP server is starting: CreateContainerError: xxx", 49),
+                     0);
+    json_decref(pod);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_status),
+        cmocka_unit_test(test_pod_table),
+        cmocka_unit_test(test_pod_detail_capped),
         cmocka_unit_test(test_no_change_is_null),
         cmocka_unit_test(test_transition_times),
         cmocka_unit_test(test_invalid_clears_url),
