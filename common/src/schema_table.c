@@ -211,16 +211,16 @@ static void check_volume_list(vctx_t *ctx, const char *path, const json_t *v, co
 }
 
 /* spec.tools: each a non-empty tool name without ',' (the proxy gets them
- * joined by commas, as ToolHive's --tools), no name twice. Linear: the names
- * seen go into a hash table (a jansson object). */
+ * joined by commas, as ToolHive's --tools), no name twice (a hash set). */
 static void check_tools(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     char elem[PATH_MAX_LEN];
-    json_t *seen = json_object(), *t;
+    mcp__strset_t seen;
+    json_t *t;
     size_t i;
 
     (void)parent;
-    if (!seen) {
+    if (mcp__strset_init(&seen, json_array_size(v)) != 0) {
         ctx->errs->oom = 1;
         return;
     }
@@ -234,12 +234,10 @@ static void check_tools(vctx_t *ctx, const char *path, const json_t *v, const js
             mcp_err_required(ctx->errs, elem, NULL);
         else if (strchr(name, ','))
             mcp_err_invalid(ctx->errs, elem, t, "must not contain ','");
-        else if (json_object_get(seen, name))
+        else if (mcp__strset_add(&seen, name, json_string_length(t)) == 0)
             mcp_err_duplicate(ctx->errs, elem, t);
-        else if (json_object_set_new(seen, name, json_true()) != 0)
-            ctx->errs->oom = 1;
     }
-    json_decref(seen);
+    mcp__strset_dispose(&seen);
 }
 
 static void check_quantity(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
