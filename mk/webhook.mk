@@ -15,9 +15,13 @@ $(WH_ECHO): $(call obj,bench/webhook/echo.c) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-.PHONY: bench-webhook fuzz-webhook
-bench-webhook: $(WH_BIN) $(WH_ECHO) ## Webhook throughput vs a bare h2o echo, p99 at 2,000 rps, peak RSS
+.PHONY: bench-webhook bench-webhook-cost fuzz-webhook
+bench-webhook: $(WH_BIN) $(WH_ECHO) ## Webhook throughput vs a bare h2o echo, p99 at 2,000 rps, peak RSS, cost of one review
 	bench/webhook/run.sh $(BUILD)
+	bench/webhook/cost.sh $(BUILD)
+
+bench-webhook-cost: $(WH_BIN) ## Time and peak RSS of the largest legal and hostile 3 MiB reviews (< 50 ms, < 16 MiB)
+	bench/webhook/cost.sh $(BUILD)
 
 $(WH_FUZZ_BIN): $(WH_FUZZ_SRC) $(wildcard common/include/mcp/*.h webhook/*.h)
 	@mkdir -p $(@D)

@@ -15,7 +15,8 @@
  * is reported as "Too many" into opts->bounds; a value nested deeper than its
  * shape allows is reported too; where the shape expects a scalar (or the
  * other kind of container) a container is built only when its text is
- * small, else it stands as an empty one of its type. */
+ * small, else it stands as an empty one of its type; a string whose text no
+ * rule reads (shape type_only) is checked and stands as a shared "". */
 #include <errno.h>
 #include <stdint.h>
 #include <math.h>
@@ -50,6 +51,7 @@ typedef struct reader {
     const char *at;
     int oom;
     const wh_json_opts_t *opts; /* NULL: build everything */
+    json_t *blank;              /* "", shared by every string whose text is not read */
     deep_t deep;
 } reader_t;
 
@@ -303,15 +305,38 @@ static int read_string(reader_t *r, const char **s, size_t *len)
     return fail(r, "premature end of input in a string"), -1;
 }
 
+/* A real that cannot overflow a double: its integer part has few digits
+ * and its exponent is small (then strtod is not needed to check it). */
+static int real_is_small(const char *int_start, const char *int_end, const char *exp,
+                         const char *end)
+{
+    long e = 0;
+    int neg = 0;
+
+    if (int_end - int_start > 300)
+        return 0;
+    if (!exp)
+        return 1;
+    if (*exp == '+' || *exp == '-')
+        neg = *exp++ == '-';
+    if (neg)
+        return 1; /* underflow is no error */
+    for (; exp < end; exp++)
+        if ((e = e * 10 + (*exp - '0')) > 1000)
+            return 0;
+    return (int_end - int_start) + e < 300;
+}
+
 static json_t *read_number(reader_t *r)
 {
-    const char *p = r->p;
+    const char *start = r->p, *p = r->p, *digits, *int_end, *exp = NULL;
     int real = 0;
     size_t n;
     json_t *v;
 
     if (*p == '-')
         p++;
+    digits = p;
     if (p < r->end && *p == '0')
         p++;
     else if (is_digit(r, p))
@@ -319,6 +344,7 @@ static json_t *read_number(reader_t *r)
             p++;
     else
         return fail(r, "invalid number");
+    int_end = p;
     if (p < r->end && *p == '.') {
         if (!is_digit(r, ++p))
             return r->p = p, fail(r, "invalid number");
@@ -327,7 +353,7 @@ static json_t *read_number(reader_t *r)
         real = 1;
     }
     if (p < r->end && (*p == 'e' || *p == 'E')) {
-        p++;
+        exp = ++p;
         if (p < r->end && (*p == '+' || *p == '-'))
             p++;
         if (!is_digit(r, p))
@@ -335,6 +361,21 @@ static json_t *read_number(reader_t *r)
         while (is_digit(r, p))
             p++;
         real = 1;
+    }
+    if (!real && int_end - digits <= 18) { /* fits: no strtoll needed */
+        long long i = 0;
+
+        for (const char *q = digits; q < int_end; q++)
+            i = i * 10 + (*q - '0');
+        r->p = p;
+        if (r->skip)
+            return json_null();
+        v = json_integer(digits > start ? -i : i);
+        return v ? v : oom(r);
+    }
+    if (real && r->skip && real_is_small(digits, int_end, exp, p)) {
+        r->p = p; /* cannot overflow, and the value is not built */
+        return json_null();
     }
     n = (size_t)(p - r->p);
     if (reserve(r, n + 1) != 0)
@@ -633,6 +674,19 @@ static json_t *read_container(reader_t *r, const mcp_shape_t *shape)
     return open == '{' ? read_object(r, shape) : read_array(r, shape);
 }
 
+/* A string only its type is read of: checked, and one shared "" stands in. */
+static json_t *read_type_only(reader_t *r)
+{
+    const char *s;
+    size_t len;
+
+    if (read_string(r, &s, &len) != 0)
+        return NULL;
+    if (!r->blank && !(r->blank = json_string("")))
+        return oom(r);
+    return json_incref(r->blank);
+}
+
 /* Every value counts towards the depth limit, as in jansson. */
 static json_t *read_value(reader_t *r, const mcp_shape_t *shape)
 {
@@ -655,6 +709,8 @@ static json_t *read_value(reader_t *r, const mcp_shape_t *shape)
         } else {
             v = read_container(r, shape);
         }
+    } else if (r->opts && shape && shape->type_only && !r->skip && *r->p == '"') {
+        v = read_type_only(r);
     } else {
         v = read_scalar(r);
     }
@@ -701,5 +757,6 @@ json_t *wh_json_parse(const char *buf, size_t len, const wh_json_opts_t *opts, c
         describe(&r, err, errlen);
     *is_oom = r.oom;
     free(r.scratch);
+    json_decref(r.blank);
     return v;
 }

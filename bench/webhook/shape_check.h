@@ -8,7 +8,8 @@
  *     "Too many"; a value with max_depth nested deeper is one error;
  *   - a container the shape does not expect: the whole value, or (when its
  *     text is long) an empty container of its type;
- *   - a scalar: itself.
+ *   - a string whose text no rule reads (type_only): "";
+ *   - any other scalar: itself.
  * shape_matches returns 1 when `got` is such a value, adding the number of
  * errors expected to *bounds. */
 #ifndef MCP_BENCH_SHAPE_CHECK_H
@@ -38,6 +39,8 @@ static inline int shape_matches(const json_t *got, const json_t *full, const mcp
 {
     size_t count = 0, kept = 0;
 
+    if (s && s->type_only && json_is_string(full))
+        return json_is_string(got) && json_string_length(got) == 0;
     if (!json_is_object(full) && !json_is_array(full))
         return json_equal(got, full);
     if (!shape_fits(s, full))

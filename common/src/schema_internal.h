@@ -29,6 +29,8 @@ enum {
     F_REQUIRED = 1u << 0,
     F_NO_CRD_PROPS = 1u << 1, /* metadata: the CRD must not list its properties */
     F_NO_VALIDATE = 1u << 2,  /* status: written by the controller, not checked */
+    F_TYPE_ONLY = 1u << 3,    /* no rule or default reads the value (an array's: its items'),
+                                 only its type: readers need not keep it */
 };
 
 typedef struct vctx {

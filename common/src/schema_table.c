@@ -272,7 +272,7 @@ extern void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, cons
 static const field_t env_fields[] = {
     {"name", FT_STRING, 0, NULL, F_REQUIRED, NULL, check_env_name,
      "Name of the environment variable.", SCALAR(EOFF(mcp_env_t, name))},
-    {"value", FT_STRING, 0, NULL, 0, NULL, NULL, "Value of the environment variable.",
+    {"value", FT_STRING, 0, NULL, F_TYPE_ONLY, NULL, NULL, "Value of the environment variable.",
      SCALAR(EOFF(mcp_env_t, value))},
     FIELD_END,
 };
@@ -409,7 +409,7 @@ static const field_t spec_fields[] = {
     {"targetPort", FT_INT, 0, NULL, 0, def_target_port, check_target_port,
      "Port the MCP server listens on, for sse and streamable-http. Defaults to port.",
      SCALAR(OFF(target_port))},
-    {"args", FT_ARRAY, FT_STRING, NULL, 0, NULL, NULL,
+    {"args", FT_ARRAY, FT_STRING, NULL, F_TYPE_ONLY, NULL, NULL,
      "Additional arguments passed to the MCP server.", OFF(args), OFF(n_args), sizeof(char *)},
     {"env", FT_ARRAY, FT_OBJECT, env_fields, 0, NULL, check_env_list,
      "Environment variables set in the MCP server container.", OFF(env), OFF(n_env),

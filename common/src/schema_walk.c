@@ -368,6 +368,15 @@ static int shape_node(mcp_shape_t *n, const field_t *f, const char *path)
         n->max_items = MCP_LIST_MAX;
     if (f->type == FT_ANY)
         n->max_depth = MCP_NESTING_MAX;
+    n->type_only = (f->flags & F_TYPE_ONLY) && n->kind == MCP_SHAPE_SCALAR;
+    if ((f->flags & F_TYPE_ONLY) && f->type == FT_ARRAY && !f->children) {
+        mcp_shape_t *item = calloc(1, sizeof(*item));
+
+        if (!item)
+            return -1;
+        item->type_only = 1;
+        n->items = item;
+    }
     if (f->children && f->type == FT_ARRAY) {
         mcp_shape_t *item = calloc(1, sizeof(*item));
 

@@ -321,6 +321,53 @@ static void test_filter(void **state)
         assert_filtered(big, "{\"request\":{\"object\":{\"spec\":{\"name\":[]}}}}", "");
         free(big);
     }
+    /* numbers in values not built are checked like jansson checks them */
+    {
+        static const char *const numbers[] = {
+            "0",
+            "-0",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1.5",
+            "1e308",
+            "1e309",
+            "-1e309",
+            "1e-400",
+            "1.5e299",
+            "9.9e307",
+            "99e307",
+            "1E+308",
+            "1e0000000000000000308",
+            "1e0000000000000000309",
+            "123e306",
+            "1234e305",
+            "0.000001e310",
+            "1e1000000",
+            "-1e-1000000",
+        };
+
+        for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+            char text[128], arr[64];
+            json_t *ref;
+
+            snprintf(text, sizeof(text), "{\"skipped\":[%s],\"kind\":%s}", numbers[i], numbers[i]);
+            snprintf(arr, sizeof(arr), "[%s]", numbers[i]);
+            ref = json_loads(arr, 0, NULL);
+            got = filtered(text);
+            if (!got != !ref)
+                fail_msg("%s: shaped parse %s, jansson %s", numbers[i], got ? "accepts" : "rejects",
+                         ref ? "accepts" : "rejects");
+            if (got)
+                assert_true(json_equal(json_object_get(got, "kind"), json_array_get(ref, 0)));
+            same_as_jansson(arr, strlen(arr));
+            json_decref(got);
+            json_decref(ref);
+        }
+    }
     /* a duplicate among members not built is not looked for */
     got = filtered("{\"x\":{\"a\":1,\"a\":2},\"kind\":1,\"y\":1,\"y\":2}");
     assert_non_null(got);

@@ -127,6 +127,7 @@ struct mcp_shape {
     size_t max_items;           /* arrays and maps: more is "Too many" (0: no cap) */
     int max_depth;              /* nested at most this deep (0: no limit) */
     int span;                   /* > 0: a reader records where the value lies (slot span-1) */
+    int type_only;              /* scalars: only the type is read (a stand-in of it will do) */
 };
 
 /* The shape of a whole MCPServer object (status left out). Built once from
