@@ -22,8 +22,8 @@
 /* What Kubernetes appends: a ControllerRevision or pod-template hash is a
  * 32-bit FNV hash in "safe" base-36-ish letters, at most 10 characters; a
  * ReplicaSet's pod gets a 5-character suffix. */
-#define HASH  "bcdfghjklm"
-#define POD5  "x7k2q"
+#define HASH "bcdfghjklm"
+#define POD5 "x7k2q"
 
 typedef enum rule { DNS1123_SUBDOMAIN, DNS1123_LABEL, DNS1035_LABEL, LABEL_VALUE } rule_t;
 
