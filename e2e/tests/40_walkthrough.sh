@@ -157,7 +157,9 @@ drift() {
 
 delete_gc() {
     t_check "delete" kubectl delete mcpserver github || return 1
-    t_eventually 60 bash -c '! kubectl get deployment github 2>/dev/null && ! kubectl get service mcp-github-proxy 2>/dev/null && ! kubectl get sa github-proxy-runner 2>/dev/null && ! kubectl get statefulset github 2>/dev/null && ! kubectl get service mcp-github-headless 2>/dev/null && ! kubectl get rolebinding github-proxy-runner 2>/dev/null'
+    # the garbage collector's view: no object of any kind we make is left
+    t_eventually 60 bash -c '[ -z "$(kubectl get serviceaccounts,roles,rolebindings,networkpolicies,services,statefulsets,deployments,replicasets,pods,controllerrevisions -l toolhive-name=github -o name 2>/dev/null)" ]' ||
+        { t_fail "left: $(kubectl get serviceaccounts,roles,rolebindings,networkpolicies,services,statefulsets,deployments,replicasets,pods,controllerrevisions -l toolhive-name=github -o name 2>&1 | tr '\n' ' ')"; return 1; }
 }
 
 op_install_case
