@@ -88,7 +88,7 @@ $(BUILD)/test/controller/%: $(call obj,test/controller/%.c) $(call obj,test/test
 # ---- set-up -----------------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libh2o-evloop-dev libjansson-dev libcmocka-dev \
             libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev clang clang-format cppcheck \
-            valgrind openssl curl jq wrk nghttp2-client procps util-linux
+            valgrind openssl curl jq wrk nghttp2-client procps util-linux libwslay-dev
 .PHONY: deps
 deps: ## Install missing Debian packages (quick when all are present)
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \
@@ -103,6 +103,7 @@ deps: ## Install missing Debian packages (quick when all are present)
 .PHONY: test test-unit test-asan test-valgrind test-e2e
 test: deps ## Everything: unit tests, then end-to-end tests on a real control plane
 	$(MAKE) test-unit
+	$(MAKE) test-proxy-e2e
 	$(MAKE) test-e2e
 	$(MAKE) bench-smoke
 
@@ -147,7 +148,7 @@ lint: deps ## clang-format check + cppcheck
 	$(Q)clang-format --dry-run --Werror $(LINT_SRC)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem --suppress=varFuncNullUB -Icommon/include -D__GNUC__ -DH2O_USE_LIBUV=0 \
-	    common/src webhook controller tools
+	    common/src webhook controller proxy tools
 	@echo "lint: clean"
 
 format: ## Reformat all C sources in place

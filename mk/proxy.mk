@@ -1,0 +1,47 @@
+# mcp-proxy: the binary, its unit tests, the --exec end-to-end test with real
+# MCP servers and clients, and the libFuzzer target over its parsers.
+# Included by the top Makefile; uses its BUILD, CC, CPPFLAGS, CFLAGS,
+# LDFLAGS, LIBS, obj, BINS and TEST_BINS.
+
+PX_SRC     := $(sort $(wildcard proxy/*.c))
+PX_BIN     := $(BUILD)/mcp-proxy
+PX_LIBOBJ  := $(call obj,$(filter-out proxy/main.c,$(PX_SRC)))
+PX_LIBS    := -lwslay
+TEST_PX    := $(patsubst test/%.c,$(BUILD)/test/%,$(sort $(wildcard test/proxy/test_*.c)))
+PX_FUZZ_BIN = $(FUZZ_BUILD)/fuzz-proxy
+PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/era.c proxy/bridge.c proxy/config.c \
+              bench/proxy/fuzz_proxy.c
+
+# Rules read before this file expanded BINS and TEST_BINS already: add the
+# proxy's as extra prerequisites (recipes expand TEST_BINS late, so += works).
+BINS      += $(PX_BIN)
+TEST_BINS += $(TEST_PX)
+all: $(PX_BIN)
+test-unit test-valgrind: $(PX_BIN) $(TEST_PX)
+
+$(PX_BIN): $(call obj,$(PX_SRC)) $(COMMON_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(LIBS)
+
+$(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(LIBS)
+
+.PHONY: test-proxy-e2e fuzz-proxy
+test-proxy-e2e: $(PX_BIN) ## mcp-proxy --exec with real MCP servers and clients of both eras
+	test/proxy/e2e_exec.sh $(PX_BIN)
+
+$(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -O1 -g -fno-omit-frame-pointer \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(PX_FUZZ_SRC) $(LIBS)
+
+fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing and bridge for FUZZ_SECONDS
+	@mkdir -p $(FUZZ_BUILD)/proxy-corpus $(FUZZ_BUILD)/proxy-artifacts
+	@cp test/fixtures/proxy/fuzz-seeds/* $(FUZZ_BUILD)/proxy-corpus/ 2>/dev/null || true
+	$(PX_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_BUILD)/proxy-artifacts/ -print_final_stats=1 \
+	    $(FUZZ_BUILD)/proxy-corpus

@@ -1,0 +1,30 @@
+/* The proxy's configuration: defaults (named caps from internal.h) and
+ * disposal. Filled by main.c from flags, read by everything else. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void px_config_defaults(px_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = 8080;
+    cfg->container = "mcp";
+    cfg->transport = PX_T_STDIO;
+    cfg->max_message = PX_DEF_MAX_MESSAGE;
+    cfg->max_sessions = PX_DEF_MAX_SESSIONS;
+    cfg->max_inflight = PX_DEF_MAX_INFLIGHT;
+    cfg->idle_timeout = PX_DEF_IDLE_TIMEOUT;
+    cfg->drain_seconds = PX_DEF_DRAIN;
+    cfg->probe_timeout = PX_DEF_PROBE_TIMEOUT;
+}
+
+void px_config_dispose(px_config_t *cfg)
+{
+    for (char **t = cfg->tools; t && *t; t++)
+        free(*t);
+    free(cfg->tools);
+    free(cfg->origins);
+    cfg->tools = NULL;
+    cfg->origins = NULL;
+}

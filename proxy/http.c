@@ -1,0 +1,674 @@
+/* The client side: h2o handlers for the MCP endpoints.
+ *
+ *   POST   /mcp        one JSON-RPC message: a 2026-07-28 request (self-contained, per-request
+ *                      _meta), or a handshake-era message (initialize opens a session,
+ *                      Mcp-Session-Id names it afterwards)
+ *   GET    /mcp        a handshake-era session's stream for server-initiated messages
+ *   DELETE /mcp        end a handshake-era session
+ *   GET    /sse        HTTP+SSE (2024-11-05): a session whose stream carries every answer
+ *   POST   /messages   its client-to-server messages (?session_id=)
+ *   GET    /health     200 while the data path works, else 503
+ *   GET    /metrics    Prometheus text
+ *
+ * Every response that carries MCP messages is an http_chan: it answers with
+ * application/json when the first thing to send is the final response and
+ * switches to text/event-stream otherwise; bytes are queued (capped) and
+ * handed to h2o one batch per proceed, so nothing is buffered whole and a
+ * slow client cannot grow memory without bound. A chan lives in the
+ * request's pool; when h2o disposes the request the bridge is told. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <h2o.h>
+#include <openssl/evp.h>
+
+#include "mcp/log.h"
+#include "http.h"
+
+#define KEEPALIVE_MS 15000
+
+typedef struct http_chan {
+    px_chan_t super;
+    h2o_generator_t gen;
+    h2o_req_t *req; /* NULL once disposed */
+    px_http_t *http;
+    px_session_t *session; /* the session whose stream this is (GET /mcp, /sse) */
+    const char *session_hdr; /* Mcp-Session-Id to send with the response headers */
+    const char *event;       /* SSE event name ("message" for /sse) */
+    mcp_buf_t queue, sending;
+    h2o_timeout_entry_t keepalive;
+    int started, sse, sending_now, final, done, json_only, sse_session;
+} http_chan_t;
+
+static uint64_t now_ms(px_http_t *h)
+{
+    return h2o_now(h->loop);
+}
+
+static void count_status(px_http_t *h, int status)
+{
+    int i = status == 202 ? 1 : status == 403 ? 3 : status < 300 ? 0 : status < 500 ? 2 : 4;
+
+    h->stats.http[i]++;
+}
+
+/* ---- plain answers ------------------------------------------------------------------------- */
+
+static void send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    h2o_iovec_t buf = h2o_strdup(&req->pool, body, len);
+
+    req->res.status = status;
+    req->res.reason = status == 200   ? "OK"
+                      : status == 202 ? "Accepted"
+                      : status == 400 ? "Bad Request"
+                      : status == 403 ? "Forbidden"
+                      : status == 404 ? "Not Found"
+                      : status == 405 ? "Method Not Allowed"
+                      : status == 406 ? "Not Acceptable"
+                      : status == 413 ? "Payload Too Large"
+                      : status == 429 ? "Too Many Requests"
+                      : status == 503 ? "Service Unavailable"
+                                      : "Error";
+    req->res.content_length = buf.len;
+    if (ctype)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
+    h2o_start_response(req, &gen);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* A JSON-RPC error without id (or with `id`) as the HTTP body. */
+static int send_rpc_error(px_http_t *h, h2o_req_t *req, int status, json_t *id, int code,
+                          const char *message)
+{
+    json_t *e = px_error_new(id, code, message, NULL);
+    char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+
+    count_status(h, status);
+    send_body(req, status, "application/json", s ? s : "", s ? strlen(s) : 0);
+    free(s);
+    json_decref(e);
+    return 0;
+}
+
+static int send_status(px_http_t *h, h2o_req_t *req, int status, const char *text)
+{
+    count_status(h, status);
+    send_body(req, status, "text/plain; charset=utf-8", text, strlen(text));
+    return 0;
+}
+
+/* ---- channels -------------------------------------------------------------------------------- */
+
+static void flush(http_chan_t *c);
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, gen, gen);
+
+    (void)req;
+    c->sending_now = 0;
+    mcp_buf_reset(&c->sending);
+    flush(c);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, gen, gen);
+
+    (void)req;
+    c->done = 1; /* the client went away; the pool's dispose tells the bridge */
+}
+
+static void flush(http_chan_t *c)
+{
+    h2o_iovec_t iov;
+    mcp_buf_t tmp;
+
+    if (!c->req || c->sending_now || c->done || (!c->queue.len && !c->final))
+        return;
+    tmp = c->sending;
+    c->sending = c->queue;
+    c->queue = tmp;
+    iov = h2o_iovec_init(c->sending.data ? c->sending.data : "", c->sending.len);
+    c->sending_now = 1;
+    if (c->final)
+        c->done = 1;
+    h2o_send(c->req, &iov, 1, c->final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void start(http_chan_t *c, int status, int sse, size_t content_length)
+{
+    h2o_req_t *req = c->req;
+
+    req->res.status = status ? status : 200;
+    req->res.reason = req->res.status == 200 ? "OK" : "Error";
+    if (c->session_hdr)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("mcp-session-id"), 0, NULL,
+                              c->session_hdr, strlen(c->session_hdr));
+    if (sse) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/event-stream"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-cache"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0,
+                              NULL, H2O_STRLIT("no"));
+    } else {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json"));
+        req->res.content_length = content_length;
+    }
+    c->started = 1;
+    c->sse = sse;
+    count_status(c->http, req->res.status);
+    h2o_start_response(req, &c->gen);
+}
+
+static void chan_end(http_chan_t *c)
+{
+    c->final = 1;
+    flush(c);
+}
+
+static void on_keepalive(h2o_timeout_entry_t *entry)
+{
+    http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, keepalive, entry);
+
+    if (c->req && !c->done && c->queue.len == 0 && mcp_buf_adds(&c->queue, ": ping\n\n") == 0)
+        flush(c);
+    if (c->req && !c->done)
+        h2o_timeout_link(c->http->loop, &c->http->keepalive_timeout, &c->keepalive);
+}
+
+static void chan_send(px_chan_t *pc, const char *json, size_t len, int flags, int status)
+{
+    http_chan_t *c = (http_chan_t *)pc;
+    int final = (flags & PX_SEND_FINAL) && !pc->streaming;
+
+    if (!c->req || c->done || c->final)
+        return;
+    if (!c->started && final && len && !c->sse) { /* the common case: one JSON answer */
+        if (mcp_buf_add(&c->queue, json, len) != 0)
+            return;
+        start(c, status, 0, len);
+        chan_end(c);
+        return;
+    }
+    if (c->json_only && !final)
+        return; /* the client cannot take a stream: drop progress */
+    if (!c->started)
+        start(c, 200, 1, 0);
+    if (len && px_sse_event(&c->queue, c->event, json, len) != 0) {
+        mcp_log(MCP_LOG_WARN, "client stream too slow: closed", NULL);
+        mcp_buf_reset(&c->queue);
+        final = 1;
+    }
+    if (final)
+        c->final = 1;
+    flush(c);
+}
+
+static void chan_dispose(void *p)
+{
+    http_chan_t *c = p;
+    px_http_t *h = c->http;
+
+    c->req = NULL;
+    if (h2o_timeout_is_linked(&c->keepalive))
+        h2o_timeout_unlink(&c->keepalive);
+    if (c->super.n_pending > 0 || c->session)
+        px_chan_gone(h->bridge, &c->super);
+    if (c->session && c->sse_session) { /* an HTTP+SSE session ends with its stream */
+        px_session_close(h->bridge, c->session);
+        h->stats.sessions_closed++;
+    }
+    if (c->super.streaming)
+        h->n_streams--;
+    mcp_buf_dispose(&c->queue);
+    mcp_buf_dispose(&c->sending);
+}
+
+static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
+{
+    http_chan_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), chan_dispose);
+
+    memset(c, 0, sizeof(*c));
+    c->super.send = chan_send;
+    c->super.streaming = streaming;
+    c->gen.proceed = on_proceed;
+    c->gen.stop = on_stop;
+    c->req = req;
+    c->http = h;
+    c->keepalive.cb = on_keepalive;
+    mcp_buf_init(&c->queue, PX_STREAM_QUEUE_MAX);
+    mcp_buf_init(&c->sending, PX_STREAM_QUEUE_MAX);
+    if (streaming) {
+        h->n_streams++;
+        h->stats.streams++;
+        h2o_timeout_link(h->loop, &h->keepalive_timeout, &c->keepalive);
+    }
+    return c;
+}
+
+/* ---- request checks ------------------------------------------------------------------------- */
+
+static h2o_iovec_t header(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static int is_method(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+/* Origin, when sent, must be this host, a loopback host or a configured one
+ * (DNS rebinding; both eras' transports say so). */
+static int origin_ok(px_http_t *h, h2o_req_t *req)
+{
+    h2o_iovec_t o = header(req, "origin");
+    h2o_url_t url;
+
+    if (!o.base)
+        return 1;
+    for (size_t i = 0; i < h->cfg->n_origins; i++)
+        if (h2o_memis(o.base, o.len, h->cfg->origins[i], strlen(h->cfg->origins[i])))
+            return 1;
+    if (h2o_url_parse(o.base, o.len, &url) != 0)
+        return 0;
+    if (h2o_memis(url.host.base, url.host.len, H2O_STRLIT("localhost")) ||
+        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("127.0.0.1")) ||
+        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("[::1]")) ||
+        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("::1")))
+        return 1;
+    /* same host as the request was addressed to (port included) */
+    return req->authority.len == url.authority.len &&
+           h2o_lcstris(req->authority.base, req->authority.len, url.authority.base,
+                       url.authority.len);
+}
+
+static int accepts(h2o_req_t *req, const char *type)
+{
+    h2o_iovec_t a = header(req, "accept");
+
+    if (!a.base)
+        return 1;
+    return h2o_strstr(a.base, a.len, type, strlen(type)) != SIZE_MAX ||
+           h2o_strstr(a.base, a.len, H2O_STRLIT("*/*")) != SIZE_MAX;
+}
+
+/* Mcp-Name may be "=?base64?...?=" (2026-07-28, value encoding). */
+static int header_matches(h2o_iovec_t hv, const char *want)
+{
+    size_t wl = strlen(want);
+
+    if (hv.len >= 12 && memcmp(hv.base, "=?base64?", 9) == 0 &&
+        memcmp(hv.base + hv.len - 2, "?=", 2) == 0) {
+        size_t n = hv.len - 11;
+        unsigned char *out = malloc(n + 4);
+        int dl = out ? EVP_DecodeBlock(out, (const unsigned char *)hv.base + 9, (int)n) : -1;
+        int ok;
+
+        if (dl < 0) {
+            free(out);
+            return 0;
+        }
+        while (n > 0 && hv.base[9 + n - 1] == '=') /* EVP_DecodeBlock counts padding */
+            n--, dl--;
+        ok = (size_t)dl == wl && memcmp(out, want, wl) == 0;
+        free(out);
+        return ok;
+    }
+    return hv.len == wl && memcmp(hv.base, want, wl) == 0;
+}
+
+/* The 2026-07-28 header/body checks; 0 when fine, else answered. */
+static int check_modern_headers(px_http_t *h, h2o_req_t *req, json_t *msg, const char *version)
+{
+    const char *method = px_msg_method(msg);
+    json_t *params = json_object_get(msg, "params");
+    h2o_iovec_t pv = header(req, "mcp-protocol-version");
+    h2o_iovec_t mh = header(req, "mcp-method");
+    const char *name = NULL;
+    json_t *id = json_object_get(msg, "id");
+
+    if (!pv.base || !h2o_memis(pv.base, pv.len, version, strlen(version)))
+        return send_rpc_error(h, req, 400, id, PX_E_HEADER,
+                              "Header mismatch: MCP-Protocol-Version must match "
+                              "_meta." PX_META_VERSION),
+               -1;
+    if (!mh.base || !header_matches(mh, method))
+        return send_rpc_error(h, req, 400, id, PX_E_HEADER,
+                              "Header mismatch: Mcp-Method must match the body's method"),
+               -1;
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
+        name = json_string_value(json_object_get(params, "name"));
+    else if (strcmp(method, "resources/read") == 0)
+        name = json_string_value(json_object_get(params, "uri"));
+    if (name && !header_matches(header(req, "mcp-name"), name))
+        return send_rpc_error(h, req, 400, id, PX_E_HEADER,
+                              "Header mismatch: Mcp-Name must match the body's name or uri"),
+               -1;
+    return 0;
+}
+
+static json_t *parse_body(px_http_t *h, h2o_req_t *req)
+{
+    int code;
+    json_t *msg;
+
+    if (req->entity.len > h->cfg->max_message) {
+        send_rpc_error(h, req, 413, NULL, PX_E_INVALID, "message too large");
+        return NULL;
+    }
+    msg = px_parse(req->entity.base ? req->entity.base : "", req->entity.len, &code);
+    if (!msg)
+        send_rpc_error(h, req, 400, NULL, code,
+                       code == PX_E_PARSE ? "Parse error" : "Invalid Request: one JSON-RPC object");
+    return msg;
+}
+
+/* Hand a message to the bridge with a fresh response channel. */
+static int to_bridge(px_http_t *h, h2o_req_t *req, px_session_t *s, json_t *msg,
+                     const char *session_hdr)
+{
+    http_chan_t *c = chan_new(h, req, 0);
+    int rc;
+
+    c->session_hdr = session_hdr;
+    c->json_only = !accepts(req, "text/event-stream");
+    rc = px_bridge_client(h->bridge, s, &c->super, msg);
+    json_decref(msg);
+    if (rc == PX_ACCEPTED && !c->started) {
+        count_status(h, 202);
+        send_body(req, 202, NULL, "", 0);
+        c->done = 1;
+    }
+    return 0;
+}
+
+/* ---- /mcp ----------------------------------------------------------------------------------------- */
+
+static px_session_t *session_of(px_http_t *h, h2o_req_t *req, int *missing)
+{
+    h2o_iovec_t sid = header(req, "mcp-session-id");
+    char id[80];
+
+    *missing = sid.base == NULL;
+    if (!sid.base || sid.len >= sizeof(id))
+        return NULL;
+    memcpy(id, sid.base, sid.len);
+    id[sid.len] = '\0';
+    return px_session_find(h->bridge, id, now_ms(h));
+}
+
+static int mcp_post(px_http_t *h, h2o_req_t *req)
+{
+    int missing;
+    px_session_t *s = session_of(h, req, &missing);
+    json_t *msg = parse_body(h, req);
+    h2o_iovec_t pv = header(req, "mcp-protocol-version");
+    json_t *version;
+
+    if (!msg)
+        return 0;
+    version = px_msg_meta(msg, PX_META_VERSION);
+    if (missing && json_is_string(version) && px_msg_kind(msg) == PX_MSG_REQUEST) {
+        if (check_modern_headers(h, req, msg, json_string_value(version)) != 0) {
+            json_decref(msg);
+            return 0;
+        }
+        return to_bridge(h, req, NULL, msg, NULL); /* 2026-07-28: self-contained */
+    }
+    if (pv.base && !h2o_memis(pv.base, pv.len, H2O_STRLIT(PX_MODERN_VERSION))) {
+        char v[32];
+
+        snprintf(v, sizeof(v), "%.*s", (int)(pv.len < 31 ? pv.len : 31), pv.base);
+        if (!px_is_legacy_version(v)) {
+            json_decref(msg);
+            return send_rpc_error(h, req, 400, NULL, PX_E_INVALID,
+                                  "Bad Request: unsupported MCP-Protocol-Version");
+        }
+    }
+    if (!missing && !s) {
+        json_decref(msg);
+        return send_rpc_error(h, req, 404, NULL, PX_E_INVALID, "Session not found");
+    }
+    if (missing && strcmp(px_msg_method(msg), "initialize") == 0) {
+        s = px_session_open(h->bridge, 0, now_ms(h));
+        if (!s) {
+            json_decref(msg);
+            return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL, "too many sessions");
+        }
+        h->stats.sessions_opened++;
+        return to_bridge(h, req, s, msg, px_session_id(s));
+    }
+    if (missing) {
+        int kind = px_msg_kind(msg);
+
+        json_decref(msg);
+        if (kind == PX_MSG_NOTIFICATION && pv.base &&
+            h2o_memis(pv.base, pv.len, H2O_STRLIT(PX_MODERN_VERSION)))
+            return send_status(h, req, 202, ""); /* no session, nothing to do */
+        return send_rpc_error(h, req, 400, NULL, PX_E_INVALID,
+                              "Bad Request: a request needs _meta." PX_META_VERSION
+                              " (2026-07-28) or an Mcp-Session-Id (initialize first)");
+    }
+    return to_bridge(h, req, s, msg, NULL);
+}
+
+static int mcp_get(px_http_t *h, h2o_req_t *req)
+{
+    int missing;
+    px_session_t *s = session_of(h, req, &missing);
+    http_chan_t *c;
+
+    if (missing) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+        return send_status(h, req, 405, "Method Not Allowed: no stream without a session");
+    }
+    if (!s)
+        return send_rpc_error(h, req, 404, NULL, PX_E_INVALID, "Session not found");
+    if (!accepts(req, "text/event-stream"))
+        return send_status(h, req, 406, "Not Acceptable: text/event-stream");
+    c = chan_new(h, req, 1);
+    c->session = s;
+    if (px_session_stream(s)) { /* a newer GET replaces the stream */
+        http_chan_t *old = (http_chan_t *)px_session_stream(s);
+
+        px_chan_gone(h->bridge, &old->super);
+        old->session = NULL;
+        chan_end(old);
+    }
+    px_session_set_stream(h->bridge, s, &c->super);
+    start(c, 200, 1, 0);
+    if (mcp_buf_adds(&c->queue, ": stream open\n\n") == 0)
+        flush(c);
+    return 0;
+}
+
+static int mcp_delete(px_http_t *h, h2o_req_t *req)
+{
+    int missing;
+    px_session_t *s = session_of(h, req, &missing);
+
+    if (missing) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+        return send_status(h, req, 405, "Method Not Allowed");
+    }
+    if (!s)
+        return send_rpc_error(h, req, 404, NULL, PX_E_INVALID, "Session not found");
+    px_http_close_session(h, s);
+    return send_status(h, req, 200, "");
+}
+
+/* ---- /sse and /messages -------------------------------------------------------------------------- */
+
+static int sse_open(px_http_t *h, h2o_req_t *req)
+{
+    px_session_t *s;
+    http_chan_t *c;
+    char endpoint[128];
+
+    if (!is_method(req, "GET"))
+        return send_status(h, req, 405, "Method Not Allowed");
+    s = px_session_open(h->bridge, 1, now_ms(h));
+    if (!s)
+        return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL, "too many sessions");
+    h->stats.sessions_opened++;
+    c = chan_new(h, req, 1);
+    c->session = s;
+    c->sse_session = 1;
+    c->event = "message";
+    px_session_set_stream(h->bridge, s, &c->super);
+    start(c, 200, 1, 0);
+    snprintf(endpoint, sizeof(endpoint), "/messages?session_id=%s", px_session_id(s));
+    px_sse_event(&c->queue, "endpoint", endpoint, strlen(endpoint));
+    flush(c);
+    return 0;
+}
+
+static int messages_post(px_http_t *h, h2o_req_t *req)
+{
+    char id[80] = "";
+    px_session_t *s;
+    json_t *msg;
+
+    if (!is_method(req, "POST"))
+        return send_status(h, req, 405, "Method Not Allowed");
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1;
+        size_t n = req->path.len - req->query_at - 1;
+        size_t at = h2o_strstr(q, n, H2O_STRLIT("session_id="));
+
+        if (at != SIZE_MAX) {
+            size_t i = 0;
+
+            for (q += at + 11, n -= at + 11; i < n && i + 1 < sizeof(id) && q[i] != '&'; i++)
+                id[i] = q[i];
+            id[i] = '\0';
+        }
+    }
+    s = px_session_find(h->bridge, id, now_ms(h));
+    if (!s || !px_session_stream(s))
+        return send_status(h, req, 404, "Could not find session");
+    msg = parse_body(h, req);
+    if (!msg)
+        return 0;
+    /* a 2026-07-28 request on the deprecated transport is still self-contained */
+    if (px_msg_kind(msg) == PX_MSG_REQUEST && json_is_string(px_msg_meta(msg, PX_META_VERSION)))
+        px_bridge_client(h->bridge, NULL, px_session_stream(s), msg);
+    else
+        px_bridge_client(h->bridge, s, px_session_stream(s), msg);
+    json_decref(msg);
+    return send_status(h, req, 202, "Accepted");
+}
+
+/* ---- the handler ------------------------------------------------------------------------------------ */
+
+static int path_is(h2o_req_t *req, const char *p)
+{
+    return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    px_http_t *h = ((px_http_handler_t *)self)->http;
+
+    if (path_is(req, "/health") || path_is(req, "/healthz") || path_is(req, "/readyz")) {
+        int ok = h->ready(h->ready_ctx);
+
+        return send_status(h, req, ok ? 200 : 503, ok ? "ok\n" : "data path down\n");
+    }
+    if (path_is(req, "/metrics")) {
+        mcp_buf_t out;
+
+        mcp_buf_init(&out, (size_t)1 << 20);
+        h->metrics(h->ready_ctx, &out);
+        count_status(h, 200);
+        send_body(req, 200, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
+        mcp_buf_dispose(&out);
+        return 0;
+    }
+    if (!h->bridge)
+        return -1; /* HTTP transports: the reverse proxy takes it */
+    if (!origin_ok(h, req))
+        return send_rpc_error(h, req, 403, NULL, PX_E_INVALID, "Forbidden: Origin not allowed");
+    if (h->draining && !path_is(req, "/messages") && !header(req, "mcp-session-id").base)
+        req->http1_is_persistent = 0;
+    if (path_is(req, "/mcp")) {
+        if (is_method(req, "POST"))
+            return mcp_post(h, req);
+        if (is_method(req, "GET"))
+            return mcp_get(h, req);
+        if (is_method(req, "DELETE"))
+            return mcp_delete(h, req);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, POST, DELETE"));
+        return send_status(h, req, 405, "Method Not Allowed");
+    }
+    if (path_is(req, "/sse"))
+        return sse_open(h, req);
+    if (path_is(req, "/messages") || path_is(req, "/message"))
+        return messages_post(h, req);
+    return send_status(h, req, 404, "Not Found: the MCP endpoints are /mcp and /sse\n");
+}
+
+/* ---- set-up ------------------------------------------------------------------------------------------ */
+
+void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bridge_t *bridge)
+{
+    memset(h, 0, sizeof(*h));
+    h->cfg = cfg;
+    h->loop = loop;
+    h->bridge = bridge;
+    h2o_timeout_init(loop, &h->keepalive_timeout, KEEPALIVE_MS);
+}
+
+void px_http_dispose(px_http_t *h)
+{
+    h2o_timeout_dispose(h->loop, &h->keepalive_timeout);
+}
+
+void px_http_register(px_http_t *h, h2o_pathconf_t *pathconf)
+{
+    px_http_handler_t *hh = (px_http_handler_t *)h2o_create_handler(pathconf, sizeof(*hh));
+
+    hh->super.on_req = on_req;
+    hh->http = h;
+}
+
+void px_http_close_session(px_http_t *h, px_session_t *s)
+{
+    px_chan_t *stream = px_session_stream(s);
+
+    if (stream) { /* end the stream; its dispose finds no session any more */
+        http_chan_t *c = (http_chan_t *)stream;
+
+        px_chan_gone(h->bridge, stream);
+        c->session = NULL;
+        chan_end(c);
+    }
+    px_session_close(h->bridge, s);
+    h->stats.sessions_closed++;
+}
+
+/* The bridge closed an idle session: end its stream if one is left. */
+void px_http_on_session_closed(void *ctx, px_session_t *s)
+{
+    px_http_t *h = ctx;
+    px_chan_t *stream = px_session_stream(s);
+
+    if (stream) {
+        http_chan_t *c = (http_chan_t *)stream;
+
+        px_chan_gone(h->bridge, stream);
+        c->session = NULL;
+        chan_end(c);
+    }
+    h->stats.sessions_closed++;
+}

@@ -1,0 +1,39 @@
+/* The client-facing HTTP layer (http.c): the MCP endpoints on h2o. Split out
+ * of internal.h so that bridge.c and the unit tests need no h2o headers. */
+#ifndef PX_HTTP_H
+#define PX_HTTP_H
+
+#include <h2o.h>
+
+#include "internal.h"
+
+typedef struct px_http {
+    const px_config_t *cfg;
+    h2o_loop_t *loop;
+    px_bridge_t *bridge; /* NULL for the HTTP transports (reverse proxy) */
+    int (*ready)(void *ctx);
+    void (*metrics)(void *ctx, mcp_buf_t *out);
+    void *ready_ctx;
+    h2o_timeout_t keepalive_timeout;
+    int n_streams, draining;
+    px_http_stats_t stats;
+} px_http_t;
+
+typedef struct px_http_handler {
+    h2o_handler_t super;
+    px_http_t *http;
+} px_http_handler_t;
+
+/* `cfg`, `loop` and `bridge` are borrowed. Set ready/metrics after. */
+void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bridge_t *bridge);
+void px_http_dispose(px_http_t *h);
+/* The handler for every path of `pathconf` ("/"); with no bridge it answers
+ * only /health and /metrics and declines the rest (the next handler, the
+ * reverse proxy, takes it). */
+void px_http_register(px_http_t *h, h2o_pathconf_t *pathconf);
+/* End a handshake-era session and its stream (DELETE /mcp). */
+void px_http_close_session(px_http_t *h, px_session_t *s);
+/* px_session_closed_cb for the bridge's idle timeout; ctx is the px_http_t. */
+void px_http_on_session_closed(void *ctx, px_session_t *s);
+
+#endif

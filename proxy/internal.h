@@ -1,0 +1,269 @@
+/* Private interfaces of mcp-proxy, shared by its files (prefix px_).
+ *
+ * The proxy is one event loop (h2o evloop) on one thread:
+ *   main.c     flags -> px_config_t, signals, px_run
+ *   server.c   listener, loop, timers, health, drain (px_run)
+ *   http.c     the h2o handlers: /mcp, /sse, /messages, /health, /metrics;
+ *              each HTTP response stream is a px_chan_t for the bridge
+ *   bridge.c   the MCP logic, pure (no I/O): sessions, id rewriting,
+ *              routing, era bridging; talks to the upstream through
+ *              px_bridge_ops_t and to clients through px_chan_t
+ *   era.c      the era-specific messages: the probe, the proxy's own
+ *              initialize, answers to initialize / server/discover
+ *   jsonrpc.c  message classification, errors, line framing, SSE framing
+ *   upstream.c the newline-framed byte stream to the MCP server with restart
+ *              and backoff, over a backend: exec.c (child process) or
+ *              attach.c (pods/attach WebSocket on its own thread)
+ *   revproxy.c the HTTP transports: h2o's streaming reverse proxy
+ *   metrics.c  counters and the Prometheus text */
+#ifndef PX_INTERNAL_H
+#define PX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "mcp/buf.h"
+#include "mcp/common.h"
+
+#define PX_VERSION "0.1.0"
+
+/* The 2026-07-28 revision and the handshake-era revisions we accept. */
+#define PX_MODERN_VERSION "2026-07-28"
+#define PX_LEGACY_LATEST  "2025-11-25"
+#define PX_META_VERSION   "io.modelcontextprotocol/protocolVersion"
+#define PX_META_CAPS      "io.modelcontextprotocol/clientCapabilities"
+#define PX_META_CLIENT    "io.modelcontextprotocol/clientInfo"
+#define PX_META_SERVER    "io.modelcontextprotocol/serverInfo"
+#define PX_META_LOGLEVEL  "io.modelcontextprotocol/logLevel"
+#define PX_META_SUBID     "io.modelcontextprotocol/subscriptionId"
+
+/* JSON-RPC error codes (JSON-RPC 2.0 and the MCP specification). */
+#define PX_E_PARSE          (-32700)
+#define PX_E_INVALID        (-32600)
+#define PX_E_NO_METHOD      (-32601)
+#define PX_E_PARAMS         (-32602)
+#define PX_E_INTERNAL       (-32603)
+#define PX_E_HEADER         (-32020)
+#define PX_E_MISSING_CAP    (-32021)
+#define PX_E_UNSUPPORTED_PV (-32022)
+
+/* Defaults of the caps (named, like curl's dynbuf limits). */
+#define PX_DEF_MAX_MESSAGE   ((size_t)4 << 20)
+#define PX_DEF_MAX_SESSIONS  1024
+#define PX_DEF_MAX_INFLIGHT  256
+#define PX_DEF_IDLE_TIMEOUT  1800.0
+#define PX_DEF_DRAIN         10.0
+#define PX_DEF_PROBE_TIMEOUT 10.0
+#define PX_MAX_PARKED        4096         /* requests waiting for the server to come up */
+#define PX_PARK_TIMEOUT_MS   30000        /* how long they wait */
+#define PX_STREAM_QUEUE_MAX  ((size_t)16 << 20) /* bytes queued on one client stream */
+#define PX_UPSTREAM_QUEUE    ((size_t)64 << 20) /* bytes queued towards the server */
+
+typedef enum px_transport {
+    PX_T_STDIO = 0,
+    PX_T_SSE,
+    PX_T_STREAMABLE,
+} px_transport_t;
+
+typedef struct px_config {
+    const char *bind;
+    int port, health_port;
+    px_transport_t transport;
+    char **tools; /* NULL-terminated, or NULL for no filter (owned) */
+    char **exec_argv; /* borrowed from argv */
+    const char *ns, *pod, *container;
+    const char *target_host;
+    int target_port;
+    size_t max_message;
+    int max_sessions, max_inflight;
+    double idle_timeout, drain_seconds, probe_timeout;
+    const char **origins; /* allowed Origin values besides same-host/localhost (owned array) */
+    size_t n_origins;
+} px_config_t;
+
+void px_config_defaults(px_config_t *cfg);
+void px_config_dispose(px_config_t *cfg);
+
+/* ---- jsonrpc.c ---------------------------------------------------------------- */
+
+typedef enum px_kind {
+    PX_MSG_INVALID = 0,
+    PX_MSG_REQUEST,
+    PX_MSG_NOTIFICATION,
+    PX_MSG_RESPONSE,
+} px_kind_t;
+
+/* Classify a parsed message (borrowed). A response has an id and exactly one
+ * of result/error; a request has a string method and a string or number id. */
+px_kind_t px_msg_kind(const json_t *msg);
+/* The method of a request/notification, or "" (borrowed). */
+const char *px_msg_method(const json_t *msg);
+/* params._meta[key] or NULL (borrowed). */
+json_t *px_msg_meta(const json_t *msg, const char *key);
+/* A new error response {"jsonrpc","id","error":{code,message[,data]}};
+ * id NULL means "id": null. `data` is stolen (may be NULL). */
+json_t *px_error_new(json_t *id, int code, const char *message, json_t *data);
+/* Serialize compactly into out (reset first). 0 or MCP_ENOMEM/MCP_ETOOBIG. */
+int px_dump(const json_t *msg, mcp_buf_t *out);
+/* Parse one message; NULL with a JSON-RPC error code in *code. */
+json_t *px_parse(const char *buf, size_t len, int *code);
+/* Is v one of the handshake-era revisions? */
+int px_is_legacy_version(const char *v);
+
+/* Newline framing of a byte stream with a cap per line. */
+typedef struct px_lines {
+    mcp_buf_t buf;
+    int skipping; /* dropping an over-long line up to its newline */
+    uint64_t dropped;
+} px_lines_t;
+typedef void (*px_line_cb)(void *ctx, const char *line, size_t len);
+
+void px_lines_init(px_lines_t *l, size_t cap);
+void px_lines_dispose(px_lines_t *l);
+/* Feed bytes; calls cb for each complete non-empty line (without "\n" or a
+ * trailing "\r"). Over-long lines are dropped whole and counted. */
+void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx);
+
+/* Append one SSE event ("event: <event>\n" when event != NULL, then one
+ * "data: " line per line of data, then a blank line). */
+int px_sse_event(mcp_buf_t *out, const char *event, const char *data, size_t len);
+
+/* ---- bridge.c ------------------------------------------------------------------- */
+
+typedef struct px_bridge px_bridge_t;
+typedef struct px_session px_session_t;
+typedef struct px_chan px_chan_t;
+
+/* Flags of px_chan_t.send. */
+#define PX_SEND_FINAL 1 /* the last message for this request */
+
+/* A way to one client, implemented by the HTTP layer: a POST's response
+ * (JSON, or SSE once a second message comes) or a long-lived SSE stream.
+ * The bridge never frees a channel; the HTTP layer calls px_chan_gone before
+ * it disappears. `status` is the HTTP status to use if the response has not
+ * started yet (0: 200). `json` is only valid during the call. */
+struct px_chan {
+    void (*send)(px_chan_t *c, const char *json, size_t len, int flags, int status);
+    int streaming; /* long-lived stream (GET /mcp, /sse): never final */
+    int n_pending; /* requests whose answer goes here (bridge-owned) */
+};
+
+typedef enum px_era {
+    PX_ERA_UNKNOWN = 0,
+    PX_ERA_LEGACY, /* initialize handshake (2025-11-25 and earlier) */
+    PX_ERA_MODERN, /* per-request _meta (2026-07-28) */
+} px_era_t;
+
+typedef enum px_state {
+    PX_DOWN = 0,  /* no stream to the server */
+    PX_PROBING,   /* server/discover sent */
+    PX_HANDSHAKE, /* initialize sent */
+    PX_READY,
+} px_state_t;
+
+typedef struct px_bridge_ops {
+    /* Write one message (no newline) to the server; 0 or an mcp_err_t. */
+    int (*write)(void *ctx, const char *line, size_t len);
+    /* The server misbehaved in a way only a restart fixes (failed handshake). */
+    void (*restart)(void *ctx, const char *why);
+    void *ctx;
+} px_bridge_ops_t;
+
+typedef struct px_bridge_stats {
+    uint64_t requests[2]; /* by client era: [0] legacy, [1] modern */
+    uint64_t responses, errors, notifications, server_requests, cancelled, refused;
+    uint64_t restarts_seen;
+} px_bridge_stats_t;
+
+/* `cfg` and ops are copied (cfg's strings are borrowed for the bridge's life). */
+px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops);
+void px_bridge_free(px_bridge_t *b);
+
+/* The upstream stream: up (start learning the server's era), one line from
+ * the server, down (fail everything in flight). */
+void px_bridge_upstream_up(px_bridge_t *b, uint64_t now_ms);
+void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len);
+void px_bridge_upstream_down(px_bridge_t *b, const char *why);
+/* Timers: the probe timeout, parked requests, idle sessions. */
+void px_bridge_tick(px_bridge_t *b, uint64_t now_ms);
+
+px_state_t px_bridge_state(const px_bridge_t *b);
+px_era_t px_bridge_server_era(const px_bridge_t *b);
+const px_bridge_stats_t *px_bridge_stats(const px_bridge_t *b);
+int px_bridge_n_sessions(const px_bridge_t *b);
+size_t px_bridge_n_pending(const px_bridge_t *b);
+
+/* Results of px_bridge_client. */
+#define PX_ACCEPTED 0 /* notification or response taken: HTTP 202, chan unused */
+#define PX_REPLY    1 /* an answer will come (maybe already came) through chan */
+
+/* One message from a client. `s` is the client's handshake-era session or
+ * NULL for a 2026-07-28 request; answers go to `reply` (for an SSE-transport
+ * session: its stream). `msg` is borrowed. Returns PX_ACCEPTED or PX_REPLY;
+ * bad input is answered through reply, never fatal. */
+int px_bridge_client(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg);
+/* A channel is going away: nothing more is sent to it. Requests of a
+ * 2026-07-28 client are cancelled upstream (closing the stream is the
+ * cancellation); a handshake-era client's are not (2025-11-25). */
+void px_chan_gone(px_bridge_t *b, px_chan_t *c);
+
+/* Sessions of handshake-era clients. `sse` marks the HTTP+SSE transport
+ * (the session ends with its stream). NULL when the session cap is hit. */
+px_session_t *px_session_open(px_bridge_t *b, int sse, uint64_t now_ms);
+px_session_t *px_session_find(px_bridge_t *b, const char *id, uint64_t now_ms);
+const char *px_session_id(const px_session_t *s);
+/* The stream for server-initiated messages (GET /mcp or the /sse stream);
+ * NULL detaches. The previous one is detached first. */
+void px_session_set_stream(px_bridge_t *b, px_session_t *s, px_chan_t *c);
+px_chan_t *px_session_stream(const px_session_t *s);
+int px_session_initialized(const px_session_t *s);
+/* Walk the sessions (for shutdown): first, then next; NULL at the end. */
+px_session_t *px_bridge_sessions(px_bridge_t *b);
+px_session_t *px_session_next(px_session_t *s);
+/* End a session: its requests are cancelled upstream. */
+void px_session_close(px_bridge_t *b, px_session_t *s);
+/* Called by the bridge when it closes a session on its own (idle timeout). */
+typedef void (*px_session_closed_cb)(void *ctx, px_session_t *s);
+void px_bridge_on_session_closed(px_bridge_t *b, px_session_closed_cb cb, void *ctx);
+
+/* ---- era.c ------------------------------------------------------------------------- */
+
+/* What the proxy learned about the server process. */
+typedef struct px_server_info {
+    px_era_t era;
+    json_t *capabilities; /* object */
+    json_t *server_info;  /* Implementation object or NULL */
+    json_t *instructions; /* string or NULL */
+    char version[32];     /* legacy: negotiated; modern: the version we send */
+} px_server_info_t;
+
+void px_server_info_clear(px_server_info_t *si);
+/* The probe and the proxy's own initialize/initialized (new references). */
+json_t *px_era_discover_request(int64_t id);
+json_t *px_era_initialize_request(int64_t id);
+json_t *px_era_initialized_notification(void);
+/* Learn from a discover result / initialize result (borrowed); 0 or MCP_EINVAL. */
+int px_era_learn_discover(px_server_info_t *si, const json_t *result);
+int px_era_learn_initialize(px_server_info_t *si, const json_t *result);
+/* Answers the proxy gives itself (new references, result objects only). */
+json_t *px_era_initialize_result(const px_server_info_t *si, const char *client_version);
+json_t *px_era_discover_result(const px_server_info_t *si);
+/* Add the 2026-07-28 request _meta for a handshake-era client (msg modified). */
+int px_era_add_meta(json_t *msg, const char *version, json_t *caps, json_t *client_info,
+                    const char *log_level);
+/* Remove the io.modelcontextprotocol/ keys of params._meta (for a legacy server). */
+void px_era_strip_meta(json_t *msg);
+
+/* ---- metrics.c ---------------------------------------------------------------------- */
+
+typedef struct px_http_stats {
+    uint64_t http[6]; /* by class: 2xx 202 4xx 403 5xx other; see metrics.c */
+    uint64_t sessions_opened, sessions_closed, streams;
+} px_http_stats_t;
+
+/* Append the Prometheus text for everything. */
+void px_metrics_render(mcp_buf_t *out, const px_bridge_stats_t *bs, const px_http_stats_t *hs,
+                       int sessions, size_t pending, int up, uint64_t restarts);
+
+#endif

@@ -1,0 +1,190 @@
+/* JSON-RPC 2.0 as MCP uses it: classifying a message, building error
+ * responses, serializing, and the two framings the proxy speaks: newline
+ * delimited messages towards a stdio server (with a cap per line) and SSE
+ * events towards clients. Pure functions, no I/O. */
+#include <string.h>
+
+#include "internal.h"
+
+static int valid_id(const json_t *id)
+{
+    return json_is_string(id) || json_is_integer(id) || json_is_real(id);
+}
+
+px_kind_t px_msg_kind(const json_t *msg)
+{
+    json_t *v, *id, *method;
+
+    if (!json_is_object(msg))
+        return PX_MSG_INVALID;
+    v = json_object_get(msg, "jsonrpc");
+    if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
+        return PX_MSG_INVALID;
+    id = json_object_get(msg, "id");
+    method = json_object_get(msg, "method");
+    if (method) {
+        json_t *params = json_object_get(msg, "params");
+
+        if (!json_is_string(method) || (params && !json_is_object(params) && !json_is_array(params)))
+            return PX_MSG_INVALID;
+        if (!id)
+            return PX_MSG_NOTIFICATION;
+        return valid_id(id) ? PX_MSG_REQUEST : PX_MSG_INVALID;
+    }
+    if (!id || (!valid_id(id) && !json_is_null(id)))
+        return PX_MSG_INVALID;
+    if (!json_object_get(msg, "result") == !json_object_get(msg, "error"))
+        return PX_MSG_INVALID;
+    return PX_MSG_RESPONSE;
+}
+
+const char *px_msg_method(const json_t *msg)
+{
+    const char *m = json_string_value(json_object_get(msg, "method"));
+
+    return m ? m : "";
+}
+
+json_t *px_msg_meta(const json_t *msg, const char *key)
+{
+    json_t *meta = json_object_get(json_object_get(msg, "params"), "_meta");
+
+    return json_is_object(meta) ? json_object_get(meta, key) : NULL;
+}
+
+json_t *px_error_new(json_t *id, int code, const char *message, json_t *data)
+{
+    json_t *err = json_pack("{s:i, s:s}", "code", code, "message", message);
+    json_t *msg;
+
+    if (err && data)
+        json_object_set_new(err, "data", data);
+    else
+        json_decref(data);
+    msg = err ? json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
+                          err)
+              : NULL;
+    return msg;
+}
+
+static int dump_cb(const char *p, size_t n, void *data)
+{
+    return mcp_buf_add(data, p, n) == 0 ? 0 : -1;
+}
+
+int px_dump(const json_t *msg, mcp_buf_t *out)
+{
+    mcp_buf_reset(out);
+    if (json_dump_callback(msg, dump_cb, out, JSON_COMPACT) != 0)
+        return out->len + 64 > out->cap ? MCP_ETOOBIG : MCP_ENOMEM;
+    if (!out->data && mcp_buf_add(out, "", 0) != 0)
+        return MCP_ENOMEM;
+    return 0;
+}
+
+json_t *px_parse(const char *buf, size_t len, int *code)
+{
+    json_error_t e;
+    json_t *msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+
+    if (!msg) {
+        *code = PX_E_PARSE;
+        return NULL;
+    }
+    if (!json_is_object(msg)) { /* batches are gone since 2025-06-18 */
+        json_decref(msg);
+        *code = PX_E_INVALID;
+        return NULL;
+    }
+    *code = 0;
+    return msg;
+}
+
+int px_is_legacy_version(const char *v)
+{
+    static const char *const known[] = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+
+    for (size_t i = 0; v && i < MCP_ARRAY_LEN(known); i++)
+        if (strcmp(v, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- newline framing ------------------------------------------------------------- */
+
+void px_lines_init(px_lines_t *l, size_t cap)
+{
+    memset(l, 0, sizeof(*l));
+    mcp_buf_init(&l->buf, cap);
+}
+
+void px_lines_dispose(px_lines_t *l)
+{
+    mcp_buf_dispose(&l->buf);
+}
+
+static void emit(const char *p, size_t n, px_line_cb cb, void *ctx)
+{
+    if (n && p[n - 1] == '\r')
+        n--;
+    if (n)
+        cb(ctx, p, n);
+}
+
+void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx)
+{
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t chunk = nl ? (size_t)(nl - p) : n;
+
+        if (l->skipping) {
+            l->skipping = nl == NULL;
+        } else if (l->buf.len == 0 && nl && chunk < l->buf.cap) {
+            emit(p, chunk, cb, ctx); /* whole line in hand: no copy */
+        } else if (mcp_buf_add(&l->buf, p, chunk) != 0) {
+            mcp_buf_reset(&l->buf);
+            l->dropped++;
+            l->skipping = nl == NULL;
+        } else if (nl) {
+            emit(l->buf.data, l->buf.len, cb, ctx);
+            mcp_buf_reset(&l->buf);
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+        n -= chunk + 1;
+    }
+    if (l->buf.len == 0 && l->buf.alloc > 65536) { /* do not keep a big line's memory */
+        size_t cap = l->buf.cap;
+
+        mcp_buf_dispose(&l->buf);
+        mcp_buf_init(&l->buf, cap);
+    }
+}
+
+/* ---- SSE ---------------------------------------------------------------------------- */
+
+int px_sse_event(mcp_buf_t *out, const char *event, const char *data, size_t len)
+{
+    int rc = 0;
+
+    if (event)
+        rc = mcp_buf_addf(out, "event: %s\n", event);
+    while (rc == 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) : len;
+
+        if (n && data[n - 1] == '\r')
+            n--;
+        rc = mcp_buf_adds(out, "data: ");
+        if (rc == 0)
+            rc = mcp_buf_add(out, data, n);
+        if (rc == 0)
+            rc = mcp_buf_adds(out, "\n");
+        if (!nl)
+            break;
+        len -= (size_t)(nl - data) + 1;
+        data = nl + 1;
+    }
+    return rc ? rc : mcp_buf_adds(out, "\n");
+}

@@ -1,0 +1,319 @@
+/* mcp-proxy: the MCP data plane. This file only parses GNU style flags into
+ * a px_config_t, sets up logging and signals (SIGTERM/SIGINT set a flag the
+ * loop checks; SIGPIPE is ignored), and calls px_run. Bad flags exit 2. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/log.h"
+#include "server.h"
+
+static const char usage_text[] =
+    "Usage: mcp-proxy [OPTION]... --transport stdio --exec -- CMD [ARG]...\n"
+    "  or:  mcp-proxy [OPTION]... --transport stdio --namespace NS --pod NAME-0 [--container C]\n"
+    "  or:  mcp-proxy [OPTION]... --transport sse|streamable-http --target-host H --target-port N\n"
+    "Serve one MCP server to many MCP clients of either protocol era: streamable HTTP at /mcp\n"
+    "(2026-07-28 and the handshake era), HTTP+SSE at /sse and /messages, /health, /metrics.\n"
+    "\n"
+    "      --transport=T            how the MCP server speaks: stdio, sse or streamable-http\n"
+    "      --exec -- CMD [ARG]...   run the MCP server as a child process (stdio; restarted\n"
+    "                               when it exits); no Kubernetes needed\n"
+    "      --namespace=NS           Kubernetes mode: the MCP server pod's namespace\n"
+    "      --pod=NAME               the pod to attach to (stdio), e.g. <name>-0\n"
+    "      --container=C            its container (default mcp)\n"
+    "      --target-host=HOST       sse/streamable-http: the MCP server's host\n"
+    "      --target-port=N          and port (requests are proxied with their paths)\n"
+    "      --tools=a,b,...          only these tools: tools/list filtered, other calls refused\n"
+    "      --port=N                 port to listen on (default 8080)\n"
+    "      --bind=ADDR              address to listen on (default: all)\n"
+    "      --health-port=N          also serve /healthz /readyz on N (default 0: off)\n"
+    "      --allow-origin=ORIGIN    accept this Origin header too (repeatable; same-host and\n"
+    "                               loopback origins are always accepted)\n"
+    "      --max-message-bytes=N    largest JSON-RPC message (default 4194304)\n"
+    "      --max-sessions=N         most open handshake-era sessions (default 1024)\n"
+    "      --max-inflight=N         most requests in flight per session (default 256)\n"
+    "      --idle-timeout=SEC       close a session idle this long (default 1800)\n"
+    "      --drain-seconds=SEC      on SIGTERM, wait this long for requests (default 10)\n"
+    "      --probe-timeout=SEC      wait this long for server/discover and initialize (default 10)\n"
+    "      --log-level=LEVEL        debug, info, warn or error (default info)\n"
+    "      --help                   show this help and exit\n"
+    "      --version                show the version and exit\n";
+
+enum {
+    OPT_TRANSPORT = 256,
+    OPT_EXEC,
+    OPT_NS,
+    OPT_POD,
+    OPT_CONTAINER,
+    OPT_THOST,
+    OPT_TPORT,
+    OPT_TOOLS,
+    OPT_PORT,
+    OPT_BIND,
+    OPT_HEALTH_PORT,
+    OPT_ORIGIN,
+    OPT_MAX_MSG,
+    OPT_MAX_SESS,
+    OPT_MAX_INFL,
+    OPT_IDLE,
+    OPT_DRAIN,
+    OPT_PROBE,
+    OPT_LOG,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option options[] = {
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"exec", no_argument, NULL, OPT_EXEC},
+    {"namespace", required_argument, NULL, OPT_NS},
+    {"pod", required_argument, NULL, OPT_POD},
+    {"container", required_argument, NULL, OPT_CONTAINER},
+    {"target-host", required_argument, NULL, OPT_THOST},
+    {"target-port", required_argument, NULL, OPT_TPORT},
+    {"tools", required_argument, NULL, OPT_TOOLS},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"health-port", required_argument, NULL, OPT_HEALTH_PORT},
+    {"allow-origin", required_argument, NULL, OPT_ORIGIN},
+    {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESS},
+    {"max-inflight", required_argument, NULL, OPT_MAX_INFL},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"drain-seconds", required_argument, NULL, OPT_DRAIN},
+    {"probe-timeout", required_argument, NULL, OPT_PROBE},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fputs("mcp-proxy: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'mcp-proxy --help' for more information.\n", stderr);
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    long v;
+
+    if (parse_long(s, lo, hi, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0 && v <= 86400 * 7))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "a,b,c" into a NULL-terminated array (the names are copied). */
+static int parse_tools(const char *arg, px_config_t *cfg)
+{
+    size_t n = 1, i = 0;
+    char *copy, *save = NULL;
+
+    for (const char *p = arg; *p; p++)
+        n += *p == ',';
+    free(cfg->tools);
+    cfg->tools = calloc(n + 1, sizeof(char *) + 0);
+    copy = strdup(arg);
+    if (!cfg->tools || !copy) {
+        free(copy);
+        return -1;
+    }
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (*t)
+            cfg->tools[i++] = strdup(t);
+    free(copy);
+    return 0;
+}
+
+static int apply_option(int opt, const char *arg, px_config_t *cfg)
+{
+    long l;
+    int bad = 0;
+
+    switch (opt) {
+    case OPT_TRANSPORT:
+        if (strcmp(arg, "stdio") == 0)
+            cfg->transport = PX_T_STDIO;
+        else if (strcmp(arg, "sse") == 0)
+            cfg->transport = PX_T_SSE;
+        else if (strcmp(arg, "streamable-http") == 0)
+            cfg->transport = PX_T_STREAMABLE;
+        else
+            bad = 1;
+        break;
+    case OPT_NS:
+        cfg->ns = arg;
+        break;
+    case OPT_POD:
+        cfg->pod = arg;
+        break;
+    case OPT_CONTAINER:
+        cfg->container = arg;
+        break;
+    case OPT_THOST:
+        cfg->target_host = arg;
+        break;
+    case OPT_TPORT:
+        bad = parse_int(arg, 1, 65535, &cfg->target_port);
+        break;
+    case OPT_TOOLS:
+        bad = parse_tools(arg, cfg);
+        break;
+    case OPT_PORT:
+        bad = parse_int(arg, 0, 65535, &cfg->port);
+        break;
+    case OPT_BIND:
+        cfg->bind = arg;
+        break;
+    case OPT_HEALTH_PORT:
+        bad = parse_int(arg, 0, 65535, &cfg->health_port);
+        break;
+    case OPT_ORIGIN: {
+        const char **o = realloc(cfg->origins, (cfg->n_origins + 1) * sizeof(*o));
+
+        bad = !o;
+        if (o) {
+            cfg->origins = o;
+            o[cfg->n_origins++] = arg;
+        }
+        break;
+    }
+    case OPT_MAX_MSG:
+        bad = parse_long(arg, 1024, 1L << 30, &l);
+        cfg->max_message = (size_t)l;
+        break;
+    case OPT_MAX_SESS:
+        bad = parse_int(arg, 1, 1000000, &cfg->max_sessions);
+        break;
+    case OPT_MAX_INFL:
+        bad = parse_int(arg, 1, 1000000, &cfg->max_inflight);
+        break;
+    case OPT_IDLE:
+        bad = parse_seconds(arg, &cfg->idle_timeout);
+        break;
+    case OPT_DRAIN:
+        bad = parse_seconds(arg, &cfg->drain_seconds);
+        break;
+    case OPT_PROBE:
+        bad = parse_seconds(arg, &cfg->probe_timeout);
+        break;
+    case OPT_LOG:
+        bad = mcp_log_set_level_name(arg) != 0;
+        break;
+    default:
+        bad = 1;
+    }
+    return bad ? bad_usage("bad value '%s'", arg) : 0;
+}
+
+/* The mode flags must name exactly one way to reach the MCP server. */
+static int check(const px_config_t *cfg)
+{
+    int k8s = cfg->ns || cfg->pod;
+
+    if (cfg->transport == PX_T_STDIO) {
+        if (cfg->exec_argv && (k8s || cfg->target_host))
+            return bad_usage("%s", "--exec excludes --namespace/--pod/--target-host");
+        if (!cfg->exec_argv && !(cfg->ns && cfg->pod))
+            return bad_usage("%s", "stdio needs --exec -- CMD..., or --namespace and --pod");
+        return 0;
+    }
+    if (cfg->exec_argv || !cfg->target_host || !cfg->target_port)
+        return bad_usage("%s", "sse and streamable-http need --target-host and --target-port");
+    if (cfg->tools)
+        return bad_usage("%s", "--tools is enforced only for the stdio transport");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    px_config_t cfg;
+    int opt, rc, transport_set = 0;
+
+    px_config_defaults(&cfg);
+    while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            px_config_dispose(&cfg);
+            return 0;
+        case OPT_VERSION:
+            puts("mcp-proxy " PX_VERSION);
+            px_config_dispose(&cfg);
+            return 0;
+        case OPT_EXEC:
+            cfg.exec_argv = (char **)1; /* the command follows the options */
+            break;
+        default:
+            transport_set |= opt == OPT_TRANSPORT;
+            if ((rc = apply_option(opt, optarg, &cfg)) != 0) {
+                px_config_dispose(&cfg);
+                return rc;
+            }
+        }
+    }
+    if (cfg.exec_argv) {
+        cfg.exec_argv = optind < argc ? argv + optind : NULL;
+        if (!cfg.exec_argv) {
+            px_config_dispose(&cfg);
+            return bad_usage("%s", "--exec needs a command: --exec -- CMD [ARG]...");
+        }
+    } else if (optind < argc) {
+        px_config_dispose(&cfg);
+        return bad_usage("unexpected argument '%s'", argv[optind]);
+    }
+    if (!transport_set && !cfg.exec_argv) {
+        px_config_dispose(&cfg);
+        return bad_usage("%s", "--transport is required");
+    }
+    if ((rc = check(&cfg)) != 0) {
+        px_config_dispose(&cfg);
+        return rc;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    rc = px_run(&cfg, &stop_flag);
+    px_config_dispose(&cfg);
+    return rc;
+}

@@ -1,0 +1,393 @@
+/* px_run: one h2o event loop on the calling thread serves the clients
+ * (http.c) and drives the stream to the MCP server (upstream.c) and the
+ * bridge between them; a 100 ms tick runs their timers. For the HTTP
+ * transports the same loop runs h2o's streaming reverse proxy instead, and a
+ * small thread checks that the target accepts connections (for /health:
+ * resolving the name would block the loop). SIGTERM drains: /health turns
+ * 503, the listener closes, requests in flight get up to --drain-seconds to
+ * finish, then streams end, sessions close and the server is stopped. */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "mcp/log.h"
+#include "mcp/health.h"
+#include "mcp/net.h"
+#include "http.h"
+#include "server.h"
+#include "upstream.h"
+
+#define TICK_MS          100
+#define TARGET_CHECK_S   2
+#define PROXY_IO_TIMEOUT (24ull * 3600 * 1000) /* SSE streams may idle long */
+
+typedef struct px_server {
+    px_config_t *cfg;
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    px_http_t http;
+    px_bridge_t *bridge;
+    px_upstream_t *upstream;
+    mcp_health_t *health;
+    char target_url[512];
+    h2o_url_t target;
+    pthread_t checker;
+    int checker_started;
+    _Atomic int target_ok, stop_checker, draining;
+    volatile sig_atomic_t *stop;
+} px_server_t;
+
+/* ---- readiness and metrics (the health thread calls these too) ---------------------------- */
+
+static int ready(void *ctx)
+{
+    px_server_t *s = ctx;
+
+    if (atomic_load(&s->draining))
+        return 0;
+    if (s->bridge)
+        return px_bridge_state(s->bridge) == PX_READY;
+    return atomic_load(&s->target_ok);
+}
+
+static void metrics(void *ctx, mcp_buf_t *out)
+{
+    px_server_t *s = ctx;
+
+    if (s->bridge)
+        px_metrics_render(out, px_bridge_stats(s->bridge), &s->http.stats,
+                          px_bridge_n_sessions(s->bridge), px_bridge_n_pending(s->bridge),
+                          px_bridge_state(s->bridge) == PX_READY,
+                          s->upstream ? px_upstream_restarts(s->upstream) : 0);
+    else
+        px_metrics_render(out, NULL, &s->http.stats, 0, 0, atomic_load(&s->target_ok), 0);
+}
+
+/* The separate health port runs on its own thread: only the atomic answer. */
+static int ready_atomic(void *ctx)
+{
+    px_server_t *s = ctx;
+
+    return !atomic_load(&s->draining) && atomic_load(&s->target_ok);
+}
+
+static void no_metrics(void *ctx, mcp_buf_t *out)
+{
+    (void)ctx;
+    mcp_buf_adds(out, "# metrics are served on the proxy port at /metrics\n");
+}
+
+/* ---- HTTP transports: is the target accepting connections? ----------------------------------- */
+
+static int can_connect(const char *host, int port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    int ok = 0;
+
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0)
+        return 0;
+    for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        struct timeval tv = {2, 0};
+
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
+static void *checker_main(void *arg)
+{
+    px_server_t *s = arg;
+
+    while (!atomic_load(&s->stop_checker)) {
+        int ok = can_connect(s->cfg->target_host, s->cfg->target_port);
+
+        if (ok != atomic_load(&s->target_ok))
+            mcp_log(ok ? MCP_LOG_INFO : MCP_LOG_WARN,
+                    ok ? "target reachable" : "target unreachable", "host", s->cfg->target_host,
+                    NULL);
+        atomic_store(&s->target_ok, ok);
+        for (int i = 0; i < TARGET_CHECK_S * 10 && !atomic_load(&s->stop_checker); i++)
+            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    return NULL;
+}
+
+/* ---- listening ------------------------------------------------------------------------------------ */
+
+static int open_listener(const char *addr, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    int fd = -1, on = 1, off = 0;
+
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(addr ? addr : "::", portstr, &hints, &res) != 0 &&
+        (addr || getaddrinfo("0.0.0.0", portstr, &hints, &res) != 0)) {
+        snprintf(err, errlen, "cannot resolve bind address %s", addr ? addr : "::");
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+            (ai->ai_family == AF_INET6 &&
+             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0)
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", addr ? addr : "*", port,
+                 strerror(errno));
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    px_server_t *s = listener->data;
+
+    if (err)
+        return;
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+
+        if (!sock)
+            break;
+        h2o_accept(&s->accept_ctx, sock);
+    }
+}
+
+/* ---- set-up and tear-down ---------------------------------------------------------------------- */
+
+static int setup_routes(px_server_t *s, char *err, size_t errlen)
+{
+    h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+
+    px_http_register(&s->http, path);
+    if (s->bridge)
+        return 0;
+    snprintf(s->target_url, sizeof(s->target_url), "http://%s:%d/", s->cfg->target_host,
+             s->cfg->target_port);
+    if (h2o_url_parse(s->target_url, SIZE_MAX, &s->target) != 0) {
+        snprintf(err, errlen, "bad target %s", s->target_url);
+        return -1;
+    }
+    h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT, .keepalive_timeout = 2000};
+
+    h2o_proxy_register_reverse_proxy(path, &s->target, &pc);
+    return 0;
+}
+
+static int ops_write(void *ctx, const char *line, size_t len)
+{
+    px_server_t *s = ctx;
+
+    return s->upstream ? px_upstream_write(s->upstream, line, len) : MCP_EIO;
+}
+
+static void ops_restart(void *ctx, const char *why)
+{
+    px_server_t *s = ctx;
+
+    if (s->upstream)
+        px_upstream_restart(s->upstream, why);
+}
+
+static int setup(px_server_t *s, char *err, size_t errlen)
+{
+    int fd;
+
+    s->loop = h2o_evloop_create();
+    h2o_config_init(&s->globalconf);
+    s->globalconf.max_request_entity_size = s->cfg->max_message;
+    s->globalconf.proxy.io_timeout = PROXY_IO_TIMEOUT;
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mcp-proxy"));
+    if (s->cfg->transport == PX_T_STDIO) {
+        px_bridge_ops_t ops = {.write = ops_write, .restart = ops_restart, .ctx = s};
+
+        s->bridge = px_bridge_new(s->cfg, &ops);
+        if (!s->bridge) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    px_http_init(&s->http, s->cfg, s->loop, s->bridge);
+    s->http.ready = ready;
+    s->http.metrics = metrics;
+    s->http.ready_ctx = s;
+    if (s->bridge)
+        px_bridge_on_session_closed(s->bridge, px_http_on_session_closed, &s->http);
+    if (setup_routes(s, err, errlen) != 0)
+        return -1;
+    h2o_context_init(&s->ctx, s->loop, &s->globalconf);
+    s->accept_ctx.ctx = &s->ctx;
+    s->accept_ctx.hosts = s->globalconf.hosts;
+    fd = open_listener(s->cfg->bind, s->cfg->port, err, errlen);
+    if (fd < 0)
+        return -1;
+    s->listener = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    s->listener->data = s;
+    h2o_socket_read_start(s->listener, on_accept);
+    {
+        char port[16];
+
+        snprintf(port, sizeof(port), "%d", mcp_bound_port(fd));
+        mcp_log(MCP_LOG_INFO, "listening", "port", port, "transport",
+                s->cfg->transport == PX_T_STDIO ? "stdio"
+                : s->cfg->transport == PX_T_SSE ? "sse"
+                                                : "streamable-http",
+                NULL);
+    }
+    if (s->bridge) {
+        px_backend_t *be = px_server_backend(s->cfg, err, errlen);
+
+        if (!be)
+            return -1;
+        s->upstream = px_upstream_new(s->loop, be, s->bridge, s->cfg->max_message);
+        if (!s->upstream) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    } else {
+        if (pthread_create(&s->checker, NULL, checker_main, s) != 0) {
+            snprintf(err, errlen, "cannot start a thread");
+            return -1;
+        }
+        s->checker_started = 1;
+    }
+    if (s->cfg->health_port > 0) {
+        mcp_health_ops_t hops = {.ready = ready_atomic, .metrics = no_metrics, .ctx = s};
+
+        s->health = mcp_health_start(NULL, s->cfg->health_port, &hops, err, errlen);
+        if (!s->health)
+            return -1;
+    }
+    return 0;
+}
+
+static void tick(px_server_t *s)
+{
+    uint64_t now = h2o_now(s->loop);
+
+    if (s->upstream)
+        px_upstream_tick(s->upstream, now);
+    if (s->bridge) {
+        px_bridge_tick(s->bridge, now);
+        atomic_store(&s->target_ok, px_bridge_state(s->bridge) == PX_READY); /* for the health port */
+    }
+}
+
+static void run_for(px_server_t *s, uint64_t ms, int (*until)(px_server_t *))
+{
+    uint64_t deadline = h2o_now(s->loop) + ms, last = 0;
+
+    while (h2o_now(s->loop) < deadline && !(until && until(s))) {
+        h2o_evloop_run(s->loop, TICK_MS);
+        if (h2o_now(s->loop) - last >= TICK_MS) {
+            last = h2o_now(s->loop);
+            tick(s);
+        }
+    }
+}
+
+static int stopping(px_server_t *s)
+{
+    return *s->stop != 0;
+}
+
+static int nothing_in_flight(px_server_t *s)
+{
+    return !s->bridge || px_bridge_n_pending(s->bridge) == 0;
+}
+
+static int no_connections(px_server_t *s)
+{
+    return h2o_linklist_is_empty(&s->ctx.http1._conns);
+}
+
+static void drain(px_server_t *s)
+{
+    atomic_store(&s->draining, 1);
+    s->http.draining = 1;
+    mcp_log(MCP_LOG_INFO, "draining", NULL);
+    h2o_socket_read_stop(s->listener);
+    h2o_socket_close(s->listener);
+    s->listener = NULL;
+    run_for(s, (uint64_t)(s->cfg->drain_seconds * 1000), nothing_in_flight);
+    while (s->bridge && px_bridge_sessions(s->bridge))
+        px_http_close_session(&s->http, px_bridge_sessions(s->bridge));
+    h2o_context_request_shutdown(&s->ctx);
+    run_for(s, 2000, no_connections);
+}
+
+static void teardown(px_server_t *s)
+{
+    if (s->checker_started) {
+        atomic_store(&s->stop_checker, 1);
+        pthread_join(s->checker, NULL);
+    }
+    mcp_health_stop(s->health);
+    px_upstream_free(s->upstream); /* stops the server: stdin closed, then signals */
+    s->upstream = NULL;
+    if (s->listener) {
+        h2o_socket_read_stop(s->listener);
+        h2o_socket_close(s->listener);
+    }
+    if (s->ctx.loop) {
+        for (int i = 0; i < 4; i++)
+            h2o_evloop_run(s->loop, 0);
+        if (no_connections(s)) {
+            h2o_context_dispose(&s->ctx);
+            px_http_dispose(&s->http);
+            h2o_evloop_run(s->loop, 0);
+            h2o_evloop_destroy(s->loop);
+        }
+    }
+    px_bridge_free(s->bridge);
+    h2o_config_dispose(&s->globalconf);
+}
+
+int px_run(px_config_t *cfg, volatile sig_atomic_t *stop)
+{
+    px_server_t s = {.cfg = cfg, .stop = stop};
+    char err[512] = "";
+    int rc = 0;
+
+    if (setup(&s, err, sizeof(err)) != 0) {
+        mcp_log(MCP_LOG_ERROR, "cannot start", "error", err, NULL);
+        rc = 1;
+        goto out;
+    }
+    while (!*stop)
+        run_for(&s, 1000, stopping);
+    drain(&s);
+out:
+    teardown(&s);
+    mcp_log(MCP_LOG_INFO, "stopped", NULL);
+    return rc;
+}
