@@ -215,9 +215,9 @@ static void reply_result(px_bridge_t *b, px_chan_t *c, json_t *id, json_t *resul
 
 static void send_cancel(px_bridge_t *b, int64_t upid, const char *reason)
 {
-    json_t *n = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
-                          "notifications/cancelled", "params", "requestId", (json_int_t)upid,
-                          "reason", reason);
+    json_t *n =
+        json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method", "notifications/cancelled",
+                  "params", "requestId", (json_int_t)upid, "reason", reason);
 
     if (n && b->state != PX_DOWN)
         up_send(b, n);
@@ -245,9 +245,12 @@ px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops)
     return b;
 }
 
+/* At free: channels and sessions may be gone already, so touch neither. */
 static void drop_pending(px_bridge_t *b, pending_t *p, void *arg)
 {
     (void)arg;
+    p->chan = NULL;
+    p->session = NULL;
     pending_del(b, p);
 }
 
@@ -255,6 +258,7 @@ void px_bridge_free(px_bridge_t *b)
 {
     if (!b)
         return;
+    pending_each(b, drop_pending, NULL);
     while (b->sessions) {
         px_session_t *s = b->sessions;
 
@@ -263,7 +267,6 @@ void px_bridge_free(px_bridge_t *b)
         json_decref(s->client_info);
         free(s);
     }
-    pending_each(b, drop_pending, NULL);
     for (parked_t *q = b->parked, *next; q; q = next) {
         next = q->next;
         json_decref(q->msg);
@@ -425,8 +428,11 @@ static void complete_for_modern(json_t *result, int flags)
 
 static int is_cacheable(const char *method)
 {
-    static const char *const m[] = {"tools/list", "prompts/list", "resources/list",
-                                    "resources/read", "resources/templates/list",
+    static const char *const m[] = {"tools/list",
+                                    "prompts/list",
+                                    "resources/list",
+                                    "resources/read",
+                                    "resources/templates/list",
                                     "server/discover"};
 
     for (size_t i = 0; i < MCP_ARRAY_LEN(m); i++)
@@ -756,7 +762,8 @@ static int answer_locally(px_bridge_t *b, px_session_t *s, px_chan_t *reply, jso
         return 1;
     }
     if (s && b->server.era == PX_ERA_MODERN && strcmp(method, "logging/setLevel") == 0) {
-        const char *level = json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
+        const char *level =
+            json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
 
         snprintf(s->log_level, sizeof(s->log_level), "%s", level ? level : "");
         reply_result(b, reply, id, NULL);
@@ -779,7 +786,8 @@ static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
         const char *v = json_string_value(px_msg_meta(msg, PX_META_VERSION));
 
         if (strcmp(v, PX_MODERN_VERSION) != 0) {
-            json_t *data = json_pack("{s:[s], s:s}", "supported", PX_MODERN_VERSION, "requested", v);
+            json_t *data =
+                json_pack("{s:[s], s:s}", "supported", PX_MODERN_VERSION, "requested", v);
 
             reply_error(b, reply, id, PX_E_UNSUPPORTED_PV, "Unsupported protocol version", data,
                         400);
@@ -953,7 +961,8 @@ static void detach_chan(px_bridge_t *b, pending_t *p, void *arg)
         return;
     p->chan->n_pending--;
     p->chan = NULL;
-    if (p->kind == P_CLIENT && (p->flags & F_MODERN)) { /* closing the stream cancels (2026-07-28) */
+    if (p->kind == P_CLIENT &&
+        (p->flags & F_MODERN)) { /* closing the stream cancels (2026-07-28) */
         send_cancel(b, p->upid, "the client closed the stream");
         pending_del(b, p);
     }
@@ -1102,7 +1111,8 @@ void px_bridge_tick(px_bridge_t *b, uint64_t now_ms)
 {
     b->now = now_ms;
     if (b->state == PX_PROBING && now_ms >= b->deadline) {
-        mcp_log(MCP_LOG_INFO, "no answer to server/discover: assuming a handshake-era server", NULL);
+        mcp_log(MCP_LOG_INFO, "no answer to server/discover: assuming a handshake-era server",
+                NULL);
         start_handshake(b);
     } else if (b->state == PX_HANDSHAKE && now_ms >= b->deadline) {
         b->ops.restart(b->ops.ctx, "no answer to initialize");

@@ -131,11 +131,11 @@ json_t *px_era_initialize_result(const px_server_info_t *si, const char *client_
 
 json_t *px_era_discover_result(const px_server_info_t *si)
 {
-    json_t *r = json_pack("{s:s, s:[s], s:O, s:{s:o}, s:I, s:s}", "resultType", "complete",
-                          "supportedVersions", PX_MODERN_VERSION, "capabilities",
-                          si->capabilities ? si->capabilities : json_object(), "_meta",
-                          PX_META_SERVER, server_info_or_default(si), "ttlMs", (json_int_t)0,
-                          "cacheScope", "private");
+    json_t *r =
+        json_pack("{s:s, s:[s], s:O, s:{s:o}, s:I, s:s}", "resultType", "complete",
+                  "supportedVersions", PX_MODERN_VERSION, "capabilities",
+                  si->capabilities ? si->capabilities : json_object(), "_meta", PX_META_SERVER,
+                  server_info_or_default(si), "ttlMs", (json_int_t)0, "cacheScope", "private");
 
     if (r && json_is_string(si->instructions))
         json_object_set(r, "instructions", si->instructions);

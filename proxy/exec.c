@@ -27,7 +27,7 @@ typedef struct exec_be {
     px_backend_t super;
     char **argv;
     pid_t pid;
-    int stdin_fd;            /* our copy, closed first on the final close */
+    int stdin_fd;             /* our copy, closed first on the final close */
     pid_t dying[MAX_ZOMBIES]; /* stopped children not reaped yet */
 } exec_be_t;
 

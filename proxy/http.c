@@ -21,22 +21,25 @@
 #include <string.h>
 #include <h2o.h>
 #include <openssl/evp.h>
+#include <sys/socket.h>
 
 #include "mcp/log.h"
 #include "http.h"
 
 #define KEEPALIVE_MS 15000
+#define WATCH_MS     500
 
 typedef struct http_chan {
     px_chan_t super;
     h2o_generator_t gen;
     h2o_req_t *req; /* NULL once disposed */
     px_http_t *http;
-    px_session_t *session; /* the session whose stream this is (GET /mcp, /sse) */
+    px_session_t *session;   /* the session whose stream this is (GET /mcp, /sse) */
     const char *session_hdr; /* Mcp-Session-Id to send with the response headers */
     const char *event;       /* SSE event name ("message" for /sse) */
     mcp_buf_t queue, sending;
     h2o_timeout_entry_t keepalive;
+    h2o_linklist_t watch; /* in px_http_t.watching while the bridge owes an answer */
     int started, sse, sending_now, final, done, json_only, sse_session;
 } http_chan_t;
 
@@ -216,6 +219,8 @@ static void chan_dispose(void *p)
     px_http_t *h = c->http;
 
     c->req = NULL;
+    if (h2o_linklist_is_linked(&c->watch))
+        h2o_linklist_unlink(&c->watch);
     if (h2o_timeout_is_linked(&c->keepalive))
         h2o_timeout_unlink(&c->keepalive);
     if (c->super.n_pending > 0 || c->session)
@@ -388,10 +393,48 @@ static int to_bridge(px_http_t *h, h2o_req_t *req, px_session_t *s, json_t *msg,
         send_body(req, 202, NULL, "", 0);
         c->done = 1;
     }
+    if (c->super.n_pending > 0 && !c->done)
+        h2o_linklist_insert(&h->watching, &c->watch);
     return 0;
 }
 
-/* ---- /mcp ----------------------------------------------------------------------------------------- */
+/* h2o stops reading a connection while its request is handled, so a client
+ * that hangs up is noticed only when we write. Peek instead: EOF means the
+ * client is gone (2026-07-28: that cancels its request). Ending the
+ * response makes h2o find the dead socket and dispose of the request. */
+static int peer_closed(h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    char b;
+
+    return sock && recv(h2o_socket_get_fd(sock), &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static void on_watch(h2o_timeout_entry_t *entry)
+{
+    px_http_t *h = H2O_STRUCT_FROM_MEMBER(px_http_t, watch_entry, entry);
+    h2o_linklist_t *node = h->watching.next;
+
+    while (node != &h->watching) {
+        http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, watch, node);
+
+        node = node->next;
+        if (!c->req || c->done || (!c->super.streaming && c->super.n_pending == 0)) {
+            h2o_linklist_unlink(&c->watch);
+        } else if (peer_closed(c->req)) {
+            h2o_linklist_unlink(&c->watch);
+            px_chan_gone(h->bridge, &c->super);
+            if (!c->started)
+                start(c, 200, 1, 0);
+            chan_end(c);
+        }
+    }
+    h2o_timeout_link(h->loop, &h->watch_timeout, &h->watch_entry);
+}
+
+/* ---- /mcp
+ * ----------------------------------------------------------------------------------------- */
 
 static px_session_t *session_of(px_http_t *h, h2o_req_t *req, int *missing)
 {
@@ -485,6 +528,7 @@ static int mcp_get(px_http_t *h, h2o_req_t *req)
         chan_end(old);
     }
     px_session_set_stream(h->bridge, s, &c->super);
+    h2o_linklist_insert(&h->watching, &c->watch);
     start(c, 200, 1, 0);
     if (mcp_buf_adds(&c->queue, ": stream open\n\n") == 0)
         flush(c);
@@ -506,7 +550,8 @@ static int mcp_delete(px_http_t *h, h2o_req_t *req)
     return send_status(h, req, 200, "");
 }
 
-/* ---- /sse and /messages -------------------------------------------------------------------------- */
+/* ---- /sse and /messages
+ * -------------------------------------------------------------------------- */
 
 static int sse_open(px_http_t *h, h2o_req_t *req)
 {
@@ -525,6 +570,7 @@ static int sse_open(px_http_t *h, h2o_req_t *req)
     c->sse_session = 1;
     c->event = "message";
     px_session_set_stream(h->bridge, s, &c->super);
+    h2o_linklist_insert(&h->watching, &c->watch);
     start(c, 200, 1, 0);
     snprintf(endpoint, sizeof(endpoint), "/messages?session_id=%s", px_session_id(s));
     px_sse_event(&c->queue, "endpoint", endpoint, strlen(endpoint));
@@ -568,7 +614,8 @@ static int messages_post(px_http_t *h, h2o_req_t *req)
     return send_status(h, req, 202, "Accepted");
 }
 
-/* ---- the handler ------------------------------------------------------------------------------------ */
+/* ---- the handler
+ * ------------------------------------------------------------------------------------ */
 
 static int path_is(h2o_req_t *req, const char *p)
 {
@@ -618,7 +665,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return send_status(h, req, 404, "Not Found: the MCP endpoints are /mcp and /sse\n");
 }
 
-/* ---- set-up ------------------------------------------------------------------------------------------ */
+/* ---- set-up
+ * ------------------------------------------------------------------------------------------ */
 
 void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bridge_t *bridge)
 {
@@ -627,10 +675,21 @@ void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bri
     h->loop = loop;
     h->bridge = bridge;
     h2o_timeout_init(loop, &h->keepalive_timeout, KEEPALIVE_MS);
+    h2o_timeout_init(loop, &h->watch_timeout, WATCH_MS);
+    h2o_linklist_init_anchor(&h->watching);
+    h->watch_entry.cb = on_watch;
+    if (bridge)
+        h2o_timeout_link(loop, &h->watch_timeout, &h->watch_entry);
 }
 
 void px_http_dispose(px_http_t *h)
 {
+    if (h2o_timeout_is_linked(&h->watch_entry))
+        h2o_timeout_unlink(&h->watch_entry);
+    while (!h2o_linklist_is_empty(&h->keepalive_timeout._entries)) /* streams never closed */
+        h2o_timeout_unlink(
+            H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, h->keepalive_timeout._entries.next));
+    h2o_timeout_dispose(h->loop, &h->watch_timeout);
     h2o_timeout_dispose(h->loop, &h->keepalive_timeout);
 }
 

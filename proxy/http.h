@@ -14,7 +14,9 @@ typedef struct px_http {
     int (*ready)(void *ctx);
     void (*metrics)(void *ctx, mcp_buf_t *out);
     void *ready_ctx;
-    h2o_timeout_t keepalive_timeout;
+    h2o_timeout_t keepalive_timeout, watch_timeout;
+    h2o_timeout_entry_t watch_entry;
+    h2o_linklist_t watching; /* chans whose client may hang up while we wait */
     int n_streams, draining;
     px_http_stats_t stats;
 } px_http_t;

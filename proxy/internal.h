@@ -55,8 +55,8 @@
 #define PX_DEF_IDLE_TIMEOUT  1800.0
 #define PX_DEF_DRAIN         10.0
 #define PX_DEF_PROBE_TIMEOUT 10.0
-#define PX_MAX_PARKED        4096         /* requests waiting for the server to come up */
-#define PX_PARK_TIMEOUT_MS   30000        /* how long they wait */
+#define PX_MAX_PARKED        4096               /* requests waiting for the server to come up */
+#define PX_PARK_TIMEOUT_MS   30000              /* how long they wait */
 #define PX_STREAM_QUEUE_MAX  ((size_t)16 << 20) /* bytes queued on one client stream */
 #define PX_UPSTREAM_QUEUE    ((size_t)64 << 20) /* bytes queued towards the server */
 
@@ -70,7 +70,7 @@ typedef struct px_config {
     const char *bind;
     int port, health_port;
     px_transport_t transport;
-    char **tools; /* NULL-terminated, or NULL for no filter (owned) */
+    char **tools;     /* NULL-terminated, or NULL for no filter (owned) */
     char **exec_argv; /* borrowed from argv */
     const char *ns, *pod, *container;
     const char *target_host;

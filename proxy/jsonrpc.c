@@ -25,7 +25,8 @@ px_kind_t px_msg_kind(const json_t *msg)
     if (method) {
         json_t *params = json_object_get(msg, "params");
 
-        if (!json_is_string(method) || (params && !json_is_object(params) && !json_is_array(params)))
+        if (!json_is_string(method) ||
+            (params && !json_is_object(params) && !json_is_array(params)))
             return PX_MSG_INVALID;
         if (!id)
             return PX_MSG_NOTIFICATION;

@@ -37,7 +37,8 @@ static const char usage_text[] =
     "      --max-inflight=N         most requests in flight per session (default 256)\n"
     "      --idle-timeout=SEC       close a session idle this long (default 1800)\n"
     "      --drain-seconds=SEC      on SIGTERM, wait this long for requests (default 10)\n"
-    "      --probe-timeout=SEC      wait this long for server/discover and initialize (default 10)\n"
+    "      --probe-timeout=SEC      wait this long for server/discover and initialize (default "
+    "10)\n"
     "      --log-level=LEVEL        debug, info, warn or error (default info)\n"
     "      --help                   show this help and exit\n"
     "      --version                show the version and exit\n";

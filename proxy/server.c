@@ -132,7 +132,8 @@ static void *checker_main(void *arg)
     return NULL;
 }
 
-/* ---- listening ------------------------------------------------------------------------------------ */
+/* ---- listening
+ * ------------------------------------------------------------------------------------ */
 
 static int open_listener(const char *addr, int port, char *err, size_t errlen)
 {
@@ -181,11 +182,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
-/* ---- set-up and tear-down ---------------------------------------------------------------------- */
+/* ---- set-up and tear-down ----------------------------------------------------------------------
+ */
 
 static int setup_routes(px_server_t *s, char *err, size_t errlen)
 {
-    h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
 
     px_http_register(&s->http, path);
@@ -298,7 +301,8 @@ static void tick(px_server_t *s)
         px_upstream_tick(s->upstream, now);
     if (s->bridge) {
         px_bridge_tick(s->bridge, now);
-        atomic_store(&s->target_ok, px_bridge_state(s->bridge) == PX_READY); /* for the health port */
+        atomic_store(&s->target_ok,
+                     px_bridge_state(s->bridge) == PX_READY); /* for the health port */
     }
 }
 
@@ -362,6 +366,9 @@ static void teardown(px_server_t *s)
         for (int i = 0; i < 4; i++)
             h2o_evloop_run(s->loop, 0);
         if (no_connections(s)) {
+            /* h2o_context_request_shutdown arms HTTP/2's GOAWAY resend: nothing to send to */
+            if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
+                h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
             h2o_context_dispose(&s->ctx);
             px_http_dispose(&s->http);
             h2o_evloop_run(s->loop, 0);

@@ -12,10 +12,10 @@
 #include "mcp/log.h"
 #include "upstream.h"
 
-#define BACKOFF_MIN_MS    200
-#define BACKOFF_MAX_MS    10000
-#define STABLE_MS         30000
-#define STDERR_LINE_MAX   4096
+#define BACKOFF_MIN_MS  200
+#define BACKOFF_MAX_MS  10000
+#define STABLE_MS       30000
+#define STDERR_LINE_MAX 4096
 
 struct px_upstream {
     h2o_loop_t *loop;

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# mcp-proxy --exec end to end, with real MCP servers and real MCP clients:
+#   servers  mcp-server-time, mcp-server-fetch (PyPI), @modelcontextprotocol/server-everything,
+#            @modelcontextprotocol/server-github (npm), each behind its own mcp-proxy --exec
+#   clients  the `mcp` Python SDK 2.x pinned to 2026-07-28, the same forced to the handshake,
+#            and `mcp` 1.x (handshake era); over streamable HTTP (/mcp) and HTTP+SSE (/sse);
+#            16 concurrent sessions per run
+# then the tool filter (--tools), and faults (test/proxy/e2e_faults.py: progress routing,
+# a client hanging up mid-stream, the server killed mid-request, bad input).
+# Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
+set -euo pipefail
+PROXY=$(realpath "${1:-build/mcp-proxy}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
+VENV=$CACHE/venv
+NPM=$CACHE/npm/node_modules/@modelcontextprotocol
+WORK=$(mktemp -d)
+PIDS=()
+fail=0
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$HERE/setup_servers.sh" >/dev/null
+
+# Start a proxy on an ephemeral port; sets PORT and PPID_ (the proxy's pid).
+start_proxy() { # name args...
+    local name=$1 log=$WORK/$1.log
+    shift
+    "$PROXY" --port 0 --bind 127.0.0.1 "$@" >"$log" 2>&1 &
+    PPID_=$!
+    PIDS+=("$PPID_")
+    PORT=""
+    for _ in $(seq 200); do
+        PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
+        if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "FAIL $name: mcp-proxy did not become healthy in 20 s" >&2
+    cat "$log" >&2
+    return 1
+}
+
+era_of() { # log
+    grep -o '"msg":"mcp server ready","era":"[^"]*","version":"[^"]*"' "$1" | head -1 |
+        sed 's/.*"era":"\([^"]*\)","version":"\([^"]*\)"/\1 (speaks \2)/'
+}
+
+# Every client kind over both transports, 16 sessions at once per run; one
+# Python process per SDK (its start-up is most of the time).
+run_matrix() { # server port [extra client args]
+    local server=$1 port=$2 out
+    shift 2
+    for venv in mcp2 mcp1; do
+        out=$WORK/$server-$venv.json
+        timeout 180 "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$port" \
+            --server "$server" --clients 16 "$@" \
+            --runs mcp:modern,sse:modern,mcp:legacy,sse:legacy >"$out" 2>&1 || true
+        while read -r line; do
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then
+                echo "ok   $line"
+            else
+                echo "FAIL $line"
+                fail=1
+            fi
+        done <"$out"
+        if [ "$(grep -c '"ok": 16' "$out")" -ne "$([ $venv = mcp2 ] && echo 4 || echo 2)" ]; then
+            echo "FAIL $server/$venv: runs missing"
+            fail=1
+        fi
+    done
+}
+
+# A local page for the fetch server (loopback only).
+mkdir -p "$WORK/www"
+echo "<html><body>mcp-proxy-fetch-marker</body></html>" >"$WORK/www/page.html"
+"$VENV/mcp1/bin/python" -m http.server 0 --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/www.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+    WWW=$(grep -o 'port [0-9]*' "$WORK/www.log" | grep -o '[0-9]*' || true)
+    [ -n "$WWW" ] && break
+    sleep 0.1
+done
+
+declare -A CMD=(
+    [time]="$VENV/servers/bin/mcp-server-time"
+    [fetch]="$VENV/servers/bin/mcp-server-fetch --ignore-robots-txt --allow-private-ips"
+    [everything]="node $NPM/server-everything/dist/index.js stdio"
+    [github]="node $NPM/server-github/dist/index.js"
+)
+declare -A ERA
+for server in time fetch everything github; do
+    # shellcheck disable=SC2086
+    start_proxy "$server" --exec -- ${CMD[$server]}
+    ERA[$server]=$(era_of "$WORK/$server.log")
+    echo "== $server: ${ERA[$server]}"
+    run_matrix "$server" "$PORT" --fetch-url "http://127.0.0.1:$WWW/page.html"
+    kill "$PPID_"
+done
+
+echo "== tool filter: time with --tools get_current_time"
+start_proxy filter --tools get_current_time --exec -- "$VENV/servers/bin/mcp-server-time"
+run_matrix time "$PORT" --tools get_current_time --refused convert_time --calls 1
+
+echo "== faults: everything"
+start_proxy faults --exec -- node "$NPM/server-everything/dist/index.js" stdio
+"$VENV/mcp1/bin/python" "$HERE/e2e_faults.py" "http://127.0.0.1:$PORT" "$PPID_" || fail=1
+kill -TERM "$PPID_"
+for _ in $(seq 100); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
+if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: drained and stopped"; else
+    echo "FAIL SIGTERM"; fail=1; fi
+
+echo "== eras: time=${ERA[time]}; fetch=${ERA[fetch]}; everything=${ERA[everything]}; github=${ERA[github]}"
+if [ "$fail" = 0 ]; then echo "proxy e2e: all passed"; else echo "proxy e2e: FAILED"; fi
+exit "$fail"

@@ -1,0 +1,237 @@
+/* JSON-RPC classification, the newline framing towards a stdio server
+ * (split reads, CRLF, over-long lines dropped whole), SSE framing towards
+ * clients (decoded back by a small reader that follows the SSE rules), the
+ * era helpers (_meta added and stripped, answers built from what was
+ * learned). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mcp/log.h"
+#include "../../proxy/internal.h"
+
+static void test_kinds(void **state)
+{
+    static const struct {
+        const char *json;
+        px_kind_t kind;
+    } cases[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}", PX_MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"a\",\"params\":{}}", PX_MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"a\"}", PX_MSG_NOTIFICATION},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", PX_MSG_RESPONSE},
+        {"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{}}", PX_MSG_RESPONSE},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{}}", PX_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1}", PX_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"a\"}", PX_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"params\":3}", PX_MSG_INVALID},
+        {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"a\"}", PX_MSG_INVALID},
+        {"{\"id\":1,\"method\":\"a\"}", PX_MSG_INVALID},
+        {"[]", PX_MSG_INVALID},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        json_t *m = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+        assert_non_null(m);
+        assert_int_equal(px_msg_kind(m), cases[i].kind);
+        json_decref(m);
+    }
+}
+
+static void test_parse_errors(void **state)
+{
+    int code;
+
+    (void)state;
+    assert_null(px_parse("{", 1, &code));
+    assert_int_equal(code, PX_E_PARSE);
+    assert_null(px_parse("[{}]", 4, &code));
+    assert_int_equal(code, PX_E_INVALID);
+    assert_null(px_parse("{\"a\":1,\"a\":2}", 13, &code)); /* duplicate keys */
+    json_t *ok = px_parse("{\"a\":1}", 7, &code);
+    assert_non_null(ok);
+    json_decref(ok);
+}
+
+typedef struct lines {
+    char got[8][64];
+    int n;
+} lines_t;
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+    lines_t *l = ctx;
+
+    assert_true(l->n < 8 && len < 64);
+    memcpy(l->got[l->n], line, len);
+    l->got[l->n++][len] = '\0';
+}
+
+static void test_lines(void **state)
+{
+    px_lines_t lf;
+    lines_t got = {0};
+    const char *in = "{\"a\":1}\n{\"b\"\r\n\n:2}\n0123456789abcdefghij\nlast";
+
+    (void)state;
+    px_lines_init(&lf, 16);
+    for (const char *p = in; *p; p++) /* one byte at a time */
+        px_lines_feed(&lf, p, 1, on_line, &got);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.got[0], "{\"a\":1}");
+    assert_string_equal(got.got[1], "{\"b\"");
+    assert_string_equal(got.got[2], ":2}");
+    assert_int_equal(lf.dropped, 1); /* 20 bytes > cap 16 */
+    px_lines_feed(&lf, "\n", 1, on_line, &got);
+    assert_int_equal(got.n, 4);
+    assert_string_equal(got.got[3], "last");
+    /* a whole over-long line in one read is dropped too */
+    px_lines_feed(&lf, "01234567890123456789\nok\n", 24, on_line, &got);
+    assert_int_equal(got.n, 5);
+    assert_string_equal(got.got[4], "ok");
+    assert_int_equal(lf.dropped, 2);
+    px_lines_dispose(&lf);
+}
+
+/* Decode SSE the way a client does: data lines joined with \n per event. */
+static int sse_decode(const char *s, char events[][128], char names[][32], int max)
+{
+    int n = 0;
+    char data[128] = "", name[32] = "";
+    int have = 0;
+
+    while (*s && n < max) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+
+        if (len == 0) {
+            if (have) {
+                strcpy(events[n], data);
+                strcpy(names[n++], name[0] ? name : "message");
+            }
+            data[0] = name[0] = '\0';
+            have = 0;
+        } else if (strncmp(s, "data: ", 6) == 0) {
+            if (have)
+                strcat(data, "\n");
+            strncat(data, s + 6, len - 6);
+            have = 1;
+        } else if (strncmp(s, "event: ", 7) == 0) {
+            memcpy(name, s + 7, len - 7);
+            name[len - 7] = '\0';
+        }
+        s += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+static void test_sse(void **state)
+{
+    mcp_buf_t b;
+    char ev[4][128], names[4][32];
+
+    (void)state;
+    mcp_buf_init(&b, 1024);
+    assert_int_equal(px_sse_event(&b, NULL, "{\"a\":1}", 7), 0);
+    assert_int_equal(px_sse_event(&b, "endpoint", "/messages?session_id=x", 22), 0);
+    assert_int_equal(px_sse_event(&b, "message", "line1\r\nline2\nline3", 18), 0);
+    assert_string_equal(b.data,
+                        "data: {\"a\":1}\n\nevent: endpoint\ndata: /messages?session_id=x\n\n"
+                        "event: message\ndata: line1\ndata: line2\ndata: line3\n\n");
+    assert_int_equal(sse_decode(b.data, ev, names, 4), 3);
+    assert_string_equal(ev[0], "{\"a\":1}");
+    assert_string_equal(names[0], "message");
+    assert_string_equal(names[1], "endpoint");
+    assert_string_equal(ev[2], "line1\nline2\nline3");
+    mcp_buf_dispose(&b);
+    /* the cap holds */
+    mcp_buf_init(&b, 10);
+    assert_int_equal(px_sse_event(&b, NULL, "0123456789", 10), MCP_ETOOBIG);
+    mcp_buf_dispose(&b);
+}
+
+static void test_meta_added_and_stripped(void **state)
+{
+    json_t *m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}", 0, NULL);
+    json_t *caps = json_pack("{s:{}}", "sampling");
+    json_t *info = json_pack("{s:s}", "name", "c");
+
+    (void)state;
+    assert_int_equal(px_era_add_meta(m, "2026-07-28", caps, info, "info"), 0);
+    assert_string_equal(json_string_value(px_msg_meta(m, PX_META_VERSION)), "2026-07-28");
+    assert_true(json_equal(px_msg_meta(m, PX_META_CAPS), caps));
+    assert_string_equal(json_string_value(px_msg_meta(m, PX_META_LOGLEVEL)), "info");
+    json_object_set_new(json_object_get(json_object_get(m, "params"), "_meta"), "progressToken",
+                        json_integer(4));
+    px_era_strip_meta(m);
+    assert_null(px_msg_meta(m, PX_META_VERSION));
+    assert_null(px_msg_meta(m, PX_META_CLIENT));
+    assert_int_equal(json_integer_value(px_msg_meta(m, "progressToken")), 4);
+    json_object_del(json_object_get(json_object_get(m, "params"), "_meta"), "progressToken");
+    px_era_strip_meta(m); /* an empty _meta goes away */
+    assert_null(json_object_get(json_object_get(m, "params"), "_meta"));
+    json_decref(m);
+    json_decref(caps);
+    json_decref(info);
+    /* params that are not an object: refused, not crashed */
+    m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":[1]}", 0, NULL);
+    assert_int_not_equal(px_era_add_meta(m, "2026-07-28", NULL, NULL, NULL), 0);
+    json_decref(m);
+}
+
+static void test_answers_from_learned_info(void **state)
+{
+    px_server_info_t si = {0};
+    json_t *init = json_loads("{\"protocolVersion\":\"2024-11-05\",\"capabilities\":{\"tools\":{}},"
+                              "\"serverInfo\":{\"name\":\"s\",\"version\":\"1\"},"
+                              "\"instructions\":\"hi\"}",
+                              0, NULL);
+    json_t *disc =
+        json_loads("{\"supportedVersions\":[\"2026-07-28\",\"2025-11-25\"],"
+                   "\"capabilities\":{\"tools\":{},\"extensions\":{\"x/y\":{}}},"
+                   "\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":\"m\"}}}",
+                   0, NULL);
+    json_t *r;
+
+    (void)state;
+    assert_int_equal(px_era_learn_initialize(&si, init), 0);
+    assert_string_equal(si.version, "2024-11-05");
+    r = px_era_discover_result(&si);
+    assert_string_equal(json_string_value(json_object_get(r, "instructions")), "hi");
+    assert_string_equal(json_string_value(json_object_get(r, "resultType")), "complete");
+    json_decref(r);
+    assert_int_equal(px_era_learn_discover(&si, disc), 0);
+    assert_int_equal(si.era, PX_ERA_MODERN);
+    r = px_era_initialize_result(&si, "2025-03-26");
+    assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")), "2025-03-26");
+    assert_null(json_object_get(json_object_get(r, "capabilities"), "extensions"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r, "serverInfo"), "name")), "m");
+    json_decref(r);
+    r = px_era_initialize_result(&si, "1999-01-01"); /* unknown: the latest handshake version */
+    assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")), PX_LEGACY_LATEST);
+    json_decref(r);
+    px_server_info_clear(&si);
+    json_decref(init);
+    json_decref(disc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_meta_added_and_stripped),
+        cmocka_unit_test(test_answers_from_learned_info),
+    };
+
+    mcp_log_set_level(MCP_LOG_ERROR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
