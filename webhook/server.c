@@ -408,18 +408,22 @@ static int open_listeners(wh_server_t *s, char *err, size_t errlen)
 
 static int start_workers(wh_server_t *s, char *err, size_t errlen)
 {
+    pthread_attr_t attr;
     int n = 0;
 
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WH_WORKER_STACK);
     for (; n < s->n_workers; n++) {
         worker_t *w = &s->workers[n];
 
         w->server = s;
         w->metrics = wh_metrics_slot(s->metrics, (size_t)n);
         mcp_buf_init(&w->out, WH_REPLY_MAX);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        if (pthread_create(&w->thread, &attr, worker_main, w) != 0)
             break;
         w->started = 1;
     }
+    pthread_attr_destroy(&attr);
     for (int i = 0; i < n; i++) /* wait until every started loop can be woken */
         while (sem_wait(&s->ready) != 0 && errno == EINTR)
             ;

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,6 +556,72 @@ static void test_largest_legal_review(void **state)
     free(spec);
 }
 
+/* ---- depth: no recursion past what a worker's stack holds ------------------------------ */
+
+typedef struct deep_case {
+    const char *what, *head, *tail; /* the review around 2,040 levels of [ ] */
+} deep_case_t;
+
+static void *admit_deep(void *arg)
+{
+    const deep_case_t *c = arg;
+    enum { LEVELS = 2040 };
+    size_t hl = strlen(c->head), tl = strlen(c->tail), len = hl + 2 * LEVELS + tl;
+    char *body = malloc(len);
+
+    assert_non_null(body);
+    memcpy(body, c->head, hl);
+    memset(body + hl, '[', LEVELS);
+    memset(body + hl + LEVELS, ']', LEVELS);
+    memcpy(body + hl + 2 * LEVELS, c->tail, tl);
+    for (int ep = WH_EP_MUTATE; ep <= WH_EP_VALIDATE; ep++) {
+        mcp_buf_t out;
+        wh_verdict_t v;
+
+        mcp_buf_init(&out, WH_REPLY_MAX);
+        assert_int_equal(wh_admit((wh_endpoint_t)ep, body, len, &out, &v), 200);
+        mcp_buf_dispose(&out);
+    }
+    free(body);
+    return NULL;
+}
+
+/* Reviews nested just under the reader's limit (2,048, jansson's) where the
+ * reader skips them, where it builds them whole (a small wrongly typed
+ * value, rendered in the error), and in podTemplateSpec, each answered on a
+ * thread with half the stack the workers get (WH_WORKER_STACK). */
+static void test_deep_reviews_small_stack(void **state)
+{
+#define REVIEW_HEAD                                                                                \
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":"   \
+    "\"u\",\"operation\":\"CREATE\",\"object\":{\"apiVersion\":\"" MCP_API_VERSION                 \
+    "\",\"kind\":\"MCPServer\",\"metadata\":{\"name\":\"x\""
+    static const deep_case_t cases[] = {
+        {"podTemplateSpec",
+         REVIEW_HEAD "},\"spec\":{\"image\":\"i\",\"podTemplateSpec\":{\"x\":", "}}}}}"},
+        {"image (built, rendered)", REVIEW_HEAD "},\"spec\":{\"image\":", "}}}}"},
+        {"annotations (skipped)",
+         REVIEW_HEAD ",\"annotations\":", "},\"spec\":{\"image\":\"i\"}}}}"},
+        {"userInfo (skipped)",
+         "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+         "\"uid\":\"u\",\"operation\":\"DELETE\",\"userInfo\":",
+         "}}"},
+    };
+#undef REVIEW_HEAD
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        pthread_attr_t attr;
+        pthread_t t;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, WH_WORKER_STACK / 2);
+        assert_int_equal(pthread_create(&t, &attr, admit_deep, (void *)&cases[i]), 0);
+        pthread_join(t, NULL);
+        pthread_attr_destroy(&attr);
+    }
+}
+
 /* One test per fixture folder and per schema case, then the edge cases. */
 int main(void)
 {
@@ -562,10 +629,15 @@ int main(void)
     size_t na = 0, ns = 0, n = 0;
     struct CMUnitTest *tests;
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(test_body_cap),        cmocka_unit_test(test_every_prefix),
-        cmocka_unit_test(test_not_utf8),        cmocka_unit_test(test_verdicts),
-        cmocka_unit_test(test_status_body),     cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_hostile_reviews), cmocka_unit_test(test_largest_legal_review),
+        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_verdicts),
+        cmocka_unit_test(test_status_body),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_hostile_reviews),
+        cmocka_unit_test(test_largest_legal_review),
+        cmocka_unit_test(test_deep_reviews_small_stack),
     };
     int rc;
 
