@@ -1,8 +1,10 @@
 /* Kubernetes Events (events.k8s.io/v1) about an MCPServer: what the
  * controller created or updated, and why it failed. Notes are cut at the
- * API's 1 KiB limit and never carry object contents or secret values (the
- * callers pass names and apiserver messages only). Best effort: a failed
- * Event is logged at debug level and otherwise ignored. */
+ * API's 1 KiB limit on a character boundary (a cut inside a UTF-8 sequence
+ * would make the Event unencodable) and never carry object contents or
+ * secret values (the callers pass names and apiserver messages only). Best
+ * effort: a failed Event is logged at warning with its cause and otherwise
+ * ignored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +12,20 @@
 
 #include "internal.h"
 #include "mcp/log.h"
+#include "mcp/utf8.h"
 
 #define NOTE_MAX 1024
 
-int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
-                   const char *type, const char *reason, const char *action, const char *note)
+static void not_recorded(const char *reason, const char *name, const char *why)
 {
-    char path[512], now[40], cut[NOTE_MAX], gen[96];
+    mcp_log(MCP_LOG_WARN, "event not recorded", "reason", reason, "name", name, "error", why, NULL);
+}
+
+int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
+                   const char *type, const char *reason, const char *action, const char *note,
+                   long timeout_ms)
+{
+    char path[512], now[40], cut[NOTE_MAX + 1], gen[96];
     struct timespec ts;
     const char *ns = mcp_json_str(regarding, "metadata.namespace");
     const char *name = mcp_json_str(regarding, "metadata.name");
@@ -27,7 +36,8 @@ int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *reg
 
     if (!ns || !name)
         return MCP_EINVAL;
-    snprintf(cut, sizeof(cut), "%s", note ? note : "");
+    note = note ? note : "";
+    snprintf(cut, sizeof(cut), "%.*s", (int)mcp_utf8_prefix(note, strlen(note), NOTE_MAX), note);
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(gen, sizeof(gen), "%.60s.%llx", name,
              (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
@@ -42,17 +52,22 @@ int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *reg
                    mcp_json_str(regarding, "metadata.uid"));
     body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    if (!body)
+    if (!body) {
+        not_recorded(reason, name, ev ? "out of memory" : "not encodable (invalid UTF-8?)");
         return MCP_ENOMEM;
+    }
     snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", ns);
-    rc = mcp_kube_do(
-        c,
-        &(mcp_kube_req_t){
-            .method = "POST", .path = path, .content_type = "application/json", .body = body},
-        &r);
-    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
-        mcp_log(MCP_LOG_DEBUG, "event not recorded", "reason", reason, "message",
-                mcp_json_str(r.body, "message"), NULL);
+    rc = mcp_kube_do(c,
+                     &(mcp_kube_req_t){.method = "POST",
+                                       .path = path,
+                                       .content_type = "application/json",
+                                       .body = body,
+                                       .timeout_ms = timeout_ms},
+                     &r);
+    if (rc != 0) {
+        not_recorded(reason, name, mcp_strerror(rc));
+    } else if (r.status < 200 || r.status >= 300) {
+        not_recorded(reason, name, mcp_kube_status_message(r.body, "error status"));
         rc = MCP_EHTTP;
     }
     mcp_kube_resp_dispose(&r);

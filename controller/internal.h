@@ -310,10 +310,11 @@ typedef struct ctl_ctrl {
     ctl_cache_t *cache;
     ctl_queue_t *queue;
     ctl_metrics_t *metrics;
-    const char *proxy_image;        /* NULL = default */
-    const char *proxy_cluster_role; /* NULL = default */
-    const char *identity;           /* Event reportingInstance */
-    bool events;                    /* post Events */
+    const char *proxy_image;         /* NULL = default */
+    const char *proxy_cluster_role;  /* NULL = default */
+    const char *identity;            /* Event reportingInstance */
+    const struct ctl_leader *leader; /* writes only while it leads; NULL = always */
+    bool events;                     /* post Events */
     double conflict_retry_ms, permanent_retry_ms;
 } ctl_ctrl_t;
 
@@ -339,9 +340,12 @@ bool ctl_process_next(ctl_ctrl_t *c);
 /* ==== events.c ============================================================== */
 
 /* Post an events.k8s.io/v1 Event about `regarding` (an MCPServer object,
- * borrowed). type "Normal"|"Warning". Returns 0 or negative; best effort. */
+ * borrowed). type "Normal"|"Warning"; the note is cut at 1 KiB on a UTF-8
+ * character boundary; timeout_ms 0 = the client's default. Returns 0 or
+ * negative (logged at warning); best effort. */
 int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
-                   const char *type, const char *reason, const char *action, const char *note);
+                   const char *type, const char *reason, const char *action, const char *note,
+                   long timeout_ms);
 
 /* ==== manager.c: threads and wiring ========================================= */
 
@@ -375,11 +379,21 @@ typedef struct ctl_leader ctl_leader_t;
 ctl_leader_t *ctl_leader_new(mcp_kube_client_t *c, const ctl_leader_opts_t *o,
                              void (*on_change)(void *ctx, bool leader), void *ctx);
 void ctl_leader_free(ctl_leader_t *l);
-/* One acquire-or-renew attempt; true when we hold the Lease afterwards. */
+/* One acquire-or-renew attempt, each request bounded by the time left
+ * before our deadline; true when we hold the Lease afterwards (leader until
+ * renew-deadline seconds after the attempt began). */
 bool ctl_leader_try(ctl_leader_t *l);
-/* Loop until *client->stop, then release the Lease. */
+/* Loop until *client->stop. Does not release: the caller does, after its
+ * workers stopped. */
 void ctl_leader_run(ctl_leader_t *l);
+/* Give up leadership now and clear the Lease's holder if it is us. */
 void ctl_leader_release(ctl_leader_t *l);
+/* True until the renew deadline of the last successful renewal: time-based,
+ * so it turns false on time even while the leader thread hangs. */
 bool ctl_leader_is_leader(const ctl_leader_t *l);
+/* That deadline (ctl_mono seconds), 0 when not leader. Thread-safe. */
+double ctl_leader_deadline(const ctl_leader_t *l);
+/* CLOCK_MONOTONIC in seconds. */
+double ctl_mono(void);
 
 #endif

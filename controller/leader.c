@@ -2,9 +2,17 @@
  * leaderelection: every retry period, read the Lease; take it when it is
  * free (no holder) or its holder has not renewed for a whole lease duration
  * as observed by our own clock (no trust in other nodes' clocks); renew it
- * while we hold it, with optimistic concurrency (resourceVersion). Leadership
- * is lost when renewals keep failing past the renew deadline. On shutdown
- * the Lease is released (holder cleared) so a standby takes over at once. */
+ * while we hold it, with optimistic concurrency (resourceVersion).
+ *
+ * Leadership is a deadline, not a flag: each successful renewal makes us
+ * leader until renew-deadline seconds later (ctl_leader_deadline), whatever
+ * the leader thread is doing, so the workers stop at that instant even when
+ * a request hangs; every Lease request is bounded by the time left before
+ * it. Another replica can take over only a whole lease duration after our
+ * last renewal, which is later. On shutdown the caller releases the Lease
+ * (holder cleared) once its workers have stopped, so a standby takes over
+ * at once and never while we still write. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +29,33 @@ struct ctl_leader {
     void (*on_change)(void *ctx, bool leader);
     void *ctx;
     char observed[256]; /* holder|renewTime|rv last seen */
-    double observed_at, last_renew;
-    volatile int leader;
+    double observed_at;
+    _Atomic double deadline; /* leader until then (ctl_mono); 0: not leader */
+    volatile int leader;     /* what on_change was last told */
 };
 
-static double mono(void)
+double ctl_mono(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double ctl_leader_deadline(const ctl_leader_t *l)
+{
+    return atomic_load(&((ctl_leader_t *)l)->deadline);
+}
+
+/* The timeout for one Lease request: what is left before our deadline while
+ * we lead (at least 1 ms), else the renew deadline itself. */
+static long request_timeout_ms(const ctl_leader_t *l)
+{
+    double left = ctl_leader_deadline(l) - ctl_mono();
+
+    if (ctl_leader_deadline(l) <= 0)
+        left = l->o.renew_s;
+    return left * 1000 < 1 ? 1 : (long)(left * 1000);
 }
 
 ctl_leader_t *ctl_leader_new(mcp_kube_client_t *c, const ctl_leader_opts_t *o,
@@ -56,7 +81,7 @@ void ctl_leader_free(ctl_leader_t *l)
 
 bool ctl_leader_is_leader(const ctl_leader_t *l)
 {
-    return l->leader != 0;
+    return ctl_mono() < ctl_leader_deadline(l);
 }
 
 static json_t *lease_body(ctl_leader_t *l, const json_t *cur, const char *holder, int duration)
@@ -111,11 +136,11 @@ static bool held_by_other(ctl_leader_t *l, const json_t *cur)
              mcp_json_str(cur, "metadata.resourceVersion") ?: "");
     if (strcmp(obs, l->observed) != 0) {
         snprintf(l->observed, sizeof(l->observed), "%s", obs);
-        l->observed_at = mono();
+        l->observed_at = ctl_mono();
     }
     if (!holder || !*holder || strcmp(holder, l->o.identity) == 0)
         return false;
-    return mono() < l->observed_at + (double)(dur > 0 ? dur : l->o.lease_s);
+    return ctl_mono() < l->observed_at + (double)(dur > 0 ? dur : l->o.lease_s);
 }
 
 bool ctl_leader_try(ctl_leader_t *l)
@@ -123,9 +148,13 @@ bool ctl_leader_try(ctl_leader_t *l)
     char coll[512];
     mcp_kube_resp_t r;
     bool ok = false;
+    double start = ctl_mono(); /* a renewal counts from before it was sent */
 
     if (mcp_kube_do(l->client,
-                    &(mcp_kube_req_t){.method = "GET", .path = l->path, .tag = CTL_TAG_LEASE},
+                    &(mcp_kube_req_t){.method = "GET",
+                                      .path = l->path,
+                                      .timeout_ms = request_timeout_ms(l),
+                                      .tag = CTL_TAG_LEASE},
                     &r) != 0)
         return false;
     if (r.status == 404) {
@@ -135,6 +164,8 @@ bool ctl_leader_try(ctl_leader_t *l)
         ok = write_lease(l, "PUT", l->path, lease_body(l, r.body, l->o.identity, l->o.lease_s));
     }
     mcp_kube_resp_dispose(&r);
+    if (ok)
+        atomic_store(&l->deadline, start + l->o.renew_s);
     return ok;
 }
 
@@ -154,8 +185,13 @@ void ctl_leader_release(ctl_leader_t *l)
     mcp_kube_resp_t r;
     const char *holder;
 
+    atomic_store(&l->deadline, 0);
+
     if (mcp_kube_do(l->client,
-                    &(mcp_kube_req_t){.method = "GET", .path = l->path, .tag = CTL_TAG_LEASE},
+                    &(mcp_kube_req_t){.method = "GET",
+                                      .path = l->path,
+                                      .timeout_ms = request_timeout_ms(l),
+                                      .tag = CTL_TAG_LEASE},
                     &r) == 0 &&
         r.status == 200 && (holder = mcp_json_str(r.body, "spec.holderIdentity")) &&
         strcmp(holder, l->o.identity) == 0 &&
@@ -167,7 +203,7 @@ void ctl_leader_release(ctl_leader_t *l)
 
 static void sleep_s(ctl_leader_t *l, double s)
 {
-    while (s > 0 && !(l->client->stop && *l->client->stop)) {
+    while (s > 0 && !mcp_kube_stopped(l->client)) {
         usleep(100000);
         s -= 0.1;
     }
@@ -175,14 +211,11 @@ static void sleep_s(ctl_leader_t *l, double s)
 
 void ctl_leader_run(ctl_leader_t *l)
 {
-    while (!(l->client->stop && *l->client->stop)) {
-        if (ctl_leader_try(l)) {
-            l->last_renew = mono();
+    while (!mcp_kube_stopped(l->client)) {
+        if (ctl_leader_try(l))
             set_leader(l, true);
-        } else if (l->leader && mono() - l->last_renew > l->o.renew_s) {
+        else if (l->leader && !ctl_leader_is_leader(l))
             set_leader(l, false);
-        }
         sleep_s(l, l->o.retry_s);
     }
-    ctl_leader_release(l);
 }

@@ -20,7 +20,6 @@
 #include "mcp/log.h"
 
 #define THREAD_STACK  ((size_t)512 << 10)
-#define MAX_WATCHES   256
 #define CHILD_LABELS  "app.kubernetes.io%2Fmanaged-by%3D" CTL_MANAGED_BY
 #define DEFAULT_LEASE "mcp-controller-leader"
 
@@ -37,9 +36,9 @@ typedef struct mgr {
     ctl_ctrl_t ctrl;
     mcp_kube_t *kube;
     ctl_leader_t *leader;
-    mcp_kube_watch_t watches[MAX_WATCHES];
-    pthread_t threads[MAX_WATCHES];
-    size_t nwatches;
+    mcp_kube_watch_t *watches; /* one per (resource, namespace): any number */
+    pthread_t *threads;
+    size_t nwatches, max_watches;
     atomic_int synced_count, ready, is_leader;
     pthread_mutex_t list_lock;
     char identity[128];
@@ -122,15 +121,38 @@ static int add_watch(mgr_t *m, const char *kind, const char *base, const char *r
                                 .bad = watch_bad,
                                 .ctx = m};
     mcp_kube_watch_t *w;
+    int rc;
 
-    if (m->nwatches == MAX_WATCHES)
+    if (m->nwatches == m->max_watches) {
+        mcp_log(MCP_LOG_ERROR, "more watches than planned", "resource", res, NULL);
         return MCP_ETOOBIG;
+    }
     w = &m->watches[m->nwatches];
     mcp_kube_watch_init(w, &spec, mcp_kube_client(m->kube), &ops);
     w->list_lock = &m->list_lock;
-    if (spawn(&m->threads[m->nwatches], watch_main, w) != 0)
+    if ((rc = spawn(&m->threads[m->nwatches], watch_main, w)) != 0) {
+        mcp_log(MCP_LOG_ERROR, "cannot start a watch thread", "resource", res, "namespace",
+                ns ? ns : "", "error", strerror(rc), NULL);
         return MCP_ENOMEM;
+    }
     m->nwatches++;
+    return 0;
+}
+
+/* Room for every watch: MCPServers and each child kind, per namespace. */
+static int plan_watches(mgr_t *m)
+{
+    size_t nns = 1;
+
+    for (size_t i = 0; m->cfg->namespaces && m->cfg->namespaces[i]; i++)
+        nns = i + 1;
+    m->max_watches = nns * (1 + ctl_n_kinds);
+    m->watches = calloc(m->max_watches, sizeof(*m->watches));
+    m->threads = calloc(m->max_watches, sizeof(*m->threads));
+    if (!m->watches || !m->threads) {
+        mcp_log(MCP_LOG_ERROR, "out of memory for the watches", NULL);
+        return MCP_ENOMEM;
+    }
     return 0;
 }
 
@@ -179,12 +201,19 @@ static void *leader_main(void *arg)
     return NULL;
 }
 
+/* Leading now: with election, until the Lease's renew deadline by the
+ * clock (even while the leader thread hangs in a request). */
+static bool leading(mgr_t *m)
+{
+    return m->leader ? ctl_leader_is_leader(m->leader) : atomic_load(&m->is_leader);
+}
+
 static void *worker_main(void *arg)
 {
     mgr_t *m = arg;
 
     while (!g_stop) {
-        if (!atomic_load(&m->is_leader)) {
+        if (!leading(m)) {
             usleep(50000);
             continue;
         }
@@ -286,8 +315,11 @@ static int start_leader(mgr_t *m, const mcp_kube_config_t *kc, pthread_t *t)
         return 0;
     }
     m->leader = ctl_leader_new(m->ctrl.client, &lo, leader_changed, m);
-    if (!m->leader || spawn(t, leader_main, m) != 0)
+    m->ctrl.leader = m->leader;
+    if (!m->leader || spawn(t, leader_main, m) != 0) {
+        mcp_log(MCP_LOG_ERROR, "cannot start leader election", NULL);
         return -1;
+    }
     mcp_log(MCP_LOG_INFO, "leader election", "lease", lo.name, "namespace", lo.ns, "identity",
             m->identity, NULL);
     return 0;
@@ -296,9 +328,13 @@ static int start_leader(mgr_t *m, const mcp_kube_config_t *kc, pthread_t *t)
 static void wait_for_stop(mgr_t *m)
 {
     double resync = m->cfg->resync_s > 0 ? m->cfg->resync_s : 0, left = resync;
+    bool led = false;
 
     while (!g_stop) {
         usleep(200000);
+        if (led && !leading(m)) /* the step-down timer: said even if the leader thread hangs */
+            mcp_log(MCP_LOG_WARN, "renew deadline passed: stopped reconciling", NULL);
+        led = leading(m);
         if (resync <= 0 || (left -= 0.2) > 0)
             continue;
         left = resync;
@@ -335,7 +371,7 @@ int ctl_run(const ctl_config_t *cfg)
     mallopt(M_ARENA_MAX, 2); /* many threads, little memory: few malloc arenas */
     install_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (load_config(cfg, &kc) != 0 || setup(m, &kc) != 0)
+    if (load_config(cfg, &kc) != 0 || setup(m, &kc) != 0 || plan_watches(m) != 0)
         goto out;
     health = mcp_health_start(cfg->health_addr, cfg->health_port, &hops, err, sizeof(err));
     if (!health) {
@@ -343,27 +379,35 @@ int ctl_run(const ctl_config_t *cfg)
         goto out;
     }
     mcp_log(MCP_LOG_INFO, "starting", "apiserver", kc.server, "identity", m->identity, NULL);
-    if (start_watches(m, true) != 0 || start_watches(m, false) != 0)
+    if (start_watches(m, true) != 0 || start_watches(m, false) != 0) {
+        rc = g_stop ? 0 : 1; /* a signal during the initial lists is a normal stop */
         goto stop;
+    }
     atomic_store(&m->ready, 1);
     malloc_trim(0); /* give back what the initial lists used */
     mcp_log(MCP_LOG_INFO, "caches synced", NULL);
     if (start_leader(m, &kc, &leader_thread) != 0)
         goto stop;
     has_leader = m->leader != NULL;
-    for (; nworkers < cfg->workers && nworkers < 64; nworkers++)
-        if (spawn(&workers[nworkers], worker_main, m) != 0)
-            break;
+    for (; nworkers < cfg->workers && nworkers < 64; nworkers++) {
+        int e = spawn(&workers[nworkers], worker_main, m);
+        if (e != 0) {
+            mcp_log(MCP_LOG_ERROR, "cannot start a worker thread", "error", strerror(e), NULL);
+            goto stop;
+        }
+    }
     wait_for_stop(m);
     rc = 0;
 stop:
     g_stop = 1;
-    mcp_log(MCP_LOG_INFO, "shutting down", NULL);
+    mcp_log(MCP_LOG_INFO, "shutting down", "exit", rc ? "1" : "0", NULL);
     ctl_queue_shutdown(m->ctrl.queue);
     for (int i = 0; i < nworkers; i++)
         pthread_join(workers[i], NULL);
-    if (has_leader)
+    if (has_leader) { /* only now: no worker writes any more */
         pthread_join(leader_thread, NULL);
+        ctl_leader_release(m->leader);
+    }
     for (size_t i = 0; i < m->nwatches; i++)
         pthread_join(m->threads[i], NULL);
 out:
@@ -372,6 +416,8 @@ out:
     mcp_kube_config_dispose(&kc);
     curl_global_cleanup();
     pthread_mutex_destroy(&m->list_lock);
+    free(m->watches);
+    free(m->threads);
     free(m);
     return rc;
 }

@@ -226,7 +226,8 @@ typedef struct rec {
     int available;
     mcp_buf_t written; /* "Kind/name, ..." applied this time */
     bool np_written;
-    bool replacing; /* re-applying after deleting an immutable child */
+    bool replacing;  /* re-applying after deleting an immutable child */
+    char cause[256]; /* why a transient failure happened, for the log */
 } rec_t;
 
 static void failf(rec_t *r, enum ctl_result res, const char *fmt, const char *a, const char *b,
@@ -250,6 +251,36 @@ static bool transient(long status)
     return status == 409 || status == 429 || status >= 500 || status == 0;
 }
 
+/* A failure worth retrying soon: counted as an error, its cause logged. */
+static void retry_later(rec_t *r, const char *method, const char *path, int rc,
+                        const mcp_kube_resp_t *resp)
+{
+    r->res = CTL_RES_ERROR;
+    if (rc)
+        snprintf(r->cause, sizeof(r->cause), "%s %s: %s", method, path, mcp_strerror(rc));
+    else
+        snprintf(r->cause, sizeof(r->cause), "%s %s: HTTP %ld: %s", method, path, resp->status,
+                 mcp_kube_status_message(resp->body, "no message"));
+}
+
+/* How long one write may take: until the Lease's renew deadline (0 = the
+ * client's default without leader election); -1 when it passed, so nothing
+ * is written by a replica that may no longer lead. */
+static long write_timeout_ms(rec_t *r)
+{
+    double left;
+
+    if (!r->c->leader)
+        return 0;
+    left = ctl_leader_deadline(r->c->leader) - ctl_mono();
+    if (left < 0.001) {
+        r->res = CTL_RES_ERROR;
+        snprintf(r->cause, sizeof(r->cause), "not the leader: the renew deadline passed");
+        return -1;
+    }
+    return (long)(left * 1000);
+}
+
 /* Record what the apiserver returned for a child. */
 static void remember(rec_t *r, const char *key, const json_t *live, uint64_t h)
 {
@@ -263,14 +294,21 @@ static void remember(rec_t *r, const char *key, const json_t *live, uint64_t h)
 }
 
 /* The live object when we know nothing about it: 1 found (*out set), 0 not
- * found, -1 error (r->res set). */
-static int fetch(rec_t *r, const char *path, json_t **out)
+ * found, -1 error (r->res set; a refusal such as 403 Forbidden, missing
+ * RBAC, fails the MCPServer with the apiserver's message). */
+static int fetch(rec_t *r, const char *path, const char *kind, const char *name, json_t **out)
 {
     mcp_kube_resp_t resp;
+    int rc = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp);
 
-    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp) != 0 ||
-        (resp.status != 200 && resp.status != 404)) {
-        r->res = CTL_RES_ERROR;
+    if (rc != 0 || (resp.status != 200 && resp.status != 404)) {
+        if (rc != 0 || transient(resp.status)) {
+            retry_later(r, "GET", path, rc, &resp);
+        } else {
+            failf(r, CTL_RES_ERROR, "reading %s \"%s\" failed: %s", kind, name,
+                  mcp_kube_status_message(resp.body, "no message"));
+            r->requeue_ms = r->c->permanent_retry_ms;
+        }
         mcp_kube_resp_dispose(&resp);
         return -1;
     }
@@ -302,16 +340,25 @@ static json_t *stamped(const json_t *want, uint64_t h)
     return o;
 }
 
-/* DELETE a child (background propagation); true when it is gone. */
+/* DELETE a child (background propagation); true when it is gone (else
+ * r->res is set, with the cause). */
 static bool delete_child(rec_t *r, const char *path, const char *key)
 {
     mcp_kube_resp_t resp;
-    bool gone = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "DELETE", .path = path},
-                            &resp) == 0 &&
-                (resp.status == 200 || resp.status == 202 || resp.status == 404);
+    long timeout = write_timeout_ms(r);
+    int rc;
+    bool gone;
 
+    if (timeout < 0)
+        return false;
+    rc = mcp_kube_do(r->c->client,
+                     &(mcp_kube_req_t){.method = "DELETE", .path = path, .timeout_ms = timeout},
+                     &resp);
+    gone = rc == 0 && (resp.status == 200 || resp.status == 202 || resp.status == 404);
     if (gone)
         ctl_cache_del_child(r->c->cache, key);
+    else
+        retry_later(r, "DELETE", path, rc, &resp);
     mcp_kube_resp_dispose(&resp);
     return gone;
 }
@@ -332,17 +379,21 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
     char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     const char *kind = mcp_json_str(want, "kind"), *name = mcp_json_str(want, "metadata.name");
     mcp_kube_resp_t resp;
+    long timeout = write_timeout_ms(r);
     int rc;
 
     json_decref(obj);
-    if (!body)
+    if (!body || timeout < 0) {
+        free(body);
         return r->res = CTL_RES_ERROR, -1;
+    }
     snprintf(url, sizeof(url), "%s?fieldManager=%s&force=true", path, CTL_FIELD_MANAGER);
     rc = mcp_kube_do(r->c->client,
                      &(mcp_kube_req_t){.method = "PATCH",
                                        .path = url,
                                        .content_type = "application/apply-patch+yaml",
-                                       .body = body},
+                                       .body = body,
+                                       .timeout_ms = timeout},
                      &resp);
     free(body);
     if (rc == 0 && (resp.status == 200 || resp.status == 201)) {
@@ -350,7 +401,7 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
         mcp_buf_addf(&r->written, "%s%s/%s", r->written.len ? ", " : "", kind, name);
         r->np_written |= strcmp(kind, "NetworkPolicy") == 0;
     } else if (rc != 0 || transient(resp.status)) {
-        r->res = CTL_RES_ERROR;
+        retry_later(r, "PATCH", path, rc, &resp);
         rc = -1;
     } else if (immutable_conflict(want, resp.status) && !r->replacing) {
         mcp_kube_resp_dispose(&resp);
@@ -361,7 +412,7 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
         return rc;
     } else {
         failf(r, CTL_RES_ERROR, "applying %s \"%s\" failed: %s", kind, name,
-              mcp_json_str(resp.body, "message"));
+              mcp_kube_status_message(resp.body, "no message"));
         r->requeue_ms = r->c->permanent_retry_ms;
         rc = -1;
     }
@@ -402,7 +453,7 @@ static int ensure(rec_t *r, const json_t *want)
             return ctl_metrics_skipped_apply(r->c->metrics), 0;
         return apply(r, path, key, want, h);
     }
-    if ((found = fetch(r, path, &live)) < 0)
+    if ((found = fetch(r, path, kind, name, &live)) < 0)
         return -1;
     if (found && !owned_by_us(r, controller_uid(live))) {
         json_decref(live);
@@ -447,14 +498,15 @@ static json_t *load_profile(rec_t *r)
     const char *name = r->s.profile.name, *key = r->s.profile.key, *text;
     mcp_kube_resp_t resp;
     json_t *p = NULL;
+    int rc;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", r->s.namespace, name);
-    if (mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp) != 0 ||
-        transient(resp.status)) {
-        r->res = CTL_RES_ERROR;
+    rc = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp);
+    if (rc != 0 || transient(resp.status)) {
+        retry_later(r, "GET", path, rc, &resp);
     } else if (resp.status != 200) {
         failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\": %s%s", name, "",
-              mcp_json_str(resp.body, "message"));
+              mcp_kube_status_message(resp.body, "no message"));
     } else if (!(text =
                      json_string_value(json_object_get(json_object_get(resp.body, "data"), key)))) {
         failf(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s", name,
@@ -488,24 +540,31 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
     char *body = NULL;
     mcp_kube_resp_t resp = {0};
     bool ok = false;
+    long timeout;
+    int rc = MCP_ENOMEM;
 
     if (!next) {
         if (oom)
             r->res = CTL_RES_ERROR;
         return false;
     }
+    if ((timeout = write_timeout_ms(r)) < 0) {
+        json_decref(next);
+        return false;
+    }
     wrap = json_pack("{s:o}", "status", next);
     body = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s/status", MCP_API_VERSION, ns,
              MCP_PLURAL, name);
-    if (body &&
-        mcp_kube_do(r->c->client,
-                    &(mcp_kube_req_t){.method = "PATCH",
-                                      .path = path,
-                                      .body = body,
-                                      .content_type = "application/merge-patch+json"},
-                    &resp) == 0 &&
-        resp.status == 200) {
+    if (body)
+        rc = mcp_kube_do(r->c->client,
+                         &(mcp_kube_req_t){.method = "PATCH",
+                                           .path = path,
+                                           .body = body,
+                                           .content_type = "application/merge-patch+json",
+                                           .timeout_ms = timeout},
+                         &resp);
+    if (rc == 0 && resp.status == 200) {
         snprintf(key, sizeof(key), "%s/%s", ns, name);
         if (json_object_get(r->obj, CTL_UNREADABLE)) { /* the response is as unreadable */
             json_object_set(r->obj, "status", json_object_get(wrap, "status"));
@@ -514,8 +573,8 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
             ctl_cache_put_server(r->c->cache, key, resp.body, 0);
         }
         ok = true;
-    } else if (resp.status != 404) {
-        r->res = CTL_RES_ERROR;
+    } else if (rc != 0 || resp.status != 404) { /* 404: deleted meanwhile */
+        retry_later(r, "PATCH", path, rc, &resp);
     }
     mcp_kube_resp_dispose(&resp);
     json_decref(wrap);
@@ -525,8 +584,11 @@ static bool write_status(rec_t *r, const ctl_status_in_t *in)
 
 static void event(rec_t *r, const char *type, const char *reason, const char *note)
 {
-    if (r->c->events)
-        ctl_event_post(r->c->client, r->c->identity, r->obj, type, reason, "Reconcile", note);
+    long timeout;
+
+    if (r->c->events && (timeout = write_timeout_ms(r)) >= 0)
+        ctl_event_post(r->c->client, r->c->identity, r->obj, type, reason, "Reconcile", note,
+                       timeout);
 }
 
 static void invalid(rec_t *r, const char *msg, int64_t gen, const char *now)
@@ -686,12 +748,16 @@ enum ctl_result ctl_reconcile(ctl_ctrl_t *c, const char *key, double *requeue_ms
         invalid(&r, msg, json_integer_value(mcp_json_get(r.obj, "metadata.generation")), now);
     else
         run(&r, now);
-    if (r.res != CTL_RES_OK)
-        mcp_log(MCP_LOG_INFO, "reconcile failed", "key", key, "message",
-                r.fail ? r.fail
-                : msg  ? msg
-                       : "transient error, will retry",
+    if (r.fail) /* a refusal (RBAC, a conflict, a rejected object): in the status too */
+        mcp_log(MCP_LOG_WARN, "reconcile failed", "key", key, "message", r.fail, NULL);
+    else if (r.res == CTL_RES_ERROR)
+        mcp_log(MCP_LOG_INFO, "reconcile failed, will retry", "key", key, "message",
+                r.cause[0] ? r.cause
+                : oom      ? "out of memory"
+                           : "error",
                 NULL);
+    else if (r.res != CTL_RES_OK)
+        mcp_log(MCP_LOG_INFO, "reconcile failed", "key", key, "message", msg ? msg : "", NULL);
     free(msg);
     free(r.fail);
     mcp_buf_dispose(&r.written);

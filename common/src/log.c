@@ -1,5 +1,7 @@
 /* JSON-lines logger (see mcp/log.h). Each line is built in a local buffer
- * and written with a single write(2), so lines from threads never mix. */
+ * and written with a single write(2), so lines from threads never mix. A
+ * line is at most LOG_LINE_MAX bytes: longer values are cut on a character
+ * boundary, and the line stays one JSON object in valid UTF-8. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include "mcp/common.h"
 #include "mcp/log.h"
+#include "mcp/utf8.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -36,36 +39,83 @@ int mcp_log_enabled(mcp_log_level_t level)
     return (int)level >= min_level;
 }
 
-/* Append s as a JSON string body (without quotes), escaping as needed. */
-static size_t put_escaped(char *dst, size_t pos, size_t cap, const char *s)
+/* A line is built in `line` up to LINE_BODY bytes; the rest is kept for
+ * what closes it (a quote, the brace, the newline), so a cut line is still
+ * one valid JSON object in valid UTF-8. */
+#define LINE_BODY (LOG_LINE_MAX - 8)
+
+typedef struct line {
+    char buf[LOG_LINE_MAX];
+    size_t pos;
+    int full; /* something did not fit: the rest is left out */
+} line_t;
+
+/* Append s as the body of a JSON string, one whole character (or escape) at
+ * a time; bytes that are not UTF-8 become U+FFFD. Stops at the first that
+ * does not fit and marks the line full. */
+static void put_escaped(line_t *l, const char *s)
 {
-    for (; s && *s && pos + 7 < cap; s++) {
+    size_t n = s ? strlen(s) : 0;
+
+    while (n > 0 && !l->full) {
         unsigned char c = (unsigned char)*s;
+        size_t len = mcp_utf8_char(s, n), out = len ? len : 6;
+        char esc[8];
+        const char *src = s;
+
         if (c == '"' || c == '\\') {
-            dst[pos++] = '\\';
-            dst[pos++] = (char)c;
+            esc[0] = '\\', esc[1] = (char)c, out = 2, src = esc;
         } else if (c < 0x20) {
-            pos += (size_t)snprintf(dst + pos, cap - pos, "\\u%04x", c);
-        } else {
-            dst[pos++] = (char)c;
+            snprintf(esc, sizeof(esc), "\\u%04x", c), out = 6, src = esc;
+        } else if (!len) {
+            src = "\\ufffd", len = 1;
         }
+        if (l->pos + out > LINE_BODY) {
+            l->full = 1;
+            return;
+        }
+        memcpy(l->buf + l->pos, src, out);
+        l->pos += out;
+        s += len ? len : 1;
+        n -= len ? len : 1;
     }
-    return pos;
 }
 
-static size_t put_raw(char *dst, size_t pos, size_t cap, const char *s)
+/* Append raw text whole, or nothing (and mark the line full). */
+static void put_raw(line_t *l, const char *s)
 {
-    while (*s && pos + 1 < cap)
-        dst[pos++] = *s++;
-    return pos;
+    size_t n = strlen(s);
+
+    if (l->full || l->pos + n > LINE_BODY) {
+        l->full = 1;
+        return;
+    }
+    memcpy(l->buf + l->pos, s, n);
+    l->pos += n;
+}
+
+/* ,"key":"value" - the key whole or the pair not at all; the value as far
+ * as it fits, its string always closed. */
+static void put_pair(line_t *l, const char *k, const char *v)
+{
+    size_t start = l->pos;
+
+    put_raw(l, ",\"");
+    put_escaped(l, k);
+    put_raw(l, "\":\"");
+    if (l->full) {
+        l->pos = start;
+        return;
+    }
+    put_escaped(l, v ? v : "");
+    l->buf[l->pos++] = '"'; /* within the room kept after LINE_BODY */
 }
 
 void mcp_log(mcp_log_level_t level, const char *msg, ...)
 {
-    char line[LOG_LINE_MAX];
+    line_t l = {.pos = 0, .full = 0};
     struct timeval tv;
     struct tm tm;
-    size_t pos;
     va_list ap;
     const char *k;
 
@@ -73,24 +123,22 @@ void mcp_log(mcp_log_level_t level, const char *msg, ...)
         return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    pos = strftime(line, sizeof(line), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    pos += (size_t)snprintf(line + pos, sizeof(line) - pos, ".%03ldZ\",\"level\":\"%s\",\"msg\":\"",
-                            (long)tv.tv_usec / 1000, level_names[level]);
-    pos = put_escaped(line, pos, sizeof(line), msg);
-    pos = put_raw(line, pos, sizeof(line), "\"");
+    l.pos = strftime(l.buf, sizeof(l.buf), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    l.pos += (size_t)snprintf(l.buf + l.pos, sizeof(l.buf) - l.pos,
+                              ".%03ldZ\",\"level\":\"%s\",\"msg\":\"", (long)tv.tv_usec / 1000,
+                              level_names[level]);
+    put_escaped(&l, msg);
+    l.buf[l.pos++] = '"';
     va_start(ap, msg);
     while ((k = va_arg(ap, const char *)) != NULL) {
         const char *v = va_arg(ap, const char *);
-        pos = put_raw(line, pos, sizeof(line), ",\"");
-        pos = put_escaped(line, pos, sizeof(line), k);
-        pos = put_raw(line, pos, sizeof(line), "\":\"");
-        pos = put_escaped(line, pos, sizeof(line), v ? v : "");
-        pos = put_raw(line, pos, sizeof(line), "\"");
+        if (!l.full)
+            put_pair(&l, k, v);
     }
     va_end(ap);
-    pos = put_raw(line, pos, sizeof(line) - 2, "}");
-    line[pos++] = '\n';
-    if (write(STDERR_FILENO, line, pos) < 0) {
+    l.buf[l.pos++] = '}';
+    l.buf[l.pos++] = '\n';
+    if (write(STDERR_FILENO, l.buf, l.pos) < 0) {
         /* nowhere left to report it */
     }
 }

@@ -375,6 +375,34 @@ static void pod_event(env_t *e, const char *name, const char *status)
     "\"CrashLoopBackOff\",\"message\":\"back-off 40s restarting failed container\"}},"             \
     "\"lastState\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}}]}"
 
+/* Missing RBAC on a child kind: the 403 is the MCPServer's status message
+ * (and a warning), not an endless silent retry. */
+static void test_forbidden_child(void **state)
+{
+    env_t *e = *state;
+    const json_t *srv;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    e->api.fail_prefix = DEP_PATH;
+    e->api.fail_status = 403;
+    e->api.fail_count = 100;
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_ERROR);
+    srv = get(e, SRV_PATH "fetch");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
+    assert_string_equal(mcp_json_str(srv, "status.message"),
+                        "reading Deployment \"fetch\" failed: injected failure");
+    /* with the cache warm the apply is refused the same way */
+    e->api.fail_count = 0;
+    reconcile(e, "fetch");
+    echo_watch(e);
+    put_server(e, "fetch", OVERRIDES_SPEC("{\"labels\":{\"x\":\"y\"}}"), 2);
+    e->api.fail_count = 100;
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_ERROR);
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.message"),
+                        "applying Deployment \"fetch\" failed: injected failure");
+    e->api.fail_count = 0;
+}
+
 static void test_running_and_port_change(void **state)
 {
     env_t *e = *state;
@@ -798,6 +826,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_fields_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_drops_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_managers_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_child, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
