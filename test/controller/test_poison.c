@@ -1,6 +1,7 @@
 /* One poisoned MCPServer never stops the controller (issue 11, items 1 and
  * 4): a list page holding an MCPServer nested 1,800 levels deep, one of
- * 150,000 values and one with a NUL in a key, next to good ones, is listed,
+ * 150,000 values, one with a NUL in a key and one 40 levels deep (loaded,
+ * but over the schema's 32), next to good ones, is listed,
  * cached and reconciled on a thread with the controller's 512 KiB stack; the
  * poisoned ones get phase Failed through /status with a validation-style
  * message and nothing else, the good ones (one holding U+0000 in a string)
@@ -109,7 +110,7 @@ static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
     ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
-    char *deep = nested(1800, "1"), *many = zeros(150000), *s[5];
+    char *deep = nested(1800, "1"), *many = zeros(150000), *deep40 = nested(40, "1"), *s[6];
 
     fake_init(&e->api);
     e->api.super.request = list_request;
@@ -126,13 +127,15 @@ static int setup(void **state)
     s[2] = server(e, "many", many);
     s[3] = server(e, "nulkey", "{\"a\\u0000\":1}");
     s[4] = server(e, "good2", "[[[[1]]]]");
+    s[5] = server(e, "deep40", deep40);
     assert_true(asprintf(&e->page,
-                         "{\"apiVersion\":\"" MCP_API_VERSION "\",\"items\":[%s,%s,%s,%s,%s],"
+                         "{\"apiVersion\":\"" MCP_API_VERSION "\",\"items\":[%s,%s,%s,%s,%s,%s],"
                          "\"kind\":\"MCPServerList\",\"metadata\":{\"resourceVersion\":\"9\"}}",
-                         s[0], s[1], s[2], s[3], s[4]) > 0);
-    for (int i = 0; i < 5; i++)
+                         s[0], s[1], s[2], s[3], s[4], s[5]) > 0);
+    for (int i = 0; i < 6; i++)
         free(s[i]);
     free(deep);
+    free(deep40);
     free(many);
     *state = e;
     return 0;
@@ -175,15 +178,15 @@ static void *list_and_reconcile(void *arg)
                                   .namespace = NS};
     mcp_kube_watch_ops_t ops = {.event = on_event, .bad = on_bad, .ctx = &e->ctrl};
     mcp_kube_watch_t w;
-    static const char *const names[] = {"good", "deep", "many", "nulkey", "good2"};
-    static enum ctl_result res[5];
+    static const char *const names[] = {"good", "deep", "many", "nulkey", "good2", "deep40"};
+    static enum ctl_result res[6];
     char key[64];
     double rq;
 
     mcp_kube_watch_init(&w, &spec, &e->api.super, &ops);
     if (mcp_kube_watch_list(&w) != 0)
         return NULL;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(key, sizeof(key), NS "/%s", names[i]);
         res[i] = ctl_reconcile(&e->ctrl, key, &rq);
     }
@@ -211,7 +214,7 @@ static void test_poisoned_list(void **state)
     pthread_join(t, (void **)&res);
     pthread_attr_destroy(&a);
     assert_non_null(res);
-    assert_int_equal(ctl_cache_servers(e->ctrl.cache), 5);
+    assert_int_equal(ctl_cache_servers(e->ctrl.cache), 6);
     assert_int_equal(res[0], CTL_RES_OK);
     assert_int_equal(res[4], CTL_RES_OK);
     assert_non_null(json_object_get(e->api.objs, DEP_PATH "good"));
@@ -229,6 +232,12 @@ static void test_poisoned_list(void **state)
     assert_string_equal(status_of(e, "many", "status.message"),
                         "MCPServer \"many\" is invalid: spec: Invalid value: \"object\": more "
                         "than 100000 JSON values");
+    /* within what the controller loads, but over the schema's bound */
+    assert_int_equal(res[5], CTL_RES_INVALID);
+    assert_null(json_object_get(e->api.objs, DEP_PATH "deep40"));
+    assert_non_null(strstr(status_of(e, "deep40", "status.message"),
+                           "spec.podTemplateSpec: Invalid value: \"object\": must be nested at "
+                           "most 32 levels deep"));
     assert_non_null(strstr(status_of(e, "nulkey", "status.message"),
                            "MCPServer \"nulkey\" is invalid: spec: Invalid value: \"object\": not "
                            "valid JSON: NUL byte in object key not supported"));
