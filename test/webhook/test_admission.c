@@ -235,6 +235,7 @@ static void test_body_cap(void **state)
     int status;
 
     (void)state;
+    assert_int_equal(WH_BODY_MAX, 3 << 20); /* the apiserver's own limit (DESIGN.md section 3) */
     assert_non_null(big);
     memset(big, ' ', WH_BODY_MAX + 1);
     memcpy(big, seed, len);
