@@ -56,6 +56,7 @@ typedef struct reader {
 } reader_t;
 
 static json_t *read_value(reader_t *r, const mcp_shape_t *shape);
+static json_t *read_scalar(reader_t *r);
 
 static json_t *fail(reader_t *r, const char *why)
 {
@@ -569,7 +570,10 @@ static json_t *read_array(reader_t *r, const mcp_shape_t *shape)
     }
     for (;;) {
         count++;
-        if (arr && r->opts && shape && shape->max_items && count > shape->max_items) {
+        if (!arr && r->depth < MAX_DEPTH && r->p < r->end && *r->p != '{' && *r->p != '[') {
+            if (!read_scalar(r)) /* skipping: no bookkeeping a scalar needs */
+                break;
+        } else if (arr && r->opts && shape && shape->max_items && count > shape->max_items) {
             if (skip_value(r) != 0)
                 break;
         } else if (!(v = read_value(r, items))) {
