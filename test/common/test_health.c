@@ -315,8 +315,11 @@ static void test_head_too_large(void **state)
     line[sizeof(line) - 3] = '\r';
     line[sizeof(line) - 2] = '\n';
     line[sizeof(line) - 1] = '\0';
-    for (int i = 0; i < 12; i++) /* past the 8 KiB cap */
-        send_str(fd, line);
+    /* past the 8 KiB cap; the server may answer and close before the last
+     * lines arrive, so a send may fail then (EPIPE, ECONNRESET) */
+    for (int i = 0; i < 12; i++)
+        if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0)
+            break;
     read_response(fd, 3000, &r);
     assert_int_equal(r.status, 431);
     free(r.body);
