@@ -3,16 +3,16 @@
 #include <stdio.h>
 
 #include "server.h"
+#include "wsch.h"
 
 px_backend_t *px_server_backend(const px_config_t *cfg, char *err, size_t errlen)
 {
-    px_backend_t *be = NULL;
+    px_backend_t *be;
 
-    if (cfg->exec_argv)
-        be = px_exec_new(cfg->exec_argv);
-    else
-        snprintf(err, errlen, "pods/attach is not built yet");
-    if (!be && cfg->exec_argv)
+    if (!cfg->exec_argv)
+        return px_attach_new(cfg, err, errlen);
+    be = px_exec_new(cfg->exec_argv);
+    if (!be)
         snprintf(err, errlen, "out of memory");
     return be;
 }

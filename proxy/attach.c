@@ -1,0 +1,650 @@
+/* The attach backend: the MCP server's stdio through the apiserver's
+ * pods/attach WebSocket (v5.channel.k8s.io) to pod --pod, container
+ * --container, with the pod's ServiceAccount token (in-cluster config, or a
+ * kubeconfig for development).
+ *
+ * Each stream is one thread that owns a TLS connection and a wslay session
+ * (wsch.c) and bridges it to one end of a socketpair; the event loop gets the
+ * other end, so upstream.c treats it like a child's pipes and nothing
+ * blocks the loop. The thread pings when the stream is quiet and gives up
+ * on a stream that has been silent too long (a stale attach: the node or
+ * the apiserver lost it without closing it); closing its socketpair end is
+ * how it reports any end, and upstream.c then opens a new stream.
+ *
+ * A second thread watches the pod (list+watch from common/'s Kubernetes
+ * client). A new pod (uid) or a restarted container (containerID) bumps a
+ * generation: the backend then asks upstream.c to replace the stream, so a
+ * stream to a dead container never lingers, and open() refuses while the
+ * container is not running (the backoff retries). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "mcp/kube.h"
+#include "mcp/log.h"
+#include "wsch.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define HEAD_MAX           16384
+#define PING_MS            10000 /* quiet this long: ping */
+#define STALE_MS           30000 /* silent this long (pings unanswered): stale */
+#define CHUNK              65536
+
+typedef struct pod_state {
+    char uid[64], container_id[160];
+    int running;
+    uint64_t generation;
+} pod_state_t;
+
+typedef struct attach_be {
+    px_backend_t super;
+    const px_config_t *cfg;
+    mcp_kube_t *kube;
+    SSL_CTX *ssl_ctx;
+    char host[256], port[8];
+    volatile int stop;
+    pthread_t watcher;
+    int watcher_started;
+    pthread_mutex_t lock;
+    pod_state_t pod; /* under lock */
+    uint64_t attached_generation;
+    struct conn *cur;
+    char last_wait[160];
+} attach_be_t;
+
+/* One stream; freed by whoever drops the last reference. */
+typedef struct conn {
+    _Atomic int refs, stop, done;
+    attach_be_t *be;
+    int fd; /* the thread's end of the socketpair */
+    char path[768];
+    SSL *ssl;
+    int sock;
+    char pre[HEAD_MAX]; /* bytes read past the handshake head */
+    size_t pre_len, pre_off;
+    uint64_t last_rx;
+} conn_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void conn_unref(conn_t *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (c->ssl)
+        SSL_free(c->ssl);
+    if (c->sock >= 0)
+        close(c->sock);
+    if (c->fd >= 0)
+        close(c->fd);
+    OPENSSL_cleanse(c->pre, sizeof(c->pre));
+    free(c);
+}
+
+/* ---- TLS to the apiserver ----------------------------------------------------------------------
+ */
+
+static int add_pem_certs(SSL_CTX *ctx, const char *pem, int chain)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x;
+    int n = 0;
+
+    while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (chain && n == 0)
+            SSL_CTX_use_certificate(ctx, x), X509_free(x);
+        else if (chain)
+            SSL_CTX_add_extra_chain_cert(ctx, x); /* takes x */
+        else
+            X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), x), X509_free(x);
+        n++;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    return n > 0 ? 0 : MCP_ETLS;
+}
+
+static SSL_CTX *tls_ctx(const mcp_kube_config_t *kc, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    int ok = ctx != NULL;
+
+    if (ok)
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (ok && kc->insecure)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    else if (ok) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if (kc->ca_file)
+            ok = SSL_CTX_load_verify_locations(ctx, kc->ca_file, NULL) == 1;
+        else if (kc->ca_data)
+            ok = add_pem_certs(ctx, kc->ca_data, 0) == 0;
+        else
+            ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
+    }
+    if (ok && kc->cert_file)
+        ok = SSL_CTX_use_certificate_chain_file(ctx, kc->cert_file) == 1;
+    else if (ok && kc->cert_data)
+        ok = add_pem_certs(ctx, kc->cert_data, 1) == 0;
+    if (ok && kc->key_file)
+        ok = SSL_CTX_use_PrivateKey_file(ctx, kc->key_file, SSL_FILETYPE_PEM) == 1;
+    else if (ok && kc->key_data) {
+        BIO *bio = BIO_new_mem_buf(kc->key_data, -1);
+        EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+
+        ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+        EVP_PKEY_free(key);
+        BIO_free(bio);
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (!ok) {
+        snprintf(err, errlen, "cannot set up TLS to the apiserver (CA or client certificate)");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* "https://host:port[/...]" into host and port. */
+static int split_server(const char *url, char *host, size_t hl, char *port, size_t pl)
+{
+    const char *p = strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+    const char *end, *colon;
+
+    if (!p)
+        return MCP_EINVAL;
+    end = p + strcspn(p, "/");
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+
+        if (!rb)
+            return MCP_EINVAL;
+        snprintf(host, hl, "%.*s", (int)(rb - p - 1), p + 1);
+        colon = rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        snprintf(host, hl, "%.*s", (int)((colon ? colon : end) - p), p);
+    }
+    snprintf(port, pl, "%.*s", colon ? (int)(end - colon - 1) : 3, colon ? colon + 1 : "443");
+    return *host ? 0 : MCP_EINVAL;
+}
+
+static int tcp_connect(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int fd = -1;
+
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, 0};
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int is_ip(const char *host)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Connect, TLS, the upgrade request and its 101 answer. */
+static int handshake(conn_t *c, char *err, size_t errlen)
+{
+    attach_be_t *be = c->be;
+    char key[25], *auth = NULL, *head = c->pre;
+    mcp_buf_t req;
+    size_t got = 0;
+    char *eoh = NULL;
+    int rc = MCP_EIO;
+
+    c->sock = tcp_connect(be->host, be->port);
+    if (c->sock < 0) {
+        snprintf(err, errlen, "cannot connect to the apiserver %s:%s", be->host, be->port);
+        return MCP_EIO;
+    }
+    c->ssl = SSL_new(be->ssl_ctx);
+    SSL_set_fd(c->ssl, c->sock);
+    if (is_ip(be->host))
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), be->host);
+    else {
+        SSL_set_tlsext_host_name(c->ssl, be->host);
+        SSL_set1_host(c->ssl, be->host);
+    }
+    if (SSL_connect(c->ssl) != 1) {
+        snprintf(err, errlen, "TLS to the apiserver failed");
+        ERR_clear_error();
+        return MCP_ETLS;
+    }
+    mcp_buf_init(&req, 8192);
+    auth = mcp_kube_auth_header(be->kube);
+    if (px_ws_new_key(key) == 0 && px_ws_request(&req, be->host, c->path, key, auth) == 0 &&
+        SSL_write(c->ssl, req.data, (int)req.len) == (int)req.len)
+        rc = 0;
+    OPENSSL_cleanse(req.data, req.len);
+    mcp_buf_dispose(&req);
+    if (auth) {
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot send the attach request");
+        return rc;
+    }
+    while (!eoh && got + 1 < sizeof(c->pre)) {
+        int n = SSL_read(c->ssl, head + got, (int)(sizeof(c->pre) - 1 - got));
+
+        if (n <= 0) {
+            snprintf(err, errlen, "the apiserver closed the attach request");
+            return MCP_EIO;
+        }
+        got += (size_t)n;
+        head[got] = '\0';
+        eoh = strstr(head, "\r\n\r\n");
+    }
+    if (!eoh) {
+        snprintf(err, errlen, "attach response head too large");
+        return MCP_ETOOBIG;
+    }
+    eoh[2] = '\0'; /* keep the head's last CRLF for the parser */
+    rc = px_ws_check_response(head, key, err, errlen);
+    if (rc != 0)
+        return rc;
+    c->pre_off = (size_t)(eoh + 4 - head);
+    c->pre_len = got;
+    fcntl(c->sock, F_SETFL, fcntl(c->sock, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+/* ---- the stream thread ---------------------------------------------------------------------- */
+
+static ssize_t io_recv(void *ctx, uint8_t *buf, size_t len)
+{
+    conn_t *c = ctx;
+    int n;
+
+    if (c->pre_off < c->pre_len) {
+        size_t k = c->pre_len - c->pre_off < len ? c->pre_len - c->pre_off : len;
+
+        memcpy(buf, c->pre + c->pre_off, k);
+        c->pre_off += k;
+        c->last_rx = mono_ms();
+        return (ssize_t)k;
+    }
+    n = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (n > 0) {
+        c->last_rx = mono_ms();
+        return n;
+    }
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        ERR_clear_error();
+        errno = EIO;
+        return -1;
+    }
+}
+
+static ssize_t io_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    conn_t *c = ctx;
+    int n = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+
+    if (n > 0)
+        return n;
+    if (SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_WRITE ||
+        SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ) {
+        errno = EAGAIN;
+        return -1;
+    }
+    ERR_clear_error();
+    errno = EIO;
+    return -1;
+}
+
+static int sink_stdout(void *ctx, const uint8_t *p, size_t n)
+{
+    conn_t *c = ctx;
+
+    while (n) { /* the thread's end blocks: the loop reads at its pace */
+        ssize_t w = write(c->fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void sink_stderr(void *ctx, const uint8_t *p, size_t n)
+{
+    char line[1024];
+
+    (void)ctx;
+    if (!mcp_log_enabled(MCP_LOG_DEBUG))
+        return;
+    snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) - 1 ? n : sizeof(line) - 1), p);
+    line[strcspn(line, "\r\n")] = '\0';
+    mcp_log(MCP_LOG_DEBUG, "mcp server stderr", "line", line, NULL);
+}
+
+static void sink_status(void *ctx, const char *json, size_t n)
+{
+    char msg[512];
+
+    (void)ctx;
+    snprintf(msg, sizeof(msg), "%.*s", (int)(n < sizeof(msg) - 1 ? n : sizeof(msg) - 1), json);
+    mcp_log(MCP_LOG_INFO, "attach status", "status", msg, NULL);
+}
+
+/* Pump until either side ends, the stream goes stale, or we are stopped. */
+static const char *pump(conn_t *c, px_ws_t *ws)
+{
+    uint8_t buf[CHUNK];
+    uint64_t last_ping = 0;
+
+    c->last_rx = mono_ms();
+    while (!atomic_load(&c->stop)) {
+        struct pollfd p[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
+        uint64_t now;
+
+        if (px_ws_want_write(ws))
+            p[0].events |= POLLOUT;
+        if (poll(p, 2, SSL_pending(c->ssl) || c->pre_off < c->pre_len ? 0 : 1000) < 0 &&
+            errno != EINTR)
+            return "poll failed";
+        if (SSL_pending(c->ssl) || c->pre_off < c->pre_len || (p[0].revents & ~POLLOUT)) {
+            int rc = px_ws_read(ws);
+
+            if (rc == MCP_ENOENT)
+                return "the MCP server's stream closed";
+            if (rc != 0)
+                return "the attach stream broke";
+        }
+        if (p[1].revents) {
+            ssize_t n = read(c->fd, buf, sizeof(buf));
+
+            if (n <= 0) { /* the loop closed its end: close stdin (v5), then leave */
+                px_ws_close_stdin(ws);
+                px_ws_write(ws);
+                return NULL;
+            }
+            if (px_ws_stdin(ws, buf, (size_t)n) != 0)
+                return "cannot queue stdin";
+        }
+        now = mono_ms();
+        if (now - c->last_rx > STALE_MS)
+            return "stale attach: nothing from the apiserver, pings unanswered";
+        if (now - c->last_rx > PING_MS && now - last_ping > PING_MS) {
+            px_ws_ping(ws);
+            last_ping = now;
+        }
+        if (px_ws_want_write(ws) && px_ws_write(ws) != 0)
+            return "cannot write to the attach stream";
+    }
+    return NULL;
+}
+
+static void *conn_main(void *arg)
+{
+    conn_t *c = arg;
+    char err[512] = "";
+    px_ws_io_t io = {.recv = io_recv, .send = io_send, .ctx = c};
+    px_ws_sink_t sink = {
+        .stdout_data = sink_stdout, .stderr_data = sink_stderr, .status = sink_status, .ctx = c};
+    px_ws_t *ws = NULL;
+    const char *why = NULL;
+
+    if (handshake(c, err, sizeof(err)) != 0) {
+        mcp_log(MCP_LOG_WARN, "attach failed", "pod", c->be->cfg->pod, "error", err, NULL);
+    } else if (!(ws = px_ws_new(&io, &sink, c->be->cfg->max_message + 65536))) {
+        mcp_log(MCP_LOG_ERROR, "attach: out of memory", NULL);
+    } else {
+        mcp_log(MCP_LOG_INFO, "attached", "pod", c->be->cfg->pod, "container",
+                c->be->cfg->container, NULL);
+        why = pump(c, ws);
+        if (why)
+            mcp_log(MCP_LOG_WARN, "attach stream ended", "why", why, NULL);
+    }
+    px_ws_free(ws);
+    shutdown(c->fd, SHUT_RDWR); /* the loop sees EOF: the stream is down */
+    atomic_store(&c->done, 1);
+    conn_unref(c);
+    return NULL;
+}
+
+/* ---- the pod watch
+ * -------------------------------------------------------------------------------- */
+
+static void on_pod(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *obj,
+                   uint32_t epoch)
+{
+    attach_be_t *be = ctx;
+    pod_state_t now = {0};
+    const json_t *statuses = mcp_json_get(obj, "status.containerStatuses");
+    size_t i;
+    const json_t *st;
+
+    (void)w;
+    (void)epoch;
+    if (strcmp(type, "DELETED") != 0) {
+        snprintf(now.uid, sizeof(now.uid), "%s", mcp_json_str(obj, "metadata.uid") ?: "");
+        json_array_foreach(statuses, i, st)
+        {
+            const char *name = mcp_json_str(st, "name");
+
+            if (!name || strcmp(name, be->cfg->container) != 0)
+                continue;
+            snprintf(now.container_id, sizeof(now.container_id), "%s",
+                     mcp_json_str(st, "containerID") ?: "");
+            now.running = mcp_json_get(st, "state.running") != NULL;
+        }
+    }
+    pthread_mutex_lock(&be->lock);
+    if (strcmp(now.uid, be->pod.uid) != 0 || strcmp(now.container_id, be->pod.container_id) != 0 ||
+        now.running != be->pod.running) {
+        now.generation = be->pod.generation + 1;
+        be->pod = now;
+        mcp_log(MCP_LOG_INFO, "mcp server pod changed", "pod", be->cfg->pod, "running",
+                now.running ? "true" : "false", NULL);
+    }
+    pthread_mutex_unlock(&be->lock);
+}
+
+static void on_synced(void *ctx, const mcp_kube_watch_t *w, uint32_t epoch)
+{
+    (void)ctx;
+    (void)w;
+    (void)epoch;
+}
+
+static void *watcher_main(void *arg)
+{
+    attach_be_t *be = arg;
+    char selector[320];
+    mcp_kube_watch_spec_t spec = {.kind = "Pod",
+                                  .base = "/api/v1",
+                                  .resource = "pods",
+                                  .namespace = be->cfg->ns,
+                                  .field_selector = selector};
+    mcp_kube_watch_ops_t ops = {.event = on_pod, .synced = on_synced, .ctx = be};
+    mcp_kube_watch_t w;
+
+    snprintf(selector, sizeof(selector), "metadata.name%%3D%s", be->cfg->pod);
+    mcp_kube_watch_init(&w, &spec, mcp_kube_client(be->kube), &ops);
+    mcp_kube_watch_run(&w);
+    return NULL;
+}
+
+/* ---- the backend
+ * ------------------------------------------------------------------------------------- */
+
+static int attach_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err, size_t errlen)
+{
+    attach_be_t *be = (attach_be_t *)pb;
+    pod_state_t pod;
+    int sv[2];
+    conn_t *c;
+    pthread_t t;
+
+    pthread_mutex_lock(&be->lock);
+    pod = be->pod;
+    pthread_mutex_unlock(&be->lock);
+    if (!pod.running) {
+        snprintf(err, errlen, "waiting for container %s of pod %s/%s to run", be->cfg->container,
+                 be->cfg->ns, be->cfg->pod);
+        return MCP_ENOENT;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        return MCP_EIO;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(sv[0]);
+        close(sv[1]);
+        return MCP_ENOMEM;
+    }
+    atomic_store(&c->refs, 2);
+    c->be = be;
+    c->fd = sv[1];
+    c->sock = -1;
+    snprintf(c->path, sizeof(c->path),
+             "/api/v1/namespaces/%s/pods/%s/attach?container=%s&stdin=true&stdout=true&stderr=true",
+             be->cfg->ns, be->cfg->pod, be->cfg->container);
+    if (pthread_create(&t, NULL, conn_main, c) != 0) {
+        close(sv[0]);
+        conn_unref(c);
+        conn_unref(c);
+        snprintf(err, errlen, "cannot start a thread");
+        return MCP_EIO;
+    }
+    pthread_detach(t);
+    be->cur = c;
+    be->attached_generation = pod.generation;
+    *rfd = sv[0];
+    *wfd = dup(sv[0]);
+    *efd = -1; /* stderr arrives on channel 2 and is logged by the thread */
+    return *wfd < 0 ? MCP_EIO : 0;
+}
+
+static void attach_close(px_backend_t *pb, int final)
+{
+    attach_be_t *be = (attach_be_t *)pb;
+    conn_t *c = be->cur;
+
+    be->cur = NULL;
+    if (!c)
+        return;
+    atomic_store(&c->stop, 1);
+    for (int i = 0; final && i < 300 && !atomic_load(&c->done); i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    conn_unref(c);
+}
+
+static int attach_tick(px_backend_t *pb, uint64_t now_ms)
+{
+    attach_be_t *be = (attach_be_t *)pb;
+    uint64_t gen;
+
+    (void)now_ms;
+    pthread_mutex_lock(&be->lock);
+    gen = be->pod.generation;
+    pthread_mutex_unlock(&be->lock);
+    return be->cur && gen != be->attached_generation; /* pod replaced or container restarted */
+}
+
+static void attach_free(px_backend_t *pb)
+{
+    attach_be_t *be = (attach_be_t *)pb;
+
+    be->stop = 1;
+    if (be->watcher_started)
+        pthread_join(be->watcher, NULL);
+    mcp_kube_free(be->kube);
+    SSL_CTX_free(be->ssl_ctx);
+    pthread_mutex_destroy(&be->lock);
+    free(be);
+}
+
+px_backend_t *px_attach_new(const px_config_t *cfg, char *err, size_t errlen)
+{
+    attach_be_t *be = calloc(1, sizeof(*be));
+    mcp_kube_config_t kc;
+
+    if (!be)
+        return NULL;
+    be->super.name = "attach";
+    be->super.open = attach_open;
+    be->super.close = attach_close;
+    be->super.tick = attach_tick;
+    be->super.free = attach_free;
+    be->cfg = cfg;
+    pthread_mutex_init(&be->lock, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (mcp_kube_config_load(&kc, NULL, err, errlen) != 0)
+        goto fail;
+    if (split_server(kc.server, be->host, sizeof(be->host), be->port, sizeof(be->port)) != 0) {
+        snprintf(err, errlen, "apiserver URL %s is not https://host[:port]", kc.server);
+        mcp_kube_config_dispose(&kc);
+        goto fail;
+    }
+    be->ssl_ctx = tls_ctx(&kc, err, errlen);
+    be->kube = be->ssl_ctx ? mcp_kube_new(&kc, &be->stop, err, errlen) : NULL;
+    mcp_kube_config_dispose(&kc);
+    if (!be->kube)
+        goto fail;
+    if (pthread_create(&be->watcher, NULL, watcher_main, be) != 0) {
+        snprintf(err, errlen, "cannot start a thread");
+        goto fail;
+    }
+    be->watcher_started = 1;
+    return &be->super;
+fail:
+    attach_free(&be->super);
+    return NULL;
+}
