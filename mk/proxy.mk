@@ -8,9 +8,12 @@ PX_BIN     := $(BUILD)/mcp-proxy
 PX_LIBOBJ  := $(call obj,$(filter-out proxy/main.c,$(PX_SRC)))
 PX_LIBS    := -lwslay
 TEST_PX    := $(patsubst test/%.c,$(BUILD)/test/%,$(sort $(wildcard test/proxy/test_*.c)))
-PX_FUZZ_BIN = $(FUZZ_BUILD)/fuzz-proxy
+PX_FUZZ_DIR := build/fuzz
+PX_FUZZ_BIN := $(PX_FUZZ_DIR)/fuzz-proxy
+FUZZ_CC     ?= clang
+FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/era.c proxy/bridge.c proxy/config.c \
-              bench/proxy/fuzz_proxy.c
+              proxy/wsch.c bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
 # proxy's as extra prerequisites (recipes expand TEST_BINS late, so += works).
@@ -37,11 +40,11 @@ $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -O1 -g -fno-omit-frame-pointer \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $(PX_FUZZ_SRC) $(LIBS)
+	    -o $@ $(PX_FUZZ_SRC) $(PX_LIBS) $(LIBS)
 
 fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing and bridge for FUZZ_SECONDS
-	@mkdir -p $(FUZZ_BUILD)/proxy-corpus $(FUZZ_BUILD)/proxy-artifacts
-	@cp test/fixtures/proxy/fuzz-seeds/* $(FUZZ_BUILD)/proxy-corpus/ 2>/dev/null || true
+	@mkdir -p $(PX_FUZZ_DIR)/proxy-corpus $(PX_FUZZ_DIR)/proxy-artifacts
+	@cp test/fixtures/proxy/fuzz-seeds/* $(PX_FUZZ_DIR)/proxy-corpus/ 2>/dev/null || true
 	$(PX_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-	    -artifact_prefix=$(FUZZ_BUILD)/proxy-artifacts/ -print_final_stats=1 \
-	    $(FUZZ_BUILD)/proxy-corpus
+	    -artifact_prefix=$(PX_FUZZ_DIR)/proxy-artifacts/ -print_final_stats=1 \
+	    $(PX_FUZZ_DIR)/proxy-corpus

@@ -456,7 +456,7 @@ static void on_response(px_bridge_t *b, json_t *msg)
     pending_t *p = pending_find(b, json_object_get(msg, "id"));
     json_t *result = json_object_get(msg, "result");
     px_chan_t *c;
-    int status = 0;
+    int status = 0, flags;
 
     if (!p) {
         mcp_log(MCP_LOG_DEBUG, "response to no pending request", NULL);
@@ -466,33 +466,34 @@ static void on_response(px_bridge_t *b, json_t *msg)
         on_internal_response(b, p, msg);
         return;
     }
+    /* the entry goes first: a channel may go away once it has its final answer */
     c = p->chan;
+    flags = p->flags;
+    if (p->session)
+        p->session->last_active = b->now;
     json_object_set(msg, "id", p->orig_id);
+    pending_del(b, p);
     if (json_is_object(result)) {
         const char *rt = json_string_value(json_object_get(result, "resultType"));
 
-        if ((p->flags & F_MODERN) && b->server.era == PX_ERA_LEGACY)
-            complete_for_modern(result, p->flags);
-        if ((p->flags & F_TOOLS_LIST))
+        if ((flags & F_MODERN) && b->server.era == PX_ERA_LEGACY)
+            complete_for_modern(result, flags);
+        if ((flags & F_TOOLS_LIST))
             filter_tools(b, result);
-        if (!(p->flags & F_MODERN) && rt && strcmp(rt, "input_required") == 0) {
-            reply_error(b, c, p->orig_id, PX_E_INTERNAL,
+        if (!(flags & F_MODERN) && rt && strcmp(rt, "input_required") == 0) {
+            reply_error(b, c, json_object_get(msg, "id"), PX_E_INTERNAL,
                         "the MCP server asked for more input (a 2026-07-28 multi round-trip "
                         "request), which a handshake-era client cannot give",
                         NULL, 0);
-            pending_del(b, p);
             return;
         }
         b->stats.responses++;
     } else {
         b->stats.errors++;
-        if (p->flags & F_MODERN)
+        if (flags & F_MODERN)
             status = status_of_error(msg);
     }
-    if (p->session)
-        p->session->last_active = b->now;
     chan_send(b, c, msg, PX_SEND_FINAL, status);
-    pending_del(b, p);
 }
 
 /* ---- notifications and requests from the server ------------------------------------------ */
@@ -648,14 +649,16 @@ void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len)
 
 static void fail_client(px_bridge_t *b, pending_t *p, void *why)
 {
-    if (p->kind == P_CLIENT && p->chan) {
-        char m[200];
+    px_chan_t *c = p->kind == P_CLIENT ? p->chan : NULL;
+    json_t *id = json_incref(p->orig_id);
+    char m[200];
 
-        snprintf(m, sizeof(m), "the MCP server stopped (%s); the request was lost, retry it",
-                 (const char *)why);
-        reply_error(b, p->chan, p->orig_id, PX_E_INTERNAL, m, NULL, 0);
-    }
-    pending_del(b, p);
+    pending_del(b, p); /* first: the channel may go away with its final answer */
+    snprintf(m, sizeof(m), "the MCP server stopped (%s); the request was lost, retry it",
+             (const char *)why);
+    if (c)
+        reply_error(b, c, id, PX_E_INTERNAL, m, NULL, 0);
+    json_decref(id);
 }
 
 void px_bridge_upstream_down(px_bridge_t *b, const char *why)
@@ -707,9 +710,12 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
     else if (!s && b->server.era == PX_ERA_LEGACY)
         px_era_strip_meta(msg);
     if (up_send(b, msg) != 0) {
-        reply_error(b, reply, p->orig_id, PX_E_INTERNAL, "the MCP server is not accepting input",
-                    NULL, 503);
+        json_t *orig = json_incref(p->orig_id);
+
         pending_del(b, p);
+        reply_error(b, reply, orig, PX_E_INTERNAL, "the MCP server is not accepting input", NULL,
+                    503);
+        json_decref(orig);
     }
 }
 

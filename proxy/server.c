@@ -372,7 +372,10 @@ static void teardown(px_server_t *s)
             h2o_context_dispose(&s->ctx);
             px_http_dispose(&s->http);
             h2o_evloop_run(s->loop, 0);
-            h2o_evloop_destroy(s->loop);
+            /* the reverse proxy's connection pool keeps a timer on the loop: then the
+             * loop goes with the process */
+            if (h2o_linklist_is_empty(&s->loop->_timeouts))
+                h2o_evloop_destroy(s->loop);
         }
     }
     px_bridge_free(s->bridge);

@@ -26,6 +26,7 @@ struct px_upstream {
     mcp_buf_t wq, wbusy;
     int writing, open;
     uint64_t backoff_ms, reopen_at, opened_at, restarts;
+    char last_err[256];
 };
 
 static void down(px_upstream_t *u, const char *why);
@@ -147,8 +148,10 @@ static void open_stream(px_upstream_t *u)
     uint64_t now = h2o_now(u->loop);
 
     if (u->be->open(u->be, &rfd, &wfd, &efd, err, sizeof(err)) != 0) {
-        mcp_log(MCP_LOG_ERROR, "cannot start the mcp server stream", "backend", u->be->name,
-                "error", err, NULL);
+        if (strcmp(err, u->last_err) != 0) /* once per reason, not once per retry */
+            mcp_log(MCP_LOG_WARN, "cannot start the mcp server stream", "backend", u->be->name,
+                    "error", err, NULL);
+        snprintf(u->last_err, sizeof(u->last_err), "%s", err);
         u->reopen_at = now + u->backoff_ms;
         u->backoff_ms = u->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : u->backoff_ms * 2;
         return;
@@ -161,6 +164,7 @@ static void open_stream(px_upstream_t *u)
     }
     u->open = 1;
     u->opened_at = now;
+    u->last_err[0] = '\0';
     mcp_buf_reset(&u->wq);
     mcp_buf_reset(&u->lines.buf);
     u->lines.skipping = 0;

@@ -76,7 +76,7 @@ async def one_v2(args, i):
     from mcp.client import Client
     from mcp.client.sse import sse_client
 
-    mode = "2026-07-28" if args.mode == "modern" else "legacy"
+    mode = {"modern": "2026-07-28", "legacy": "legacy", "auto": "auto"}[args.mode]
     target = args.url + "/mcp" if args.transport == "mcp" else sse_client(args.url + "/sse")
     async with Client(target, mode=mode) as client:
         return await exercise(args, i, client.list_tools, client.call_tool, client.protocol_version)
@@ -155,7 +155,7 @@ async def main_async(args):
     ok = True
     for run in args.runs.split(","):
         args.transport, args.mode = run.split(":")
-        if SDK_MAJOR < 2 and args.mode != "legacy":
+        if SDK_MAJOR < 2 and args.mode == "modern":
             continue
         ok = await run_once(args) and ok
     return 0 if ok else 1
@@ -166,7 +166,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
     p.add_argument("--server", required=True, choices=sorted(CASES))
-    p.add_argument("--runs", default="mcp:modern", help="transport:mode,... (mcp|sse : modern|legacy)")
+    p.add_argument("--runs", default="mcp:modern", help="transport:mode,... (mcp|sse : modern|legacy|auto)")
     p.add_argument("--clients", type=int, default=1)
     p.add_argument("--calls", type=int, default=2)
     p.add_argument("--tools", default="")

@@ -35,14 +35,14 @@ start_proxy() { # name args...
     PPID_=$!
     PIDS+=("$PPID_")
     PORT=""
-    for _ in $(seq 200); do
+    for _ in $(seq 400); do
         PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
         if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.1
     done
-    echo "FAIL $name: mcp-proxy did not become healthy in 20 s" >&2
+    echo "FAIL $name: mcp-proxy did not become healthy in 40 s" >&2
     cat "$log" >&2
     return 1
 }
@@ -115,6 +115,27 @@ kill -TERM "$PPID_"
 for _ in $(seq 100); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
 if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: drained and stopped"; else
     echo "FAIL SIGTERM"; fail=1; fi
+
+echo "== HTTP transports: server-everything over streamable HTTP and SSE behind the reverse proxy"
+for mode in streamableHttp sse; do
+    free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
+    PIDS+=($!)
+    if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
+    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
+    for venv in mcp1 mcp2; do
+        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
+            --clients 16 --runs "$runs" >"$WORK/rp-$mode-$venv.json" 2>&1 || true
+        while read -r line; do
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $line"; else
+                echo "FAIL $line"; fail=1; fi
+        done <"$WORK/rp-$mode-$venv.json"
+    done
+    if [ "$mode" = streamableHttp ]; then
+        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
+    fi
+    kill "$PPID_"
+done
 
 echo "== eras: time=${ERA[time]}; fetch=${ERA[fetch]}; everything=${ERA[everything]}; github=${ERA[github]}"
 if [ "$fail" = 0 ]; then echo "proxy e2e: all passed"; else echo "proxy e2e: FAILED"; fi

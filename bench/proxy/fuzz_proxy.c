@@ -1,0 +1,261 @@
+/* libFuzzer target over what mcp-proxy parses from others: the bridge fed a
+ * script of events (lines from the MCP server through the newline framing,
+ * messages from clients of both eras, hang-ups, restarts, timers), the
+ * WebSocket channel protocol fed raw frames, and the attach handshake's
+ * response check. The first input byte picks the mode.
+ *
+ * Oracles beyond the sanitizers: a client request channel never gets a
+ * message after its final one, every message sent anywhere is valid JSON,
+ * and once every channel is gone no channel is still counted as owed an
+ * answer. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/log.h"
+#include "../../proxy/internal.h"
+#include "../../proxy/wsch.h"
+
+#define N_CHANS 64
+
+typedef struct fchan {
+    px_chan_t super;
+    int finished;
+} fchan_t;
+
+static fchan_t chans[N_CHANS];
+static int n_chans;
+
+static void fc_send(px_chan_t *c, const char *json, size_t len, int flags, int status)
+{
+    fchan_t *f = (fchan_t *)c;
+    json_error_t e;
+
+    (void)status;
+    if (f->finished && !c->streaming)
+        abort(); /* a message after the final one */
+    if (len) {
+        json_t *m = json_loadb(json, len, 0, &e);
+
+        if (!m)
+            abort(); /* we only ever send JSON */
+        json_decref(m);
+    }
+    if ((flags & PX_SEND_FINAL) && !c->streaming)
+        f->finished = 1;
+}
+
+static px_chan_t *new_chan(int streaming)
+{
+    fchan_t *f;
+
+    if (n_chans == N_CHANS)
+        return NULL;
+    f = &chans[n_chans++];
+    memset(f, 0, sizeof(*f));
+    f->super.send = fc_send;
+    f->super.streaming = streaming;
+    return &f->super;
+}
+
+static int up_write(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    if (memchr(line, '\n', len))
+        abort(); /* a newline inside a stdio message breaks the framing */
+    return 0;
+}
+
+static void up_restart(void *ctx, const char *why)
+{
+    (void)why;
+    *(int *)ctx = 1;
+}
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+    px_bridge_upstream_line(ctx, line, len);
+}
+
+static void client_msg(px_bridge_t *b, px_session_t *s, const char *p, size_t n, int streaming)
+{
+    int code;
+    json_t *msg = px_parse(p, n, &code);
+    px_chan_t *c = streaming && s ? px_session_stream(s) : new_chan(0);
+
+    if (msg && c)
+        px_bridge_client(b, s, c, msg);
+    json_decref(msg);
+}
+
+/* One event per line: '<' server bytes, 'L' legacy client, 'M' modern
+ * client, 'S' SSE-session message, 'O' open a session, 'G' a channel hangs up,
+ * 'D' server down, 'U' server up, 'T' time passes. */
+static void run_bridge(const uint8_t *data, size_t size)
+{
+    px_config_t cfg;
+    int restart = 0;
+    px_bridge_ops_t ops = {.write = up_write, .restart = up_restart, .ctx = &restart};
+    px_bridge_t *b;
+    px_lines_t lines;
+    px_session_t *sessions[4] = {0};
+    int n_sessions = 0;
+    uint64_t now = 0;
+    static char *tools[] = {"echo", NULL};
+
+    px_config_defaults(&cfg);
+    cfg.max_sessions = 4;
+    cfg.max_inflight = 8;
+    cfg.tools = size % 2 ? tools : NULL;
+    b = px_bridge_new(&cfg, &ops);
+    px_lines_init(&lines, 4096);
+    n_chans = 0;
+    px_bridge_upstream_up(b, now);
+    while (size > 0) {
+        const uint8_t *nl = memchr(data, '\n', size);
+        size_t len = nl ? (size_t)(nl - data) : size;
+        const char *p = (const char *)data + 1;
+        size_t n = len ? len - 1 : 0;
+
+        switch (len ? data[0] : 0) {
+        case '<': /* raw bytes, framed like the child's stdout: ';' stands for a newline */
+            for (size_t i = 0; i < n; i++)
+                px_lines_feed(&lines, p[i] == ';' ? "\n" : p + i, 1, on_line, b);
+            break;
+        case 'L':
+            if (n_sessions)
+                client_msg(b, sessions[(n ? (uint8_t)p[0] : 0) % n_sessions], p + (n > 0),
+                           n - (n > 0), 0);
+            break;
+        case 'S':
+            if (n_sessions)
+                client_msg(b, sessions[n_sessions - 1], p, n, 1);
+            break;
+        case 'M':
+            client_msg(b, NULL, p, n, 0);
+            break;
+        case 'O':
+            if (n_sessions < 4 && (sessions[n_sessions] = px_session_open(b, n > 0, now))) {
+                px_chan_t *c = new_chan(1);
+
+                if (c && n > 0)
+                    px_session_set_stream(b, sessions[n_sessions], c);
+                n_sessions++;
+            }
+            break;
+        case 'C': /* close the newest session */
+            if (n_sessions)
+                px_session_close(b, sessions[--n_sessions]);
+            break;
+        case 'G':
+            if (n_chans)
+                px_chan_gone(b, &chans[(n ? (uint8_t)p[0] : 0) % n_chans].super);
+            break;
+        case 'D':
+            px_bridge_upstream_down(b, "fuzz");
+            break;
+        case 'U':
+            px_bridge_upstream_up(b, now);
+            break;
+        case 'T':
+            now += n ? (uint64_t)(uint8_t)p[0] * 1000 : 40000;
+            px_bridge_tick(b, now);
+            break;
+        default:
+            break;
+        }
+        if (!nl)
+            break;
+        size -= len + 1;
+        data = nl + 1;
+    }
+    for (int i = 0; i < n_chans; i++)
+        px_chan_gone(b, &chans[i].super);
+    for (int i = 0; i < n_chans; i++)
+        if (chans[i].super.n_pending != 0)
+            abort(); /* a channel still owed an answer after everything hung up */
+    px_lines_dispose(&lines);
+    px_bridge_free(b);
+}
+
+typedef struct mem {
+    const uint8_t *p;
+    size_t n, off;
+} mem_t;
+
+static ssize_t m_recv(void *ctx, uint8_t *buf, size_t len)
+{
+    mem_t *m = ctx;
+    size_t k = m->n - m->off;
+
+    if (!k)
+        return 0;
+    k = k < len ? k : len;
+    k = k > 7 ? 7 : k; /* odd chunks: frames split everywhere */
+    memcpy(buf, m->p + m->off, k);
+    m->off += k;
+    return (ssize_t)k;
+}
+
+static ssize_t m_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    (void)buf;
+    return (ssize_t)len;
+}
+
+static int s_out(void *ctx, const uint8_t *p, size_t n)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+static void run_ws(const uint8_t *data, size_t size)
+{
+    mem_t m = {.p = data, .n = size};
+    px_ws_io_t io = {.recv = m_recv, .send = m_send, .ctx = &m};
+    px_ws_sink_t sink = {.stdout_data = s_out, .ctx = NULL};
+    px_ws_t *ws = px_ws_new(&io, &sink, 4096);
+
+    for (int i = 0; ws && i < 10000 && px_ws_read(ws) == 0; i++)
+        px_ws_write(ws);
+    px_ws_free(ws);
+}
+
+static void run_head(const uint8_t *data, size_t size)
+{
+    char *head = malloc(size + 1);
+    char err[256];
+
+    memcpy(head, data, size);
+    head[size] = '\0';
+    px_ws_check_response(head, "dGhlIHNhbXBsZSBub25jZQ==", err, sizeof(err));
+    free(head);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int once;
+
+    if (!once) {
+        mcp_log_set_level(MCP_LOG_ERROR);
+        once = 1;
+    }
+    if (size == 0)
+        return 0;
+    switch (data[0] % 4) {
+    case 0:
+    case 1:
+        run_bridge(data + 1, size - 1);
+        break;
+    case 2:
+        run_ws(data + 1, size - 1);
+        break;
+    default:
+        run_head(data + 1, size - 1);
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+"""Streaming through mcp-proxy's reverse proxy (the HTTP transports): a
+handshake-era session on streamable HTTP asks the real server-everything
+for a 3-second operation with progress; the progress notifications must
+reach the client as the server sends them (the first well before the end),
+not buffered until the response is complete. Usage: e2e_stream.py URL"""
+
+import json
+import sys
+import time
+
+import httpx
+
+URL = sys.argv[1]
+H = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def main():
+    with httpx.Client(timeout=30) as c:
+        r = c.post(URL + "/mcp", headers=H, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        sid = r.headers["mcp-session-id"]
+        h = {**H, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+        c.post(URL + "/mcp", headers=h, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "trigger-long-running-operation", "arguments": {"duration": 3, "steps": 3},
+            "_meta": {"progressToken": "p"}}}
+        t0 = time.monotonic()
+        seen = []
+        with c.stream("POST", URL + "/mcp", headers=h, json=body) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data:") and line[5:].strip():
+                    m = json.loads(line[5:])
+                    seen.append((round(time.monotonic() - t0, 2), m.get("method") or "response"))
+    first = next((t for t, m in seen if m == "notifications/progress"), None)
+    last = seen[-1][0] if seen else None
+    ok = first is not None and last is not None and first < last - 1.5 and seen[-1][1] == "response"
+    print(("ok   " if ok else "FAIL ") + f"reverse proxy streams SSE as it comes: {seen}")
+    sys.exit(0 if ok else 1)
+
+
+main()
