@@ -32,8 +32,9 @@ $(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(LIBS)
 
 .PHONY: test-proxy-e2e fuzz-proxy
-test-proxy-e2e: $(PX_BIN) ## mcp-proxy --exec with real MCP servers and clients of both eras
-	test/proxy/e2e_exec.sh $(PX_BIN)
+PX_E2E_BIN ?= $(PX_BIN)
+test-proxy-e2e: $(PX_BIN) ## mcp-proxy with real MCP servers and clients of both eras (PX_E2E_BIN=other build)
+	test/proxy/e2e_exec.sh $(PX_E2E_BIN)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
 	@mkdir -p $(@D)

@@ -19,7 +19,7 @@
 #include "mcp/log.h"
 #include "internal.h"
 
-enum { P_CLIENT = 0, P_PROBE, P_INIT };
+enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN };
 #define F_TOOLS_LIST 1 /* filter the result by --tools */
 #define F_MODERN     2 /* the client speaks 2026-07-28 */
 #define F_CACHEABLE  4 /* a CacheableResult in 2026-07-28 (ttlMs, cacheScope required) */
@@ -65,6 +65,7 @@ struct px_bridge {
     px_server_info_t server;
     int64_t next_id;
     uint64_t now, deadline; /* deadline of the probe or handshake */
+    int64_t listen_id;      /* our subscriptions/listen for handshake-era sessions, or 0 */
     pending_t **table;
     size_t n_buckets, n_pending;
     parked_t *parked, **parked_tail;
@@ -346,9 +347,42 @@ static void start_handshake(px_bridge_t *b)
     send_internal(b, P_INIT, px_era_initialize_request);
 }
 
+/* Handshake-era sessions expect list-changed notifications without asking;
+ * a 2026-07-28 server sends them only on a subscriptions/listen stream: the
+ * proxy opens one for all of them, for the lists the server says change. */
+static void listen_for_sessions(px_bridge_t *b)
+{
+    static const char *const lists[][2] = {{"tools", "toolsListChanged"},
+                                           {"prompts", "promptsListChanged"},
+                                           {"resources", "resourcesListChanged"}};
+    json_t *filter = json_object();
+    pending_t *p;
+    json_t *req;
+
+    for (size_t i = 0; filter && i < MCP_ARRAY_LEN(lists); i++)
+        if (json_is_true(json_object_get(json_object_get(b->server.capabilities, lists[i][0]),
+                                         "listChanged")))
+            json_object_set_new(filter, lists[i][1], json_true());
+    if (!filter || json_object_size(filter) == 0 || !(p = pending_add(b, P_LISTEN))) {
+        json_decref(filter);
+        return;
+    }
+    req = json_pack("{s:s, s:I, s:s, s:{s:o}}", "jsonrpc", "2.0", "id", (json_int_t)p->upid,
+                    "method", "subscriptions/listen", "params", "notifications", filter);
+    if (req && px_era_add_meta(req, b->server.version, NULL, NULL, NULL) == 0 &&
+        up_send(b, req) == 0)
+        b->listen_id = p->upid;
+    else
+        pending_del(b, p);
+    json_decref(req);
+}
+
 static void became_ready(px_bridge_t *b)
 {
     b->state = PX_READY;
+    b->listen_id = 0;
+    if (b->server.era == PX_ERA_MODERN)
+        listen_for_sessions(b);
     mcp_log(MCP_LOG_INFO, "mcp server ready", "era",
             b->server.era == PX_ERA_MODERN ? "2026-07-28" : "handshake", "version",
             b->server.version, NULL);
@@ -360,19 +394,34 @@ static void on_internal_response(px_bridge_t *b, pending_t *p, json_t *msg)
     json_t *result = json_object_get(msg, "result");
     int kind = p->kind;
 
+    if (kind == P_LISTEN) { /* the server ended our subscription */
+        b->listen_id = 0;
+        pending_del(b, p);
+        return;
+    }
     pending_del(b, p);
     if (kind == P_PROBE) {
-        if (b->state != PX_PROBING)
+        /* a slow server may answer the probe after we gave up on it and sent
+         * initialize: it is modern all the same (the initialize answer is
+         * then ignored) */
+        if (b->state != PX_PROBING && b->state != PX_HANDSHAKE)
             return;
         if (json_is_object(result) && px_era_learn_discover(&b->server, result) == 0)
             became_ready(b);
-        else
+        else if (b->state == PX_PROBING)
             start_handshake(b);
         return;
     }
     if (b->state != PX_HANDSHAKE)
         return;
     if (!json_is_object(result) || px_era_learn_initialize(&b->server, result) != 0) {
+        json_int_t code =
+            json_integer_value(json_object_get(json_object_get(msg, "error"), "code"));
+
+        if (code == PX_E_UNSUPPORTED_PV) { /* a modern server after all: ask it again */
+            px_bridge_upstream_up(b, b->now);
+            return;
+        }
         b->ops.restart(b->ops.ctx, "the MCP server refused initialize");
         return;
     }
@@ -533,7 +582,18 @@ static void on_notification(px_bridge_t *b, json_t *msg)
         return;
     }
     if (json_object_get(meta, PX_META_SUBID)) {
-        route_by_id(b, msg, meta, PX_META_SUBID);
+        json_t *sub = json_object_get(meta, PX_META_SUBID);
+
+        if (!b->listen_id || !json_is_integer(sub) || json_integer_value(sub) != b->listen_id) {
+            route_by_id(b, msg, meta, PX_META_SUBID);
+            return;
+        }
+        if (strcmp(method, "notifications/subscriptions/acknowledged") == 0)
+            return;
+        json_object_del(meta, PX_META_SUBID); /* as a handshake-era server would send it */
+        if (json_object_size(meta) == 0)
+            json_object_del(params, "_meta");
+        broadcast(b, msg);
         return;
     }
     if (strcmp(method, "notifications/cancelled") == 0) { /* the server gave up on its request */
@@ -674,6 +734,7 @@ void px_bridge_upstream_down(px_bridge_t *b, const char *why)
     if (b->state != PX_DOWN)
         b->stats.restarts_seen++;
     b->state = PX_DOWN;
+    b->listen_id = 0;
     px_server_info_clear(&b->server);
 }
 

@@ -49,8 +49,13 @@ static void on_read(h2o_socket_t *sock, const char *err)
     }
     if (u->be->activity)
         u->be->activity(u->be, h2o_now(u->loop));
-    px_lines_feed(&u->lines, sock->input->bytes, sock->input->size, on_line, u);
-    h2o_buffer_consume(&sock->input, sock->input->size);
+    /* take the bytes: a line may make the bridge restart the stream, which
+     * closes this socket (and frees its buffer) in the middle of the feed */
+    h2o_buffer_t *in = sock->input;
+
+    h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
+    px_lines_feed(&u->lines, in->bytes, in->size, on_line, u);
+    h2o_buffer_dispose(&in);
 }
 
 static void on_stderr_line(void *ctx, const char *line, size_t len)

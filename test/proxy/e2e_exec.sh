@@ -137,6 +137,15 @@ for mode in streamableHttp sse; do
     kill "$PPID_"
 done
 
+# a sanitizer build (make test-proxy-e2e PX_E2E_BIN=build/asan/mcp-proxy) reports here
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+sleep 1
+if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
+    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
+    echo "FAIL sanitizer reports above"
+    fail=1
+fi
+
 echo "== eras: time=${ERA[time]}; fetch=${ERA[fetch]}; everything=${ERA[everything]}; github=${ERA[github]}"
 if [ "$fail" = 0 ]; then echo "proxy e2e: all passed"; else echo "proxy e2e: FAILED"; fi
 exit "$fail"

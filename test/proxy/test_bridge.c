@@ -225,6 +225,49 @@ static void test_learn_legacy_by_timeout(void **state)
     fx_free(fx);
 }
 
+static void test_late_probe_answer_wins(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    json_int_t probe;
+
+    (void)state;
+    px_bridge_upstream_up(fx->b, 0);
+    probe = up_id(last_up(fx));
+    px_bridge_tick(fx->b, 10000); /* a slow start: we give up and send initialize */
+    assert_int_equal(px_bridge_state(fx->b), PX_HANDSHAKE);
+    json_int_t init = up_id(last_up(fx));
+    server_says(
+        fx,
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"supportedVersions\":[\"2026-07-28\"],"
+        "\"capabilities\":{}}}",
+        (long long)probe);
+    assert_int_equal(px_bridge_state(fx->b), PX_READY);
+    assert_int_equal(px_bridge_server_era(fx->b), PX_ERA_MODERN);
+    /* the server, now modern, refuses initialize: ignored */
+    server_says(fx,
+                "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-32022,\"message\":\"x\"}}",
+                (long long)init);
+    assert_int_equal(px_bridge_state(fx->b), PX_READY);
+    assert_int_equal(fx->restarts, 0);
+    fx_free(fx);
+}
+
+static void test_initialize_refused_as_modern_reprobes(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+
+    (void)state;
+    px_bridge_upstream_up(fx->b, 0);
+    px_bridge_tick(fx->b, 10000);
+    server_says(fx,
+                "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-32022,\"message\":\"x\"}}",
+                (long long)up_id(last_up(fx)));
+    assert_int_equal(px_bridge_state(fx->b), PX_PROBING);
+    assert_string_equal(px_msg_method(last_up(fx)), "server/discover");
+    assert_int_equal(fx->restarts, 0);
+    fx_free(fx);
+}
+
 static void test_discover_listing_only_legacy_versions_is_legacy(void **state)
 {
     fixture_t *fx = fx_new(NULL);
@@ -420,6 +463,44 @@ static void test_list_changed_to_every_session_with_a_stream(void **state)
     assert_int_equal(fx->chans[5].n, 1);
     assert_int_equal(fx->chans[6].n, 1);
     assert_int_equal(fx->chans[2].n, 1); /* only its initialize answer */
+    fx_free(fx);
+}
+
+static void test_list_changed_from_a_modern_server(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    px_session_t *s;
+    json_int_t listen;
+
+    (void)state;
+    px_bridge_upstream_up(fx->b, 0);
+    server_says(
+        fx,
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"supportedVersions\":[\"2026-07-28\"],"
+        "\"capabilities\":{\"tools\":{\"listChanged\":true},\"prompts\":{}}}}",
+        (long long)up_id(last_up(fx)));
+    /* the proxy subscribes once, for the lists that change, on behalf of handshake-era sessions */
+    assert_string_equal(px_msg_method(last_up(fx)), "subscriptions/listen");
+    json_t *filter = json_object_get(json_object_get(last_up(fx), "params"), "notifications");
+    assert_true(json_is_true(json_object_get(filter, "toolsListChanged")));
+    assert_null(json_object_get(filter, "promptsListChanged"));
+    assert_string_equal(json_string_value(px_msg_meta(last_up(fx), PX_META_VERSION)), "2026-07-28");
+    listen = up_id(last_up(fx));
+    s = legacy_session(fx, 0, "{}");
+    fx->chans[5].super.streaming = 1;
+    px_session_set_stream(fx->b, s, &fx->chans[5].super);
+    server_says(fx,
+                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\","
+                "\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}",
+                (long long)listen);
+    assert_int_equal(fx->chans[5].n, 0);
+    server_says(fx,
+                "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{"
+                "\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}",
+                (long long)listen);
+    assert_int_equal(fx->chans[5].n, 1);
+    assert_string_equal(px_msg_method(fx->chans[5].got[0]), "notifications/tools/list_changed");
+    assert_null(json_object_get(json_object_get(fx->chans[5].got[0], "params"), "_meta"));
     fx_free(fx);
 }
 
@@ -692,6 +773,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learn_modern_and_replay_parked),
         cmocka_unit_test(test_learn_legacy_by_timeout),
+        cmocka_unit_test(test_late_probe_answer_wins),
+        cmocka_unit_test(test_initialize_refused_as_modern_reprobes),
         cmocka_unit_test(test_discover_listing_only_legacy_versions_is_legacy),
         cmocka_unit_test(test_same_ids_from_two_clients),
         cmocka_unit_test(test_progress_tokens_rewritten),
@@ -699,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_modern_stream_closed_cancels),
         cmocka_unit_test(test_legacy_cancel_and_disconnect),
         cmocka_unit_test(test_list_changed_to_every_session_with_a_stream),
+        cmocka_unit_test(test_list_changed_from_a_modern_server),
         cmocka_unit_test(test_server_request_to_capable_session),
         cmocka_unit_test(test_legacy_client_modern_server),
         cmocka_unit_test(test_modern_client_legacy_server),
