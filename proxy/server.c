@@ -46,6 +46,7 @@ typedef struct px_server {
     int checker_started;
     _Atomic int target_ok, stop_checker, draining;
     volatile sig_atomic_t *stop;
+    int config_disposed;
 } px_server_t;
 
 /* ---- readiness and metrics (the health thread calls these too) ---------------------------- */
@@ -370,16 +371,17 @@ static void teardown(px_server_t *s)
             if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
                 h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
             h2o_context_dispose(&s->ctx);
+            free(s->ctx.queue); /* h2o 2.2.5 closes the queue but never frees it (evloop) */
             px_http_dispose(&s->http);
+            h2o_config_dispose(&s->globalconf); /* the reverse proxy's pool timer goes here */
+            s->config_disposed = 1;
             h2o_evloop_run(s->loop, 0);
-            /* the reverse proxy's connection pool keeps a timer on the loop: then the
-             * loop goes with the process */
-            if (h2o_linklist_is_empty(&s->loop->_timeouts))
-                h2o_evloop_destroy(s->loop);
+            h2o_evloop_destroy(s->loop);
         }
     }
     px_bridge_free(s->bridge);
-    h2o_config_dispose(&s->globalconf);
+    if (!s->config_disposed)
+        h2o_config_dispose(&s->globalconf);
 }
 
 int px_run(px_config_t *cfg, volatile sig_atomic_t *stop)

@@ -26,6 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$HERE/setup_servers.sh" >/dev/null
+export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 # Start a proxy on an ephemeral port; sets PORT and PPID_ (the proxy's pid).
 start_proxy() { # name args...
