@@ -89,6 +89,20 @@ static void client_msg(px_bridge_t *b, px_session_t *s, const char *p, size_t n,
     json_decref(msg);
 }
 
+static px_session_t *sessions[4];
+static int n_sessions;
+
+/* The bridge closed an idle session: forget it, as the HTTP layer does. */
+static void on_closed(void *ctx, px_session_t *s)
+{
+    (void)ctx;
+    for (int i = 0; i < n_sessions; i++)
+        if (sessions[i] == s) {
+            sessions[i] = sessions[--n_sessions];
+            return;
+        }
+}
+
 /* One event per line: '<' server bytes, 'L' legacy client, 'M' modern
  * client, 'S' SSE-session message, 'O' open a session, 'G' a channel hangs up,
  * 'D' server down, 'U' server up, 'T' time passes. */
@@ -99,8 +113,6 @@ static void run_bridge(const uint8_t *data, size_t size)
     px_bridge_ops_t ops = {.write = up_write, .restart = up_restart, .ctx = &restart};
     px_bridge_t *b;
     px_lines_t lines;
-    px_session_t *sessions[4] = {0};
-    int n_sessions = 0;
     uint64_t now = 0;
     static char *tools[] = {"echo", NULL};
 
@@ -109,6 +121,8 @@ static void run_bridge(const uint8_t *data, size_t size)
     cfg.max_inflight = 8;
     cfg.tools = size % 2 ? tools : NULL;
     b = px_bridge_new(&cfg, &ops);
+    px_bridge_on_session_closed(b, on_closed, NULL);
+    n_sessions = 0;
     px_lines_init(&lines, 4096);
     n_chans = 0;
     px_bridge_upstream_up(b, now);

@@ -77,7 +77,7 @@ async def one_v2(args, i):
     from mcp.client.sse import sse_client
 
     mode = {"modern": "2026-07-28", "legacy": "legacy", "auto": "auto"}[args.mode]
-    target = args.url + "/mcp" if args.transport == "mcp" else sse_client(args.url + "/sse")
+    target = args.url + "/mcp" if args.transport == "mcp" else sse_client(args.url + "/sse", timeout=30)
     async with Client(target, mode=mode) as client:
         return await exercise(args, i, client.list_tools, client.call_tool, client.protocol_version)
 
@@ -92,7 +92,7 @@ async def one_v1(args, i):
     else:
         from mcp.client.sse import sse_client
 
-        cm = sse_client(args.url + "/sse")
+        cm = sse_client(args.url + "/sse", timeout=30)
     async with cm as streams:
         async with ClientSession(streams[0], streams[1]) as session:
             init = await session.initialize()
