@@ -49,10 +49,11 @@ int mcp_kube_do(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t
     clock_gettime(CLOCK_MONOTONIC, &b);
     status = rc == 0 ? resp->status : 0;
     if (strcmp(req->method, "GET") != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
-        char code[16];
+        char code[16], ms[32];
         snprintf(code, sizeof(code), "%ld", status);
+        snprintf(ms, sizeof(ms), "%.0f", seconds_between(&a, &b) * 1000); /* sent at ts - ms */
         mcp_log(MCP_LOG_DEBUG, "write", "method", req->method, "path", req->path, "status", code,
-                NULL);
+                "ms", ms, NULL);
     }
     if (c->observe)
         c->observe(c->observe_ctx, req, rc, status, seconds_between(&a, &b));
