@@ -251,6 +251,16 @@ static bool transient(long status)
     return status == 409 || status == 429 || status >= 500 || status == 0;
 }
 
+/* Server-side apply answers 500 when our object does not fit the kind's
+ * schema (a field podTemplateSpec carried that a pod template does not
+ * have): no retry will help, so it is the MCPServer's status message. */
+static bool refused_apply(const mcp_kube_resp_t *resp)
+{
+    const char *m = mcp_kube_status_message(resp->body, "");
+
+    return resp->status == 500 && strstr(m, "failed to create typed patch object") != NULL;
+}
+
 /* A failure worth retrying soon: counted as an error, its cause logged. */
 static void retry_later(rec_t *r, const char *method, const char *path, int rc,
                         const mcp_kube_resp_t *resp)
@@ -400,7 +410,7 @@ static int apply(rec_t *r, const char *path, const char *key, const json_t *want
         remember(r, key, resp.body, h);
         mcp_buf_addf(&r->written, "%s%s/%s", r->written.len ? ", " : "", kind, name);
         r->np_written |= strcmp(kind, "NetworkPolicy") == 0;
-    } else if (rc != 0 || transient(resp.status)) {
+    } else if (rc != 0 || (transient(resp.status) && !refused_apply(&resp))) {
         retry_later(r, "PATCH", path, rc, &resp);
         rc = -1;
     } else if (immutable_conflict(want, resp.status) && !r->replacing) {

@@ -21,10 +21,11 @@ typedef struct fake {
     json_t *objs; /* path -> object */
     long rv;
     int gets, posts, puts, patches, deletes, applies, status_writes, events;
-    const char *fail_prefix; /* requests whose path starts with this fail... */
-    long fail_status;        /* ...with this status */
-    int fail_count;          /* ...this many times */
-    char log[8192];          /* "METHOD path\n" of writes */
+    const char *fail_prefix;  /* requests whose path starts with this fail... */
+    long fail_status;         /* ...with this status */
+    int fail_count;           /* ...this many times */
+    const char *fail_message; /* ...with this message (NULL: "injected failure") */
+    char log[8192];           /* "METHOD path\n" of writes */
 } fake_t;
 
 static inline void fake_path(char *out, size_t len, const char *path)
@@ -157,7 +158,9 @@ static inline int fake_request(mcp_kube_client_t *c, const mcp_kube_req_t *req,
     if (f->fail_count > 0 && f->fail_prefix &&
         strncmp(p, f->fail_prefix, strlen(f->fail_prefix)) == 0) {
         f->fail_count--;
-        fake_respond(resp, f->fail_status, fake_status(f->fail_status, "injected failure"));
+        fake_respond(
+            resp, f->fail_status,
+            fake_status(f->fail_status, f->fail_message ? f->fail_message : "injected failure"));
         return 0;
     }
     if (strcmp(req->method, "GET") == 0) {

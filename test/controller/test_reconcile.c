@@ -403,6 +403,32 @@ static void test_forbidden_child(void **state)
     e->api.fail_count = 0;
 }
 
+/* An object server-side apply cannot type (a field a pod template does
+ * not have): 500, but no retry helps: Failed with the apiserver's words. */
+static void test_untypable_apply(void **state)
+{
+    env_t *e = *state;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    e->api.fail_prefix = DEP_PATH;
+    e->api.fail_status = 500;
+    e->api.fail_message = "failed to create typed patch object (default/fetch; apps/v1, "
+                          "Kind=Deployment): .spec.template.x: field not declared in schema";
+    e->api.fail_count = 100;
+    reconcile(e, "fetch"); /* GET 404s are not failed: the cache is cold, fetch fails first */
+    e->api.fail_count = 0;
+    reconcile(e, "fetch");
+    echo_watch(e);
+    put_server(e, "fetch", OVERRIDES_SPEC("{\"labels\":{\"x\":\"y\"}}"), 2);
+    e->api.fail_count = 100;
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_ERROR);
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Failed");
+    assert_non_null(strstr(mcp_json_str(get(e, SRV_PATH "fetch"), "status.message"),
+                           "applying Deployment \"fetch\" failed: failed to create typed patch"));
+    e->api.fail_count = 0;
+    e->api.fail_message = NULL;
+}
+
 static void test_running_and_port_change(void **state)
 {
     env_t *e = *state;
@@ -827,6 +853,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_drops_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_managers_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_child, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untypable_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
