@@ -101,9 +101,10 @@ deps: ## Install missing Debian packages (quick when all are present)
 
 # ---- tests ------------------------------------------------------------------
 .PHONY: test test-unit test-asan test-valgrind test-e2e
-test: deps ## Everything: unit tests, then end-to-end tests on a real control plane
+test: deps ## Everything: unit tests, images (built without Docker), then end-to-end tests
 	$(MAKE) test-unit
 	$(MAKE) test-proxy-e2e
+	$(MAKE) test-images
 	$(MAKE) test-e2e
 	$(MAKE) bench-smoke
 

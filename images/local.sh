@@ -10,7 +10,7 @@
 # images/versions.env), cached as tarballs; the project's binaries, a venv of
 # a PyPI package or an npm install as a second layer; `crane append` (root fs
 # + layer) and `crane mutate` (entrypoint, user, env, ports). An image whose
-# inputs (root fs, layer contents, config, this script) hash as last time and
+# inputs (root fs, layer contents, config, pins) hash as last time and
 # that the registry still holds is not rebuilt. Every built image is also kept
 # as an OCI layout, so a restarted registry (it keeps manifests in memory) is
 # refilled by `restore` in seconds.
@@ -39,7 +39,10 @@ TAG=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$ROOT/charts/mcp-opera
 COREDNS_VERSION=$(awk '$1=="github.com/coredns/coredns" {print $2; exit}' "$ROOT/tools/coredns/go.mod")
 NODE_BIN_DIR=$("$ROOT/e2e/local/build.sh" paths | sed -n 's/^NODE_BIN_DIR=//p')
 CRANE=$NODE_BIN_DIR/crane
-SELF_HASH=$(sha256sum "${BASH_SOURCE[0]}" "$ROOT/images/versions.env" | sha256sum | cut -c1-16)
+# part of every image's cache key: bump it when a change here changes what
+# goes into an image (the other inputs -- root fs, files, pins, config -- are
+# hashed as they are)
+LAYOUT=1
 ENV_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -217,7 +220,7 @@ publish() {
   while (($#)) && [[ $1 != -- ]]; do layer_cmd+=("$1"); shift; done
   shift
   mutate=("$@")
-  key=$(printf '%s\n' "$key" "$base" "${layer_cmd[*]}" "${mutate[*]}" "$SELF_HASH" | sha256sum | cut -c1-32)
+  key=$(printf '%s\n' "$key" "$base" "${layer_cmd[*]}" "${mutate[*]}" "$LAYOUT" | sha256sum | cut -c1-32)
   out=$IMG_CACHE/out/$id
   path=$(regpath "$name")
   ref=$REG/$path:${tags%% *}
@@ -350,14 +353,19 @@ case $cmd in
   restore | build | rootfs) shift || true ;;
   *) cmd=build ;;
 esac
-[[ $(id -u) == 0 ]] || die "needs root (mmdebstrap --mode=root, chroot)"
 mkdir -p "$IMG_CACHE"
+exec 9>"$IMG_CACHE/.lock"
+if [[ $cmd == restore ]]; then
+  # a build in progress pushes its images itself: never wait for it here
+  flock -n 9 || { log "a build is running: restore left to it"; exit 0; }
+  restore
+  exit 0
+fi
+[[ $(id -u) == 0 ]] || die "needs root (mmdebstrap --mode=root, chroot)"
 WORK=
 trap '[[ -z $WORK ]] || rm -rf "$WORK"' EXIT
-exec 9>"$IMG_CACHE/.lock"
 flock 9
 case $cmd in
-  restore) restore ;;
   rootfs) rootfs "${1:?rootfs NAME}" ;;
   build)
     curl -fsS --max-time 2 -o /dev/null "http://$REG/v2/" ||

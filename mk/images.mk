@@ -5,10 +5,25 @@
 IMAGES_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
 IMAGES_NODE_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^NODE_BIN_DIR=//p')
 
+IMAGE_REPO ?= ghcr.io/mcp-operator
+IMAGE_TAG  ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' $(IMAGES_ROOT)/charts/mcp-operator/Chart.yaml)
+DOCKER     ?= docker
+# extra `docker build` flags (the comparison test passes --network=host)
+DOCKER_BUILD_FLAGS ?=
+IMAGES_DOCKER_TARGETS = webhook controller chart-test $(if $(wildcard $(IMAGES_ROOT)/proxy/*.c),proxy)
+
 # mmdebstrap builds the root file systems, catatonit is the pause image
 DEB_PKGS += mmdebstrap catatonit
 
-.PHONY: images-local images-deps registry-up registry-down test-images test-images-docker
+.PHONY: images images-local images-deps registry-up registry-down test-images test-images-docker
+
+images: ## Build the project's images with Docker (Dockerfile; IMAGE_REPO, IMAGE_TAG, DOCKER)
+	@$(DOCKER) info >/dev/null 2>&1 || { \
+	    echo "images: needs a running Docker engine ('$(DOCKER) info' failed); nothing built" >&2; exit 1; }
+	@set -e; . $(IMAGES_ROOT)/images/versions.env; for t in $(IMAGES_DOCKER_TARGETS); do \
+	    echo "images: docker build --target $$t -t $(IMAGE_REPO)/mcp-$$t:$(IMAGE_TAG)"; \
+	    $(DOCKER) build $(DOCKER_BUILD_FLAGS) --build-arg DEBIAN_SUITE=$$DEBIAN_SUITE \
+	        --target $$t -t $(IMAGE_REPO)/mcp-$$t:$(IMAGE_TAG) $(IMAGES_ROOT); done
 
 images-deps: deps
 	@command -v npm >/dev/null || { echo "images: installing npm"; \

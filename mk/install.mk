@@ -1,28 +1,19 @@
 # Install artefacts: the chart's CRD copy, raw manifests rendered from the
-# chart, container images, chart lint. Included by the top Makefile.
+# chart, chart lint (container images: mk/images.mk). Included by the top Makefile.
 
 INSTALL_ROOT  := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
 INSTALL_CHART := $(INSTALL_ROOT)/charts/mcp-operator
 INSTALL_CRD   := $(INSTALL_ROOT)/config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml
 INSTALL_HELM  ?= $(shell command -v helm 2>/dev/null || \
                    echo "$$($(INSTALL_ROOT)/e2e/local/build.sh paths | sed -n 's/^HELM_BIN_DIR=//p')/helm")
-IMAGE_REPO    ?= ghcr.io/mcp-operator
-IMAGE_TAG     ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' $(INSTALL_CHART)/Chart.yaml)
-DOCKER        ?= docker
 
-.PHONY: manifests images helm-lint
+.PHONY: manifests helm-lint
 
 manifests: ## Copy the CRD into the chart and render config/default/ from the chart
 	$(Q)cp $(INSTALL_CRD) $(INSTALL_CHART)/crds/
 	$(Q)HELM=$(INSTALL_HELM) $(INSTALL_ROOT)/config/default/render.sh > $(INSTALL_ROOT)/config/default/mcp-operator.yaml.tmp
 	$(Q)mv -f $(INSTALL_ROOT)/config/default/mcp-operator.yaml.tmp $(INSTALL_ROOT)/config/default/mcp-operator.yaml
 	@echo "wrote charts/mcp-operator/crds/ and config/default/mcp-operator.yaml"
-
-images: ## Build the webhook and controller images with docker (IMAGE_REPO, IMAGE_TAG)
-	@$(DOCKER) info >/dev/null 2>&1 || { \
-	    echo "images: needs a running Docker engine ('$(DOCKER) info' failed); nothing built" >&2; exit 1; }
-	$(DOCKER) build --target webhook -t $(IMAGE_REPO)/mcp-webhook:$(IMAGE_TAG) $(INSTALL_ROOT)
-	$(DOCKER) build --target controller -t $(IMAGE_REPO)/mcp-controller:$(IMAGE_TAG) $(INSTALL_ROOT)
 
 helm-lint: ## helm lint --strict the chart (default values and each option)
 	$(Q)$(INSTALL_HELM) lint --strict $(INSTALL_CHART)
