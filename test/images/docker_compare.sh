@@ -51,14 +51,14 @@ trap stop_daemon EXIT
 trap 'exit 130' INT TERM
 
 install_docker() {
-  [[ -x /usr/bin/dockerd && -x $DOCKER ]] && return 0
+  [[ -x /usr/sbin/dockerd && -x $DOCKER ]] && return 0
   log "installing Debian's docker.io"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
 }
 
 start_daemon() {
   mkdir -p "$D/config"
-  /usr/bin/dockerd --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+  /usr/sbin/dockerd --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
     -H "$DOCKER_HOST" --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
     >"$D/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
@@ -74,10 +74,10 @@ start_daemon() {
 
 # files LISTING: one path a line, "./" and trailing "/" dropped, without
 # what only a container runtime puts there (/dev, /proc, /sys, /.dockerenv,
-# the files Docker bind-mounts) and package-manager logs and caches
+# the files Docker's init layer adds: hosts, hostname, resolv.conf, mtab) and package-manager logs and caches
 files() {
   sed -e 's|^\./||' -e 's|/$||' -e '/^\.\?$/d' |
-    grep -Ev '^(\.dockerenv|dev|proc|sys)(/|$)|^etc/(hosts|hostname|resolv\.conf)$|^var/(log|cache)/.|^var/lib/apt/lists/.|^var/lib/dpkg/[^/]*-old$|^tmp/.' |
+    grep -Ev '^(\.dockerenv|dev|proc|sys)(/|$)|^etc/(hosts|hostname|resolv\.conf|mtab)$|^var/(log|cache)/.|^var/lib/apt/lists/.|^var/lib/dpkg/[^/]*-old$|^tmp/.' |
     sort -u
 }
 
@@ -128,6 +128,7 @@ test_compare() {
 }
 
 t_test "Debian's dockerd starts (own data root and socket, no bridge)" test_daemon
+if ((T_FAILED > 0)); then stop_daemon; t_summary; exit 1; fi
 t_test "mmdebstrap slim root fs imported as debian:$DEBIAN_SUITE(-slim)" test_import
 t_test "make images (Dockerfile) builds ${TARGETS[*]}" test_make_images
 for t in "${TARGETS[@]}"; do

@@ -57,9 +57,10 @@ unpack() {
 
 config() { "$CRANE" config "$(regref "${REF[$1]}")"; }
 
-# run KEY [ARGS...]: the image's entrypoint (+ ARGS, else its cmd) in
-# $TMP/KEY, as its user, with only its environment
-run() {
+# image_cmd KEY [ARGS...]: sets CMD to the command line that runs the
+# image's entrypoint (+ ARGS, else its cmd) in $TMP/KEY, as its user, with
+# only its environment (+ the NAME=VALUE words of RUN_ENV)
+image_cmd() {
   local key=$1 cfg user argv=() envs=()
   shift
   cfg=$(config "$key") || return 1
@@ -67,13 +68,44 @@ run() {
   mapfile -t argv < <(jq -r '.config.Entrypoint // [] | .[]' <<<"$cfg")
   if (($#)); then argv+=("$@"); else mapfile -t -O "${#argv[@]}" argv < <(jq -r '.config.Cmd // [] | .[]' <<<"$cfg"); fi
   mapfile -t envs < <(jq -r '.config.Env // [] | .[]' <<<"$cfg")
-  unshare --mount --pid --fork --kill-child -- /bin/sh -ec '
-    d=$1; shift
-    mkdir -p "$d/dev" "$d/proc" "$d/tmp"
-    mount -t tmpfs -o mode=0755 dev "$d/dev"
-    for n in null zero random urandom; do touch "$d/dev/$n"; mount --bind "/dev/$n" "$d/dev/$n"; done
-    mount -t proc proc "$d/proc"
-    exec "$@"' sh "$TMP/$key" env -i "${envs[@]}" chroot --userspec="$user" "$TMP/$key" "${argv[@]}"
+  # shellcheck disable=SC2206
+  envs+=(${RUN_ENV:-})
+  CMD=(env -i "${envs[@]}" /usr/sbin/chroot --userspec="$user" "$TMP/$key" "${argv[@]}")
+}
+
+# fresh PID and mount namespaces (and a network namespace with only lo for
+# the HTTP checks); /dev holds null, zero, random, urandom
+SANDBOX='d=$1; shift
+  mkdir -p "$d/dev" "$d/proc" "$d/tmp"
+  mount -t tmpfs -o mode=0755 dev "$d/dev"
+  for n in null zero random urandom; do touch "$d/dev/$n"; mount --bind "/dev/$n" "$d/dev/$n"; done
+  mount -t proc proc "$d/proc"'
+
+# run KEY [ARGS...]: run the image (see image_cmd)
+run() {
+  image_cmd "$@" || return 1
+  unshare --mount --pid --fork --kill-child -- /bin/sh -ec "$SANDBOX"'
+    exec "$@"' sh "$TMP/$1" "${CMD[@]}"
+}
+
+# http_probe KEY PORT PROBE-SCRIPT [ARGS...]: start the image in its own
+# network namespace, then run PROBE-SCRIPT (sh, may use $port) there until
+# it succeeds (20 s at most); prints the probe's output
+http_probe() {
+  local key=$1 port=$2 probe=$3
+  shift 3
+  RUN_ENV="PORT=$port" image_cmd "$key" "$@" || return 1
+  unshare --mount --pid --net --fork --kill-child -- /bin/sh -ec "$SANDBOX"'
+    ip link set lo up
+    probe=$1 port=$2; shift 2
+    "$@" >/tmp/server.log 2>&1 &
+    i=0
+    while [ $i -lt 100 ]; do
+      if out=$(sh -c "$probe" sh "$port" 2>&1); then echo "$out"; exit 0; fi
+      i=$((i + 1)); sleep 0.2
+    done
+    echo "no answer: $out; server: $(tail -n 5 /tmp/server.log)"; exit 1' \
+    sh "$TMP/$key" "$probe" "$port" "${CMD[@]}"
 }
 
 # ---------------------------------------------------------------- tests
@@ -149,18 +181,18 @@ test_pause() {
 }
 
 # initialize KEY [ARGS...]: send an MCP initialize on the server's stdin and
-# print the first line it answers (30 s at most)
+# print the first line it answers (60 s at most)
 initialize() {
   local key=$1 line rc=0
   shift
   coproc SRV { run "$key" "$@" 2>"$TMP/$key.err"; }
   local pid=$SRV_PID
-  printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcp-operator-image-test","version":"0"}}}' >&"${SRV[1]}"
-  IFS= read -r -t 30 line <&"${SRV[0]}" || rc=1
+  printf '%s\n' "$INIT" >&"${SRV[1]}"
+  IFS= read -r -t 60 line <&"${SRV[0]}" || rc=1
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   if ((rc)); then
-    echo "no answer within 30s; stderr: $(tail -n 5 "$TMP/$key.err")"
+    echo "no answer within 60s; stderr: $(tail -n 5 "$TMP/$key.err")"
     return 1
   fi
   printf '%s\n' "$line"
@@ -177,6 +209,20 @@ test_mcp() {
   rm -rf "${TMP:?}/$key"
 }
 
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcp-operator-image-test","version":"0"}}}'
+
+# the everything image speaks streamable HTTP and SSE too (on $PORT)
+test_everything_http() {
+  t_check "unpack" unpack everything || return 1
+  t_check "streamableHttp initialize" http_probe everything 3001 \
+    "curl -sS --fail --max-time 5 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '$INIT' http://127.0.0.1:\$1/mcp" \
+    streamableHttp || return 1
+  grep -q '"serverInfo":{"name":"[^"]*everything' <<<"$T_LAST_OUTPUT" ||
+    { t_fail "streamableHttp initialize answer: $T_LAST_OUTPUT"; return 1; }
+  t_check "sse endpoint event" http_probe everything 3001 \
+    "curl -sS --max-time 2 -N http://127.0.0.1:\$1/sse | grep -m1 '^event: endpoint'; [ \$? = 0 ]" sse || return 1
+}
+
 t_test "registry serves every image" test_registry
 t_test "image configs: os/arch, user, entrypoint" test_configs
 t_test "mcp-webhook / mcp-controller start in their images" test_daemons
@@ -186,6 +232,7 @@ t_test "pause image: catatonit -P stays up" test_pause
 t_test "docker.io/mcp/fetch answers initialize on stdio" test_mcp fetch 'fetch'
 t_test "docker.io/mcp/time answers initialize on stdio" test_mcp time 'time'
 t_test "docker.io/mcp/github answers initialize on stdio" test_mcp github 'github'
+t_test "docker.io/mcp/everything on streamable HTTP and SSE" test_everything_http
 t_test "docker.io/mcp/everything answers initialize on stdio" test_mcp everything 'everything' stdio
 
 t_summary
