@@ -22,7 +22,8 @@
 #        images/local.sh list                print the full image names
 #        images/local.sh rootfs NAME         print the path of a cached root fs tarball
 #                                            (slim runtime chart-test python node)
-# Environment: BUILD (build dir, default build), MCP_REGISTRY_PORT (5000).
+# Environment: BUILD (build dir, default build), MCP_REGISTRY_PORT (5000),
+# MCP_IMAGES_CACHE (default ~/.cache/mcp-operator/images).
 # Needs root (mmdebstrap --mode=root, chroot).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -31,7 +32,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
 . "$ROOT/images/versions.env"
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator
-IMG_CACHE=$CACHE_ROOT/images
+IMG_CACHE=${MCP_IMAGES_CACHE:-$CACHE_ROOT/images}
 REG=127.0.0.1:${MCP_REGISTRY_PORT:-5000}
 BUILD_DIR=${BUILD:-build}
 [[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
@@ -272,9 +273,9 @@ build_one() {
       local b=$BUILD_DIR/mcp-$1 ports=()
       need_bin "$b"
       case $1 in
-        webhook) ports=(--exposed-ports 8443,8081) ;;
-        controller) ports=(--exposed-ports 8081) ;;
-        proxy) ports=(--exposed-ports 8080) ;;
+        webhook) ports=(--exposed-ports 8443/tcp,8081/tcp) ;;
+        controller) ports=(--exposed-ports 8081/tcp) ;;
+        proxy) ports=(--exposed-ports 8080/tcp) ;;
       esac
       t=$(rootfs runtime)
       publish "mcp-$1" "ghcr.io/mcp-operator/mcp-$1" "$TAG dev" "$(sha "$b")" "$t" \

@@ -86,7 +86,9 @@ local_ref() { echo "$REG/mcp-operator/mcp-$1:$TAG"; }
 # ---------------------------------------------------------------- tests
 test_daemon() {
   t_check "install docker.io" install_docker || return 1
-  t_check "start dockerd" start_daemon || return 1
+  # not under t_check: that runs its command in a subshell, which would
+  # lose DOCKERD_PID
+  start_daemon >"$D/start.out" 2>&1 || { t_fail "start dockerd: $(tr '\n' ' ' <"$D/start.out")"; return 1; }
   t_check "docker version" "$DOCKER" version --format '{{.Server.Version}}' || return 1
   log "dockerd $T_LAST_OUTPUT (data root $D/data)"
 }
@@ -136,10 +138,12 @@ for t in "${TARGETS[@]}"; do
 done
 stop_daemon
 stopped() {
-  if ((DOCKERD_STARTED > 0)) && kill -0 "$DOCKERD_STARTED" 2>/dev/null; then
+  ((DOCKERD_STARTED > 0)) || { t_fail "no dockerd pid recorded"; return 1; }
+  if kill -0 "$DOCKERD_STARTED" 2>/dev/null; then
     t_fail "dockerd (pid $DOCKERD_STARTED) still runs"
     return 1
   fi
+  ! pgrep -f -- "$D/" >/dev/null || { t_fail "processes left: $(pgrep -a -f -- "$D/" | cut -c1-80 | tr '\n' ' ')"; return 1; }
   ! grep -q " $D" /proc/self/mounts || { t_fail "mounts left under $D"; return 1; }
   [[ ! -e $D ]] || { t_fail "$D left"; return 1; }
 }
