@@ -225,7 +225,7 @@ test_everything_http() {
 
 t_test "registry serves every image" test_registry
 t_test "image configs: os/arch, user, entrypoint" test_configs
-t_test "mcp-webhook / mcp-controller start in their images" test_daemons
+t_test "mcp-webhook, mcp-controller (, mcp-proxy) start in their images" test_daemons
 t_test "chart test image: sh and curl as $IMAGE_USER" test_chart_test
 t_test "coredns image runs coredns" test_coredns
 t_test "pause image: catatonit -P stays up" test_pause
