@@ -15,8 +15,9 @@
 #include "testutil.h"
 #include "../../common/src/schema_internal.h"
 
-#define FIXTURES "test/fixtures/schema"
-#define CRD_FILE "config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml"
+#define FIXTURES       "test/fixtures/schema"
+#define CRD_FILE       "config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml"
+#define CHART_CRD_FILE "charts/mcp-operator/crds/toolhive.stacklok.dev_mcpservers.yaml"
 
 static json_t *list_json(const mcp_errlist_t *l)
 {
@@ -257,6 +258,11 @@ static void test_crd_matches_table(void **state)
     assert_non_null(committed);
     if (strcmp(buf, committed) != 0)
         fail_msg("%s differs from the schema table: run `make crd`", CRD_FILE);
+    free(committed);
+    committed = tu_read_file(CHART_CRD_FILE, NULL);
+    assert_non_null(committed);
+    if (strcmp(buf, committed) != 0)
+        fail_msg("%s differs from the schema table: run `make crd manifests`", CHART_CRD_FILE);
     free(committed);
     free(buf);
 }
