@@ -43,8 +43,6 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define HEAD_MAX           16384
-#define PING_MS            10000 /* quiet this long: ping */
-#define STALE_MS           30000 /* silent this long (pings unanswered): stale */
 #define CHUNK              65536
 
 typedef struct pod_state {
@@ -386,6 +384,7 @@ static const char *pump(conn_t *c, px_ws_t *ws)
 {
     uint8_t buf[CHUNK];
     uint64_t last_ping = 0;
+    uint64_t stale_ms = (uint64_t)(c->be->cfg->attach_stale * 1000), ping_ms = stale_ms / 3;
 
     c->last_rx = mono_ms();
     while (!atomic_load(&c->stop)) {
@@ -394,7 +393,7 @@ static const char *pump(conn_t *c, px_ws_t *ws)
 
         if (px_ws_want_write(ws))
             p[0].events |= POLLOUT;
-        if (poll(p, 2, SSL_pending(c->ssl) || c->pre_off < c->pre_len ? 0 : 1000) < 0 &&
+        if (poll(p, 2, SSL_pending(c->ssl) || c->pre_off < c->pre_len ? 0 : 200) < 0 &&
             errno != EINTR)
             return "poll failed";
         if (SSL_pending(c->ssl) || c->pre_off < c->pre_len || (p[0].revents & ~POLLOUT)) {
@@ -417,9 +416,9 @@ static const char *pump(conn_t *c, px_ws_t *ws)
                 return "cannot queue stdin";
         }
         now = mono_ms();
-        if (now - c->last_rx > STALE_MS)
+        if (now - c->last_rx > stale_ms)
             return "stale attach: nothing from the apiserver, pings unanswered";
-        if (now - c->last_rx > PING_MS && now - last_ping > PING_MS) {
+        if (now - c->last_rx > ping_ms && now - last_ping > ping_ms) {
             px_ws_ping(ws);
             last_ping = now;
         }

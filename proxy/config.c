@@ -17,6 +17,7 @@ void px_config_defaults(px_config_t *cfg)
     cfg->idle_timeout = PX_DEF_IDLE_TIMEOUT;
     cfg->drain_seconds = PX_DEF_DRAIN;
     cfg->probe_timeout = PX_DEF_PROBE_TIMEOUT;
+    cfg->attach_stale = PX_DEF_ATTACH_STALE;
 }
 
 void px_config_dispose(px_config_t *cfg)

@@ -55,6 +55,7 @@
 #define PX_DEF_IDLE_TIMEOUT  1800.0
 #define PX_DEF_DRAIN         10.0
 #define PX_DEF_PROBE_TIMEOUT 10.0
+#define PX_DEF_ATTACH_STALE  30.0
 #define PX_MAX_PARKED        4096               /* requests waiting for the server to come up */
 #define PX_PARK_TIMEOUT_MS   30000              /* how long they wait */
 #define PX_STREAM_QUEUE_MAX  ((size_t)16 << 20) /* bytes queued on one client stream */
@@ -78,6 +79,7 @@ typedef struct px_config {
     size_t max_message;
     int max_sessions, max_inflight;
     double idle_timeout, drain_seconds, probe_timeout;
+    double attach_stale; /* seconds without a byte from the apiserver: a stale attach */
     const char **origins; /* allowed Origin values besides same-host/localhost (owned array) */
     size_t n_origins;
 } px_config_t;

@@ -37,8 +37,10 @@ static const char usage_text[] =
     "      --max-inflight=N         most requests in flight per session (default 256)\n"
     "      --idle-timeout=SEC       close a session idle this long (default 1800)\n"
     "      --drain-seconds=SEC      on SIGTERM, wait this long for requests (default 10)\n"
-    "      --probe-timeout=SEC      wait this long for server/discover and initialize (default "
-    "10)\n"
+    "      --probe-timeout=SEC      wait this long for server/discover and initialize\n"
+    "                               (default 10)\n"
+    "      --attach-stale=SEC       replace an attach stream silent this long (pinged at a\n"
+    "                               third of it; default 30)\n"
     "      --log-level=LEVEL        debug, info, warn or error (default info)\n"
     "      --help                   show this help and exit\n"
     "      --version                show the version and exit\n";
@@ -62,6 +64,7 @@ enum {
     OPT_IDLE,
     OPT_DRAIN,
     OPT_PROBE,
+    OPT_STALE,
     OPT_LOG,
     OPT_HELP,
     OPT_VERSION,
@@ -86,6 +89,7 @@ static const struct option options[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"probe-timeout", required_argument, NULL, OPT_PROBE},
+    {"attach-stale", required_argument, NULL, OPT_STALE},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -237,6 +241,9 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         break;
     case OPT_PROBE:
         bad = parse_seconds(arg, &cfg->probe_timeout);
+        break;
+    case OPT_STALE:
+        bad = parse_seconds(arg, &cfg->attach_stale);
         break;
     case OPT_LOG:
         bad = mcp_log_set_level_name(arg) != 0;

@@ -138,6 +138,54 @@ for mode in streamableHttp sse; do
     kill "$PPID_"
 done
 
+echo "== stdio over pods/attach (v5.channel.k8s.io) through a stand-in apiserver (test/proxy/fake_apiserver.py)"
+mkdir -p "$WORK/k8s"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
+    -out "$WORK/k8s/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+python3 "$HERE/fake_apiserver.py" --cert "$WORK/k8s/cert.pem" --key "$WORK/k8s/key.pem" --token t0ken \
+    --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" -- node "$NPM/server-everything/dist/index.js" stdio \
+    >"$WORK/k8s/fake.log" 2>&1 &
+FAKE=$!
+PIDS+=("$FAKE")
+for _ in $(seq 100); do [ -s "$WORK/k8s/port" ] && break; sleep 0.1; done
+cat >"$WORK/k8s/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:$(cat "$WORK/k8s/port")", certificate-authority: "$WORK/k8s/cert.pem"}}]
+users: [{name: u, user: {token: t0ken}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
+current-context: x
+EOF
+KUBECONFIG=$WORK/k8s/kubeconfig start_proxy attach --transport stdio --namespace ns --pod srv-0 --attach-stale 3
+attach_clients() { # what
+    for venv in mcp2 mcp1; do
+        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
+            --clients 16 --runs mcp:modern,sse:legacy,mcp:legacy >"$WORK/attach-$venv.json" 2>&1 || true
+        while read -r line; do
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $1: $line"; else
+                echo "FAIL $1: $line"; fail=1; fi
+        done <"$WORK/attach-$venv.json"
+    done
+}
+wait_health() { # code seconds
+    for _ in $(seq $(($2 * 10))); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+attach_clients attached
+kill "$(cat "$WORK/k8s/pid")" # the container restarts
+if wait_health 200 30 && sleep 1 && wait_health 200 30; then attach_clients "after a container restart"; else
+    echo "FAIL attach: not healthy after the container restart"; fail=1; fi
+kill -STOP "$FAKE" # the apiserver goes silent without closing anything: a stale stream
+if wait_health 503 15; then echo "ok   attach: stale stream noticed, /health 503"; else
+    echo "FAIL attach: stale stream not noticed"; fail=1; fi
+kill -CONT "$FAKE"
+if wait_health 200 40; then attach_clients "after a stale stream"; else
+    echo "FAIL attach: not healthy after the apiserver came back"; fail=1; fi
+kill "$PPID_"
+
 # a sanitizer build (make test-proxy-e2e PX_E2E_BIN=build/asan/mcp-proxy) reports here
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 sleep 1
