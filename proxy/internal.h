@@ -70,6 +70,7 @@ typedef enum px_transport {
 typedef struct px_config {
     const char *bind;
     int port, health_port;
+    const char *tls_cert, *tls_key; /* serve HTTPS when both are set */
     px_transport_t transport;
     char **tools;     /* NULL-terminated, or NULL for no filter (owned) */
     char **exec_argv; /* borrowed from argv */
@@ -79,7 +80,7 @@ typedef struct px_config {
     size_t max_message;
     int max_sessions, max_inflight;
     double idle_timeout, drain_seconds, probe_timeout;
-    double attach_stale; /* seconds without a byte from the apiserver: a stale attach */
+    double attach_stale;  /* seconds without a byte from the apiserver: a stale attach */
     const char **origins; /* allowed Origin values besides same-host/localhost (owned array) */
     size_t n_origins;
 } px_config_t;

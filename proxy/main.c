@@ -29,6 +29,8 @@ static const char usage_text[] =
     "      --tools=a,b,...          only these tools: tools/list filtered, other calls refused\n"
     "      --port=N                 port to listen on (default 8080)\n"
     "      --bind=ADDR              address to listen on (default: all)\n"
+    "      --tls-cert-file=FILE     serve HTTPS with this PEM chain (and --tls-key-file)\n"
+    "      --tls-key-file=FILE      its PEM private key\n"
     "      --health-port=N          also serve /healthz /readyz on N (default 0: off)\n"
     "      --allow-origin=ORIGIN    accept this Origin header too (repeatable; same-host and\n"
     "                               loopback origins are always accepted)\n"
@@ -56,6 +58,8 @@ enum {
     OPT_TOOLS,
     OPT_PORT,
     OPT_BIND,
+    OPT_CERT,
+    OPT_KEY,
     OPT_HEALTH_PORT,
     OPT_ORIGIN,
     OPT_MAX_MSG,
@@ -81,6 +85,8 @@ static const struct option options[] = {
     {"tools", required_argument, NULL, OPT_TOOLS},
     {"port", required_argument, NULL, OPT_PORT},
     {"bind", required_argument, NULL, OPT_BIND},
+    {"tls-cert-file", required_argument, NULL, OPT_CERT},
+    {"tls-key-file", required_argument, NULL, OPT_KEY},
     {"health-port", required_argument, NULL, OPT_HEALTH_PORT},
     {"allow-origin", required_argument, NULL, OPT_ORIGIN},
     {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
@@ -210,6 +216,12 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     case OPT_BIND:
         cfg->bind = arg;
         break;
+    case OPT_CERT:
+        cfg->tls_cert = arg;
+        break;
+    case OPT_KEY:
+        cfg->tls_key = arg;
+        break;
     case OPT_HEALTH_PORT:
         bad = parse_int(arg, 0, 65535, &cfg->health_port);
         break;
@@ -258,6 +270,9 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
 static int check(const px_config_t *cfg)
 {
     int k8s = cfg->ns || cfg->pod;
+
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return bad_usage("%s", "--tls-cert-file and --tls-key-file go together");
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->exec_argv && (k8s || cfg->target_host))

@@ -21,6 +21,7 @@
 #include "mcp/log.h"
 #include "mcp/health.h"
 #include "mcp/net.h"
+#include "mcp/tls.h"
 #include "http.h"
 #include "server.h"
 #include "upstream.h"
@@ -251,6 +252,12 @@ static int setup(px_server_t *s, char *err, size_t errlen)
     h2o_context_init(&s->ctx, s->loop, &s->globalconf);
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->globalconf.hosts;
+    if (s->cfg->tls_cert) {
+        s->accept_ctx.ssl_ctx =
+            mcp_tls_server_ctx_new(s->cfg->tls_cert, s->cfg->tls_key, err, errlen);
+        if (!s->accept_ctx.ssl_ctx)
+            return -1;
+    }
     fd = open_listener(s->cfg->bind, s->cfg->port, err, errlen);
     if (fd < 0)
         return -1;
@@ -380,6 +387,7 @@ static void teardown(px_server_t *s)
         }
     }
     px_bridge_free(s->bridge);
+    SSL_CTX_free(s->accept_ctx.ssl_ctx);
     if (!s->config_disposed)
         h2o_config_dispose(&s->globalconf);
 }

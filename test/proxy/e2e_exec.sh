@@ -157,13 +157,15 @@ contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
 current-context: x
 EOF
 KUBECONFIG=$WORK/k8s/kubeconfig start_proxy attach --transport stdio --namespace ns --pod srv-0 --attach-stale 3
-attach_clients() { # what
-    for venv in mcp2 mcp1; do
+attach_clients() { # what venvs...
+    local what=$1
+    shift
+    for venv in "$@"; do
         "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
             --clients 16 --runs mcp:modern,sse:legacy,mcp:legacy >"$WORK/attach-$venv.json" 2>&1 || true
         while read -r line; do
-            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $1: $line"; else
-                echo "FAIL $1: $line"; fail=1; fi
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $what: $line"; else
+                echo "FAIL $what: $line"; fail=1; fi
         done <"$WORK/attach-$venv.json"
     done
 }
@@ -174,15 +176,15 @@ wait_health() { # code seconds
     done
     return 1
 }
-attach_clients attached
+attach_clients attached mcp2 mcp1
 kill "$(cat "$WORK/k8s/pid")" # the container restarts
-if wait_health 200 30 && sleep 1 && wait_health 200 30; then attach_clients "after a container restart"; else
+if wait_health 200 30 && sleep 1 && wait_health 200 30; then attach_clients "after a container restart" mcp2; else
     echo "FAIL attach: not healthy after the container restart"; fail=1; fi
 kill -STOP "$FAKE" # the apiserver goes silent without closing anything: a stale stream
 if wait_health 503 15; then echo "ok   attach: stale stream noticed, /health 503"; else
     echo "FAIL attach: stale stream not noticed"; fail=1; fi
 kill -CONT "$FAKE"
-if wait_health 200 40; then attach_clients "after a stale stream"; else
+if wait_health 200 40; then attach_clients "after a stale stream" mcp2; else
     echo "FAIL attach: not healthy after the apiserver came back"; fail=1; fi
 kill "$PPID_"
 
