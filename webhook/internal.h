@@ -24,6 +24,10 @@
 /* Largest request body accepted (the apiserver's own limit on a request
  * body); bigger ones get HTTP 413. */
 #define WH_BODY_MAX ((size_t)3 << 20)
+/* After a review this big, freed heap pages are handed back (malloc_trim):
+ * its tens of thousands of small blocks would otherwise stay as a fragmented
+ * heap under the next big body's buffers. Rare, and well under 1 ms. */
+#define WH_TRIM_AFTER ((size_t)1 << 20)
 /* Stack of each worker thread, whatever RLIMIT_STACK says: the reader
  * recurses once per nesting level (at most 2,048), which test_admission
  * shows fits in half of it (AddressSanitizer's frames are several times

@@ -10,6 +10,7 @@
  * requests finish) and waits for its connections up to the shutdown
  * timeout before tearing down on its own thread. */
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -180,6 +181,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         mcp_buf_dispose(&w->out);
         mcp_buf_init(&w->out, WH_REPLY_MAX);
     }
+    if (req->entity.len >= WH_TRIM_AFTER) /* give a big review's freed heap pages back */
+        malloc_trim(0);
     if (mcp_log_enabled(MCP_LOG_DEBUG)) {
         static const char *const names[WH_EP_COUNT] = {"mutate", "validate", "other"};
         char st[8];
