@@ -48,12 +48,12 @@ double ctl_leader_deadline(const ctl_leader_t *l)
 }
 
 /* The timeout for one Lease request: what is left before our deadline while
- * we lead (at least 1 ms), else the renew deadline itself. */
+ * we lead (at least 1 ms), else (no deadline to keep) the renew deadline. */
 static long request_timeout_ms(const ctl_leader_t *l)
 {
     double left = ctl_leader_deadline(l) - ctl_mono();
 
-    if (ctl_leader_deadline(l) <= 0)
+    if (left <= 0)
         left = l->o.renew_s;
     return left * 1000 < 1 ? 1 : (long)(left * 1000);
 }
@@ -117,6 +117,7 @@ static bool write_lease(ctl_leader_t *l, const char *method, const char *path, j
                            .path = path,
                            .body = text,
                            .content_type = "application/json",
+                           .timeout_ms = request_timeout_ms(l),
                            .tag = CTL_TAG_LEASE};
     ok = mcp_kube_do(l->client, &req, &r) == 0 && (r.status == 200 || r.status == 201);
     mcp_kube_resp_dispose(&r);

@@ -165,9 +165,12 @@ static void test_deadline_while_hanging(void **state)
     assert_true(h.in_request); /* stepped down while the renewal still hangs */
     assert_true(h.last_timeout_ms > 0 && h.last_timeout_ms <= 1000);
     pthread_join(t, NULL);
-    /* a client that honours the timeout comes back by the deadline */
+    /* no longer leading, a request gets the whole renew deadline again (not
+     * what was left of a deadline long past): the Lease is taken back */
     h.hang_ms = 0;
     assert_true(ctl_leader_try(l));
+    assert_true(h.last_timeout_ms >= 900 && h.last_timeout_ms <= 1000);
+    /* a client that honours the timeout comes back by the deadline */
     t0 = ctl_mono();
     h.hang_ms = 3000;
     h.honour_timeout = 1;
