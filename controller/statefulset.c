@@ -91,11 +91,14 @@ static int add_volumes(json_t *spec, json_t *c, const mcp_server_t *s)
         return -1;
     for (size_t i = 0; i < s->n_volumes; i++) {
         const mcp_volume_t *v = &s->volumes[i];
+        json_t *m;
         if (!v->name || !v->host_path || !v->mount_path)
             continue;
-        if (ctl_json_upsert_named(mounts, json_pack("{s:s, s:s, s:b}", "name", v->name, "mountPath",
-                                                    v->mount_path, "readOnly", v->read_only)) !=
-                0 ||
+        /* readOnly only when true: the apiserver does not store a false */
+        m = json_pack("{s:s, s:s}", "name", v->name, "mountPath", v->mount_path);
+        if (m && v->read_only && json_object_set_new(m, "readOnly", json_true()) != 0)
+            m = (json_decref(m), NULL);
+        if (ctl_json_upsert_named(mounts, m) != 0 ||
             ctl_json_upsert_named(vols, json_pack("{s:s, s:{s:s}}", "name", v->name, "hostPath",
                                                   "path", v->host_path)) != 0)
             return -1;
@@ -105,17 +108,19 @@ static int add_volumes(json_t *spec, json_t *c, const mcp_server_t *s)
 
 /* stdio: stdin stays open for the proxy's attach, and survives attaches
  * coming and going (stdinOnce false); no TTY, which would mangle JSON-RPC.
- * HTTP transports: the port the headless Service targets. */
+ * Both falses are the defaults, which the apiserver leaves out of what it
+ * stores: they are removed (a template may set them), not written, so the
+ * applied object stays contained in the live one. HTTP transports: the port
+ * the headless Service targets. */
 static int add_transport(json_t *c, const mcp_server_t *s)
 {
     json_t *ports;
 
-    if (!ctl_http_transport(s))
-        return json_object_set_new(c, "stdin", json_true()) ||
-                       json_object_set_new(c, "stdinOnce", json_false()) ||
-                       json_object_set_new(c, "tty", json_false())
-                   ? -1
-                   : 0;
+    if (!ctl_http_transport(s)) {
+        json_object_del(c, "stdinOnce");
+        json_object_del(c, "tty");
+        return json_object_set_new(c, "stdin", json_true());
+    }
     ports = ctl_json_child(c, "ports", true);
     return ports ? ctl_json_upsert_named(ports,
                                          json_pack("{s:s, s:I, s:s}", "name", CTL_SERVER_PORT_NAME,

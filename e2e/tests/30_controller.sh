@@ -2,7 +2,8 @@
 # The controller against the real control plane, beyond the walkthrough:
 # objects in the way that we do not own, an invalid spec that slipped past
 # the webhook, two replicas with Lease leader election and a hand-over, and
-# a kube-apiserver restart mid-run. Driven through kubectl and helm.
+# a kube-apiserver restart mid-run, and the upgrade from the previous
+# version's objects. Driven through kubectl and helm.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/e2e/local/lib.sh"
 source "$ROOT/e2e/lib/operator.sh"
@@ -142,6 +143,44 @@ terminating() {
     t_eventually 60 bash -c "! kubectl -n $NS get mcpserver held 2>/dev/null && ! kubectl -n $NS get deployment held 2>/dev/null"
 }
 
+# The previous version (ToolHive's proxy runner) made a Role, a RoleBinding
+# to it and a proxy-runner Deployment, applied by the same field manager.
+# With the controller stopped, those objects are server-side applied from
+# the unit test's fixtures; the new controller converts them in place, by
+# real server-side apply: the old container, its volume and the Role go.
+upgrade() {
+    local dir=$ROOT/test/fixtures/controller/upgrade/seed-configmap-profile n=cmprof uid left want
+    op_stop_controller
+    t_check "profile" kubectl -n $NS create configmap my-permission-profile \
+        --from-file=profile.json="$dir/profile.json" || { op_start_controller; return 1; }
+    jq '{apiVersion, kind, metadata: {name: .metadata.name}, spec}' "$dir/mcpserver.json" |
+        kubectl -n $NS apply -f - >/dev/null || { t_fail "apply"; op_start_controller; return 1; }
+    uid=$(field $n '{.metadata.uid}')
+    jq --arg uid "$uid" --arg ns "$NS" '{apiVersion: "v1", kind: "List", items: [.[] |
+        .metadata.namespace = $ns | .metadata.ownerReferences[0].uid = $uid |
+        if .kind == "RoleBinding" then .subjects[0].namespace = $ns else . end]}' \
+        "$dir/previous.json" | kubectl apply --server-side --field-manager=mcp-controller -f - >/dev/null ||
+        { t_fail "previous objects"; op_start_controller; return 1; }
+    [ "$(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[*].name}')" = toolhive ] ||
+        { t_fail "the old Deployment is not there"; op_start_controller; return 1; }
+    op_start_controller || { t_fail "controller did not start"; return 1; }
+    t_eventually 60 bash -c "[ \"\$(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[*].name}')\" = proxy ] &&
+        ! kubectl -n $NS get role $n-proxy-runner 2>/dev/null &&
+        [ \"\$(kubectl -n $NS get rolebinding $n-proxy-runner -o jsonpath={.roleRef.kind})\" = ClusterRole ]" || {
+        t_fail "not converted: $(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[*].name}') $(kubectl -n $NS get role,rolebinding -o name | tr '\n' ' ')"
+        return 1
+    }
+    [ -z "$(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.volumes}')" ] ||
+        t_fail "the profile volume stayed"
+    kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- --k8s-pod-patch &&
+        t_fail "old args stayed"
+    # exactly the objects this version makes (Role gone, StatefulSet and headless Service new)
+    left=$(kubectl -n $NS get serviceaccounts,roles,rolebindings,networkpolicies,services,statefulsets,deployments \
+        -l toolhive-name=$n -o name | sort | tr '\n' ' ')
+    want="deployment.apps/$n networkpolicy.networking.k8s.io/$n-egress rolebinding.rbac.authorization.k8s.io/$n-proxy-runner service/mcp-$n-headless service/mcp-$n-proxy serviceaccount/$n-proxy-runner serviceaccount/$n-sa statefulset.apps/$n "
+    [ "$left" = "$want" ] || t_fail "objects: $left"
+}
+
 op_install_case
 kubectl create namespace $NS >/dev/null
 t_test "an object in the way that we do not own: Failed, untouched, then recovers" not_ours
@@ -149,6 +188,7 @@ t_test "an invalid spec that slipped past the webhook: Failed, Valid=False, noth
 t_test "deleting with a finalizer pending: kubectl get shows Terminating" terminating
 t_test "two controllers: only the Lease holder writes; hand-over within 20 s" leader_handover
 t_test "kube-apiserver restarted mid-run: the controller recovers by itself" apiserver_restart
+t_test "upgrade: the previous version's objects converted in place, nothing left behind" upgrade
 [ $T_FAILED -gt 0 ] && { op_logs; tail -20 "$E2E_WORK/controller2.log" 2>/dev/null; }
 [ -n "${SECOND:-}" ] && kill "$SECOND" 2>/dev/null
 kubectl delete namespace $NS --wait=false >/dev/null 2>&1

@@ -90,6 +90,28 @@ static json_t *run_case(const char *dir, mcp_server_t *s, json_t **objects_out)
     return result;
 }
 
+/* A false the apiserver would not store (a plain bool with omitempty) makes
+ * the applied object never "contained" in the live one: only the pointer
+ * bools of the API may be false in what we apply. */
+static void assert_no_dropped_false(const json_t *v, const char *key)
+{
+    static const char *const kept[] = {"allowPrivilegeEscalation", "privileged",
+                                       "readOnlyRootFilesystem", "runAsNonRoot", NULL};
+    const char *k;
+    json_t *e;
+    size_t i;
+    bool ok = false;
+
+    if (json_is_false(v)) {
+        for (i = 0; kept[i]; i++)
+            ok |= key && strcmp(key, kept[i]) == 0;
+        if (!ok)
+            fail_msg("\"%s\": false would be dropped by the apiserver", key ? key : "?");
+    }
+    json_object_foreach((json_t *)v, k, e) assert_no_dropped_false(e, k);
+    json_array_foreach(v, i, e) assert_no_dropped_false(e, key);
+}
+
 static void check_invariants(const mcp_server_t *s, const json_t *objects)
 {
     size_t i;
@@ -104,6 +126,7 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
     assert_non_null(dump);
     assert_null(strstr(dump, "overridden-secret-value"));
     free(dump);
+    assert_no_dropped_false(objects, NULL);
     json_array_foreach(objects, i, o)
     {
         const json_t *refs = mcp_json_get(o, "metadata.ownerReferences");
@@ -298,8 +321,8 @@ static void test_transport_shapes(void **state)
     o = ctl_desired_objects(&s, NULL);
     c = container(find(o, "StatefulSet", "io"), "mcp");
     assert_true(json_is_true(json_object_get(c, "stdin")));
-    assert_true(json_is_false(json_object_get(c, "stdinOnce")));
-    assert_true(json_is_false(json_object_get(c, "tty")));
+    assert_null(json_object_get(c, "stdinOnce")); /* false: the default */
+    assert_null(json_object_get(c, "tty"));
     assert_null(json_object_get(c, "ports"));
     hl = find(o, "Service", "mcp-io-headless");
     assert_string_equal(mcp_json_str(hl, "spec.clusterIP"), "None");
