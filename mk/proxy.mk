@@ -31,13 +31,10 @@ $(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(LIBS)
 
-.PHONY: test-proxy-e2e fuzz-proxy bench-proxy
+.PHONY: test-proxy-e2e fuzz-proxy
 PX_E2E_BIN ?= $(PX_BIN)
 test-proxy-e2e: $(PX_BIN) ## mcp-proxy with real MCP servers and clients of both eras (PX_E2E_BIN=other build)
 	test/proxy/e2e_exec.sh $(PX_E2E_BIN)
-
-bench-proxy: $(PX_BIN) ## mcp-proxy vs the Python mcp-proxy: 16 sessions, throughput, p50/p99, peak RSS
-	bench/proxy/run.sh $(BUILD)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
 	@mkdir -p $(@D)

@@ -1,65 +1,120 @@
 #!/usr/bin/env bash
-# mcp-proxy against the Python mcp-proxy (PyPI, the peer of DESIGN section 8),
-# each bridging its own copy of the same real stdio MCP server
-# (@modelcontextprotocol/server-everything) in the same run: 16 handshake-era
-# sessions over streamable HTTP, one per wrk connection, calling the echo tool
-# for BENCH_SECONDS (default 10). Prints throughput, p50/p99 and the proxy
-# process's peak RSS (VmHWM, the MCP server excluded) and writes
-# build/bench/proxy.json. Usage: bench/proxy/run.sh [BUILD]
+# make bench-proxy: mcp-proxy --exec against the Python mcp-proxy (PyPI),
+# both bridging the same real stdio MCP server (mcp-server-time, PyPI), same
+# load, same run (DESIGN.md section 8).
+#   load: wrk -tS -cS (S = SESSIONS = 16 MCP sessions, one connection each)
+#         over streamable HTTP /mcp: initialize, initialized, then tools/call
+#         get_current_time in a loop (bench/proxy/mcp.lua); ours and the peer
+#         alternately, ROUNDS times; calls/s (answers with a result and
+#         "isError":false only), p50/p99; medians of the rounds.
+#   memory: each proxy's own peak RSS (VmHWM), not the MCP server's.
+# usage: run.sh BUILD_DIR   (env: SESSIONS, DURATION, ROUNDS, SUMMARY)
 set -euo pipefail
-BUILD=${1:-build}
-SECS=${BENCH_SECONDS:-10}
-HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
-NPM=$CACHE/npm/node_modules/@modelcontextprotocol
-PEER=$CACHE/venv/pyproxy
-"$HERE/../../test/proxy/setup_servers.sh" >/dev/null
-if [ ! -x "$PEER/bin/mcp-proxy" ]; then
-    python3 -m venv "$PEER"
-    "$PEER/bin/pip" install -q --disable-pip-version-check mcp-proxy
-fi
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+SESSIONS=${SESSIONS:-16}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+SUMMARY=${SUMMARY:-$build/bench/summary.json}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+OURS_PORT=$(free_port)
+PEER_PORT=$(free_port)
+sum() { python3 "$root/bench/summary.py" "$SUMMARY" proxy "$@"; }
 
-run() { # name port cmd...
-    local name=$1 port=$2 pid out
-    shift 2
-    "$@" >"/tmp/bench-proxy-$name.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 300); do # until an initialize is answered: the MCP server is up
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST "http://127.0.0.1:$port/mcp" \
-            -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
-            -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"b","version":"1"}}}')" = 200 ] && break
+tmp=$(mktemp -d /tmp/mcp-proxy-bench-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+server=$("$root/bench/peers/build.sh" mcp-server-time)
+peer=$("$root/bench/peers/build.sh" mcp-proxy-py)
+ours=$build/mcp-proxy
+export TOOL=get_current_time ARGS='{"timezone":"UTC"}'
+
+have_ours=1
+if [[ ! -x $ours ]]; then
+    have_ours=0
+    why="$ours not built (mcp-proxy not in this tree yet)"
+    echo "   ours: NOT MEASURED: $why"
+    sum "calls_per_s=null:$why" "p99_ms=null:$why" "rss_mib=null:$why"
+fi
+
+wait_http() { # URL
+    for _ in $(seq 150); do
+        curl -s -o /dev/null --max-time 1 "$1" && return 0
         sleep 0.2
     done
-    out=$(wrk -t16 -c16 -d"${SECS}s" -s "$HERE/legacy.lua" "http://127.0.0.1:$port" | grep '^BENCH')
-    # the proxy's own process: for the peer the Python interpreter, not the server it spawned
-    rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
-    echo "$name $out rss_kb=$rss"
-    kill "$pid"
+    echo "no answer from $1" >&2
+    return 1
 }
 
-P1=$(free_port)
-R1=$(run mcp-proxy "$P1" "$BUILD/mcp-proxy" --port "$P1" --bind 127.0.0.1 --exec -- \
-    node "$NPM/server-everything/dist/index.js" stdio)
-P2=$(free_port)
-R2=$(run python-mcp-proxy "$P2" "$PEER/bin/mcp-proxy" --port "$P2" --host 127.0.0.1 -- \
-    node "$NPM/server-everything/dist/index.js" stdio)
-echo "$R1"
-echo "$R2"
-field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-mkdir -p "$BUILD/bench"
-python3 - "$BUILD/bench/proxy.json" "$SECS" <<EOF
-import json, sys
-ours = dict(rps=$(field "$R1" rps), p50_ms=$(field "$R1" p50_ms), p99_ms=$(field "$R1" p99_ms), rss_kb=$(field "$R1" rss_kb), bad=$(field "$R1" bad))
-peer = dict(rps=$(field "$R2" rps), p50_ms=$(field "$R2" p50_ms), p99_ms=$(field "$R2" p99_ms), rss_kb=$(field "$R2" rss_kb), bad=$(field "$R2" bad))
-s = {"command": "bench/proxy/run.sh (wrk -t16 -c16 -d${SECS}s, tools/call echo, server-everything stdio)",
-     "mcp-proxy": ours, "python-mcp-proxy": peer,
-     "throughput_ratio": round(ours["rps"] / max(peer["rps"], 0.001), 1),
-     "p99_ratio": round(ours["p99_ms"] / max(peer["p99_ms"], 0.001), 3),
-     "rss_ratio": round(ours["rss_kb"] / max(peer["rss_kb"], 1), 3)}
-json.dump(s, open(sys.argv[1], "w"), indent=1)
-print(json.dumps(s))
-EOF
+"$peer" --port "$PEER_PORT" --host 127.0.0.1 --log-level WARNING "$server" 2>"$tmp/peer.log" &
+peer_pid=$!
+pids+=($peer_pid)
+wait_http "http://127.0.0.1:$PEER_PORT/mcp"
+if ((have_ours)); then
+    "$ours" --port "$OURS_PORT" --bind 127.0.0.1 --transport stdio --log-level warn \
+        --exec -- "$server" 2>"$tmp/ours.log" &
+    ours_pid=$!
+    pids+=($ours_pid)
+    wait_http "http://127.0.0.1:$OURS_PORT/health"
+fi
+
+wrk_run() { # port -> RESULT line
+    wrk -t"$SESSIONS" -c"$SESSIONS" -d"${DURATION}s" --latency -s "$here/mcp.lua" \
+        "http://127.0.0.1:$1" | grep '^RESULT'
+}
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+echo "== proxy: wrk -t$SESSIONS -c$SESSIONS -d${DURATION}s --latency -s bench/proxy/mcp.lua http://127.0.0.1:PORT"
+echo "   $SESSIONS MCP sessions (streamable HTTP /mcp), tools/call $TOOL $ARGS; $(nproc) CPUs"
+echo "   server: $server (stdio)"
+echo "   ours:   mcp-proxy --transport stdio --exec -- mcp-server-time"
+echo "   peer:   mcp-proxy (PyPI $(basename "$(dirname "$(dirname "$peer")")")) SERVER  (stdio -> streamable HTTP)"
+wrk -t"$SESSIONS" -c"$SESSIONS" -d2s -s "$here/mcp.lua" "http://127.0.0.1:$PEER_PORT" >/dev/null # warm-up
+((have_ours)) && wrk -t"$SESSIONS" -c"$SESSIONS" -d2s -s "$here/mcp.lua" "http://127.0.0.1:$OURS_PORT" >/dev/null
+: >"$tmp/ours.r"
+: >"$tmp/peer.r"
+for r in $(seq "$ROUNDS"); do
+    for side in peer ours; do
+        [[ $side == ours && $have_ours == 0 ]] && continue
+        port=$PEER_PORT
+        [[ $side == ours ]] && port=$OURS_PORT
+        line=$(wrk_run "$port")
+        echo "$line" >>"$tmp/$side.r"
+        printf '   round %d  %-4s %7d calls/s  p50 %7d us  p99 %7d us  ok %d  failed %d  errors %d  non-2xx %d\n' \
+            "$r" "$side" "$(field rps <<<"$line")" "$(field p50_us <<<"$line")" "$(field p99_us <<<"$line")" \
+            "$(field calls_ok <<<"$line")" "$(field calls_failed <<<"$line")" "$(field errors <<<"$line")" \
+            "$(field non2xx <<<"$line")"
+    done
+done
+
+hwm() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+peer_rps=$(field rps <"$tmp/peer.r" | median)
+peer_p99=$(field p99_us <"$tmp/peer.r" | median)
+peer_rss=$(hwm "$peer_pid")
+failed=$(field calls_failed <"$tmp/peer.r" | awk '{s+=$1} END{print s+0}')
+echo "   peer (Python mcp-proxy): $peer_rps calls/s, p99 $((peer_p99 / 1000)) ms (medians), peak RSS $peer_rss MiB, failed calls $failed"
+sum "peer_python_calls_per_s=$peer_rps" "peer_python_p99_ms=$(awk -v u="$peer_p99" 'BEGIN{print u/1000}')" \
+    "peer_python_rss_mib=$peer_rss"
+if ((have_ours)); then
+    rps=$(field rps <"$tmp/ours.r" | median)
+    p99=$(field p99_us <"$tmp/ours.r" | median)
+    rss=$(hwm "$ours_pid")
+    failed=$(field calls_failed <"$tmp/ours.r" | awk '{s+=$1} END{print s+0}')
+    echo "   ours (mcp-proxy --exec):  $rps calls/s, p99 $(awk -v u="$p99" 'BEGIN{printf "%.1f", u/1000}') ms (medians), peak RSS $rss MiB, failed calls $failed"
+    awk -v a="$rps" -v b="$peer_rps" -v p="$p99" -v q="$peer_p99" -v m="$rss" 'BEGIN {
+        printf "   ours/peer throughput %.2fx (target >= 2), p99 ratio %.2f (target <= 0.5), RSS %.1f MiB (target < 8)\n",
+            a / b, p / q, m }'
+    sum "calls_per_s=$rps" "p99_ms=$(awk -v u="$p99" 'BEGIN{print u/1000}')" "rss_mib=$rss"
+fi
+if grep -qi 'error\|traceback' "$tmp/peer.log"; then
+    echo "   peer log (last lines):"
+    tail -3 "$tmp/peer.log" | sed 's/^/     /'
+fi
