@@ -1203,8 +1203,11 @@ void px_bridge_tick(px_bridge_t *b, uint64_t now_ms)
     }
     for (px_session_t *s = b->sessions, *next; s; s = next) {
         next = s->next;
-        if (s->stream || s->n_inflight ||
-            now_ms - s->last_active < (uint64_t)(b->cfg.idle_timeout * 1000))
+        uint64_t idle = (uint64_t)(b->cfg.idle_timeout * 1000);
+
+        if (!s->initialized && idle > PX_UNINIT_IDLE_MS) /* initialize failed or never came */
+            idle = PX_UNINIT_IDLE_MS;
+        if (s->stream || s->n_inflight || now_ms - s->last_active < idle)
             continue;
         mcp_log(MCP_LOG_INFO, "session idle: closed", NULL);
         if (b->on_closed)

@@ -56,8 +56,9 @@
 #define PX_DEF_DRAIN         10.0
 #define PX_DEF_PROBE_TIMEOUT 10.0
 #define PX_DEF_ATTACH_STALE  30.0
-#define PX_MAX_PARKED        4096               /* requests waiting for the server to come up */
-#define PX_PARK_TIMEOUT_MS   30000              /* how long they wait */
+#define PX_MAX_PARKED        4096  /* requests waiting for the server to come up */
+#define PX_PARK_TIMEOUT_MS   30000 /* how long they wait */
+#define PX_UNINIT_IDLE_MS    60000 /* a session whose initialize failed lives this long */
 #define PX_STREAM_QUEUE_MAX  ((size_t)16 << 20) /* bytes queued on one client stream */
 #define PX_UPSTREAM_QUEUE    ((size_t)64 << 20) /* bytes queued towards the server */
 

@@ -727,6 +727,12 @@ static void test_idle_sessions_close(void **state)
     assert_int_equal(px_bridge_n_sessions(fx->b), 1);
     px_bridge_tick(fx->b, (uint64_t)(PX_DEF_IDLE_TIMEOUT * 1000) + 1);
     assert_int_equal(px_bridge_n_sessions(fx->b), 0);
+    /* a session that never got initialized goes after a minute */
+    px_session_open(fx->b, 0, 2000000);
+    px_bridge_tick(fx->b, 2000000 + PX_UNINIT_IDLE_MS - 1);
+    assert_int_equal(px_bridge_n_sessions(fx->b), 1);
+    px_bridge_tick(fx->b, 2000000 + PX_UNINIT_IDLE_MS + 1);
+    assert_int_equal(px_bridge_n_sessions(fx->b), 0);
     fx_free(fx);
 }
 
