@@ -283,8 +283,11 @@ static int check(const px_config_t *cfg)
     }
     if (cfg->exec_argv || !cfg->target_host || !cfg->target_port)
         return bad_usage("%s", "sse and streamable-http need --target-host and --target-port");
-    if (cfg->tools)
-        return bad_usage("%s", "--tools is enforced only for the stdio transport");
+    if (cfg->tools) /* the controller passes spec.tools for every transport: run, and say so */
+        mcp_log(MCP_LOG_WARN,
+                "--tools is not enforced for sse and streamable-http (the reverse proxy "
+                "passes requests through unread)",
+                NULL);
     return 0;
 }
 
