@@ -438,12 +438,7 @@ static void on_internal_response(px_bridge_t *b, pending_t *p, json_t *msg)
 
 static int tool_allowed(const px_bridge_t *b, const char *name)
 {
-    if (!b->cfg.tools)
-        return 1;
-    for (char **t = b->cfg.tools; name && *t; t++)
-        if (strcmp(*t, name) == 0)
-            return 1;
-    return 0;
+    return px_tool_allowed(&b->cfg, name);
 }
 
 static void filter_tools(const px_bridge_t *b, json_t *result)

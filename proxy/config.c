@@ -29,3 +29,13 @@ void px_config_dispose(px_config_t *cfg)
     cfg->tools = NULL;
     cfg->origins = NULL;
 }
+
+int px_tool_allowed(const px_config_t *cfg, const char *name)
+{
+    if (!cfg->tools)
+        return 1;
+    for (char **t = cfg->tools; name && *t; t++)
+        if (strcmp(*t, name) == 0)
+            return 1;
+    return 0;
+}

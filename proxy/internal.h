@@ -88,6 +88,8 @@ typedef struct px_config {
 
 void px_config_defaults(px_config_t *cfg);
 void px_config_dispose(px_config_t *cfg);
+/* Is tool `name` allowed by --tools (always, without a filter)? */
+int px_tool_allowed(const px_config_t *cfg, const char *name);
 
 /* ---- jsonrpc.c ---------------------------------------------------------------- */
 

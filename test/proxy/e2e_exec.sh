@@ -123,7 +123,8 @@ for mode in streamableHttp sse; do
     PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
     PIDS+=($!)
     if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
-    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
+    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free" \
+        $([ "$mode" = streamableHttp ] && echo --tools echo,trigger-long-running-operation)
     for venv in mcp1 mcp2; do
         "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
             --clients 16 --runs "$runs" >"$WORK/rp-$mode-$venv.json" 2>&1 || true
@@ -133,7 +134,7 @@ for mode in streamableHttp sse; do
         done <"$WORK/rp-$mode-$venv.json"
     done
     if [ "$mode" = streamableHttp ]; then
-        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
+        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-sum || fail=1
     fi
     kill "$PPID_"
 done

@@ -2,7 +2,9 @@
 handshake-era session on streamable HTTP asks the real server-everything
 for a 3-second operation with progress; the progress notifications must
 reach the client as the server sends them (the first well before the end),
-not buffered until the response is complete. Usage: e2e_stream.py URL"""
+not buffered until the response is complete. With TOOL, the proxy runs with
+--tools echo: a tools/call of TOOL is refused by the proxy, echo still works.
+Usage: e2e_stream.py URL [TOOL]"""
 
 import json
 import sys
@@ -12,6 +14,15 @@ import httpx
 
 URL = sys.argv[1]
 H = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def call_json(c, h, body):
+    """POST one request; its answer from JSON or the last SSE event."""
+    r = c.post(URL + "/mcp", headers=h, json=body)
+    if r.headers.get("content-type", "").startswith("application/json"):
+        return r.json()
+    data = [line[5:] for line in r.text.splitlines() if line.startswith("data:") and line[5:].strip()]
+    return json.loads(data[-1]) if data else {}
 
 
 def main():
@@ -31,6 +42,16 @@ def main():
                 if line.startswith("data:") and line[5:].strip():
                     m = json.loads(line[5:])
                     seen.append((round(time.monotonic() - t0, 2), m.get("method") or "response"))
+        if len(sys.argv) > 2:
+            refused = call_json(c, h, {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                                       "params": {"name": sys.argv[2], "arguments": {"a": 1, "b": 2}}})
+            allowed = call_json(c, h, {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                                       "params": {"name": "echo", "arguments": {"message": "ok"}}})
+            ok = (refused.get("error", {}).get("code") == -32602 and "tool filter" in refused["error"]["message"]
+                  and "Echo: ok" in json.dumps(allowed))
+            print(("ok   " if ok else "FAIL ") + f"reverse proxy --tools: {sys.argv[2]} refused, echo allowed")
+            if not ok:
+                sys.exit(1)
     first = next((t for t, m in seen if m == "notifications/progress"), None)
     last = seen[-1][0] if seen else None
     ok = first is not None and last is not None and first < last - 1.5 and seen[-1][1] == "response"
