@@ -1,0 +1,90 @@
+/* What the bridge's files share (bridge.c: the pending table, sending,
+ * learning the server, its responses, notifications and requests;
+ * client.c: what clients send; session.c: handshake-era sessions and the
+ * timers). Private to them: nothing else includes it. */
+#ifndef PX_BRIDGE_H
+#define PX_BRIDGE_H
+
+#include "internal.h"
+
+enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN };
+#define F_TOOLS_LIST 1 /* filter the result by --tools */
+#define F_MODERN     2 /* the client speaks 2026-07-28 */
+#define F_CACHEABLE  4 /* a CacheableResult in 2026-07-28 (ttlMs, cacheScope required) */
+
+typedef struct pending {
+    int64_t upid;
+    int kind, flags;
+    json_t *orig_id;    /* the client's id (owned) */
+    json_t *orig_token; /* the client's progress token (owned) or NULL */
+    px_chan_t *chan;    /* NULL once the client is gone */
+    px_session_t *session;
+    struct pending *next; /* hash chain */
+} pending_t;
+
+typedef struct parked {
+    px_session_t *session;
+    px_chan_t *chan;
+    json_t *msg;
+    uint64_t deadline;
+    struct parked *next;
+} parked_t;
+
+typedef struct srvreq { /* a handshake-era server's request to a client */
+    json_t *id;
+    px_session_t *session;
+    struct srvreq *next;
+} srvreq_t;
+
+struct px_session {
+    char id[33];
+    int sse, initialized, n_inflight;
+    px_chan_t *stream;
+    json_t *caps, *client_info;
+    char version[32], log_level[16];
+    uint64_t last_active;
+    struct px_session *next;
+};
+
+struct px_bridge {
+    px_config_t cfg;
+    px_bridge_ops_t ops;
+    px_state_t state;
+    px_server_info_t server;
+    int64_t next_id;
+    uint64_t now, deadline; /* deadline of the probe or handshake */
+    int64_t listen_id;      /* our subscriptions/listen for handshake-era sessions, or 0 */
+    pending_t **table;
+    size_t n_buckets, n_pending;
+    parked_t *parked, **parked_tail;
+    size_t n_parked;
+    srvreq_t *srvreqs;
+    px_session_t *sessions;
+    int n_sessions;
+    px_session_closed_cb on_closed;
+    void *on_closed_ctx;
+    px_bridge_stats_t stats;
+    mcp_buf_t out;
+};
+
+/* bridge.c */
+pending_t *px_pending_add(px_bridge_t *b, int kind);
+pending_t *px_pending_find(px_bridge_t *b, const json_t *id);
+/* Unlink and free; the channel and session counts drop with it. */
+void px_pending_del(px_bridge_t *b, pending_t *p);
+/* Call fn for every pending entry; fn may delete the one it gets. */
+void px_pending_each(px_bridge_t *b, void (*fn)(px_bridge_t *, pending_t *, void *), void *arg);
+int px_up_send(px_bridge_t *b, const json_t *msg);
+void px_chan_msg(px_bridge_t *b, px_chan_t *c, const json_t *msg, int flags, int status);
+void px_reply_error(px_bridge_t *b, px_chan_t *c, json_t *id, int code, const char *message,
+                    json_t *data, int status);
+void px_reply_result(px_bridge_t *b, px_chan_t *c, json_t *id, json_t *result);
+void px_send_cancel(px_bridge_t *b, int64_t upid, const char *reason);
+int px_is_cacheable(const char *method);
+void px_start_handshake(px_bridge_t *b);
+
+/* client.c */
+void px_replay_parked(px_bridge_t *b);
+void px_unpark(px_bridge_t *b, parked_t *q);
+
+#endif

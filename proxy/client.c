@@ -1,0 +1,332 @@
+/* The bridge, from the clients' side: a request is answered here (the
+ * proxy's own initialize, server/discover, ping, logging/setLevel), refused
+ * (tool filter, caps, a 2026-07-28 request without its _meta or in a version
+ * a handshake-era server cannot be bridged to), parked until the server is
+ * known, or forwarded with a fresh id and the _meta its era needs;
+ * cancellations and answers to the server's own requests go back; a client
+ * that hangs up is detached (and, in 2026-07-28, cancelled). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "mcp/log.h"
+#include "bridge.h"
+
+/* ---- requests from clients ------------------------------------------------------------------ */
+
+static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    const char *method = px_msg_method(msg);
+    json_t *params = json_object_get(msg, "params");
+    json_t *meta = json_object_get(params, "_meta");
+    json_t *token = json_object_get(meta, "progressToken");
+    pending_t *p = px_pending_add(b, P_CLIENT);
+
+    if (!p) {
+        px_reply_error(b, reply, id, PX_E_INTERNAL, "out of memory", NULL, 500);
+        return;
+    }
+    p->orig_id = json_incref(id);
+    p->orig_token = token ? json_incref(token) : NULL;
+    p->chan = reply;
+    reply->n_pending++;
+    p->session = s;
+    if (s)
+        s->n_inflight++;
+    p->flags = (s ? 0 : F_MODERN) | (strcmp(method, "tools/list") == 0 ? F_TOOLS_LIST : 0) |
+               (px_is_cacheable(method) ? F_CACHEABLE : 0);
+    json_object_set_new(msg, "id", json_integer(p->upid));
+    if (token)
+        json_object_set_new(meta, "progressToken", json_integer(p->upid));
+    if (s && b->server.era == PX_ERA_MODERN)
+        px_era_add_meta(msg, b->server.version, s->caps, s->client_info,
+                        s->log_level[0] ? s->log_level : NULL);
+    else if (!s && b->server.era == PX_ERA_LEGACY)
+        px_era_strip_meta(msg);
+    if (px_up_send(b, msg) != 0) {
+        json_t *orig = json_incref(p->orig_id);
+
+        px_pending_del(b, p);
+        px_reply_error(b, reply, orig, PX_E_INTERNAL, "the MCP server is not accepting input", NULL,
+                       503);
+        json_decref(orig);
+    }
+}
+
+static int park(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    parked_t *q = b->n_parked < PX_MAX_PARKED ? calloc(1, sizeof(*q)) : NULL;
+
+    if (!q)
+        return MCP_ETOOBIG;
+    q->session = s;
+    q->chan = reply;
+    q->msg = json_incref(msg);
+    q->deadline = b->now + PX_PARK_TIMEOUT_MS;
+    reply->n_pending++;
+    *b->parked_tail = q;
+    b->parked_tail = &q->next;
+    b->n_parked++;
+    return 0;
+}
+
+static void answer_initialize(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    json_t *params = json_object_get(msg, "params");
+    const char *v = json_string_value(json_object_get(params, "protocolVersion"));
+    json_t *caps = json_object_get(params, "capabilities");
+    json_t *result = px_era_initialize_result(&b->server, v);
+
+    json_decref(s->caps);
+    json_decref(s->client_info);
+    s->caps = json_is_object(caps) ? json_incref(caps) : json_object();
+    s->client_info = json_incref(json_object_get(params, "clientInfo"));
+    snprintf(s->version, sizeof(s->version), "%s",
+             json_string_value(json_object_get(result, "protocolVersion")));
+    s->initialized = 1;
+    px_reply_result(b, reply, json_object_get(msg, "id"), result);
+}
+
+/* Answer locally what the proxy answers itself; 1 when answered. */
+static int answer_locally(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    const char *method = px_msg_method(msg);
+    json_t *id = json_object_get(msg, "id");
+
+    if (s && strcmp(method, "initialize") == 0) {
+        answer_initialize(b, s, reply, msg);
+        return 1;
+    }
+    if (s && strcmp(method, "ping") == 0) {
+        px_reply_result(b, reply, id, NULL);
+        return 1;
+    }
+    if (s && b->server.era == PX_ERA_MODERN && strcmp(method, "logging/setLevel") == 0) {
+        const char *level =
+            json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
+
+        snprintf(s->log_level, sizeof(s->log_level), "%s", level ? level : "");
+        px_reply_result(b, reply, id, NULL);
+        return 1;
+    }
+    if (!s && b->server.era == PX_ERA_LEGACY && strcmp(method, "server/discover") == 0) {
+        px_reply_result(b, reply, id, px_era_discover_result(&b->server));
+        return 1;
+    }
+    return 0;
+}
+
+/* A request the server can take now (state READY). */
+static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    const char *method = px_msg_method(msg);
+
+    if (!s && b->server.era == PX_ERA_LEGACY) {
+        const char *v = json_string_value(px_msg_meta(msg, PX_META_VERSION));
+
+        if (strcmp(v, PX_MODERN_VERSION) != 0) {
+            json_t *data =
+                json_pack("{s:[s], s:s}", "supported", PX_MODERN_VERSION, "requested", v);
+
+            px_reply_error(b, reply, id, PX_E_UNSUPPORTED_PV, "Unsupported protocol version", data,
+                           400);
+            return;
+        }
+    }
+    if (answer_locally(b, s, reply, msg))
+        return;
+    if (strcmp(method, "tools/call") == 0) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(msg, "params"), "name"));
+
+        if (!px_tool_allowed(&b->cfg, name)) {
+            char m[200];
+
+            snprintf(m, sizeof(m), "Unknown tool: %.120s (not in this server's tool filter)",
+                     name ? name : "");
+            b->stats.refused++;
+            px_reply_error(b, reply, id, PX_E_PARAMS, m, NULL, 0);
+            return;
+        }
+    }
+    forward(b, s, reply, msg);
+}
+
+void px_unpark(px_bridge_t *b, parked_t *q)
+{
+    q->chan->n_pending--;
+    json_decref(q->msg);
+    free(q);
+    b->n_parked--;
+}
+
+void px_replay_parked(px_bridge_t *b)
+{
+    parked_t *q = b->parked;
+
+    b->parked = NULL;
+    b->parked_tail = &b->parked;
+    while (q) {
+        parked_t *next = q->next;
+        json_t *msg = json_incref(q->msg);
+        px_session_t *s = q->session;
+        px_chan_t *c = q->chan;
+
+        px_unpark(b, q);
+        if (b->state == PX_READY)
+            dispatch(b, s, c, msg);
+        else if (park(b, s, c, msg) != 0)
+            px_reply_error(b, c, json_object_get(msg, "id"), PX_E_INTERNAL,
+                           "MCP server unavailable", NULL, 503);
+        json_decref(msg);
+        q = next;
+    }
+}
+
+/* Validate the per-request _meta of a 2026-07-28 request. */
+static int modern_meta_ok(px_bridge_t *b, px_chan_t *reply, json_t *msg)
+{
+    if (json_is_string(px_msg_meta(msg, PX_META_VERSION)) &&
+        json_is_object(px_msg_meta(msg, PX_META_CAPS)))
+        return 1;
+    px_reply_error(b, reply, json_object_get(msg, "id"), PX_E_PARAMS,
+                   "Invalid params: _meta needs " PX_META_VERSION " and " PX_META_CAPS, NULL, 400);
+    return 0;
+}
+
+static void client_request(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    const char *method = px_msg_method(msg);
+
+    b->stats.requests[s ? 0 : 1]++;
+    if (!s && !modern_meta_ok(b, reply, msg))
+        return;
+    if (s && !s->initialized && strcmp(method, "initialize") != 0 && strcmp(method, "ping") != 0) {
+        px_reply_error(b, reply, id, PX_E_INVALID, "the session is not initialized", NULL, 400);
+        return;
+    }
+    if ((s && s->n_inflight >= b->cfg.max_inflight) ||
+        b->n_pending >= (size_t)b->cfg.max_inflight * (size_t)b->cfg.max_sessions) {
+        px_reply_error(b, reply, id, PX_E_INTERNAL, "too many requests in flight", NULL, 429);
+        return;
+    }
+    if (b->state == PX_READY) {
+        dispatch(b, s, reply, msg);
+    } else if (park(b, s, reply, msg) != 0) {
+        px_reply_error(b, reply, id, PX_E_INTERNAL, "MCP server unavailable", NULL, 503);
+    }
+}
+
+static void client_cancel(px_bridge_t *b, px_session_t *s, json_t *msg)
+{
+    json_t *rid = json_object_get(json_object_get(msg, "params"), "requestId");
+
+    for (size_t i = 0; s && i < b->n_buckets; i++)
+        for (pending_t *p = b->table[i]; p; p = p->next) {
+            if (p->session != s || p->kind != P_CLIENT || !json_equal(p->orig_id, rid))
+                continue;
+            px_chan_t *c = p->chan;
+
+            px_send_cancel(b, p->upid, "cancelled by the client");
+            px_pending_del(b, p);
+            if (c && !c->streaming && c->n_pending == 0)
+                c->send(c, NULL, 0, PX_SEND_FINAL, 0); /* end that POST's stream */
+            return;
+        }
+}
+
+static void client_response(px_bridge_t *b, px_session_t *s, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+
+    for (srvreq_t **pp = &b->srvreqs; *pp; pp = &(*pp)->next) {
+        srvreq_t *r = *pp;
+
+        if (r->session == s && json_equal(r->id, id)) {
+            *pp = r->next;
+            json_decref(r->id);
+            free(r);
+            if (b->state == PX_READY)
+                px_up_send(b, msg);
+            return;
+        }
+    }
+}
+
+static void client_notification(px_bridge_t *b, px_session_t *s, json_t *msg)
+{
+    const char *method = px_msg_method(msg);
+
+    if (strcmp(method, "notifications/initialized") == 0)
+        return; /* the proxy did its own handshake */
+    if (strcmp(method, "notifications/cancelled") == 0) {
+        client_cancel(b, s, msg);
+        return;
+    }
+    /* roots/list_changed, a client's progress on a server request, ...: only a
+     * handshake-era server has use for them */
+    if (b->state == PX_READY && b->server.era == PX_ERA_LEGACY) {
+        px_era_strip_meta(msg);
+        px_up_send(b, msg);
+    }
+}
+
+int px_bridge_client(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
+{
+    if (s)
+        s->last_active = b->now;
+    switch (px_msg_kind(msg)) {
+    case PX_MSG_REQUEST:
+        client_request(b, s, reply, msg);
+        return PX_REPLY;
+    case PX_MSG_NOTIFICATION:
+        client_notification(b, s, msg);
+        return PX_ACCEPTED;
+    case PX_MSG_RESPONSE:
+        if (s)
+            client_response(b, s, msg);
+        return PX_ACCEPTED;
+    default:
+        px_reply_error(b, reply, NULL, PX_E_INVALID, "Invalid Request: not a JSON-RPC 2.0 message",
+                       NULL, 400);
+        return PX_REPLY;
+    }
+}
+
+static void detach_chan(px_bridge_t *b, pending_t *p, void *arg)
+{
+    if (p->chan != arg)
+        return;
+    p->chan->n_pending--;
+    p->chan = NULL;
+    if (p->kind == P_CLIENT &&
+        (p->flags & F_MODERN)) { /* closing the stream cancels (2026-07-28) */
+        px_send_cancel(b, p->upid, "the client closed the stream");
+        px_pending_del(b, p);
+    }
+}
+
+void px_chan_gone(px_bridge_t *b, px_chan_t *c)
+{
+    for (px_session_t *s = b->sessions; s; s = s->next)
+        if (s->stream == c)
+            s->stream = NULL;
+    if (c->n_pending > 0)
+        px_pending_each(b, detach_chan, c);
+    for (parked_t **pp = &b->parked; *pp && c->n_pending > 0;) {
+        parked_t *q = *pp;
+
+        if (q->chan != c) {
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        if (b->parked_tail == &q->next)
+            b->parked_tail = pp;
+        px_unpark(b, q);
+    }
+}

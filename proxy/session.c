@@ -1,0 +1,172 @@
+/* Handshake-era sessions (initialize, Mcp-Session-Id or an HTTP+SSE
+ * stream): opened and found by id, given a stream for server-initiated
+ * messages, closed (their requests cancelled upstream, the server's requests
+ * to them answered with an error); and the bridge's timers: the probe and
+ * handshake deadlines, parked requests, idle sessions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "mcp/log.h"
+#include "bridge.h"
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+px_session_t *px_session_open(px_bridge_t *b, int sse, uint64_t now_ms)
+{
+    unsigned char raw[16];
+    px_session_t *s;
+
+    if (b->n_sessions >= b->cfg.max_sessions || getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
+    s->sse = sse;
+    s->last_active = now_ms;
+    s->next = b->sessions;
+    b->sessions = s;
+    b->n_sessions++;
+    return s;
+}
+
+px_session_t *px_session_find(px_bridge_t *b, const char *id, uint64_t now_ms)
+{
+    for (px_session_t *s = b->sessions; s && id; s = s->next)
+        if (strcmp(s->id, id) == 0) {
+            s->last_active = now_ms;
+            return s;
+        }
+    return NULL;
+}
+
+const char *px_session_id(const px_session_t *s)
+{
+    return s->id;
+}
+
+void px_session_set_stream(px_bridge_t *b, px_session_t *s, px_chan_t *c)
+{
+    (void)b;
+    s->stream = c;
+}
+
+px_session_t *px_bridge_sessions(px_bridge_t *b)
+{
+    return b->sessions;
+}
+
+px_session_t *px_session_next(px_session_t *s)
+{
+    return s->next;
+}
+
+px_chan_t *px_session_stream(const px_session_t *s)
+{
+    return s->stream;
+}
+
+int px_session_initialized(const px_session_t *s)
+{
+    return s->initialized;
+}
+
+static void cancel_session(px_bridge_t *b, pending_t *p, void *s)
+{
+    if (p->session != s)
+        return;
+    if (p->kind == P_CLIENT)
+        px_send_cancel(b, p->upid, "the client session ended");
+    px_pending_del(b, p);
+}
+
+void px_session_close(px_bridge_t *b, px_session_t *s)
+{
+    px_session_t **pp = &b->sessions;
+
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (!*pp)
+        return;
+    *pp = s->next;
+    b->n_sessions--;
+    px_pending_each(b, cancel_session, s);
+    for (parked_t **qq = &b->parked; *qq;) {
+        parked_t *q = *qq;
+
+        if (q->session != s) {
+            qq = &q->next;
+            continue;
+        }
+        *qq = q->next;
+        if (b->parked_tail == &q->next)
+            b->parked_tail = qq;
+        px_unpark(b, q);
+    }
+    for (srvreq_t **rr = &b->srvreqs; *rr;) {
+        srvreq_t *r = *rr;
+
+        if (r->session != s) {
+            rr = &r->next;
+            continue;
+        }
+        json_t *e = px_error_new(r->id, PX_E_INTERNAL, "the client session ended", NULL);
+
+        if (e && b->state == PX_READY)
+            px_up_send(b, e);
+        json_decref(e);
+        *rr = r->next;
+        json_decref(r->id);
+        free(r);
+    }
+    json_decref(s->caps);
+    json_decref(s->client_info);
+    free(s);
+}
+
+/* ---- timers --------------------------------------------------------------------------------- */
+
+void px_bridge_tick(px_bridge_t *b, uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (b->state == PX_PROBING && now_ms >= b->deadline) {
+        mcp_log(MCP_LOG_INFO, "no answer to server/discover: assuming a handshake-era server",
+                NULL);
+        px_start_handshake(b);
+    } else if (b->state == PX_HANDSHAKE && now_ms >= b->deadline) {
+        b->ops.restart(b->ops.ctx, "no answer to initialize");
+    }
+    for (parked_t **pp = &b->parked; *pp;) {
+        parked_t *q = *pp;
+
+        if (q->deadline > now_ms) {
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        if (b->parked_tail == &q->next)
+            b->parked_tail = pp;
+        px_chan_t *c = q->chan;
+        json_t *id = json_incref(json_object_get(q->msg, "id"));
+
+        px_unpark(b, q);
+        px_reply_error(b, c, id, PX_E_INTERNAL, "MCP server unavailable", NULL, 503);
+        json_decref(id);
+    }
+    for (px_session_t *s = b->sessions, *next; s; s = next) {
+        next = s->next;
+        uint64_t idle = (uint64_t)(b->cfg.idle_timeout * 1000);
+
+        if (!s->initialized && idle > PX_UNINIT_IDLE_MS) /* initialize failed or never came */
+            idle = PX_UNINIT_IDLE_MS;
+        if (s->stream || s->n_inflight || now_ms - s->last_active < idle)
+            continue;
+        mcp_log(MCP_LOG_INFO, "session idle: closed", NULL);
+        if (b->on_closed)
+            b->on_closed(b->on_closed_ctx, s);
+        px_session_close(b, s);
+    }
+}
