@@ -65,6 +65,8 @@ MMDEB_OPTS=(
   --dpkgopt='path-include=/usr/share/locale/locale.alias'
 )
 
+MMDEB_VERSION=
+
 sources() {
   local s=$1
   printf '%s\n' "deb $DEBIAN_MIRROR $s main" "deb $DEBIAN_MIRROR $s-updates main" \
@@ -82,7 +84,8 @@ rootfs() {
     node) pkgs=$NODE_PKGS suite=$NODE_SUITE ;;
     *) die "unknown root fs $name" ;;
   esac
-  key=$({ mmdebstrap --version; echo "$suite $pkgs"; sources "$suite"; printf '%s\n' "${MMDEB_OPTS[@]}"; } |
+  [[ -n $MMDEB_VERSION ]] || MMDEB_VERSION=$(mmdebstrap --version)
+  key=$({ echo "$MMDEB_VERSION"; echo "$suite $pkgs"; sources "$suite"; printf '%s\n' "${MMDEB_OPTS[@]}"; } |
     sha256sum | cut -c1-16)
   tar=$IMG_CACHE/rootfs/$name-$suite-$key.tar
   if [[ ! -f $tar ]]; then
@@ -102,6 +105,9 @@ rootfs() {
       "$suite" "$tar.tmp" "${srcs[@]}" >&2
     mv -f "$tar.tmp" "$tar"
     log "root fs $name: $(du -h "$tar" | cut -f1) in $((SECONDS - t0))s"
+    # older root file systems of this name (other pins) are not needed again
+    local old
+    for old in "$IMG_CACHE/rootfs/$name"-*.tar; do [[ $old == "$tar" ]] || rm -f "$old"; done
   fi
   echo "$tar"
 }
@@ -345,35 +351,65 @@ restore() {
   done
 }
 
-[[ -x $CRANE ]] || die "$CRANE missing: run e2e/local/build.sh node"
-cmd=${1:-build}
-case $cmd in
-  list)
-    for n in $(all_names); do full_name "$n"; done
-    exit 0 ;;
-  restore | build | rootfs) shift || true ;;
-  *) cmd=build ;;
-esac
-mkdir -p "$IMG_CACHE"
-exec 9>"$IMG_CACHE/.lock"
-if [[ $cmd == restore ]]; then
-  # a build in progress pushes its images itself: never wait for it here
-  flock -n 9 || { log "a build is running: restore left to it"; exit 0; }
-  restore
-  exit 0
-fi
-[[ $(id -u) == 0 ]] || die "needs root (mmdebstrap --mode=root, chroot)"
-WORK=
-trap '[[ -z $WORK ]] || rm -rf "$WORK"' EXIT
-flock 9
-case $cmd in
-  rootfs) rootfs "${1:?rootfs NAME}" ;;
-  build)
-    curl -fsS --max-time 2 -o /dev/null "http://$REG/v2/" ||
-      die "no registry on $REG (e2e/local/registry.sh up)"
-    T0=$SECONDS
-    names=("$@")
-    ((${#names[@]})) || mapfile -t names < <(all_names | tr ' ' '\n')
-    for n in "${names[@]}"; do build_one "$n"; done
-    log "done in $((SECONDS - T0))s" ;;
-esac
+# the root file system an image starts from (none for pause and coredns)
+rootfs_of() {
+  case $1 in
+    webhook | controller | proxy) echo runtime ;;
+    chart-test) echo chart-test ;;
+    fetch | time) echo python ;;
+    github | everything) echo node ;;
+  esac
+}
+
+# prebuild NAME...: the missing root file systems of these images, all at
+# once (mmdebstrap mostly waits on the archive and dpkg)
+prebuild() {
+  local r pids=() rc=0
+  MMDEB_VERSION=$(mmdebstrap --version)
+  for r in $(for n in "$@"; do rootfs_of "$n"; done | sort -u); do
+    rootfs "$r" >/dev/null &
+    pids+=($!)
+  done
+  for r in "${pids[@]}"; do wait "$r" || rc=1; done
+  ((rc == 0)) || die "a root file system failed to build"
+}
+
+main() {
+  [[ -x $CRANE ]] || die "$CRANE missing: run e2e/local/build.sh node"
+  local cmd=${1:-build} n names
+  case $cmd in
+    list)
+      for n in $(all_names); do full_name "$n"; done
+      return 0 ;;
+    restore | build | rootfs) shift || true ;;
+    *) cmd=build ;;
+  esac
+  mkdir -p "$IMG_CACHE"
+  exec 9>"$IMG_CACHE/.lock"
+  if [[ $cmd == restore ]]; then
+    # a build in progress pushes its images itself: never wait for it here
+    flock -n 9 || { log "a build is running: restore left to it"; return 0; }
+    restore
+    return 0
+  fi
+  [[ $(id -u) == 0 ]] || die "needs root (mmdebstrap --mode=root, chroot)"
+  WORK=
+  trap '[[ -z $WORK ]] || rm -rf "$WORK"' EXIT
+  flock 9
+  case $cmd in
+    rootfs) rootfs "${1:?rootfs NAME}" ;;
+    build)
+      curl -fsS --max-time 2 -o /dev/null "http://$REG/v2/" ||
+        die "no registry on $REG (e2e/local/registry.sh up)"
+      T0=$SECONDS
+      names=("$@")
+      ((${#names[@]})) || mapfile -t names < <(all_names | tr ' ' '\n')
+      prebuild "${names[@]}"
+      for n in "${names[@]}"; do build_one "$n"; done
+      log "done in $((SECONDS - T0))s" ;;
+  esac
+}
+
+# one line, parsed whole before it runs: editing this file while a build
+# runs cannot make bash read on into the new text
+main "$@"; exit $?
