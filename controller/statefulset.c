@@ -19,6 +19,17 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mcp/validate.h"
+
+/* A quantity as the apiserver will store it ("0.5" -> "500m"), so that what
+ * we apply is found again in the live object. */
+static json_t *quantity(const char *text)
+{
+    char buf[64];
+    const char *c = mcp_quantity_canonical(text, buf, sizeof(buf));
+
+    return json_string(c ? c : text);
+}
 
 static int set_quantity(json_t *res, const char *which, const mcp_reslist_t *rl)
 {
@@ -29,9 +40,9 @@ static int set_quantity(json_t *res, const char *which, const mcp_reslist_t *rl)
     m = ctl_json_child(res, which, false);
     if (!m)
         return -1;
-    if (rl->cpu && json_object_set_new(m, "cpu", json_string(rl->cpu)) != 0)
+    if (rl->cpu && json_object_set_new(m, "cpu", quantity(rl->cpu)) != 0)
         return -1;
-    if (rl->memory && json_object_set_new(m, "memory", json_string(rl->memory)) != 0)
+    if (rl->memory && json_object_set_new(m, "memory", quantity(rl->memory)) != 0)
         return -1;
     return 0;
 }

@@ -14,6 +14,7 @@
  * below 2^B, so inputs of any length are exact and nothing is allocated. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mcp/validate.h"
@@ -200,4 +201,78 @@ const char *mcp_quantity_parse(const char *s, mcp_quantity_t *q)
 int mcp_quantity_cmp(const mcp_quantity_t *a, const mcp_quantity_t *b)
 {
     return (a->nanos > b->nanos) - (a->nanos < b->nanos);
+}
+
+/* ---- canonical form ------------------------------------------------------------
+ * What the apiserver stores for a quantity (resource.Quantity's
+ * CanonicalizeBytes): decimal forms as an integer mantissa with the largest
+ * exponent that is a multiple of 3 (suffix n u m "" k M G T P E, or e<N> when
+ * written with an exponent); binary forms as the largest binary suffix that
+ * keeps the mantissa an integer, or as decimal when the value is below 1024
+ * or not a whole number. */
+
+enum qformat { Q_DECIMAL_SI, Q_BINARY_SI, Q_DECIMAL_EXP };
+
+static enum qformat format_of(const char *s)
+{
+    while (*s == '+' || *s == '-' || *s == '.' || is_digit(*s))
+        s++;
+    if (*s && s[strlen(s) - 1] == 'i')
+        return Q_BINARY_SI;
+    if ((*s == 'e' || *s == 'E') &&
+        (is_digit(s[1]) || ((s[1] == '+' || s[1] == '-') && is_digit(s[2]))))
+        return Q_DECIMAL_EXP;
+    return Q_DECIMAL_SI;
+}
+
+/* Decimal digits of v (> 0) into buf, returning its start. */
+static char *u128_text(u128 v, char *end)
+{
+    *--end = '\0';
+    do {
+        *--end = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+const char *mcp_quantity_canonical(const char *s, char *out, size_t len)
+{
+    static const char *const si[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
+    static const char *const bin[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    enum qformat f = format_of(s ? s : "");
+    mcp_quantity_t q;
+    char digits[64];
+    u128 m;
+    int e = -9, k = 0;
+
+    if (!s || mcp_quantity_parse(s, &q) != NULL || len == 0)
+        return NULL;
+    if (q.nanos == 0) {
+        snprintf(out, len, "0");
+        return out;
+    }
+    m = q.nanos < 0 ? (u128)-q.nanos : (u128)q.nanos;
+    if (f == Q_BINARY_SI && (m < (u128)1024 * 1000000000u || m % 1000000000u != 0))
+        f = Q_DECIMAL_SI;
+    if (f == Q_BINARY_SI) {
+        for (m /= 1000000000u; m % 1024 == 0 && k < 6; k++)
+            m /= 1024;
+        snprintf(out, len, "%s%s%s", q.nanos < 0 ? "-" : "", u128_text(m, digits + sizeof(digits)),
+                 bin[k]);
+        return out;
+    }
+    for (; m % 10 == 0; e++)
+        m /= 10;
+    for (; e % 3 != 0; e--) /* down to a multiple of 3 (e > -9 here) */
+        m *= 10;
+    if (f == Q_DECIMAL_SI && e <= 18)
+        snprintf(out, len, "%s%s%s", q.nanos < 0 ? "-" : "", u128_text(m, digits + sizeof(digits)),
+                 si[(e + 9) / 3]);
+    else if (e == 0)
+        snprintf(out, len, "%s%s", q.nanos < 0 ? "-" : "", u128_text(m, digits + sizeof(digits)));
+    else
+        snprintf(out, len, "%s%se%d", q.nanos < 0 ? "-" : "", u128_text(m, digits + sizeof(digits)),
+                 e);
+    return out;
 }

@@ -199,12 +199,36 @@ static void test_compare(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* What the apiserver stores (resource.Quantity canonical form). */
+static void test_canonical(void **state)
+{
+    static const char *const cases[][2] = {
+        {"100m", "100m"},    {"0.5", "500m"},   {"1000m", "1"},     {"1.5", "1500m"},
+        {"2000", "2k"},      {"0.1", "100m"},   {"1", "1"},         {"0", "0"},
+        {"0.0001", "100u"},  {"1n", "1n"},      {"1000000", "1M"},  {"10G", "10G"},
+        {"100M", "100M"},    {"1E", "1E"},      {"128Mi", "128Mi"}, {"1024Mi", "1Gi"},
+        {"1.5Gi", "1536Mi"}, {"1.5Ki", "1536"}, {"0.5Ki", "512"},   {"1Ki", "1Ki"},
+        {"512Ki", "512Ki"},  {"1e3", "1e3"},    {"12e6", "12e6"},   {"120e2", "12e3"},
+        {"1e0", "1"},        {"1.5e3", "1500"}, {"+5", "5"},        {"250m", "250m"},
+    };
+    char out[48];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = mcp_quantity_canonical(cases[i][0], out, sizeof(out));
+        if (!got || strcmp(got, cases[i][1]) != 0)
+            fail_msg("%s: got %s, want %s", cases[i][0], got ? got : "(null)", cases[i][1]);
+    }
+    assert_null(mcp_quantity_canonical("1x", out, sizeof(out)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_null_out),
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_canonical),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

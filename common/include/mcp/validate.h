@@ -32,4 +32,9 @@ const char *mcp_quantity_parse(const char *s, mcp_quantity_t *q);
 /* -1, 0, 1 like strcmp. */
 int mcp_quantity_cmp(const mcp_quantity_t *a, const mcp_quantity_t *b);
 
+/* The text the apiserver stores for quantity `s` ("0.5" -> "500m", "1024Mi"
+ * -> "1Gi", "1000m" -> "1") into out (len >= 48 is enough). Returns out, or
+ * NULL when s is not a quantity. */
+const char *mcp_quantity_canonical(const char *s, char *out, size_t len);
+
 #endif
