@@ -150,17 +150,25 @@ terminating() {
 # real server-side apply: the old container, its volume and the Role go.
 upgrade() {
     local dir=$ROOT/test/fixtures/controller/upgrade/seed-configmap-profile n=cmprof uid left want
+    # no controller may run: the second one of the hand-over may be the leader
+    if [ -n "${SECOND:-}" ]; then
+        kill "$SECOND" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$SECOND" 2>/dev/null || break; sleep 0.2; done
+        SECOND=
+    fi
     op_stop_controller
     t_check "profile" kubectl -n $NS create configmap my-permission-profile \
         --from-file=profile.json="$dir/profile.json" || { op_start_controller; return 1; }
     jq '{apiVersion, kind, metadata: {name: .metadata.name}, spec}' "$dir/mcpserver.json" |
         kubectl -n $NS apply -f - >/dev/null || { t_fail "apply"; op_start_controller; return 1; }
     uid=$(field $n '{.metadata.uid}')
+    [ -n "$uid" ] || { t_fail "no uid for $n"; op_start_controller; return 1; }
     jq --arg uid "$uid" --arg ns "$NS" '{apiVersion: "v1", kind: "List", items: [.[] |
         .metadata.namespace = $ns | .metadata.ownerReferences[0].uid = $uid |
         if .kind == "RoleBinding" then .subjects[0].namespace = $ns else . end]}' \
-        "$dir/previous.json" | kubectl apply --server-side --field-manager=mcp-controller -f - >/dev/null ||
-        { t_fail "previous objects"; op_start_controller; return 1; }
+        "$dir/previous.json" >"$E2E_WORK/previous.json"
+    t_check "previous objects" kubectl apply --server-side --field-manager=mcp-controller \
+        -f "$E2E_WORK/previous.json" || { op_start_controller; return 1; }
     [ "$(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[*].name}')" = toolhive ] ||
         { t_fail "the old Deployment is not there"; op_start_controller; return 1; }
     op_start_controller || { t_fail "controller did not start"; return 1; }
