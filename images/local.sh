@@ -115,7 +115,8 @@ rootfs() {
 # ---- layers ------------------------------------------------------------------------
 # pack DIR OUT: a reproducible layer tarball of DIR's contents (root-owned)
 pack() {
-  tar --numeric-owner --owner=0 --group=0 --sort=name -C "$1" -cf "$2" .
+  tar --numeric-owner --owner=0 --group=0 --sort=name --xattrs --xattrs-include=security.capability \
+    -C "$1" -cf "$2" .
 }
 
 # extract TAR DIR
@@ -133,12 +134,14 @@ in_root() {
     sh "$dir" "$@"
 }
 
-# layer_bin WORK OUT FILE DEST: one binary (stripped) at DEST
+# layer_bin WORK OUT FILE DEST [CAPS]: one binary (stripped) at DEST, with
+# the file capabilities CAPS (setcap syntax) if given
 layer_bin() {
-  local work=$1 out=$2 file=$3 dest=$4
+  local work=$1 out=$2 file=$3 dest=$4 caps=${5:-}
   mkdir -p "$work/l$(dirname "$dest")"
   install -m 0755 "$file" "$work/l$dest"
   strip --strip-unneeded "$work/l$dest" 2>/dev/null || true
+  [[ -z $caps ]] || setcap "$caps" "$work/l$dest"
   find "$work/l" -exec touch -h -d @0 {} +
   pack "$work/l" "$out"
 }
@@ -297,9 +300,11 @@ build_one() {
         layer_bin /usr/bin/catatonit /catatonit -- \
         --entrypoint /catatonit,-P -u "$PAUSE_USER" ;;
     coredns)
+      # non-root: like upstream's image, /coredns carries the file capability
+      # to bind port 53 (the Deployment adds NET_BIND_SERVICE to its bounding set)
       need_bin "$NODE_BIN_DIR/coredns"
       publish coredns registry.k8s.io/coredns/coredns "$COREDNS_VERSION" "$(sha "$NODE_BIN_DIR/coredns")" "" \
-        layer_bin "$NODE_BIN_DIR/coredns" /coredns -- \
+        layer_bin "$NODE_BIN_DIR/coredns" /coredns cap_net_bind_service=+ep -- \
         --entrypoint /coredns -u "$IMAGE_USER" --exposed-ports 53/tcp,53/udp,9153/tcp ;;
     fetch | time)
       local pkg=mcp-server-$1 ver

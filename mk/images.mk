@@ -12,8 +12,9 @@ DOCKER     ?= docker
 DOCKER_BUILD_FLAGS ?=
 IMAGES_DOCKER_TARGETS = webhook controller chart-test $(if $(wildcard $(IMAGES_ROOT)/proxy/*.c),proxy)
 
-# mmdebstrap builds the root file systems, catatonit is the pause image
-DEB_PKGS += mmdebstrap catatonit
+# mmdebstrap builds the root file systems, catatonit is the pause image,
+# setcap (libcap2-bin) gives /coredns its capability
+DEB_PKGS += mmdebstrap catatonit libcap2-bin
 
 .PHONY: images images-local images-deps registry-up registry-down test-images test-images-docker
 

@@ -51,7 +51,7 @@ unpack() {
   local d=$TMP/$1
   [[ -d $d ]] && return 0
   mkdir -p "$d.tmp"
-  "$CRANE" export "$(regref "${REF[$1]}")" - | tar --numeric-owner -C "$d.tmp" -x || return 1
+  "$CRANE" export "$(regref "${REF[$1]}")" - | tar --numeric-owner --xattrs --xattrs-include=security.capability -C "$d.tmp" -x || return 1
   mv "$d.tmp" "$d"
 }
 
@@ -162,7 +162,10 @@ test_coredns() {
   t_check "coredns -version" run coredns -version || return 1
   local v
   v=$(awk '$1=="github.com/coredns/coredns" {print $2; exit}' "$ROOT/tools/coredns/go.mod")
-  grep -q "^CoreDNS-${v#v}$" <<<"$T_LAST_OUTPUT" || t_fail "coredns -version: $T_LAST_OUTPUT"
+  grep -q "^CoreDNS-${v#v}$" <<<"$T_LAST_OUTPUT" || { t_fail "coredns -version: $T_LAST_OUTPUT"; return 1; }
+  # as its non-root user it binds port 53 (file capability, like upstream's
+  # image); with no Corefile it serves whoami on :53
+  t_check "coredns binds :53 as $IMAGE_USER" http_probe coredns 53 "ss -lnu | grep -q ':53 '" || return 1
 }
 
 # pause: catatonit -P stays up until killed
