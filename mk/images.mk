@@ -13,8 +13,8 @@ DOCKER_BUILD_FLAGS ?=
 IMAGES_DOCKER_TARGETS = webhook controller chart-test $(if $(wildcard $(IMAGES_ROOT)/proxy/*.c),proxy)
 
 # mmdebstrap builds the root file systems, catatonit is the pause image,
-# setcap (libcap2-bin) gives /coredns its capability
-DEB_PKGS += mmdebstrap catatonit libcap2-bin
+# setcap (libcap2-bin) gives /coredns its capability; test-images uses ip and ss
+DEB_PKGS += mmdebstrap catatonit libcap2-bin iproute2
 
 .PHONY: images images-local images-deps registry-up registry-down test-images test-images-docker
 
@@ -36,7 +36,7 @@ images-deps: deps
 	@[ -x "$(IMAGES_NODE_BIN)/crane" ] && [ -x "$(IMAGES_NODE_BIN)/coredns" ] || \
 	    $(IMAGES_ROOT)/e2e/local/build.sh node
 
-registry-up: images-deps ## Start the local registry (127.0.0.1:$${MCP_REGISTRY_PORT:-5000})
+registry-up: images-deps ## Start the local registry (127.0.0.1:5000, or MCP_REGISTRY_PORT)
 	@$(IMAGES_ROOT)/e2e/local/registry.sh up
 
 registry-down: ## Stop the local registry (its blobs stay in ~/.cache/mcp-operator/registry)
