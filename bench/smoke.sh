@@ -16,8 +16,11 @@ DURATION=1 ROUNDS=1 RATE_SECONDS=1 "$root/bench/webhook/run.sh" "$build"
 step "proxy (1 s rounds, 4 sessions)"
 SESSIONS=4 DURATION=1 ROUNDS=1 "$root/bench/proxy/run.sh" "$build"
 
+step "controller (5 MCPServers, ours and the ToolHive operator, raw write limit)"
+SIZES=5 SETTLE=2 PLOT= "$root/bench/controller/run.sh" "$build"
+
 python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
-nulls=$(grep -c '^null: \(webhook\|proxy\)\.' "$build/bench/smoke.show" || true)
+nulls=$(grep -c '^null: ' "$build/bench/smoke.show" || true)
 grep '^null: ' "$build/bench/smoke.show" || true
-echo "bench-smoke: $(($(date +%s) - t0)) s, $nulls null webhook/proxy keys"
+echo "bench-smoke: $(($(date +%s) - t0)) s, $nulls null keys"
 [[ $nulls == 0 || ( ! -f $root/proxy/main.c && $nulls == 3 ) ]]

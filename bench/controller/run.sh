@@ -25,7 +25,7 @@
 # the time to all-created vs N for both to PLOT (PNG, when gnuplot is there).
 #
 # usage: bench/controller/run.sh [BUILD_DIR]
-#   env: SIZES, PEER=0 (ours only), WORKERS (default: mcp-controller's),
+#   env: SIZES, PEER=0 (ours only), WORKERS (default: mcp-controller's), SETTLE,
 #        SUMMARY, PLOT, CLUSTER_SH, KEEP=1 (leave the clusters up)
 set -euo pipefail
 
@@ -33,10 +33,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 SIZES=${SIZES:-${N:-100 300 1000}}
 PEER=${PEER:-1}
+SETTLE=${SETTLE:-5}
 CLUSTER_SH=${CLUSTER_SH:-$ROOT/e2e/local/cluster.sh}
 CTL=$BUILD/mcp-controller
 SUMMARY=${SUMMARY:-$BUILD/bench/summary.json}
-PLOT=${PLOT:-$BUILD/bench/controller-time.png}
+PLOT=${PLOT-$BUILD/bench/controller-time.png}
 OUT=$(mktemp -d /tmp/bench-controller.XXXXXX)
 NS=bench-ctl
 export MCP_CLUSTER_NODE=0 # control plane only: the bench counts objects, it runs no pods
@@ -141,13 +142,13 @@ reconciles() { # side -> reconciles done so far (the operator's own metric)
 }
 writes_now() { snapshot "$OUT/m.tmp"; python3 "$ROOT/bench/controller/apicount.py" "$1" "$OUT/m.tmp" | sed 's/^writes=\([0-9]*\) .*/\1/'; }
 # settle SIDE BASE MIN_RECONCILES: wait until the operator did MIN reconciles
-# and its apiserver writes have not moved for 5 s (at most 300 s)
+# and its apiserver writes have not moved for SETTLE (5) s (at most 300 s)
 settle() {
     local side=$1 base=$2 want=$3 last=-1 same=0 w t0=$SECONDS
     while ((SECONDS - t0 < 300)); do
         w=$(writes_now "$base")
         if [[ $w == "$last" ]] && (($(reconciles "$side") >= want)); then
-            ((++same >= 5)) && return 0
+            ((++same >= SETTLE)) && return 0
         else
             same=0
         fi
@@ -205,6 +206,12 @@ measure() {
     rss2=$(hwm_mib "$OP_PID")
     stop_op
     stop_watches
+    if [[ $side == ours && $n == "$largest" ]]; then
+        log "raw write limit: $n ConfigMaps, $WORKERS workers, same control plane"
+        kubectl create namespace bench-raw >/dev/null
+        "$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
+            -key "$MCP_CLUSTER_ADMIN_KEY" -namespace bench-raw -n "$n" -workers "$WORKERS" >"$OUT/raw"
+    fi
     {
         echo "seconds=$(echo "$t1 - $t0" | bc)"
         line=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m0" "$OUT/m1")
@@ -255,12 +262,7 @@ for n in "${sizes[@]}"; do
     fi
 done
 
-log "raw write limit: $largest ConfigMaps, $WORKERS workers"
-cluster_up "$BASE_DIR-ours"
-kubectl create namespace "$NS" >/dev/null
-raw=$("$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
-    -key "$MCP_CLUSTER_ADMIN_KEY" -namespace "$NS" -n "$largest" -workers "$WORKERS")
-cluster_down
+raw=$(cat "$OUT/raw")
 raw_rate=$(sed -n 's/.* per_s=\([0-9]*\).*/\1/p' <<<"$raw")
 echo "== raw limit: bench/peers/rawwrite -n $largest -workers $WORKERS (POST small ConfigMaps, keep-alive HTTP/1.1)"
 echo "   $raw"
