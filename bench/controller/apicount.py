@@ -10,7 +10,9 @@ apiserver_request_total does not name the client, so the requests of the
 other writers on the control plane are left out by what they touch, the same
 way for both operators: the controller-manager's (replicasets, pods,
 endpointslices, controllerrevisions, Deployment/StatefulSet/ReplicaSet
-status, leases, token and access reviews), the bench's own (the MCPServers it
+status, leases, token requests and access reviews), the apiserver's own
+(ipaddresses for Service ClusterIPs, limitranges/resourcequotas for
+admission), the bench's own (the MCPServers it
 creates, namespaces, CRDs). Events are counted apart (both operators and the
 controller-manager write them). WATCH requests are not counted as reads.
 """
@@ -21,7 +23,8 @@ WRITE = {"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"}
 READ = {"GET", "LIST"}
 OTHERS = {"replicasets", "pods", "endpointslices", "endpoints", "leases", "controllerrevisions",
           "tokenreviews", "subjectaccessreviews", "selfsubjectaccessreviews", "namespaces",
-          "customresourcedefinitions", "", "flowschemas", "prioritylevelconfigurations"}
+          "customresourcedefinitions", "", "flowschemas", "prioritylevelconfigurations",
+          "ipaddresses", "limitranges", "resourcequotas"}
 KCM_STATUS = {"deployments", "statefulsets", "replicasets"}
 LINE = re.compile(r'^(apiserver_request_total|apiserver_request_duration_seconds_(?:sum|count))\{(.*)\} (\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -45,7 +48,7 @@ def kind(verb, resource, sub):
     """'w', 'r', 'e' (events) or None (someone else's, or not counted)."""
     if resource in OTHERS:
         return None
-    if resource in KCM_STATUS and sub == "status":
+    if sub == "token" or (resource in KCM_STATUS and sub == "status"):
         return None
     if resource == "mcpservers" and sub == "" and verb == "POST":
         return None  # the bench creates them
@@ -68,13 +71,15 @@ def main():
         d = v - a.get(key, 0.0)
         if d <= 0:
             continue
-        name, verb, res, sub, _code = key
+        name, verb, res, sub, code = key
         k = kind(verb, res, sub)
         if k is None:
             continue
         if name == "apiserver_request_total":
             tot[k] += d
             label = f"{verb} {res}{'/' + sub if sub else ''}"
+            if code and not code.startswith("2"):
+                label += f" (HTTP {code})"
             by[label] = by.get(label, 0.0) + d
         elif k in dur:
             dur[k][0 if name.endswith("_sum") else 1] += d

@@ -157,6 +157,17 @@ settle() {
     done
     log "$side: still writing after 300 s"
 }
+# quiesce: wait until the fresh control plane's own controllers stopped
+# writing (3 s without a write, at most 30 s), so their start-up is not counted
+quiesce() {
+    local last=-1 same=0 w t0=$SECONDS
+    while ((SECONDS - t0 < 30)); do
+        w=$(kubectl get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ && !/resource="leases"/ {s += $NF} END {print s + 0}')
+        if [[ $w == "$last" ]]; then ((++same >= 3)) && return 0; else same=0; fi
+        last=$w
+        sleep 1
+    done
+}
 hwm_mib() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 # measure SIDE N -> OUT/result-SIDE-N (key=value lines)
@@ -171,6 +182,7 @@ measure() {
     fi
     kubectl wait --for condition=established crd --all --timeout=60s >/dev/null
     kubectl create namespace "$NS" >/dev/null
+    quiesce
     manifests "$side" "$n"
     kubectl get deployments -n "$NS" -o name --watch >"$OUT/dep.w" 2>/dev/null &
     WATCH_PIDS+=($!)
