@@ -7,6 +7,8 @@ set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 export SUMMARY=$build/bench/smoke.json
+# its own control planes, so that a `make bench` running meanwhile is left alone
+export MCP_CLUSTER_DIR_BASE=/tmp/mcp-operator-bench-smoke
 rm -f "$SUMMARY"
 t0=$(date +%s)
 step() { printf '== bench-smoke: %s\n' "$*"; }
@@ -17,7 +19,7 @@ step "proxy (1 s rounds, 4 sessions)"
 SESSIONS=4 DURATION=1 ROUNDS=1 "$root/bench/proxy/run.sh" "$build"
 
 step "controller (5 MCPServers, ours and the ToolHive operator, raw write limit)"
-SIZES=5 SETTLE=2 PLOT= "$root/bench/controller/run.sh" "$build"
+SIZES=5 TAIL=2 PLOT= "$root/bench/controller/run.sh" "$build"
 
 python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
 nulls=$(grep -c '^null: ' "$build/bench/smoke.show" || true)

@@ -16,8 +16,12 @@
 #     from the apiserver's own apiserver_request_total (bench/controller/apicount.py
 #     says which requests are left out as someone else's), with the mean
 #     request latency the apiserver measured;
+#     (window: from the first create until all exist, every MCPServer was
+#     reconciled once, and TAIL more seconds);
+#   - writes in the TAIL seconds after that (steady state, nothing changes);
 #   - a no-op resync: the operator restarted, so that it reconciles every
-#     MCPServer again with nothing to change; the writes that causes;
+#     MCPServer again with nothing to change; the writes that causes (until
+#     N reconciles + TAIL s);
 #   - the operator's peak RSS (VmHWM, first run and restart).
 # Then the raw limit: bench/peers/rawwrite POSTs N small ConfigMaps with as
 # many workers (keep-alive connections) as mcp-controller has, writes/s.
@@ -25,7 +29,7 @@
 # the time to all-created vs N for both to PLOT (PNG, when gnuplot is there).
 #
 # usage: bench/controller/run.sh [BUILD_DIR]
-#   env: SIZES, PEER=0 (ours only), WORKERS (default: mcp-controller's), SETTLE,
+#   env: SIZES, PEER=0 (ours only), WORKERS (default: mcp-controller's), TAIL,
 #        SUMMARY, PLOT, CLUSTER_SH, KEEP=1 (leave the clusters up)
 set -euo pipefail
 
@@ -33,7 +37,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 SIZES=${SIZES:-${N:-100 300 1000}}
 PEER=${PEER:-1}
-SETTLE=${SETTLE:-5}
+TAIL=${TAIL:-10}
 CLUSTER_SH=${CLUSTER_SH:-$ROOT/e2e/local/cluster.sh}
 CTL=$BUILD/mcp-controller
 SUMMARY=${SUMMARY:-$BUILD/bench/summary.json}
@@ -140,22 +144,18 @@ reconciles() { # side -> reconciles done so far (the operator's own metric)
             awk 'index($1, "controller_runtime_reconcile_total{controller=\"mcpserver\"") == 1 {s += $2} END {print s + 0}'
     fi
 }
-writes_now() { snapshot "$OUT/m.tmp"; python3 "$ROOT/bench/controller/apicount.py" "$1" "$OUT/m.tmp" | sed 's/^writes=\([0-9]*\) .*/\1/'; }
-# settle SIDE BASE MIN_RECONCILES: wait until the operator did MIN reconciles
-# and its apiserver writes have not moved for SETTLE (5) s (at most 300 s)
+# settle SIDE N: wait until the operator has done N reconciles (its own
+# metric: every MCPServer at least once, for the peer requeues count too),
+# then TAIL (10) s more; at most 600 s. The same for both operators: ToolHive's
+# keeps requeueing MCPServers whose proxy runner has not made the StatefulSet
+# (no node here), so "until it stops writing" would never come.
 settle() {
-    local side=$1 base=$2 want=$3 last=-1 same=0 w t0=$SECONDS
-    while ((SECONDS - t0 < 300)); do
-        w=$(writes_now "$base")
-        if [[ $w == "$last" ]] && (($(reconciles "$side") >= want)); then
-            ((++same >= SETTLE)) && return 0
-        else
-            same=0
-        fi
-        last=$w
-        sleep 1
+    local side=$1 want=$2 t0=$SECONDS
+    while (($(reconciles "$side") < want)); do
+        ((SECONDS - t0 > 600)) && { log "$side: fewer than $want reconciles after 600 s"; break; }
+        sleep 0.5
     done
-    log "$side: still writing after 300 s"
+    sleep "$TAIL"
 }
 # quiesce: wait until the fresh control plane's own controllers stopped
 # writing (3 s without a write, at most 30 s), so their start-up is not counted
@@ -206,14 +206,16 @@ measure() {
     t1=$(now)
     wait "${cpids[@]}" || { log "$side: kubectl create failed"; return 1; }
     snapshot "$OUT/m1"
-    settle "$side" "$OUT/m0" "$n"
+    settle "$side" "$n"
     snapshot "$OUT/m2"
+    sleep "$TAIL"
+    snapshot "$OUT/m2b"
     rss1=$(hwm_mib "$OP_PID")
     stop_op
     # no-op resync: a restarted operator reconciles every MCPServer again
     snapshot "$OUT/m3"
     start_op "$side" "$OUT/$side-$n-restart.log"
-    settle "$side" "$OUT/m3" "$n"
+    settle "$side" "$n"
     snapshot "$OUT/m4"
     rss2=$(hwm_mib "$OP_PID")
     stop_op
@@ -231,9 +233,11 @@ measure() {
         python3 "$ROOT/bench/controller/apicount.py" "$OUT/m0" "$OUT/m2" | head -1 | tr ' ' '\n'
         echo "noop_writes=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" | sed 's/^writes=\([0-9]*\) .*/\1/')"
         echo "noop_reads=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" | sed 's/.* reads=\([0-9]*\) .*/\1/')"
+        echo "steady_writes=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m2" "$OUT/m2b" | sed 's/^writes=\([0-9]*\) .*/\1/')"
         echo "rss=$(awk -v a="$rss1" -v b="$rss2" 'BEGIN{print (a > b) ? a : b}')"
     } >"$r"
     python3 "$ROOT/bench/controller/apicount.py" "$OUT/m0" "$OUT/m2" "$n" | tail -n +2 >"$r.by"
+    python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" "$n" | tail -n +2 >"$r.noop"
     cluster_down
 }
 get() { sed -n "s/^$2=//p" "$OUT/result-$1"; }
@@ -243,10 +247,12 @@ report() { # side n
     printf '   %-5s N=%-5d all created %7.1f s  writes/MCPServer %5.2f  reads/MCPServer %5.2f  (mean request %s ms write, %s ms read)\n' \
         "$1" "$2" "$(get "$k" seconds)" "$(echo "$(get "$k" writes) / $2" | bc -l)" "$(echo "$(get "$k" reads) / $2" | bc -l)" \
         "$(get "$k" write_ms)" "$(get "$k" read_ms)"
-    printf '         events %d, no-op resync (restart): %d writes, %d reads; peak RSS %s MiB\n' \
-        "$(get "$k" events)" "$(get "$k" noop_writes)" "$(get "$k" noop_reads)" "$(get "$k" rss)"
-    echo "         requests per MCPServer by verb and resource:"
+    printf '         events %d; then %d writes in %d s of steady state; no-op resync (restart): %d writes, %d reads; peak RSS %s MiB\n' \
+        "$(get "$k" events)" "$(get "$k" steady_writes)" "$TAIL" "$(get "$k" noop_writes)" "$(get "$k" noop_reads)" "$(get "$k" rss)"
+    echo "         requests per MCPServer by verb and resource (first reconcile):"
     cat "$OUT/result-$k.by"
+    echo "         no-op resync (restart), per MCPServer:"
+    cat "$OUT/result-$k.noop"
 }
 
 [[ -x $CTL ]] || { echo "missing $CTL (run make)" >&2; exit 1; }
@@ -303,12 +309,15 @@ sum "n=$largest" "seconds_all_created=$(get "$k" seconds)" \
     "reads_per_server=$(echo "scale=3; $(get "$k" reads) / $largest" | bc)" \
     "noop_resync_writes=$(get "$k" noop_writes)" "rss_mib=$(get "$k" rss)" \
     "writes_per_s=$(printf '%.0f' "$ours_rate")" "raw_write_limit_per_s=$raw_rate" \
-    "workers=$WORKERS" "mean_write_ms=$(get "$k" write_ms)" "mean_read_ms=$(get "$k" read_ms)"
+    "workers=$WORKERS" "mean_write_ms=$(get "$k" write_ms)" "mean_read_ms=$(get "$k" read_ms)" \
+    "steady_writes_per_s=$(echo "scale=2; $(get "$k" steady_writes) / $TAIL" | bc)"
 if [[ $PEER == 1 ]]; then
     sum "peer_seconds_all_created=$(get "peer-$largest" seconds)" \
         "peer_writes_per_server=$(echo "scale=3; $(get "peer-$largest" writes) / $largest" | bc)" \
         "peer_reads_per_server=$(echo "scale=3; $(get "peer-$largest" reads) / $largest" | bc)" \
-        "peer_noop_resync_writes=$(get "peer-$largest" noop_writes)" "peer_rss_mib=$(get "peer-$largest" rss)"
+        "peer_noop_resync_writes=$(get "peer-$largest" noop_writes)" "peer_rss_mib=$(get "peer-$largest" rss)" \
+        "peer_steady_writes_per_s=$(echo "scale=2; $(get "peer-$largest" steady_writes) / $TAIL" | bc)" \
+        "peer_mean_write_ms=$(get "peer-$largest" write_ms)"
 else
     why="PEER=0: the ToolHive operator was not run"
     sum "peer_seconds_all_created=null:$why" "peer_writes_per_server=null:$why" "peer_rss_mib=null:$why"
@@ -329,5 +338,5 @@ plot "$OUT/plot.dat" using 1:2 with linespoints lw 2 pt 7 title "mcp-controller 
 EOF
     echo "plot: $PLOT"
 else
-    echo "plot: not drawn (gnuplot missing)"
+    echo "plot: not drawn (${PLOT:+gnuplot missing}${PLOT:-PLOT empty})"
 fi
