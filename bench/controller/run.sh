@@ -38,6 +38,7 @@ BUILD=${1:-$ROOT/build}
 SIZES=${SIZES:-${N:-100 300 1000}}
 PEER=${PEER:-1}
 TAIL=${TAIL:-10}
+TIMEOUT=${TIMEOUT:-1800} # seconds to all-created before a side is given up (reported, not fatal)
 CLUSTER_SH=${CLUSTER_SH:-$ROOT/e2e/local/cluster.sh}
 CTL=$BUILD/mcp-controller
 SUMMARY=${SUMMARY:-$BUILD/bench/summary.json}
@@ -200,7 +201,11 @@ measure() {
     while :; do
         d=$(count_done)
         ((d >= n)) && break
-        if (($(echo "$(now) - $t0 > 900" | bc))); then log "$side: timeout, $d of $n done"; return 1; fi
+        if (($(echo "$(now) - $t0 > $TIMEOUT" | bc))); then
+            log "$side: timeout, $d of $n done after $TIMEOUT s"
+            echo "timeout_done=$d" >"$r.timeout"
+            break
+        fi
         sleep 0.25
     done
     t1=$(now)
@@ -235,6 +240,7 @@ measure() {
         echo "noop_reads=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" | sed 's/.* reads=\([0-9]*\) .*/\1/')"
         echo "steady_writes=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m2" "$OUT/m2b" | sed 's/^writes=\([0-9]*\) .*/\1/')"
         echo "rss=$(awk -v a="$rss1" -v b="$rss2" 'BEGIN{print (a > b) ? a : b}')"
+        [[ -f $r.timeout ]] && cat "$r.timeout"
     } >"$r"
     python3 "$ROOT/bench/controller/apicount.py" "$OUT/m0" "$OUT/m2" "$n" | tail -n +2 >"$r.by"
     python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" "$n" | tail -n +2 >"$r.noop"
@@ -244,6 +250,7 @@ get() { sed -n "s/^$2=//p" "$OUT/result-$1"; }
 
 report() { # side n
     local k=$1-$2
+    [[ -n $(get "$k" timeout_done) ]] && echo "   $1 N=$2: TIMEOUT: $(get "$k" timeout_done) of $2 done after $TIMEOUT s"
     printf '   %-5s N=%-5d all created %7.1f s  writes/MCPServer %5.2f  reads/MCPServer %5.2f  (mean request %s ms write, %s ms read)\n' \
         "$1" "$2" "$(get "$k" seconds)" "$(echo "$(get "$k" writes) / $2" | bc -l)" "$(echo "$(get "$k" reads) / $2" | bc -l)" \
         "$(get "$k" write_ms)" "$(get "$k" read_ms)"
@@ -275,7 +282,8 @@ for n in "${sizes[@]}"; do
     if [[ $PEER == 1 ]]; then
         measure peer "$n"
         report peer "$n"
-        awk -v a="$(get "ours-$n" seconds)" -v b="$(get "peer-$n" seconds)" -v n="$n" \
+        [[ -z $(get "ours-$n" timeout_done)$(get "peer-$n" timeout_done) ]] &&
+            awk -v a="$(get "ours-$n" seconds)" -v b="$(get "peer-$n" seconds)" -v n="$n" \
             'BEGIN{printf "   N=%d: ours %.2fx faster to all-created (target >= 4)\n", n, b / a}'
     fi
 done
@@ -301,7 +309,8 @@ for n in "${sizes[@]}"; do
     fi
     printf '%-8d %10.1f %10.1f %12.2f %12.2f %10.1f %10.1f\n' "$n" "$(get "ours-$n" seconds)" "$ps" \
         "$(echo "$(get "ours-$n" writes) / $n" | bc -l)" "$pw" "$(get "ours-$n" rss)" "$pm"
-    echo "$n $(get "ours-$n" seconds) $ps" >>"$OUT/plot.dat"
+    echo "$n $(get "ours-$n" seconds) $ps $(get "ours-$n" timeout_done) $( [[ $PEER == 1 ]] && get "peer-$n" timeout_done)" |
+        awk '{print $1, $2, $3, ($4 == "" ? "-" : $4), ($5 == "" ? "-" : $5)}' >>"$OUT/plot.dat"
 done
 
 sum "n=$largest" "seconds_all_created=$(get "$k" seconds)" \
@@ -323,20 +332,11 @@ else
     sum "peer_seconds_all_created=null:$why" "peer_writes_per_server=null:$why" "peer_rss_mib=null:$why"
 fi
 
+mkdir -p "$BUILD/bench"
+cp "$OUT/plot.dat" "$BUILD/bench/controller-time.dat"
 if command -v gnuplot >/dev/null && [[ -n $PLOT ]]; then
-    mkdir -p "$(dirname "$PLOT")"
-    gnuplot <<EOF
-set terminal pngcairo size 800,500 noenhanced
-set output "$PLOT"
-set title "Time until every MCPServer has its Deployment and Service (2-core machine, local control plane)"
-set xlabel "MCPServers"
-set ylabel "seconds after the first create"
-set key top left
-set grid
-plot "$OUT/plot.dat" using 1:2 with linespoints lw 2 pt 7 title "mcp-controller (--workers $WORKERS)", \
-     "$OUT/plot.dat" using 1:3 with linespoints lw 2 pt 5 title "ToolHive thv-operator ${THV_VERSION:-}"
-EOF
-    echo "plot: $PLOT"
+    "$ROOT/bench/controller/plot.sh" "$BUILD/bench/controller-time.dat" "$PLOT" "$WORKERS" "${THV_VERSION:-}" "$TIMEOUT"
+    echo "plot: $PLOT (data: $BUILD/bench/controller-time.dat)"
 else
     echo "plot: not drawn (${PLOT:+gnuplot missing}${PLOT:-PLOT empty})"
 fi
