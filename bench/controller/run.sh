@@ -84,8 +84,16 @@ trap cleanup EXIT
 
 cluster_up() { # DIR: a fresh control plane there, its env loaded
     export MCP_CLUSTER_DIR=$1
-    "$CLUSTER_SH" down >/dev/null 2>&1 || true
-    "$CLUSTER_SH" up >"$OUT/cluster-up.log" 2>&1 || { tail -20 "$OUT/cluster-up.log" >&2; return 1; }
+    local try
+    # up to 3 tries: under load cluster.sh can take a process that has not
+    # exec'd yet for one that exited (its pid_alive reads /proc/PID/cmdline)
+    for try in 1 2 3; do
+        "$CLUSTER_SH" down >/dev/null 2>&1 || true
+        "$CLUSTER_SH" up >"$OUT/cluster-up.log" 2>&1 && break
+        log "cluster up failed (try $try):"
+        tail -5 "$OUT/cluster-up.log" >&2
+        ((try < 3)) || return 1
+    done
     UP_DIR=$1
     eval "$("$CLUSTER_SH" env)"
 }
