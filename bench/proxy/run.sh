@@ -114,7 +114,24 @@ if ((have_ours)); then
             a / b, p / q, m }'
     sum "calls_per_s=$rps" "p99_ms=$(awk -v u="$p99" 'BEGIN{print u/1000}')" "rss_mib=$rss"
 fi
+# a side that crashed or answered no call fails the bench (and the smoke run)
+rc=0
+for side in peer ours; do
+    [[ $side == ours && $have_ours == 0 ]] && continue
+    pid=$peer_pid
+    [[ $side == ours ]] && pid=$ours_pid
+    if ! kill -0 "$pid" 2>/dev/null; then
+        wait "$pid" 2>/dev/null && st=0 || st=$?
+        echo "   $side: the proxy DIED during the run (exit status $st); its log:"
+        tail -5 "$tmp/$side.log" | sed 's/^/     /'
+        rc=1
+    elif [[ $(field calls_ok <"$tmp/$side.r" | awk '{s+=$1} END{print s+0}') == 0 ]]; then
+        echo "   $side: no tools/call answered"
+        rc=1
+    fi
+done
 if grep -qi 'error\|traceback' "$tmp/peer.log"; then
     echo "   peer log (last lines):"
     tail -3 "$tmp/peer.log" | sed 's/^/     /'
 fi
+exit $rc
