@@ -19,7 +19,7 @@ step "proxy (1 s rounds, 4 sessions)"
 SESSIONS=4 DURATION=1 ROUNDS=1 "$root/bench/proxy/run.sh" "$build"
 
 step "controller (5 MCPServers, ours and the ToolHive operator, raw write limit)"
-SIZES=5 TAIL=2 PLOT= "$root/bench/controller/run.sh" "$build"
+SIZES=5 TAIL=2 QUIESCE=5 PLOT= "$root/bench/controller/run.sh" "$build"
 
 python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
 nulls=$(grep -c '^null: ' "$build/bench/smoke.show" || true)

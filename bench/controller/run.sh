@@ -167,10 +167,10 @@ settle() {
     sleep "$TAIL"
 }
 # quiesce: wait until the fresh control plane's own controllers stopped
-# writing (3 s without a write, at most 30 s), so their start-up is not counted
+# writing (3 s without a write, at most QUIESCE (30) s), so their start-up is not counted
 quiesce() {
     local last=-1 same=0 w t0=$SECONDS
-    while ((SECONDS - t0 < 30)); do
+    while ((SECONDS - t0 < ${QUIESCE:-30})); do
         w=$(kubectl get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ && !/resource="leases"/ {s += $NF} END {print s + 0}')
         if [[ $w == "$last" ]]; then ((++same >= 3)) && return 0; else same=0; fi
         last=$w
