@@ -8,7 +8,9 @@ cd "$ROOT"
 export MCP_CLUSTER_DIR=${MCP_CLUSTER_DIR:-/tmp/mcp-operator-run}
 export E2E_WORK=$MCP_CLUSTER_DIR/e2e
 
+SLEEP_PID=""
 cleanup() {
+    [ -n "$SLEEP_PID" ] && kill "$SLEEP_PID" 2>/dev/null
     echo
     echo "run: tearing down"
     [ -f "$E2E_WORK/pids" ] && while read -r pid; do kill "$pid" 2>/dev/null; done <"$E2E_WORK/pids"
@@ -46,4 +48,10 @@ The operator is running. From another shell:
 Logs: $E2E_WORK/op/webhook.log and $E2E_WORK/op/controller.log
 Press Ctrl-C to stop and tear everything down.
 MSG
-while sleep 3600; do :; done
+# wait on a background sleep: a signal interrupts `wait` at once (a
+# foreground sleep would hold the trap until it ends)
+while :; do
+    sleep 3600 &
+    SLEEP_PID=$!
+    wait "$SLEEP_PID"
+done

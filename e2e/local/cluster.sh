@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Local Kubernetes control plane for e2e tests: etcd + kube-apiserver +
-# kube-controller-manager built from Go modules (e2e/local/build.sh), bound to
-# 127.0.0.1 on free ports. No nodes: Pods stay Pending.
+# Local Kubernetes cluster for e2e tests and `make run`: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and a real node (containerd + runc,
+# CNI bridge, kubelet, kube-proxy, CoreDNS in-cluster), all built from Go
+# modules (e2e/local/build.sh) and run on this machine, no Docker. The node
+# lives in its own network and mount namespaces (see node/node.sh); pods
+# cannot reach anything off the machine. Needs root; MCP_CLUSTER_NODE=0 runs
+# the control plane alone (on 127.0.0.1, Pods stay Pending).
 #
 # Usage: e2e/local/cluster.sh up|down|env|status|restart
 #   up       start (no-op when already up and healthy; restarts a stale one)
@@ -15,7 +19,9 @@
 #   K8S_BIN_DIR, ETCD_BIN_DIR, HELM_BIN_DIR   override binary dirs
 #                         (default: the cache dirs printed by build.sh paths)
 #   CLUSTER_UP_TIMEOUT    seconds to wait for readiness (default 60)
-#   CLUSTER_VERBOSITY     klog -v for apiserver/controller-manager (default 1)
+#   CLUSTER_VERBOSITY     klog -v for the Kubernetes components (default 1)
+#   MCP_CLUSTER_NODE      0 = no node (control plane only)
+#   MCP_REGISTRY_PORT     local registry port (default 5000)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,13 +30,18 @@ PKI=$D/pki
 RUN=$D/run
 LOGS=$D/logs
 MARKER=$D/.mcp-operator-cluster
-UP_TIMEOUT=${CLUSTER_UP_TIMEOUT:-60}
+UP_TIMEOUT=${CLUSTER_UP_TIMEOUT:-120}
 VERBOSITY=${CLUSTER_VERBOSITY:-1}
+# without a node (MCP_CLUSTER_NODE=0); with one, node_addrs sets these per slot
+HOST_IP=127.0.0.1
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1   # first IP of SERVICE_CIDR (the kubernetes Service)
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# shellcheck source=node/node.sh
+. "$HERE/node/node.sh"
 
 resolve_bins() {
   local paths
@@ -50,6 +61,7 @@ resolve_bins() {
   for b in "$APISERVER" "$KCM" "$KUBECTL" "$ETCD"; do
     [[ -x $b ]] || die "missing binary $b (run e2e/local/build.sh or make k8s-bins)"
   done
+  if node_enabled; then node_resolve_bins; fi
 }
 
 # ---------------------------------------------------------------- ports
@@ -82,15 +94,17 @@ free_port() {
 }
 
 # ---------------------------------------------------------------- pids
-# pid_alive NAME -> 0 when $RUN/NAME.pid names a live process running our binary
+# pid_alive NAME -> 0 when $RUN/NAME.pid names a live process running our
+# binary (NAME, or the name in $RUN/NAME.exe)
 pid_alive() {
-  local f=$RUN/$1.pid pid exe
+  local f=$RUN/$1.pid pid exe want=$1
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [[ -d /proc/$pid ]] || return 1
+  [[ -f $RUN/$1.exe ]] && want=$(<"$RUN/$1.exe")
   exe=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -d' ' -f1)
-  [[ -n $exe && $(basename "$exe") == "$1" ]]
+  [[ -n $exe && $(basename "$exe") == "$want" ]]
 }
 
 # signal_one NAME: SIGTERM the recorded process if it is still ours
@@ -116,15 +130,17 @@ reap() {
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
-    rm -f "$RUN/$n.pid"
+    rm -f "$RUN/$n.pid" "$RUN/$n.exe"
   done
 }
 
 stop_all() {
   [[ -d $RUN ]] || return 0
+  if [[ -f $RUN/node-holder.pid || -f $RUN/node-slot ]]; then node_down; fi
+  signal_one kube-scheduler
   signal_one kube-controller-manager
   signal_one kube-apiserver
-  reap kube-controller-manager kube-apiserver
+  reap kube-scheduler kube-controller-manager kube-apiserver
   signal_one etcd
   reap etcd
 }
@@ -142,7 +158,7 @@ clean_state() {
     shm=$(<"$RUN/etcd-data-dir")
     [[ $shm == */mcp-operator-etcd.* ]] && rm -rf -- "$shm"
   fi
-  rm -rf -- "$PKI" "$RUN" "$D/etcd-data" "$D/kcm-certs"
+  rm -rf -- "$PKI" "$RUN" "$D/etcd-data" "$D/kcm-certs" "$D/scheduler-certs"
   rm -f -- "$D/kubeconfig" "$D/env.sh"
 }
 
@@ -168,7 +184,7 @@ gen_pki() {
     -out "$PKI/ca.crt" 2>>"$LOGS/pki.log"
   local ku="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment"
   sign apiserver "/CN=kube-apiserver" \
-    "$ku\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$SERVICE_IP"
+    "$ku\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$SERVICE_IP$([[ $HOST_IP != 127.0.0.1 ]] && echo ",IP:$HOST_IP")"
   sign admin "/O=system:masters/CN=kubernetes-admin" "$ku\nextendedKeyUsage=clientAuth"
   sign kube-controller-manager "/CN=system:kube-controller-manager" "$ku\nextendedKeyUsage=clientAuth"
   # aggregation layer / requestheader authn (same test CA, restricted by CN)
@@ -177,6 +193,7 @@ gen_pki() {
   gen_key "$PKI/sa.key"
   openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>>"$LOGS/pki.log"
   chmod 600 "$PKI"/*.key
+  if node_enabled; then node_pki; fi
 }
 
 # write_kubeconfig FILE USER
@@ -233,8 +250,13 @@ curl_api() { # PATH
 is_up() {
   [[ -f $RUN/api-url ]] || return 1
   API_URL=$(<"$RUN/api-url")
-  pid_alive etcd && pid_alive kube-apiserver && pid_alive kube-controller-manager &&
-    [[ $(curl_api /readyz 2>/dev/null) == ok ]]
+  pid_alive etcd && pid_alive kube-apiserver && pid_alive kube-controller-manager || return 1
+  if [[ -f $RUN/node-slot ]]; then
+    node_is_up && pid_alive kube-scheduler || return 1
+  elif node_enabled; then
+    return 1 # up without a node, but a node is wanted now
+  fi
+  [[ $(curl_api /readyz 2>/dev/null) == ok ]]
 }
 
 cmd_up() {
@@ -257,9 +279,13 @@ cmd_up() {
   trap 'rc=$?; if [[ $UP_OK != 1 ]]; then log "up failed (rc=$rc), cleaning up; logs kept in $LOGS"; stop_all; clean_state; fi' EXIT
   trap 'exit 130' INT TERM
 
-  local etcd_port etcd_peer api_port kcm_port data
-  free_port etcd_port; free_port etcd_peer; free_port api_port; free_port kcm_port
-  API_URL=https://127.0.0.1:$api_port
+  if node_enabled; then
+    node_preflight
+    node_ns_up
+  fi
+  local etcd_port etcd_peer api_port kcm_port sched_port data
+  free_port etcd_port; free_port etcd_peer; free_port api_port; free_port kcm_port; free_port sched_port
+  API_URL=https://$HOST_IP:$api_port
   echo "$API_URL" >"$RUN/api-url"
   ETCD_URL=http://127.0.0.1:$etcd_port
 
@@ -284,9 +310,18 @@ cmd_up() {
 
   wait_for "etcd" curl -fsS --max-time 2 "$ETCD_URL/health"
 
+  local node_flags=(--endpoint-reconciler-type=none)
+  if node_enabled; then
+    node_flags=(--endpoint-reconciler-type=lease
+      --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+      --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+      --kubelet-certificate-authority="$PKI/ca.crt"
+      --kubelet-preferred-address-types=InternalIP
+      --enable-admission-plugins=NodeRestriction)
+  fi
   log "starting kube-apiserver on $API_URL"
   start_bg kube-apiserver "$APISERVER" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --bind-address="$HOST_IP" --advertise-address="$HOST_IP" --secure-port="$api_port" \
     --etcd-servers="$ETCD_URL" \
     --cert-dir="$RUN/apiserver-certs" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -303,7 +338,7 @@ cmd_up() {
     --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
     --proxy-client-key-file="$PKI/front-proxy-client.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --endpoint-reconciler-type=none \
+    "${node_flags[@]}" \
     --allow-privileged=true \
     --profiling=false \
     --v="$VERBOSITY"
@@ -329,6 +364,18 @@ cmd_up() {
   # the serviceaccount controller is running once the default SA exists
   wait_for "default ServiceAccount" curl_api /api/v1/namespaces/default/serviceaccounts/default
 
+  if node_enabled; then
+    log "starting kube-scheduler (healthz port $sched_port)"
+    write_kubeconfig "$RUN/kube-scheduler.kubeconfig" kube-scheduler
+    local scfg=$RUN/kube-scheduler.kubeconfig
+    start_bg kube-scheduler "$SCHEDULER" \
+      --kubeconfig="$scfg" --authentication-kubeconfig="$scfg" --authorization-kubeconfig="$scfg" \
+      --bind-address=127.0.0.1 --secure-port="$sched_port" --cert-dir="$D/scheduler-certs" \
+      --leader-elect=false --profiling=false --v="$VERBOSITY"
+    wait_for "kube-scheduler /healthz" curl -fsSk --max-time 2 "https://127.0.0.1:$sched_port/healthz"
+    node_start
+  fi
+
   cat >"$D/env.sh" <<EOF
 export MCP_CLUSTER_DIR=$D
 export KUBECONFIG=$D/kubeconfig
@@ -341,12 +388,15 @@ export MCP_CLUSTER_SA_ISSUER=$API_URL
 export MCP_CLUSTER_ETCD_URL=$ETCD_URL
 export MCP_CLUSTER_LOGS=$LOGS
 export MCP_KUBECTL=$KUBECTL
+export MCP_CLUSTER_SERVICE_CIDR=$SERVICE_CIDR
+$(node_enabled && node_env)
 export MCP_HELM=$HELM_BIN_DIR/helm
 export PATH=$K8S_BIN_DIR:$HELM_BIN_DIR:$ETCD_BIN_DIR:\$PATH
 EOF
   UP_OK=1
   trap - EXIT INT TERM
   log "up in $((SECONDS - t0))s: $API_URL"
+  log "kubeconfig: $D/kubeconfig"
   log "use: eval \"\$($HERE/cluster.sh env)\""
 }
 
@@ -373,11 +423,13 @@ cmd_status() {
     return 1
   fi
   API_URL=$(<"$RUN/api-url")
-  for n in etcd kube-apiserver kube-controller-manager; do
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+    [[ -f $RUN/$n.pid ]] || continue
     if pid_alive "$n"; then echo "$n: running (pid $(<"$RUN/$n.pid"))"; else echo "$n: not running"; fi
   done
   if is_up; then
     echo "up: $API_URL (KUBECONFIG=$D/kubeconfig)"
+    [[ -f $RUN/node-slot ]] && echo "node: $NODE_NAME slot $(<"$RUN/node-slot") (pods 10.244.$(<"$RUN/node-slot").0/24)"
   else
     echo "not ready: $API_URL"
     return 1

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Brings the local cluster (with its node) up and down N times (default 2) in
+# a cluster directory of its own and checks that the machine is left as it
+# was: mounts, network namespaces, links, iptables chains and rules, cgroups
+# and processes. While each cluster is up it checks that the egress firewall
+# is in place (by inspecting iptables, never by sending traffic), after each
+# `down` that it is gone.
+#
+# Other clusters may be up at the same time (concurrent test runs): what they
+# own is told apart by slot (the link mcpn<slot>'s alias names its cluster
+# directory) and left out of the comparison.
+#
+# Usage: e2e/local/test_node_cycles.sh [N]     (needs root; prints "N passed, N failed")
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+N=${1:-2}
+export MCP_CLUSTER_DIR=${MCP_CYCLES_DIR:-/tmp/mcp-operator-cycles-$$}
+D=$MCP_CLUSTER_DIR
+WORK=$(mktemp -d)
+trap '"$HERE/cluster.sh" down >/dev/null 2>&1; rm -rf "$WORK" "$D"' EXIT
+
+# slots owned by other clusters right now
+foreign_slots() {
+  local l
+  for l in /sys/class/net/mcpn*; do
+    [[ -e $l ]] || continue
+    [[ $(cat "$l/ifalias" 2>/dev/null) != "$D" ]] && echo "${l##*/mcpn}"
+  done
+  return 0
+}
+
+# one line per thing a cluster could leave behind, slot-tagged where it has one
+snapshot() {
+  local f=$1 p pids_h
+  {
+    # mounts of the machine's mount namespace
+    findmnt -rn -o TARGET,FSTYPE | sed 's/^/mount /'
+    ip netns list 2>/dev/null | sed 's/^/netns /'
+    ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}'
+    iptables-save -t filter | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-filter /'
+    iptables-save -t nat | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-nat /'
+    ip route show | sed 's/^/route /'
+    while read -r p; do
+      find "$p" -mindepth 1 -maxdepth 1 -type d -name 'mcp-node-*' -printf "cgroup $p/%f\n"
+    done < <(awk '$3=="cgroup" || $3=="cgroup2" {print $2}' /proc/self/mounts)
+    # our cluster's processes: anything naming the cluster dir
+    for p in /proc/[0-9]*; do
+      if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$D/"; then
+        echo "process $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)"
+      fi
+    done
+  } | sort -u >"$f"
+  foreign_slots >>"$WORK/foreign"
+}
+
+# drop lines that belong to a slot owned by another cluster (and to a Docker
+# daemon another test may be running meanwhile)
+filter_foreign() {
+  local re="docker|DOCKER" s
+  for s in $(sort -un "$WORK/foreign"); do re+="|mcpn$s\\b|MCP-NODE-$s\\b|mcp-node-$s\\b|10\\.243\\.$s\\.|10\\.244\\.$s\\.|10\\.$((96 + s))\\."; done
+  grep -Ev "$re"
+}
+
+t_begin "machine snapshot before"
+snapshot "$WORK/before"
+t_pass
+
+MNTNS=()
+for i in $(seq 1 "$N"); do
+  t_begin "cycle $i: up"
+  if ! "$HERE/cluster.sh" up >"$WORK/up.log" 2>&1; then
+    t_fail "up failed: $(tail -n 5 "$WORK/up.log" | tr '\n' ' ')"
+    "$HERE/cluster.sh" down >/dev/null 2>&1
+    continue
+  fi
+  eval "$("$HERE/cluster.sh" env)"
+  slot=$MCP_CLUSTER_NODE_SLOT
+  MNTNS+=("$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/mnt")")
+  t_check "node Ready" bash -c "'$MCP_KUBECTL' get node '$MCP_CLUSTER_NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" &&
+    t_check "firewall: node chain" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C MCP-NODE-EGRESS -j DROP &&
+    t_check "firewall: node FORWARD jump" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C FORWARD -s "$MCP_CLUSTER_POD_CIDR" -j MCP-NODE-EGRESS &&
+    t_check "firewall: host chain" iptables -w -C "MCP-NODE-$slot" -j DROP &&
+    t_check "firewall: host FORWARD jump" iptables -w -C FORWARD -i "mcpn$slot" -j "MCP-NODE-$slot" &&
+    t_pass
+
+  t_begin "cycle $i: down leaves nothing of slot $slot"
+  if ! "$HERE/cluster.sh" down >"$WORK/down.log" 2>&1; then
+    t_fail "down failed: $(tail -n 5 "$WORK/down.log" | tr '\n' ' ')"
+    continue
+  fi
+  bad=""
+  iptables -w -n -L "MCP-NODE-$slot" >/dev/null 2>&1 && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
+    bad+="host chain MCP-NODE-$slot; "
+  iptables -w -S FORWARD | grep -q -- "-j MCP-NODE-$slot\$" && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
+    bad+="host FORWARD jump; "
+  [[ -d /proc/$MCP_CLUSTER_NODE_PID && $(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/mnt" 2>/dev/null) == "${MNTNS[-1]}" ]] &&
+    bad+="namespace holder alive; "
+  [[ -e $D/node ]] && bad+="$D/node left; "
+  if [[ -n $bad ]]; then t_fail "$bad"; else t_pass; fi
+done
+
+t_begin "no process left in any of the node's mount namespaces"
+left=""
+for p in /proc/[0-9]*; do
+  ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
+  for m in "${MNTNS[@]}"; do [[ $ns == "$m" ]] && left+="${p#/proc/}($(cat "$p/comm" 2>/dev/null)) "; done
+done
+if [[ -n $left ]]; then t_fail "$left"; else t_pass; fi
+
+t_begin "machine as it was: mounts, netns, links, iptables, routes, cgroups, processes"
+snapshot "$WORK/after"
+filter_foreign <"$WORK/before" >"$WORK/b"
+filter_foreign <"$WORK/after" >"$WORK/a"
+if diff "$WORK/b" "$WORK/a" >"$WORK/diff"; then
+  t_pass
+else
+  t_fail "differences (< before, > after): $(grep '^[<>]' "$WORK/diff" | head -n 20 | tr '\n' ';')"
+fi
+
+t_summary
