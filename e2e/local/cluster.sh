@@ -120,7 +120,7 @@ reap() {
   local n pid i
   for n in "$@"; do
     [[ -f $RUN/$n.pid ]] || continue
-    pid=$(<"$RUN/$n.pid")
+    pid=$(cat "$RUN/$n.pid" 2>/dev/null) || continue
     for i in $(seq 1 50); do
       pid_alive "$n" || break
       sleep 0.2
@@ -136,13 +136,16 @@ reap() {
 
 stop_all() {
   [[ -d $RUN ]] || return 0
-  if [[ -f $RUN/node-holder.pid || -f $RUN/node-slot ]]; then node_down; fi
+  local node=0
+  [[ -f $RUN/node-holder.pid || -f $RUN/node-slot ]] && node=1
+  if ((node)); then node_stop; fi
   signal_one kube-scheduler
   signal_one kube-controller-manager
   signal_one kube-apiserver
   reap kube-scheduler kube-controller-manager kube-apiserver
   signal_one etcd
   reap etcd
+  if ((node)); then node_teardown; fi
 }
 
 # remove everything `up` created except logs/
@@ -163,7 +166,8 @@ clean_state() {
 }
 
 # ---------------------------------------------------------------- pki
-gen_key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
+# ECDSA P-256: as good as RSA here and ten times faster to generate
+gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 
 # sign NAME SUBJ EXT  (client/server cert signed by the test CA)
 sign() {

@@ -48,10 +48,9 @@ snapshot() {
       find "$p" -mindepth 1 -maxdepth 1 -type d -name 'mcp-node-*' -printf "cgroup $p/%f\n"
     done < <(awk '$3=="cgroup" || $3=="cgroup2" {print $2}' /proc/self/mounts)
     # our cluster's processes: anything naming the cluster dir
-    for p in /proc/[0-9]*; do
-      if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$D/"; then
-        echo "process $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)"
-      fi
+    for p in $(grep -ls -- "$D[/]" /proc/[0-9]*/cmdline); do
+      [[ $p == "/proc/$BASHPID/"* ]] && continue
+      echo "process $(tr '\0' ' ' <"$p" 2>/dev/null | cut -c1-120)"
     done
   } | sort -u >"$f"
   foreign_slots >>"$WORK/foreign"
@@ -105,10 +104,9 @@ done
 
 t_begin "no process left in any of the node's mount namespaces"
 left=""
-for p in /proc/[0-9]*; do
-  ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
-  for m in "${MNTNS[@]}"; do [[ $ns == "$m" ]] && left+="${p#/proc/}($(cat "$p/comm" 2>/dev/null)) "; done
-done
+while read -r p ns; do
+  for m in "${MNTNS[@]}"; do [[ $ns == "$m" ]] && left+="$p($(cat "/proc/$p/comm" 2>/dev/null)) "; done
+done < <({ find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } | awk '{split($1, a, "/"); print a[3], $2}')
 if [[ -n $left ]]; then t_fail "$left"; else t_pass; fi
 
 t_begin "machine as it was: mounts, netns, links, iptables, routes, cgroups, processes"

@@ -15,6 +15,9 @@
 #     mount namespace (containerd's shim sockets, runc state, the pods'
 #     netns files, the kubelet's bind mount of its root dir, overlay rootfs
 #     mounts: none of them is visible on the machine, all vanish with it).
+#     The kubelet's machine-wide kernel settings (vm.overcommit_memory,
+#     kernel.panic, ...) are shown to it read-only with the values it wants
+#     (protectKernelDefaults: true), so it never changes the machine's.
 #   - cgroups: kubelet's cgroupRoot is /mcp-node-<slot>; the node's daemons sit
 #     in /mcp-node-<slot>/node. `down` kills whatever is left in that tree.
 # The slot (0-15) is taken atomically by creating the veth mcpn<slot>, so
@@ -31,7 +34,8 @@ NODE_MAX_SLOTS=16
 REGISTRY_PORT=${MCP_REGISTRY_PORT:-5000}
 REGISTRY_ADDR=127.0.0.1:$REGISTRY_PORT
 SANDBOX_IMAGE=registry.k8s.io/pause:3.10
-NODE_ENV_VARS='${NODE_DIR} ${CONTAINERD_SOCK} ${SANDBOX_IMAGE} ${RUNC} ${CNI_BIN_DIR} ${POD_CIDR} ${POD_GW} ${NODE_IP} ${PKI} ${CGROUP_ROOT} ${DNS_IP} ${RUN} ${NODE_NAME} ${COREDNS_IMAGE} ${REGISTRY_URL} ${REGISTRY_HOST}'
+CONTAINERD_LOG_LEVEL=${MCP_CONTAINERD_LOG_LEVEL:-warn}
+NODE_ENV_VARS='${NODE_DIR} ${CONTAINERD_SOCK} ${SANDBOX_IMAGE} ${RUNC} ${CNI_BIN_DIR} ${POD_CIDR} ${POD_GW} ${NODE_IP} ${PKI} ${CGROUP_ROOT} ${DNS_IP} ${RUN} ${NODE_NAME} ${COREDNS_IMAGE} ${REGISTRY_URL} ${REGISTRY_HOST} ${CONTAINERD_LOG_LEVEL}'
 
 node_enabled() { [[ ${MCP_CLUSTER_NODE:-1} != 0 ]]; }
 
@@ -128,6 +132,17 @@ node_ns_up() {
     mount -t sysfs mcp-node-sysfs /sys
     mount --move /run/.cgroup /sys/fs/cgroup
     rmdir /run/.cgroup
+    # the kernel settings the kubelet insists on are machine-wide: show it
+    # the values it wants (read-only) instead of letting it change the machine
+    mkdir -p /run/.sysctl
+    for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \
+      kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
+      k=${kv%=*} v=${kv#*=}
+      [ "$(cat "/proc/sys/$k")" = "$v" ] && continue
+      f=/run/.sysctl/${k//\//.}
+      echo "$v" >"$f"
+      mount --bind -o ro "$f" "/proc/sys/$k"
+    done
     ip link set lo up
     echo 1 >/proc/sys/net/ipv4/ip_forward
     echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
@@ -230,7 +245,7 @@ node_cgroups_down() { # SLOT: kill what is left in the tree, remove the dirs
   while read -r h; do
     [[ -d $h/mcp-node-$slot ]] || continue
     for i in $(seq 1 50); do
-      find "$h/mcp-node-$slot" -depth -type d -exec rmdir {} + 2>/dev/null
+      find "$h/mcp-node-$slot" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [[ -d $h/mcp-node-$slot ]] || break
       sleep 0.1
     done
@@ -256,8 +271,14 @@ start_node() {
   else
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$cg" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
   fi
-  echo $! >"$RUN/$name.pid"
+  local pid=$! i
+  echo "$pid" >"$RUN/$name.pid"
   STARTED+=("$name")
+  # until the wrapper has exec'd the program, pid_alive would not know it
+  for i in $(seq 1 100); do
+    pid_alive "$name" || [[ ! -d /proc/$pid ]] && break
+    sleep 0.02
+  done
 }
 
 render() { # TEMPLATE OUT (only the variables named in NODE_ENV_VARS are replaced)
@@ -290,15 +311,17 @@ node_registry_up() {
     return 0
   fi
   registry_alive && return 0
+  # same pid file and log as registry.sh, so that it adopts this one
   local cache=${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator
-  mkdir -p "$cache/registry"
+  local state=$cache/registry-state/$REGISTRY_PORT
+  mkdir -p "$cache/registry" "$state"
   log "starting the local registry on $REGISTRY_ADDR (blobs in $cache/registry)"
   setsid "$CRANE" registry serve --address "$REGISTRY_ADDR" --disk "$cache/registry" \
-    </dev/null >"$cache/registry.log" 2>&1 &
-  echo $! >"$cache/registry.pid"
+    </dev/null >>"$state/registry.log" 2>&1 &
+  echo $! >"$state/pid"
   local i
-  for i in $(seq 1 50); do registry_alive && return 0; sleep 0.1; done
-  die "local registry did not start (see $cache/registry.log)"
+  for i in $(seq 1 100); do registry_alive && return 0; sleep 0.1; done
+  die "local registry did not start (see $state/registry.log)"
 }
 
 # registry path of IMAGE (docker.io single names under library/)
@@ -334,8 +357,17 @@ push_static_image() {
   return $rc
 }
 
-# the two images the node itself needs: the sandbox (pause) and CoreDNS
+# the two images the node itself needs: the sandbox (pause) and CoreDNS,
+# built by images/local.sh (`make images-local`) when it exists, else pushed
+# as one-binary stand-ins
 node_images() {
+  if ! image_present "$SANDBOX_IMAGE" || ! image_present "$COREDNS_IMAGE"; then
+    if [[ -x $HERE/../../images/local.sh ]]; then
+      log "node: building the pause and CoreDNS images (images/local.sh build pause coredns)"
+      MCP_REGISTRY_PORT=$REGISTRY_PORT "$HERE/../../images/local.sh" build pause coredns >>"$LOGS/images.log" 2>&1 ||
+        log "node: images/local.sh failed (see $LOGS/images.log); using stand-ins"
+    fi
+  fi
   if ! image_present "$SANDBOX_IMAGE"; then
     log "node: $SANDBOX_IMAGE not in the local registry; pushing a catatonit -P stand-in"
     [[ -x /usr/bin/catatonit ]] || die "missing /usr/bin/catatonit (make deps installs it)"
@@ -421,9 +453,11 @@ node_is_up() {
 }
 
 # ---------------------------------------------------------------- down
-# node_down: everything node_ns_up/node_start made, in an order that never
-# leaves a process holding a mount or a namespace
-node_down() {
+# Everything node_ns_up/node_start made goes, in an order that never leaves a
+# process holding a mount or a namespace. Two steps, so that the control
+# plane stops in between while the API server's address still exists:
+# node_stop: the kubelet, kube-proxy, the pods' processes, containerd
+node_stop() {
   local slot=""
   [[ -f $RUN/node-slot ]] && slot=$(<"$RUN/node-slot")
   # stop the kubelet first so it restarts nothing
@@ -435,7 +469,7 @@ node_down() {
     local pids_h k
     pids_h=$(node_cgroup_mount pids)
     for k in "$pids_h/mcp-node-$slot/kubepods"; do
-      [[ -d $k ]] && find "$k" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+      [[ -d $k ]] && { find "$k" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true; }
     done
   fi
   signal_one containerd
@@ -443,10 +477,17 @@ node_down() {
   signal_one registry-forward-node
   signal_one registry-forward-host
   reap registry-forward-node registry-forward-host
+}
+
+# node_teardown: the shims, the namespaces, the link, the firewall, the
+# cgroups and the files
+node_teardown() {
+  local slot=""
+  [[ -f $RUN/node-slot ]] && slot=$(<"$RUN/node-slot")
   # the link (deleting one end deletes the pair), then the holder: the
   # namespaces go when their last process does
   if [[ -n $slot ]]; then
-    [[ $(cat "/sys/class/net/mcpn$slot/ifalias" 2>/dev/null) == "$D" ]] && ip link del "mcpn$slot" 2>/dev/null
+    [[ $(cat "/sys/class/net/mcpn$slot/ifalias" 2>/dev/null) == "$D" ]] && { ip link del "mcpn$slot" 2>/dev/null || true; }
     node_cgroups_down "$slot" # kills the shims, the holder and anything left
     node_firewall_down "$slot"
   fi
@@ -472,16 +513,14 @@ node_down() {
   # nothing of the node may be mounted on the machine before its files go
   if [[ -d $NODE_DIR ]] && grep -qF " $NODE_DIR" /proc/self/mountinfo; then
     log "node: unmounting leftovers under $NODE_DIR"
-    awk -v d="$NODE_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
+    awk -v d="$NODE_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l || true
   fi
   rm -rf -- "$NODE_DIR"
   rm -f "$RUN/node-slot" "$RUN/node-mntns"
 }
 
 node_ns_pids() { # MNTNS-ID -> pids whose mount namespace it is
-  local p
-  for p in /proc/[0-9]*; do
-    [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$1" ]] && echo "${p#/proc/}"
-  done
-  return 0
+  # (find fails on processes that exit meanwhile: not an error here)
+  { find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
+    awk -v ns="$1" '$2 == ns {split($1, a, "/"); print a[3]}'
 }
