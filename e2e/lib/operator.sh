@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Install the operator for an e2e test the way a user would: `helm install` of
 # charts/mcp-operator, then the two binaries run locally "like envtest" (the
-# control plane has no nodes, so the chart's Deployments stay Pending and are
-# never waited for):
+# chart's Deployments are installed with 0 replicas: the local cluster has a
+# node that would otherwise run the images too, a second webhook and a second
+# controller competing with the local ones for the Lease):
 #
 #   - the webhook serves the certificate the chart generated, and the chart's
 #     webhook.url points both webhook configurations at it
@@ -361,6 +362,7 @@ op_install() {
   rm -f "$OP_DIR/ports" "$OP_DIR/controller.kubeconfig"
   _op_pick_ports || return 1
   helm install "$OP_RELEASE" "$OP_CHART" --namespace "$OP_NS" --create-namespace \
+    --set webhook.replicas=0 --set controller.replicas=0 \
     --set webhook.url="https://127.0.0.1:$OP_WEBHOOK_PORT" \
     --set 'webhook.certificate.extraIPs={127.0.0.1}' \
     --set logLevel="$OP_LOG_LEVEL" "$@" >"$OP_DIR/helm-install.log" 2>&1 ||

@@ -64,6 +64,23 @@ filter_foreign() {
   grep -Ev "$re"
 }
 
+# procs_in_mntns NS...: "pid(comm)" of each process in one of these mount
+# namespaces, except those in the cgroup of a slot another cluster owns now
+# (namespace ids are recycled: a later cluster's may reuse an earlier one's)
+procs_in_mntns() {
+  local p ns m cg foreign
+  foreign=" $(foreign_slots | tr '\n' ' ') "
+  while read -r p ns; do
+    for m in "$@"; do
+      [[ $ns == "$m" ]] || continue
+      cg=$(awk -F: '$2 == "pids" {print $3}' "/proc/$p/cgroup" 2>/dev/null)
+      [[ $cg =~ ^/mcp-node-([0-9]+)(/|$) && $foreign == *" ${BASH_REMATCH[1]} "* ]] && continue
+      echo "$p($(cat "/proc/$p/comm" 2>/dev/null))"
+    done
+  done < <({ find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
+    awk '{split($1, a, "/"); print a[3], $2}')
+}
+
 t_begin "machine snapshot before"
 snapshot "$WORK/before"
 t_pass
@@ -96,17 +113,14 @@ for i in $(seq 1 "$N"); do
     bad+="host chain MCP-NODE-$slot; "
   iptables -w -S FORWARD | grep -q -- "-j MCP-NODE-$slot\$" && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
     bad+="host FORWARD jump; "
-  [[ -d /proc/$MCP_CLUSTER_NODE_PID && $(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/mnt" 2>/dev/null) == "${MNTNS[-1]}" ]] &&
-    bad+="namespace holder alive; "
+  left=$(procs_in_mntns "${MNTNS[-1]}")
+  [[ -n $left ]] && bad+="processes left in the node's mount namespace: $left; "
   [[ -e $D/node ]] && bad+="$D/node left; "
   if [[ -n $bad ]]; then t_fail "$bad"; else t_pass; fi
 done
 
 t_begin "no process left in any of the node's mount namespaces"
-left=""
-while read -r p ns; do
-  for m in "${MNTNS[@]}"; do [[ $ns == "$m" ]] && left+="$p($(cat "/proc/$p/comm" 2>/dev/null)) "; done
-done < <({ find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } | awk '{split($1, a, "/"); print a[3], $2}')
+left=$(procs_in_mntns "${MNTNS[@]}")
 if [[ -n $left ]]; then t_fail "$left"; else t_pass; fi
 
 t_begin "machine as it was: mounts, netns, links, iptables, routes, cgroups, processes"
