@@ -3,7 +3,7 @@
 # Included by the top Makefile; uses its BUILD and CTL_BIN.
 
 .PHONY: bench-controller
-bench-controller: $(CTL_BIN) ## Controller: 1,000 MCPServers on the local control plane (time, writes, RSS)
+bench-controller: $(CTL_BIN) ## Controller vs ToolHive's operator, N = 100/300/1,000: time, writes/reads per MCPServer, no-op resync, RSS, raw write limit, plot
 	bench/controller/run.sh $(BUILD)
 
 # libFuzzer target over the watch-event decoder, list items and the JSON

@@ -16,7 +16,7 @@ $(WH_ECHO): $(call obj,bench/webhook/echo.c) $(COMMON_LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 .PHONY: bench-webhook bench-webhook-cost fuzz-webhook
-bench-webhook: $(WH_BIN) $(WH_ECHO) ## Webhook throughput vs a bare h2o echo, p99 at 2,000 rps, peak RSS, cost of one review
+bench-webhook: $(WH_BIN) $(WH_ECHO) ## Webhook vs a bare h2o echo and a controller-runtime peer: throughput, p99 at 2,000 rps, peak RSS, cost of one review
 	bench/webhook/run.sh $(BUILD)
 	bench/webhook/cost.sh $(BUILD)
 
