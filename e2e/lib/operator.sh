@@ -38,7 +38,7 @@
 # Variables: OP_RELEASE (mcp-operator), OP_NS (mcp-system),
 # OP_WEBHOOK_BIN / OP_CONTROLLER_BIN (build/mcp-webhook, build/mcp-controller),
 # OP_LOG_LEVEL (debug), OP_WEBHOOK_PORT, OP_WEBHOOK_HEALTH_PORT, OP_CONTROLLER_HEALTH_PORT;
-# OP_MODE (local | cluster), OP_IMAGE_REPO, OP_IMAGE_TAG (cluster mode).
+# OP_MODE (local | cluster), OP_IMAGE_REPO, OP_IMAGE_TAG, OP_CHART_IMAGES=1 (cluster mode).
 
 OP_ROOT=${OP_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 OP_RELEASE=${OP_RELEASE:-mcp-operator}
@@ -334,12 +334,17 @@ _op_scale_up() { # COMPONENT
 
 _op_cluster_install() {
   local tag=${OP_IMAGE_TAG:-$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$OP_CHART/Chart.yaml")}
-  helm install "$OP_RELEASE" "$OP_CHART" --namespace "$OP_NS" --create-namespace \
-    --set webhook.image.repository="$OP_IMAGE_REPO/mcp-webhook" --set webhook.image.tag="$tag" \
-    --set webhook.image.pullPolicy=Never \
-    --set controller.image.repository="$OP_IMAGE_REPO/mcp-controller" --set controller.image.tag="$tag" \
-    --set controller.image.pullPolicy=Never \
-    --set proxy.image.repository="$OP_IMAGE_REPO/mcp-proxy" --set proxy.image.tag="$tag" \
+  local images=()
+  # OP_CHART_IMAGES=1 (the local node, whose containerd pulls ghcr.io/... from
+  # the local registry): the chart's own image values, untouched.
+  if [[ ${OP_CHART_IMAGES:-0} != 1 ]]; then
+    images=(--set webhook.image.repository="$OP_IMAGE_REPO/mcp-webhook" --set webhook.image.tag="$tag"
+      --set webhook.image.pullPolicy=Never
+      --set controller.image.repository="$OP_IMAGE_REPO/mcp-controller" --set controller.image.tag="$tag"
+      --set controller.image.pullPolicy=Never
+      --set proxy.image.repository="$OP_IMAGE_REPO/mcp-proxy" --set proxy.image.tag="$tag")
+  fi
+  helm install "$OP_RELEASE" "$OP_CHART" --namespace "$OP_NS" --create-namespace "${images[@]}" \
     --set logLevel="$OP_LOG_LEVEL" --wait --timeout 300s "$@" >"$OP_DIR/helm-install.log" 2>&1 ||
     { _op_err "helm install failed: $(tail -n 5 "$OP_DIR/helm-install.log")"; return 1; }
   kubectl wait --for=condition=Established "crd/$OP_CRD" --timeout=60s >/dev/null ||

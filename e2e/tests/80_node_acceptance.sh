@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Acceptance on the local cluster's node (issues 10 and 12): the operator runs
+# in-cluster, every sample runs, and a real MCP client talks to each one.
+#   - `helm install` of charts/mcp-operator with the chart's own images
+#     (ghcr.io/mcp-operator/...:<appVersion>, pulled by the node's containerd
+#     from the local registry): webhook and controller run as Pods, the API
+#     server calls the webhook through its Service, the controller runs as
+#     the chart's ServiceAccount (not cluster-admin); `helm test` passes;
+#   - every config/samples/*.yaml (the two seed examples among them) reaches
+#     Running (`kubectl wait --for=condition=Ready`), and the Python `mcp` SDK
+#     (1.x and 2.x, test/proxy/e2e_client.py) lists the tools and calls one
+#     through Service mcp-<name>-proxy's ClusterIP (routed to the node by the
+#     machine): stdio (fetch, time, github), sse and streamable-http
+#     (everything). fetch fetches a page served in-cluster; github gets its
+#     token only through a secretKeyRef, and the token is in no object,
+#     Event or log;
+#   - resilience: after the MCP server pod is deleted, the proxy pod is
+#     deleted, and the server's container is killed in place, a tools/call
+#     succeeds again within 30 s; a StatefulSet or headless Service deleted
+#     by hand comes back; deleting the MCPServer leaves nothing.
+# One cluster for all cases (the suite's). Needs the images in the local
+# registry (`make images-local`, run first when they are missing).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT" || exit 1
+[[ -n ${MCP_CLUSTER_NODE_NAME:-} ]] || { echo "skip - no node in this cluster"; echo "0 passed, 0 failed"; exit 0; }
+export E2E_WORK=${E2E_WORK:-$(mktemp -d)}
+export OP_MODE=cluster OP_CHART_IMAGES=1 OP_LOG_LEVEL=info
+# shellcheck source=../local/lib.sh
+. e2e/local/lib.sh
+# shellcheck source=../lib/operator.sh
+. e2e/lib/operator.sh
+# shellcheck source=../node/acceptance.sh
+. e2e/node/acceptance.sh
+
+NS=acc
+TOKEN=ghp-e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+TMP=$E2E_WORK/80_node
+mkdir -p "$TMP"
+
+cleanup() {
+  kubectl delete namespace "$NS" toolhive-system --ignore-not-found --wait=false >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+images() {
+  local missing=0 n
+  for n in $(images/local.sh list); do
+    registry_has "$n" || missing=1
+  done
+  if ((missing)); then
+    t_check "make images-local" make -s images-local || return 1
+  fi
+}
+
+install() {
+  t_check "helm install" op_install || { op_logs; return 1; }
+  local sa_ctl sa
+  sa_ctl=$(_op_component_name controller)
+  for c in webhook controller; do
+    t_check "$c pod Running" kubectl -n "$OP_NS" wait --for=condition=Ready pod \
+      -l "app.kubernetes.io/instance=$OP_RELEASE,app.kubernetes.io/component=$c" --timeout=60s || return 1
+  done
+  expect_eq "images" "$(kubectl -n "$OP_NS" get pods -o jsonpath='{.items[*].spec.containers[0].image}' | tr ' ' '\n' | sort | tr '\n' ' ')" \
+    "ghcr.io/mcp-operator/mcp-controller:$APP_VERSION ghcr.io/mcp-operator/mcp-webhook:$APP_VERSION " || return 1
+  expect_eq "webhook reached through its Service" \
+    "$(kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -l "app.kubernetes.io/instance=$OP_RELEASE" -o json |
+      jq -c '[.items[].webhooks[].clientConfig | {url, svc: .service.name}] | unique')" \
+    "[{\"url\":null,\"svc\":\"$(_op_component_name webhook)\"}]" || return 1
+  sa=$(kubectl -n "$OP_NS" get pods -l "app.kubernetes.io/component=controller" -o jsonpath='{.items[0].spec.serviceAccountName}')
+  expect_eq "controller ServiceAccount" "$sa" "$sa_ctl" || return 1
+  expect_eq "controller is not cluster-admin" \
+    "$(kubectl auth can-i '*' '*' --as="system:serviceaccount:$OP_NS:$sa" 2>/dev/null)" "no" || return 1
+  expect_eq "controller cannot delete nodes" \
+    "$(kubectl auth can-i delete nodes --as="system:serviceaccount:$OP_NS:$sa" 2>/dev/null)" "no" || return 1
+  t_check "helm test" helm test "$OP_RELEASE" -n "$OP_NS" --timeout 120s || return 1
+}
+
+samples() {
+  t_check "namespaces" bash -c "kubectl create namespace $NS && kubectl create namespace toolhive-system" || return 1
+  # the token only ever travels in this Secret
+  t_check "secret" kubectl -n "$NS" create secret generic github-token --from-literal=token="$TOKEN" || return 1
+  t_check "static page" kubectl -n "$NS" apply -f e2e/node/static-page.yaml || return 1
+  local f
+  for f in config/samples/*.yaml; do
+    if grep -q '^  namespace:' "$f"; then
+      t_check "apply $f" kubectl apply -f "$f" || return 1
+    else
+      t_check "apply $f" kubectl -n "$NS" apply -f "$f" || return 1
+    fi
+  done
+  SAMPLES=$(kubectl get mcpservers -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}')
+  [[ $(wc -l <<<"$SAMPLES") -ge 8 ]] || { t_fail "expected 8 MCPServers, got: $SAMPLES"; return 1; }
+  local s
+  for s in $SAMPLES; do
+    t_check "$s Ready" kubectl -n "${s%/*}" wait --for=condition=Ready "mcpserver/${s#*/}" --timeout=240s ||
+      { kubectl -n "${s%/*}" describe "mcpserver/${s#*/}" | tail -20; kubectl -n "${s%/*}" get pods; return 1; }
+    expect_eq "$s phase" "$(kubectl -n "${s%/*}" get "mcpserver/${s#*/}" -o jsonpath='{.status.phase}')" Running || return 1
+  done
+  t_check "static page Ready" kubectl -n "$NS" wait --for=condition=Ready pod/static-page --timeout=120s || return 1
+}
+
+# stdio servers: both SDKs, streamable HTTP and SSE
+stdio_time() {
+  mcp_call time "$NS" time mcp2 mcp:modern,mcp:legacy,sse:auto || return 1
+  mcp_call time "$NS" time mcp1 mcp:legacy,sse:legacy || return 1
+  mcp_call time "$NS" time-all-fields mcp2 mcp:modern || return 1
+}
+
+stdio_fetch() {
+  local page="http://static-page.$NS.svc.cluster.local/"
+  # the seed's fetch server (no arguments) refuses cluster addresses: the
+  # refusal comes from the real server, through the proxy
+  mcp_call fetch "$NS" fetch mcp2 mcp:modern --fetch-url "$page" >"$TMP/fetch-refused" 2>&1
+  t_check "seed fetch refuses private addresses" grep -q 'not a public address' "$TMP/fetch-refused" || return 1
+  mcp_call fetch "$NS" fetch-restricted mcp1 mcp:legacy --fetch-url "$page" >"$TMP/fetch-refused2" 2>&1
+  t_check "fetch-restricted refuses private addresses" grep -q 'not a public address' "$TMP/fetch-refused2" || return 1
+  # the tool-filter sample allows private addresses: the page is fetched
+  mcp_call fetch toolhive-system fetch mcp2 mcp:modern,sse:auto --tools fetch --fetch-url "$page" || return 1
+  mcp_call fetch toolhive-system fetch mcp1 mcp:legacy --tools fetch --fetch-url "$page" || return 1
+  # and so does the seed's, given the flag
+  t_check "patch fetch args" kubectl -n "$NS" patch mcpserver fetch --type=merge -p '{"spec":{"args":["--allow-private-ips"]}}' || return 1
+  t_eventually 60 mcp_call fetch "$NS" fetch mcp2 mcp:modern --fetch-url "$page" || return 1
+}
+
+http_everything() {
+  mcp_call everything "$NS" everything mcp2 mcp:auto,mcp:legacy || return 1
+  mcp_call everything "$NS" everything mcp1 mcp:legacy || return 1
+  mcp_call everything "$NS" everything-sse mcp2 sse:auto || return 1
+  mcp_call everything "$NS" everything-sse mcp1 sse:legacy || return 1
+}
+
+github_secret() {
+  mcp_call github "$NS" github mcp2 mcp:modern || return 1
+  mcp_call github "$NS" github mcp1 sse:legacy || return 1
+  local env
+  env=$(kubectl -n "$NS" get statefulset github -o json | jq -c '.spec.template.spec.containers[] | select(.name == "mcp") | .env')
+  t_check "token from a secretKeyRef" jq -e 'any(.[]; .valueFrom.secretKeyRef == {"name": "github-token", "key": "token"})' <<<"$env" || return 1
+  token_nowhere "$TOKEN" "$TMP" || return 1
+}
+
+resilience() {
+  local t0 pod old
+  # the MCP server pod
+  t0=$SECONDS
+  t_check "delete time-0" kubectl -n "$NS" delete pod time-0 --wait=false || return 1
+  t_eventually 30 mcp_call time "$NS" time mcp2 mcp:modern || { t_fail "time: no tools/call within 30 s of deleting its pod"; return 1; }
+  echo "# tools/call again $((SECONDS - t0)) s after deleting the MCP server pod"
+  # the proxy pod
+  pod=$(kubectl -n "$NS" get pods -l app.kubernetes.io/instance=time,app.kubernetes.io/name=mcpserver -o name | head -1)
+  [[ -n $pod ]] || { t_fail "no proxy pod for time"; return 1; }
+  t0=$SECONDS
+  t_check "delete $pod" kubectl -n "$NS" delete "$pod" --wait=false || return 1
+  t_eventually 30 mcp_call time "$NS" time mcp2 mcp:modern || { t_fail "time: no tools/call within 30 s of deleting the proxy pod"; return 1; }
+  echo "# tools/call again $((SECONDS - t0)) s after deleting the proxy pod"
+  # the container, in place (its processes killed on the node; the kubelet restarts it)
+  old=$(kubectl -n "$NS" get pod time-0 -o jsonpath='{.status.containerStatuses[0].restartCount}')
+  t0=$SECONDS
+  t_check "kill the mcp container" kill_container "$NS" time-0 mcp || return 1
+  t_eventually 30 bash -c "[ \"\$(kubectl -n $NS get pod time-0 -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -gt $old ]" ||
+    { t_fail "time-0 not restarted in place"; return 1; }
+  t_eventually 30 mcp_call time "$NS" time mcp2 mcp:modern || { t_fail "time: no tools/call within 30 s of a container restart"; return 1; }
+  echo "# tools/call again $((SECONDS - t0)) s after killing the container in place"
+  # the same for an HTTP transport (everything over streamable HTTP)
+  t0=$SECONDS
+  t_check "delete everything-0" kubectl -n "$NS" delete pod everything-0 --wait=false || return 1
+  t_eventually 30 mcp_call everything "$NS" everything mcp2 mcp:auto ||
+    { t_fail "everything: no tools/call within 30 s of deleting its pod"; return 1; }
+  echo "# everything: tools/call again $((SECONDS - t0)) s after deleting the MCP server pod"
+}
+
+recreated() {
+  local uid
+  uid=$(kubectl -n "$NS" get statefulset everything-sse -o jsonpath='{.metadata.uid}')
+  t_check "delete statefulset" kubectl -n "$NS" delete statefulset everything-sse || return 1
+  t_eventually 30 bash -c "u=\$(kubectl -n $NS get statefulset everything-sse -o jsonpath='{.metadata.uid}') && [ -n \"\$u\" ] && [ \"\$u\" != $uid ]" ||
+    { t_fail "StatefulSet not recreated"; return 1; }
+  uid=$(kubectl -n "$NS" get service mcp-everything-sse-headless -o jsonpath='{.metadata.uid}')
+  t_check "delete headless service" kubectl -n "$NS" delete service mcp-everything-sse-headless || return 1
+  t_eventually 30 bash -c "u=\$(kubectl -n $NS get service mcp-everything-sse-headless -o jsonpath='{.metadata.uid}') && [ -n \"\$u\" ] && [ \"\$u\" != $uid ]" ||
+    { t_fail "headless Service not recreated"; return 1; }
+  t_check "Ready again" kubectl -n "$NS" wait --for=condition=Ready mcpserver/everything-sse --timeout=90s || return 1
+  t_eventually 30 mcp_call everything "$NS" everything-sse mcp2 sse:auto || return 1
+}
+
+nothing_left() {
+  t_check "delete MCPServer" kubectl -n "$NS" delete mcpserver everything-sse --wait=true --timeout=60s || return 1
+  t_eventually 60 bash -c "[ -z \"\$(kubectl -n $NS get all,serviceaccounts,rolebindings,roles,networkpolicies,configmaps,poddisruptionbudgets -o name | grep everything-sse)\" ]" ||
+    { t_fail "left: $(kubectl -n "$NS" get all,serviceaccounts,rolebindings,roles,networkpolicies,configmaps -o name | grep everything-sse | tr '\n' ' ')"; return 1; }
+}
+
+# step NAME FUNC: t_test, then how long it took
+step() {
+  local t0=$SECONDS rc
+  t_test "$@"
+  rc=$?
+  echo "# $(($SECONDS - t0)) s: $1"
+  return $rc
+}
+
+step "images in the local registry" images
+step "operator installed in-cluster by helm (Pods, Service, own ServiceAccount, helm test)" install || { t_summary; exit 1; }
+step "every sample Running" samples || { kubectl get pods -A; op_logs; t_summary; exit 1; }
+step "stdio: time (SDK 1.x and 2.x, /mcp and /sse)" stdio_time
+step "stdio: fetch of an in-cluster page, tool filter" stdio_fetch
+step "streamable-http and sse: everything" http_everything
+step "stdio: github, token only from a secretKeyRef" github_secret
+step "resilience: pod, proxy pod, container restart" resilience
+step "StatefulSet and headless Service recreated" recreated
+step "deleting an MCPServer leaves nothing" nothing_left
+step "helm uninstall" op_uninstall
+t_summary
