@@ -206,6 +206,12 @@ json_t *ctl_server_pod_template(const mcp_server_t *s)
                                      ? s->service_account
                                      : ctl_child_name(sa, sizeof(sa), CTL_SERVER_SA_FMT, s->name))))
         goto fail;
+    /* The pause container is PID 1: an MCP server that installs no SIGTERM
+     * handler (most plain python or node servers) then stops at once when
+     * its pod is deleted, instead of ignoring SIGTERM as PID 1 and holding
+     * the pod (and its replacement) for the whole grace period. */
+    if (json_object_update_missing_new(spec, json_pack("{s:b}", "shareProcessNamespace", 1)) != 0)
+        goto fail;
     psc = ctl_json_child(spec, "securityContext", false);
     if (!psc ||
         json_object_update_missing_new(

@@ -337,7 +337,11 @@ _op_cluster_install() {
   local images=()
   # OP_CHART_IMAGES=1 (the local node, whose containerd pulls ghcr.io/... from
   # the local registry): the chart's own image values, untouched.
-  if [[ ${OP_CHART_IMAGES:-0} != 1 ]]; then
+  # pullPolicy Always there: a node that kept an older build under the same
+  # tag (`make images-local` re-pushes <appVersion>) checks the digest.
+  if [[ ${OP_CHART_IMAGES:-0} == 1 ]]; then
+    images=(--set webhook.image.pullPolicy=Always --set controller.image.pullPolicy=Always)
+  else
     images=(--set webhook.image.repository="$OP_IMAGE_REPO/mcp-webhook" --set webhook.image.tag="$tag"
       --set webhook.image.pullPolicy=Never
       --set controller.image.repository="$OP_IMAGE_REPO/mcp-controller" --set controller.image.tag="$tag"

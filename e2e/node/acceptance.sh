@@ -27,7 +27,7 @@ mcp_call() {
   local server=$1 ns=$2 name=$3 sdk=$4 runs=$5 addr
   shift 5
   addr=$(proxy_addr "$ns" "$name") || return 1
-  timeout 90 "$MCP_VENV/$sdk/bin/python" "${ROOT:-.}/test/proxy/e2e_client.py" \
+  timeout "${MCP_CALL_TIMEOUT:-90}" "$MCP_VENV/$sdk/bin/python" "${ROOT:-.}/test/proxy/e2e_client.py" \
     --url "http://$addr" --server "$server" --runs "$runs" --calls 1 "$@"
 }
 
