@@ -341,6 +341,9 @@ _op_cluster_install() {
   # tag (`make images-local` re-pushes <appVersion>) checks the digest.
   if [[ ${OP_CHART_IMAGES:-0} == 1 ]]; then
     images=(--set webhook.image.pullPolicy=Always --set controller.image.pullPolicy=Always)
+    # OP_IMAGE_TAG: another tag of the same images (e.g. a private copy)
+    [[ -n ${OP_IMAGE_TAG:-} ]] && images+=(--set webhook.image.tag="$OP_IMAGE_TAG"
+      --set controller.image.tag="$OP_IMAGE_TAG" --set proxy.image.tag="$OP_IMAGE_TAG")
   else
     images=(--set webhook.image.repository="$OP_IMAGE_REPO/mcp-webhook" --set webhook.image.tag="$tag"
       --set webhook.image.pullPolicy=Never
