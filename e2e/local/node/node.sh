@@ -187,6 +187,7 @@ node_ns_up() {
 # Service's. On the machine: chain MCP-NODE-<slot> in FORWARD drops anything
 # forwarded from or to the node's link (the machine never routes for it).
 node_firewall_up() {
+  node_firewall_down "${HOST_CHAIN#MCP-NODE-}" # a dead cluster's leftovers in this slot
   node_net iptables -w -N MCP-NODE-EGRESS
   node_net iptables -w -A MCP-NODE-EGRESS -d "$POD_CIDR" -j RETURN
   node_net iptables -w -A MCP-NODE-EGRESS -d "$SERVICE_CIDR" -j RETURN
@@ -484,12 +485,14 @@ node_stop() {
 node_teardown() {
   local slot=""
   [[ -f $RUN/node-slot ]] && slot=$(<"$RUN/node-slot")
-  # the link (deleting one end deletes the pair), then the holder: the
+  # the slot's processes and firewall first, then the link (deleting one end
+  # deletes the pair), which frees the slot: a concurrent `up` that claims it
+  # must find neither our chain nor our cgroups. Then the holder: the
   # namespaces go when their last process does
   if [[ -n $slot ]]; then
-    [[ $(cat "/sys/class/net/mcpn$slot/ifalias" 2>/dev/null) == "$D" ]] && { ip link del "mcpn$slot" 2>/dev/null || true; }
     node_cgroups_down "$slot" # kills the shims, the holder and anything left
     node_firewall_down "$slot"
+    [[ $(cat "/sys/class/net/mcpn$slot/ifalias" 2>/dev/null) == "$D" ]] && { ip link del "mcpn$slot" 2>/dev/null || true; }
   fi
   if [[ -f $RUN/node-holder.pid ]]; then
     local pid i
