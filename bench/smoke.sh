@@ -18,11 +18,21 @@ DURATION=1 ROUNDS=1 RATE_SECONDS=1 "$root/bench/webhook/run.sh" "$build"
 step "proxy (1 s rounds, 4 sessions)"
 SESSIONS=4 DURATION=1 ROUNDS=1 "$root/bench/proxy/run.sh" "$build"
 
-step "controller (5 MCPServers, ours and the ToolHive operator, raw write limit)"
-SIZES=5 TAIL=2 QUIESCE=5 PLOT= "$root/bench/controller/run.sh" "$build"
+# ToolHive's operator takes ~30 min to compile with the niced -p 1 peer build:
+# `make test` runs it once `make bench-peers` (or `make bench`) has built it,
+# and on a cold machine says it skipped it, so CI's first run stays bounded.
+thv_peer=1
+if ! PEERS_NO_BUILD=1 "$root/bench/peers/build.sh" thv-operator >/dev/null 2>&1; then
+    thv_peer=0
+    echo "bench-smoke: SKIPPED the ToolHive operator peer: not built yet (make bench-peers builds it)"
+fi
+step "controller (5 MCPServers, ours$([[ $thv_peer == 1 ]] && echo " and the ToolHive operator"), raw write limit)"
+PEER=$thv_peer SIZES=5 TAIL=2 QUIESCE=5 PLOT= "$root/bench/controller/run.sh" "$build"
 
 python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
-nulls=$(grep -c '^null: ' "$build/bench/smoke.show" || true)
+# without the ToolHive peer, its own keys are the only ones allowed to be null
 grep '^null: ' "$build/bench/smoke.show" || true
+nulls=$(grep '^null: ' "$build/bench/smoke.show" |
+    { if [[ $thv_peer == 0 ]]; then grep -v '^null: controller\.peer_'; else cat; fi; } | grep -c . || true)
 echo "bench-smoke: $(($(date +%s) - t0)) s, $nulls null keys"
 [[ $nulls == 0 || ( ! -f $root/proxy/main.c && $nulls == 3 ) ]]

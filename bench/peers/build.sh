@@ -13,6 +13,7 @@
 #   mcp-server-time the stdio MCP server used by the proxy bench (PyPI)
 #
 # Go builds run niced with -p ${PEERS_BUILD_P:-1}: the machine is shared.
+# PEERS_NO_BUILD=1: print the path only when already built, else exit 3.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/peers
@@ -33,6 +34,7 @@ srchash() { (cd "$HERE/$1" && cat go.mod go.sum ./*.go 2>/dev/null | sha256sum |
 gobuild() { # DIR OUT PKG
     local dir=$1 out=$2 pkg=$3 t0
     if [[ -x $out ]]; then echo "$out"; return 0; fi
+    [[ ${PEERS_NO_BUILD:-0} == 1 ]] && { log "not built yet: $out"; return 3; }
     mkdir -p "$(dirname "$out")"
     log "building $pkg -> $out (go build -p $P, nice 19; first time only)"
     t0=$(date +%s)
