@@ -11,6 +11,13 @@ export MCP_CLUSTER_DIR=${MCP_CLUSTER_DIR:-/tmp/mcp-operator-run}
 export E2E_WORK=$MCP_CLUSTER_DIR/e2e
 export OP_MODE=cluster OP_CHART_IMAGES=1 OP_LOG_LEVEL=${OP_LOG_LEVEL:-info}
 
+# another `make run` owns a cluster there: leave it alone (our teardown would
+# take it down)
+if e2e/local/cluster.sh status >/dev/null 2>&1; then
+    echo "run: a cluster is already up in $MCP_CLUSTER_DIR (another make run?); stop it or set MCP_CLUSTER_DIR" >&2
+    exit 1
+fi
+
 SLEEP_PID=""
 cleanup() {
     trap - EXIT INT TERM
