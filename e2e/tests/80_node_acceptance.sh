@@ -93,7 +93,10 @@ samples() {
       t_check "apply $f" kubectl -n "$NS" apply -f "$f" || return 1
     fi
   done
-  SAMPLES=$(kubectl get mcpservers -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}')
+  # (earlier test files may have left MCPServers elsewhere: only ours)
+  SAMPLES=$(for n in "$NS" toolhive-system; do
+    kubectl -n "$n" get mcpservers -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}'
+  done)
   [[ $(wc -l <<<"$SAMPLES") -ge 8 ]] || { t_fail "expected 8 MCPServers, got: $SAMPLES"; return 1; }
   local s
   for s in $SAMPLES; do
