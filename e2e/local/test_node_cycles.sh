@@ -21,7 +21,8 @@ N=${1:-2}
 export MCP_CLUSTER_DIR=${MCP_CYCLES_DIR:-/tmp/mcp-operator-cycles-$$}
 D=$MCP_CLUSTER_DIR
 WORK=$(mktemp -d)
-trap '"$HERE/cluster.sh" down >/dev/null 2>&1; rm -rf "$WORK" "$D"' EXIT
+# MCP_CYCLES_KEEP=1 keeps the logs of failed cycles (in the printed directory)
+trap '"$HERE/cluster.sh" down >/dev/null 2>&1; [[ ${MCP_CYCLES_KEEP:-0} == 1 ]] && echo "# kept $WORK" || rm -rf "$WORK"; rm -rf "$D"' EXIT
 
 # slots owned by other clusters right now
 foreign_slots() {
@@ -89,7 +90,9 @@ MNTNS=()
 for i in $(seq 1 "$N"); do
   t_begin "cycle $i: up"
   if ! "$HERE/cluster.sh" up >"$WORK/up.log" 2>&1; then
-    t_fail "up failed: $(tail -n 5 "$WORK/up.log" | tr '\n' ' ')"
+    t_fail "up failed: $(grep -m1 'ERROR' "$WORK/up.log")"
+    sed -n '/ERROR/,$p' "$WORK/up.log" | grep -v '^ ' | head -n 40 | sed 's/^/#   /'
+    cp -r "$D/logs" "$WORK/failed-logs-$i" 2>/dev/null; cp "$WORK/up.log" "$WORK/failed-up-$i.log"
     "$HERE/cluster.sh" down >/dev/null 2>&1
     continue
   fi
