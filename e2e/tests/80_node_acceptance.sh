@@ -79,8 +79,11 @@ install() {
 }
 
 samples() {
-  # a previous run's namespaces may still be terminating
-  kubectl wait --for=delete namespace "$NS" toolhive-system --timeout=120s >/dev/null 2>&1
+  # a previous run's namespaces may still be terminating, and an earlier test
+  # file (40_walkthrough applies ToolHive's tool-filter example) may have left
+  # toolhive-system: start from none of them
+  kubectl delete namespace "$NS" toolhive-system --ignore-not-found --timeout=180s >/dev/null 2>&1
+  kubectl wait --for=delete namespace "$NS" toolhive-system --timeout=60s >/dev/null 2>&1
   t_check "namespaces" bash -c "kubectl create namespace $NS && kubectl create namespace toolhive-system" || return 1
   # the token only ever travels in this Secret
   t_check "secret" kubectl -n "$NS" create secret generic github-token --from-literal=token="$TOKEN" || return 1
