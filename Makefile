@@ -93,7 +93,7 @@ DEB_PKGS := build-essential pkg-config libh2o-evloop-dev libjansson-dev libcmock
 .PHONY: deps
 deps: ## Install missing Debian packages (quick when all are present)
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \
-	    | awk '$$NF=="installed"{print $$1}' | sort | comm -13 - <(tr ' ' '\n' <<<"$(DEB_PKGS)" | sed '/^$$/d' | sort)); \
+	    | awk '$$NF=="installed"{print $$1}' | sort | comm -13 - <(tr ' ' '\n' <<<"$(DEB_PKGS)" | sed '/^$$/d' | sort -u)); \
 	if [ -n "$$missing" ]; then \
 	    echo "deps: installing:" $$missing; \
 	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -7,6 +7,9 @@
 
 #include "internal.h"
 #include "mcp/log.h"
+#include "mcp/opt.h"
+
+#define PROG "mcp-controller"
 
 static const char usage[] =
     "usage: mcp-controller [options]\n"
@@ -71,17 +74,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int number(const char *s, double min, double max, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-
-    if (!*s || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* WATCH_NAMESPACE "a, b" -> {"a","b",NULL}; NULL when unset or empty. */
 static char **split_namespaces(const char *env)
 {
@@ -103,8 +95,6 @@ static char **split_namespaces(const char *env)
 
 static int parse_opt(ctl_config_t *c, int opt, const char *arg)
 {
-    double v = 0;
-
     switch (opt) {
     case OPT_KUBECONFIG:
         c->kubeconfig = arg;
@@ -127,26 +117,20 @@ static int parse_opt(ctl_config_t *c, int opt, const char *arg)
         c->lease_name = arg;
         return 0;
     case OPT_LEASE:
-        return number(arg, 1, 3600, &c->lease_s);
+        return mcp_opt_double(arg, 1, 3600, &c->lease_s);
     case OPT_RENEW:
-        return number(arg, 1, 3600, &c->renew_s);
+        return mcp_opt_double(arg, 1, 3600, &c->renew_s);
     case OPT_RETRY:
-        return number(arg, 0.1, 3600, &c->retry_s);
+        return mcp_opt_double(arg, 0.1, 3600, &c->retry_s);
     case OPT_HPORT:
-        if (number(arg, 0, 65535, &v) != 0)
-            return -1;
-        c->health_port = (int)v;
-        return 0;
+        return mcp_opt_int(arg, 0, 65535, &c->health_port);
     case OPT_HADDR:
         c->health_addr = arg;
         return 0;
     case OPT_WORKERS:
-        if (number(arg, 1, 64, &v) != 0)
-            return -1;
-        c->workers = (int)v;
-        return 0;
+        return mcp_opt_int(arg, 1, 64, &c->workers);
     case OPT_RESYNC:
-        return number(arg, 0, 86400 * 7, &c->resync_s);
+        return mcp_opt_double(arg, 0, 86400 * 7, &c->resync_s);
     case OPT_LOG:
         return mcp_log_set_level_name(arg) == 0 ? 0 : -1;
     default:
@@ -165,21 +149,24 @@ int main(int argc, char **argv)
                         .resync_s = 600};
     int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (opt == OPT_HELP || opt == 'h') {
             fputs(usage, stdout);
             return 0;
         }
-        if (parse_opt(&cfg, opt, optarg) != 0) {
-            fprintf(stderr, "mcp-controller: bad option or value (see --help)\n");
-            return 2;
-        }
+        if (opt == '?' || opt == ':')
+            return mcp_opt_usage_error(
+                PROG, opt == '?' ? "unrecognized option '%s'" : "option '%s' needs a value",
+                argv[optind - 1]);
+        if (parse_opt(&cfg, opt, optarg) != 0)
+            return mcp_opt_bad_value(PROG, options, opt, optarg);
     }
-    if (optind < argc || cfg.renew_s >= cfg.lease_s || cfg.retry_s >= cfg.renew_s) {
-        fprintf(stderr, "mcp-controller: need retry-period < renew-deadline < lease-duration, "
-                        "and no positional arguments\n");
-        return 2;
-    }
+    if (optind < argc)
+        return mcp_opt_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+    if (cfg.renew_s >= cfg.lease_s || cfg.retry_s >= cfg.renew_s)
+        return mcp_opt_usage_error(PROG, "%s",
+                                   "need --retry-period < --renew-deadline < --lease-duration");
     cfg.namespaces = split_namespaces(getenv("WATCH_NAMESPACE"));
     rc = ctl_run(&cfg);
     for (size_t i = 0; cfg.namespaces && cfg.namespaces[i]; i++)

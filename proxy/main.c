@@ -1,7 +1,6 @@
 /* mcp-proxy: the MCP data plane. This file only parses GNU style flags into
  * a px_config_t, sets up logging and signals (SIGTERM/SIGINT set a flag the
  * loop checks; SIGPIPE is ignored), and calls px_run. Bad flags exit 2. */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "mcp/log.h"
+#include "mcp/opt.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -112,43 +112,15 @@ static void on_signal(int sig)
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-    fputs("mcp-proxy: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'mcp-proxy --help' for more information.\n", stderr);
-    return 2;
+    return mcp_opt_usage_error("mcp-proxy", fmt, arg);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    long v;
-
-    if (parse_long(s, lo, hi, &v) != 0)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
+/* Seconds in (0, 7 days]. */
 static int parse_seconds(const char *s, double *out)
 {
-    char *end;
     double v;
 
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0 && v <= 86400 * 7))
+    if (mcp_opt_double(s, 0, 86400 * 7, &v) != 0 || v <= 0)
         return -1;
     *out = v;
     return 0;
@@ -205,13 +177,13 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         cfg->target_host = arg;
         break;
     case OPT_TPORT:
-        bad = parse_int(arg, 1, 65535, &cfg->target_port);
+        bad = mcp_opt_int(arg, 1, 65535, &cfg->target_port);
         break;
     case OPT_TOOLS:
         bad = parse_tools(arg, cfg);
         break;
     case OPT_PORT:
-        bad = parse_int(arg, 0, 65535, &cfg->port);
+        bad = mcp_opt_int(arg, 0, 65535, &cfg->port);
         break;
     case OPT_BIND:
         cfg->bind = arg;
@@ -223,7 +195,7 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         cfg->tls_key = arg;
         break;
     case OPT_HEALTH_PORT:
-        bad = parse_int(arg, 0, 65535, &cfg->health_port);
+        bad = mcp_opt_int(arg, 0, 65535, &cfg->health_port);
         break;
     case OPT_ORIGIN: {
         const char **o = realloc(cfg->origins, (cfg->n_origins + 1) * sizeof(*o));
@@ -236,14 +208,14 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         break;
     }
     case OPT_MAX_MSG:
-        bad = parse_long(arg, 1024, 1L << 30, &l);
+        bad = mcp_opt_long(arg, 1024, 1L << 30, &l);
         cfg->max_message = (size_t)l;
         break;
     case OPT_MAX_SESS:
-        bad = parse_int(arg, 1, 1000000, &cfg->max_sessions);
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_sessions);
         break;
     case OPT_MAX_INFL:
-        bad = parse_int(arg, 1, 1000000, &cfg->max_inflight);
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_inflight);
         break;
     case OPT_IDLE:
         bad = parse_seconds(arg, &cfg->idle_timeout);
@@ -263,7 +235,7 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     default:
         bad = 1;
     }
-    return bad ? bad_usage("bad value '%s'", arg) : 0;
+    return bad ? mcp_opt_bad_value("mcp-proxy", options, opt, arg) : 0;
 }
 
 /* The mode flags must name exactly one way to reach the MCP server. */
@@ -297,8 +269,14 @@ int main(int argc, char **argv)
     int opt, rc, transport_set = 0;
 
     px_config_defaults(&cfg);
-    while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:", options, NULL)) != -1) {
         switch (opt) {
+        case '?':
+        case ':':
+            px_config_dispose(&cfg);
+            return bad_usage(opt == '?' ? "unrecognized option '%s'" : "option '%s' needs a value",
+                             argv[optind - 1]);
         case OPT_HELP:
             fputs(usage_text, stdout);
             px_config_dispose(&cfg);

@@ -2,7 +2,6 @@
  * style flags into a wh_config_t, sets up logging and signals (SIGTERM and
  * SIGINT are blocked in every thread and taken synchronously by wh_run;
  * SIGPIPE is ignored), and calls wh_run. Bad flags exit with status 2. */
-#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "mcp/log.h"
+#include "mcp/opt.h"
 #include "internal.h"
 
 static const char usage_text[] =
@@ -70,36 +70,7 @@ static const struct option options[] = {
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-    fputs("mcp-webhook: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'mcp-webhook --help' for more information.\n", stderr);
-    return 2;
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0 && v <= 86400))
-        return -1;
-    *out = v;
-    return 0;
+    return mcp_opt_usage_error("mcp-webhook", fmt, arg);
 }
 
 /* One option into cfg; 0, or 2 after printing why it is bad. */
@@ -109,7 +80,7 @@ static int apply_option(int opt, const char *arg, wh_config_t *cfg)
 
     switch (opt) {
     case OPT_PORT:
-        bad = parse_int(arg, 0, 65535, &cfg->port);
+        bad = mcp_opt_int(arg, 0, 65535, &cfg->port);
         break;
     case OPT_BIND:
         cfg->bind_address = arg;
@@ -121,38 +92,32 @@ static int apply_option(int opt, const char *arg, wh_config_t *cfg)
         cfg->key_file = arg;
         break;
     case OPT_HEALTH_PORT:
-        bad = parse_int(arg, -1, 65535, &cfg->health_port);
+        bad = mcp_opt_int(arg, -1, 65535, &cfg->health_port);
         break;
     case OPT_HEALTH_BIND:
         cfg->health_address = arg;
         break;
     case OPT_WORKERS:
-        bad = parse_int(arg, 1, 64, &cfg->workers);
+        bad = mcp_opt_int(arg, 1, 64, &cfg->workers);
         break;
     case OPT_HTTP2:
         cfg->http2 = 1;
         break;
     case OPT_CHECK:
-        bad = parse_seconds(arg, &cfg->cert_check_interval) || cfg->cert_check_interval <= 0;
+        bad = mcp_opt_double(arg, 0, 86400, &cfg->cert_check_interval) ||
+              cfg->cert_check_interval <= 0;
         break;
     case OPT_DRAIN:
-        bad = parse_seconds(arg, &cfg->drain_seconds);
+        bad = mcp_opt_double(arg, 0, 86400, &cfg->drain_seconds);
         break;
     case OPT_SHUTDOWN:
-        bad = parse_seconds(arg, &cfg->shutdown_timeout);
+        bad = mcp_opt_double(arg, 0, 86400, &cfg->shutdown_timeout);
         break;
     case OPT_LOG:
         bad = mcp_log_set_level_name(arg) != 0;
         break;
     }
-    if (bad) {
-        for (const struct option *o = options; o->name; o++)
-            if (o->val == opt)
-                fprintf(stderr, "mcp-webhook: invalid value '%s' for --%s\n", arg, o->name);
-        fputs("Try 'mcp-webhook --help' for more information.\n", stderr);
-        return 2;
-    }
-    return 0;
+    return bad ? mcp_opt_bad_value("mcp-webhook", options, opt, arg) : 0;
 }
 
 /* Fill cfg from argv: 0 to run, 2 for a usage error, -1 after --help/--version. */
