@@ -135,3 +135,33 @@ int tu_update_golden(void)
     const char *v = getenv("MCP_UPDATE_GOLDEN");
     return v && strcmp(v, "1") == 0;
 }
+
+char *tu_json_nested(int levels, const char *leaf)
+{
+    size_t n = strlen(leaf);
+    char *p = malloc((size_t)levels * 2 + n + 1);
+
+    if (!p)
+        return NULL;
+    memset(p, '[', (size_t)levels);
+    memcpy(p + levels, leaf, n);
+    memset(p + levels + n, ']', (size_t)levels);
+    p[levels * 2 + n] = '\0';
+    return p;
+}
+
+char *tu_json_zeros(size_t n)
+{
+    char *p = malloc(n * 2 + 2);
+    size_t o = 0;
+
+    if (!p)
+        return NULL;
+    p[o++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        p[o++] = '0';
+        p[o++] = i + 1 < n ? ',' : ']';
+    }
+    p[o] = '\0';
+    return p;
+}

@@ -23,6 +23,12 @@ void tu_free_list(char **list);
 /* Write s to path (creating parent folders); returns 0 or -1. */
 int tu_write_file(const char *path, const char *s);
 
+/* Hostile JSON for the caps tests, as new malloc'd strings:
+ * `levels` nested arrays around leaf ("[[[1]]]" for 3, "1"), and a flat
+ * array of n zeros ("[0,0,0]" for 3; n >= 1). */
+char *tu_json_nested(int levels, const char *leaf);
+char *tu_json_zeros(size_t n);
+
 /* True when MCP_UPDATE_GOLDEN=1: suites rewrite their expected files. */
 int tu_update_golden(void);
 

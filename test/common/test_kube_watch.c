@@ -15,6 +15,7 @@
 
 #include "mcp/json.h"
 #include "mcp/kube.h"
+#include "testutil.h"
 
 typedef struct script {
     mcp_kube_client_t super;
@@ -285,35 +286,11 @@ static char *object(const char *name, const char *rv, const char *inner)
     return o;
 }
 
-static char *nested(int levels)
-{
-    char *p = malloc((size_t)levels * 2 + 1);
-
-    memset(p, '[', (size_t)levels);
-    memset(p + levels, ']', (size_t)levels);
-    p[levels * 2] = '\0';
-    return p;
-}
-
-static char *zeros(size_t n)
-{
-    char *p = malloc(n * 2 + 2);
-    size_t o = 0;
-
-    p[o++] = '[';
-    for (size_t i = 0; i < n; i++) {
-        p[o++] = '0';
-        p[o++] = i + 1 < n ? ',' : ']';
-    }
-    p[o] = '\0';
-    return p;
-}
-
 /* A custom resource list as the apiserver writes it (keys sorted: items
  * before metadata) holding every kind of bad item between good ones. */
 static char *poisoned_page(script_t *s, const char *path, int *rc)
 {
-    char *deep = nested(1800), *many = zeros(150000), *page = NULL;
+    char *deep = tu_json_nested(1800, ""), *many = tu_json_zeros(150000), *page = NULL;
     char *a = object("a", "1", "1"), *d = object("deep", "2", deep), *m = object("many", "3", many);
     char *nul = object("nul", "4", "\"a\\u0000b\""), *k = object("nulkey", "5", "{\"a\\u0000\":1}");
     char *z = object("z", "6", "[[[[1]]]]");
@@ -411,7 +388,7 @@ static void test_watch_skips_bad_events(void **state)
 {
     script_t s;
     mcp_kube_watch_t w;
-    char *deep = nested(3000), *many = zeros(200000), *body = NULL;
+    char *deep = tu_json_nested(3000, ""), *many = tu_json_zeros(200000), *body = NULL;
     char *d = object("deep", "52", deep), *m = object("many", "53", many);
     char *k = object("nulkey", "54", "{\"a\\u0000\":1}");
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "fakeapi.h"
+#include "testutil.h"
 
 #define NS       "default"
 #define SRV_PATH "/apis/toolhive.stacklok.dev/v1alpha1/namespaces/default/mcpservers/"
@@ -45,32 +46,6 @@ static int list_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kub
     resp->raw = strdup(e->page);
     resp->raw_len = strlen(e->page);
     return 0;
-}
-
-static char *nested(int levels, const char *leaf)
-{
-    size_t n = strlen(leaf);
-    char *p = malloc((size_t)levels * 2 + n + 1);
-
-    memset(p, '[', (size_t)levels);
-    memcpy(p + levels, leaf, n);
-    memset(p + levels + n, ']', (size_t)levels);
-    p[levels * 2 + n] = '\0';
-    return p;
-}
-
-static char *zeros(size_t n)
-{
-    char *p = malloc(n * 2 + 2);
-    size_t o = 0;
-
-    p[o++] = '[';
-    for (size_t i = 0; i < n; i++) {
-        p[o++] = '0';
-        p[o++] = i + 1 < n ? ',' : ']';
-    }
-    p[o] = '\0';
-    return p;
 }
 
 /* An MCPServer as the apiserver sends it in a list: the text, and the same
@@ -110,7 +85,8 @@ static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
     ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
-    char *deep = nested(1800, "1"), *many = zeros(150000), *deep40 = nested(40, "1"), *s[6];
+    char *deep = tu_json_nested(1800, "1"), *many = tu_json_zeros(150000),
+         *deep40 = tu_json_nested(40, "1"), *s[6];
 
     fake_init(&e->api);
     e->api.super.request = list_request;
