@@ -17,19 +17,13 @@ SESSIONS=${SESSIONS:-16}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 SUMMARY=${SUMMARY:-$build/bench/summary.json}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 OURS_PORT=$(free_port)
 PEER_PORT=$(free_port)
 sum() { python3 "$root/bench/summary.py" "$SUMMARY" proxy "$@"; }
 
-tmp=$(mktemp -d /tmp/mcp-proxy-bench-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch mcp-proxy-bench
 
 server=$("$root/bench/peers/build.sh" mcp-server-time)
 peer=$("$root/bench/peers/build.sh" mcp-proxy-py)

@@ -21,7 +21,8 @@ ROUNDS=${ROUNDS:-3}
 RATE_CLIENTS=${RATE_CLIENTS:-4}
 RATE_RPS=${RATE_RPS:-500}
 RATE_SECONDS=${RATE_SECONDS:-15}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 WH_PORT=${WH_PORT:-$(free_port)}
 ECHO_PORT=${ECHO_PORT:-$(free_port)}
 HEALTH_PORT=${HEALTH_PORT:-$(free_port)}
@@ -30,14 +31,7 @@ SUMMARY=${SUMMARY:-$build/bench/summary.json}
 sum() { python3 "$root/bench/summary.py" "$SUMMARY" webhook "$@"; }
 peer_bin=$("$root/bench/peers/build.sh" webhook-go)
 
-tmp=$(mktemp -d /tmp/mcp-wh-bench-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch mcp-wh-bench
 
 "$root/test/webhook/mkcerts.sh" "$tmp" server
 python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")), end="")' \
