@@ -107,6 +107,18 @@ pid_alive() {
   [[ -n $exe && $(basename "$exe") == "$want" ]]
 }
 
+# await_exec NAME PID: a process just started in the background is still
+# the forked shell (or setsid, or a wrapper) until it execs the program, and
+# pid_alive does not know it yet; wait for the exec (or the exit), at most
+# 10 s, so that a check right after the start cannot take it for dead.
+await_exec() {
+  local i
+  for ((i = 0; i < 500; i++)); do
+    pid_alive "$1" || [[ ! -d /proc/$2 ]] && return 0
+    sleep 0.02
+  done
+}
+
 # signal_one NAME: SIGTERM the recorded process if it is still ours
 signal_one() {
   if pid_alive "$1"; then
@@ -232,6 +244,7 @@ start_bg() { # NAME CMD... ; logs to $LOGS/NAME.log, pid to $RUN/NAME.pid
   setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
   STARTED+=("$name")
+  await_exec "$name" $!
 }
 
 # wait_for WHAT CMD... (retries CMD until success or timeout; dies if a started process exited)

@@ -272,14 +272,10 @@ start_node() {
   else
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$cg" "$@" </dev/null >"$LOGS/$name.log" 2>&1 &
   fi
-  local pid=$! i
+  local pid=$!
   echo "$pid" >"$RUN/$name.pid"
   STARTED+=("$name")
-  # until the wrapper has exec'd the program, pid_alive would not know it
-  for i in $(seq 1 100); do
-    pid_alive "$name" || [[ ! -d /proc/$pid ]] && break
-    sleep 0.02
-  done
+  await_exec "$name" "$pid"
 }
 
 render() { # TEMPLATE OUT (only the variables named in NODE_ENV_VARS are replaced)
