@@ -7,24 +7,9 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/e2e/local/lib.sh"
 source "$ROOT/e2e/lib/operator.sh"
+source "$ROOT/e2e/lib/mcpserver.sh"
 NS=ctl
 LEASE="-n mcp-system lease mcp-controller-leader"
-
-mk() { # mk NAME [PORT]: a valid MCPServer
-    kubectl -n $NS apply -f - >/dev/null <<YAML
-apiVersion: toolhive.stacklok.dev/v1alpha1
-kind: MCPServer
-metadata:
-  name: $1
-spec:
-  image: docker.io/mcp/time
-  port: ${2:-8080}
-  permissionProfile:
-    name: none
-YAML
-}
-field() { kubectl -n $NS get mcpserver "$1" -o jsonpath="$2" 2>/dev/null; }
-reconciled() { kubectl -n $NS get deployment "$1" >/dev/null 2>&1 && [ -n "$(field "$1" '{.status.url}')" ]; }
 
 not_ours() {
     t_check "foreign service" kubectl -n $NS create service clusterip mcp-taken-proxy --tcp=80:80 ||

@@ -8,26 +8,10 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/e2e/local/lib.sh"
 source "$ROOT/e2e/lib/operator.sh"
+source "$ROOT/e2e/lib/mcpserver.sh"
 NS=hard
 LEASE="-n mcp-system lease mcp-controller-leader"
 
-mk() { # mk NAME [NS]: a valid MCPServer
-    kubectl -n "${2:-$NS}" apply -f - >/dev/null <<YAML
-apiVersion: toolhive.stacklok.dev/v1alpha1
-kind: MCPServer
-metadata:
-  name: $1
-spec:
-  image: docker.io/mcp/time
-  permissionProfile:
-    name: none
-YAML
-}
-field() { kubectl -n "${3:-$NS}" get mcpserver "$1" -o jsonpath="$2" 2>/dev/null; }
-reconciled() { # NAME [NS]
-    kubectl -n "${2:-$NS}" get deployment "$1" >/dev/null 2>&1 &&
-        [ -n "$(field "$1" '{.status.url}' "${2:-$NS}")" ]
-}
 phase_is() { [ "$(field "$1" '{.status.phase}')" = "$2" ]; }
 
 # An MCPServer whose podTemplateSpec holds `x` (JSON text).
