@@ -7,6 +7,7 @@
 # usage: bench/peers/build.sh NAME    prints the binary's path on stdout
 #   webhook-go     controller-runtime webhook (bench/peers/webhook-go)
 #   thv-operator   ToolHive's operator, cmd/thv-operator (bench/peers/thv-operator)
+#   thv-proxyrunner ToolHive's proxy runner, cmd/thv-proxyrunner (same module)
 #   thv-crds       ToolHive's CRD directory from the same module version
 #   rawwrite       the trivial apiserver write client (bench/peers/rawwrite)
 #   mcp-proxy-py   the Python mcp-proxy (PyPI)
@@ -64,6 +65,10 @@ thv-operator)
     v=$(modver thv-operator github.com/stacklok/toolhive)
     gobuild thv-operator "$CACHE/thv-operator/$v/bin/thv-operator" github.com/stacklok/toolhive/cmd/thv-operator
     ;;
+thv-proxyrunner)
+    v=$(modver thv-operator github.com/stacklok/toolhive)
+    gobuild thv-operator "$CACHE/thv-proxyrunner/$v/bin/thv-proxyrunner" github.com/stacklok/toolhive/cmd/thv-proxyrunner
+    ;;
 thv-crds)
     v=$(modver thv-operator github.com/stacklok/toolhive)
     d=$(cd "$HERE/thv-operator" && GOTOOLCHAIN=local go mod download -json "github.com/stacklok/toolhive@$v" |
@@ -77,7 +82,7 @@ rawwrite)
 mcp-proxy-py) venv mcp-proxy-py "$MCP_PROXY_PY_VERSION" mcp-proxy mcp-proxy ;;
 mcp-server-time) venv mcp-server-time "$MCP_SERVER_TIME_VERSION" mcp-server-time mcp-server-time ;;
 *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac

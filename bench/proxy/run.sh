@@ -38,15 +38,6 @@ if [[ ! -x $ours ]]; then
     sum "calls_per_s=null:$why" "p99_ms=null:$why" "rss_mib=null:$why"
 fi
 
-wait_http() { # URL
-    for _ in $(seq 150); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.2
-    done
-    echo "no answer from $1" >&2
-    return 1
-}
-
 "$peer" --port "$PEER_PORT" --host 127.0.0.1 --log-level WARNING "$server" 2>"$tmp/peer.log" &
 peer_pid=$!
 pids+=($peer_pid)
@@ -59,54 +50,32 @@ if ((have_ours)); then
     wait_http "http://127.0.0.1:$OURS_PORT/health"
 fi
 
-wrk_run() { # port -> RESULT line
-    wrk -t"$SESSIONS" -c"$SESSIONS" -d"${DURATION}s" --latency -s "$here/mcp.lua" \
-        "http://127.0.0.1:$1" | grep '^RESULT'
-}
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-
 echo "== proxy: wrk -t$SESSIONS -c$SESSIONS -d${DURATION}s --latency -s bench/proxy/mcp.lua http://127.0.0.1:PORT"
 echo "   $SESSIONS MCP sessions (streamable HTTP /mcp), tools/call $TOOL $ARGS; $(nproc) CPUs"
 echo "   server: $server (stdio)"
 echo "   ours:   mcp-proxy --transport stdio --exec -- mcp-server-time"
 echo "   peer:   mcp-proxy (PyPI $(basename "$(dirname "$(dirname "$peer")")")) SERVER  (stdio -> streamable HTTP)"
-wrk -t"$SESSIONS" -c"$SESSIONS" -d2s -s "$here/mcp.lua" "http://127.0.0.1:$PEER_PORT" >/dev/null # warm-up
-((have_ours)) && wrk -t"$SESSIONS" -c"$SESSIONS" -d2s -s "$here/mcp.lua" "http://127.0.0.1:$OURS_PORT" >/dev/null
-: >"$tmp/ours.r"
-: >"$tmp/peer.r"
-for r in $(seq "$ROUNDS"); do
-    for side in peer ours; do
-        [[ $side == ours && $have_ours == 0 ]] && continue
-        port=$PEER_PORT
-        [[ $side == ours ]] && port=$OURS_PORT
-        line=$(wrk_run "$port")
-        echo "$line" >>"$tmp/$side.r"
-        printf '   round %d  %-4s %7d calls/s  p50 %7d us  p99 %7d us  ok %d  failed %d  errors %d  non-2xx %d\n' \
-            "$r" "$side" "$(field rps <<<"$line")" "$(field p50_us <<<"$line")" "$(field p99_us <<<"$line")" \
-            "$(field calls_ok <<<"$line")" "$(field calls_failed <<<"$line")" "$(field errors <<<"$line")" \
-            "$(field non2xx <<<"$line")"
-    done
-done
+sides=("peer=http://127.0.0.1:$PEER_PORT")
+((have_ours)) && sides+=("ours=http://127.0.0.1:$OURS_PORT")
+proxy_rounds "${sides[@]}"
 
-hwm() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
-peer_rps=$(field rps <"$tmp/peer.r" | median)
-peer_p99=$(field p99_us <"$tmp/peer.r" | median)
-peer_rss=$(hwm "$peer_pid")
-failed=$(field calls_failed <"$tmp/peer.r" | awk '{s+=$1} END{print s+0}')
+peer_rps=$(side_median peer rps)
+peer_p99=$(side_median peer p99_us)
+peer_rss=$(hwm_mib "$peer_pid")
+failed=$(side_total peer calls_failed)
 echo "   peer (Python mcp-proxy): $peer_rps calls/s, p99 $((peer_p99 / 1000)) ms (medians), peak RSS $peer_rss MiB, failed calls $failed"
-sum "peer_python_calls_per_s=$peer_rps" "peer_python_p99_ms=$(awk -v u="$peer_p99" 'BEGIN{print u/1000}')" \
+sum "peer_python_calls_per_s=$peer_rps" "peer_python_p99_ms=$(us_to_ms "$peer_p99")" \
     "peer_python_rss_mib=$peer_rss"
 if ((have_ours)); then
-    rps=$(field rps <"$tmp/ours.r" | median)
-    p99=$(field p99_us <"$tmp/ours.r" | median)
-    rss=$(hwm "$ours_pid")
-    failed=$(field calls_failed <"$tmp/ours.r" | awk '{s+=$1} END{print s+0}')
+    rps=$(side_median ours rps)
+    p99=$(side_median ours p99_us)
+    rss=$(hwm_mib "$ours_pid")
+    failed=$(side_total ours calls_failed)
     echo "   ours (mcp-proxy --exec):  $rps calls/s, p99 $(awk -v u="$p99" 'BEGIN{printf "%.1f", u/1000}') ms (medians), peak RSS $rss MiB, failed calls $failed"
     awk -v a="$rps" -v b="$peer_rps" -v p="$p99" -v q="$peer_p99" -v m="$rss" 'BEGIN {
         printf "   ours/peer throughput %.2fx (target >= 2), p99 ratio %.2f (target <= 0.5), RSS %.1f MiB (target < 8)\n",
             a / b, p / q, m }'
-    sum "calls_per_s=$rps" "p99_ms=$(awk -v u="$p99" 'BEGIN{print u/1000}')" "rss_mib=$rss"
+    sum "calls_per_s=$rps" "p99_ms=$(us_to_ms "$p99")" "rss_mib=$rss"
 fi
 # a side that crashed or answered no call fails the bench (and the smoke run)
 rc=0
@@ -119,7 +88,7 @@ for side in peer ours; do
         echo "   $side: the proxy DIED during the run (exit status $st); its log:"
         tail -5 "$tmp/$side.log" | sed 's/^/     /'
         rc=1
-    elif [[ $(field calls_ok <"$tmp/$side.r" | awk '{s+=$1} END{print s+0}') == 0 ]]; then
+    elif [[ $(side_total "$side" calls_ok) == 0 ]]; then
         echo "   $side: no tools/call answered"
         rc=1
     fi
