@@ -109,9 +109,7 @@ static json_t *proxy_env(const mcp_server_t *s)
     json_t *env = json_array();
 
     for (size_t i = 0; env && i < ov->n_env; i++)
-        if (ctl_json_upsert_named(env, json_pack("{s:s, s:s}", "name",
-                                                 ov->env[i].name ? ov->env[i].name : "", "value",
-                                                 ov->env[i].value ? ov->env[i].value : "")) != 0) {
+        if (ctl_json_upsert_named(env, ctl_env_var(ov->env[i].name, ov->env[i].value)) != 0) {
             json_decref(env);
             return NULL;
         }

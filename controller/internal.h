@@ -74,6 +74,10 @@ json_t *ctl_with(json_t *o, const char *key, json_t *value);
 /* "http://mcp-<name>-proxy.<ns>.svc.cluster.local:<port>/mcp" ("/sse" for
  * the sse transport); new malloc'd string. */
 char *ctl_service_url(const mcp_server_t *s);
+/* An env entry {name, value}; an empty value is left out, as the apiserver
+ * stores it (else the applied object is never found again in the live one,
+ * and each restart re-applies it). New reference or NULL. */
+json_t *ctl_env_var(const char *name, const char *value);
 /* A child's name from one of the CTL_*_FMT formats into buf; returns buf. */
 char *ctl_child_name(char *buf, size_t len, const char *fmt, const char *name);
 /* sse or streamable-http: the MCP server listens on targetPort. */
@@ -261,6 +265,8 @@ typedef struct ctl_child {
     char rv[24];           /* resourceVersion last seen */
     char owner_uid[40];    /* uid of the controller ownerReference, "" if none */
     uint64_t match_hash;   /* hash of the desired object rv is up to date with (0: none) */
+    uint64_t applied;      /* the hash in its applied-hash annotation (0: none) */
+    bool unverified;       /* match_hash unknown: the desired object needs the profile ConfigMap */
     int32_t available;     /* Deployment: status.availableReplicas */
     uint32_t epoch;        /* relist sweep */
     ctl_pod_summary_t pod; /* Pod: its state */
@@ -292,12 +298,16 @@ void ctl_cache_del_child(ctl_cache_t *c, const char *key);
 void ctl_cache_sweep(ctl_cache_t *c, bool servers, const char *prefix, uint32_t epoch,
                      void (*fn)(void *ctx, const char *key), void *ctx);
 
-/* ==== reconcile.c =========================================================== */
+/* ==== watch.c, apply.c, reconcile.c ========================================= */
 
 typedef struct ctl_kind {
     const char *kind, *api_version, *base, *resource;
     const char *selector; /* watch label selector, URL-encoded; NULL = managed-by */
     bool watch_only;      /* never applied: Pods (status), Roles (upgrade clean-up) */
+    /* Makes pods: applied only once every other child exists (the pods use
+     * the ServiceAccounts and the RoleBinding, and must start under the
+     * NetworkPolicy). The others are applied together, then these. */
+    bool workload;
 } ctl_kind_t;
 
 /* The child kinds we watch (and apply, unless watch_only), in a fixed order. */

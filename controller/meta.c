@@ -93,3 +93,14 @@ json_t *ctl_with(json_t *o, const char *key, json_t *value)
     }
     return o;
 }
+
+json_t *ctl_env_var(const char *name, const char *value)
+{
+    json_t *e = json_pack("{s:s}", "name", name ? name : "");
+
+    if (e && value && *value && json_object_set_new(e, "value", json_string(value)) != 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}

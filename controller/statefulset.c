@@ -74,8 +74,7 @@ static int add_env(json_t *c, const mcp_server_t *s)
         return -1;
     for (size_t i = 0; i < s->n_env; i++) {
         const mcp_env_t *e = &s->env[i];
-        if (ctl_json_upsert_named(env, json_pack("{s:s, s:s}", "name", e->name ? e->name : "",
-                                                 "value", e->value ? e->value : "")) != 0)
+        if (ctl_json_upsert_named(env, ctl_env_var(e->name, e->value)) != 0)
             return -1;
     }
     for (size_t i = 0; i < s->n_secrets; i++) {

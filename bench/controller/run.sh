@@ -124,7 +124,7 @@ start_op() { # side log
     local side=$1
     if [[ $side == ours ]]; then
         OP_PORT=$(free_port)
-        WATCH_NAMESPACE=$NS "$CTL" --leader-elect=false --health-port "$OP_PORT" --log-level warn >"$2" 2>&1 &
+        WATCH_NAMESPACE=$NS "$CTL" --leader-elect=false --workers "$WORKERS" --health-port "$OP_PORT" --log-level warn >"$2" 2>&1 &
         OP_PID=$!
         OP_READY=http://127.0.0.1:$OP_PORT/readyz
     else

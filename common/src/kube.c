@@ -37,27 +37,53 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* Log a write at debug and tell the observer. */
+static void done(mcp_kube_client_t *c, const mcp_kube_req_t *req, const mcp_kube_resp_t *resp,
+                 int rc, double secs)
+{
+    long status = rc == 0 ? resp->status : 0;
+
+    if (strcmp(req->method, "GET") != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
+        char code[16], ms[32];
+        snprintf(code, sizeof(code), "%ld", status);
+        snprintf(ms, sizeof(ms), "%.0f", secs * 1000); /* sent at ts - ms */
+        mcp_log(MCP_LOG_DEBUG, "write", "method", req->method, "path", req->path, "status", code,
+                "ms", ms, NULL);
+    }
+    if (c->observe)
+        c->observe(c->observe_ctx, req, rc, status, secs);
+}
+
 int mcp_kube_do(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
 {
     struct timespec a, b;
-    long status;
     int rc;
 
     memset(resp, 0, sizeof(*resp));
     clock_gettime(CLOCK_MONOTONIC, &a);
     rc = c->request(c, req, resp);
     clock_gettime(CLOCK_MONOTONIC, &b);
-    status = rc == 0 ? resp->status : 0;
-    if (strcmp(req->method, "GET") != 0 && mcp_log_enabled(MCP_LOG_DEBUG)) {
-        char code[16], ms[32];
-        snprintf(code, sizeof(code), "%ld", status);
-        snprintf(ms, sizeof(ms), "%.0f", seconds_between(&a, &b) * 1000); /* sent at ts - ms */
-        mcp_log(MCP_LOG_DEBUG, "write", "method", req->method, "path", req->path, "status", code,
-                "ms", ms, NULL);
-    }
-    if (c->observe)
-        c->observe(c->observe_ctx, req, rc, status, seconds_between(&a, &b));
+    done(c, req, resp, rc, seconds_between(&a, &b));
     return rc;
+}
+
+void mcp_kube_do_many(mcp_kube_client_t *c, const mcp_kube_req_t *reqs, mcp_kube_resp_t *resps,
+                      int *rcs, size_t n)
+{
+    double secs[MCP_KUBE_BATCH_MAX];
+
+    memset(resps, 0, n * sizeof(*resps));
+    if (!c->request_many) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = mcp_kube_do(c, &reqs[i], &resps[i]);
+        return;
+    }
+    for (size_t at = 0; at < n; at += MCP_KUBE_BATCH_MAX) {
+        size_t m = n - at < MCP_KUBE_BATCH_MAX ? n - at : MCP_KUBE_BATCH_MAX;
+        c->request_many(c, reqs + at, resps + at, rcs + at, secs, m);
+        for (size_t i = 0; i < m; i++)
+            done(c, &reqs[at + i], &resps[at + i], rcs[at + i], secs[i]);
+    }
 }
 
 /* One member of text p loaded on its own, or NULL. */

@@ -1,5 +1,8 @@
-/* The Kubernetes REST client over libcurl (see mcp/kube.h). One easy handle per thread (kept
- * in thread-local storage, so connections are reused without locking); TLS
+/* The Kubernetes REST client over libcurl (see mcp/kube.h). Per thread (kept in
+ * thread-local storage, so connections are reused without locking): one multi handle whose
+ * easy handles carry every ordinary request, alone or several at once multiplexed on one
+ * HTTP/2 connection (the apiserver speaks it over TLS), and one easy handle for watch
+ * streams, which own their connections; TLS
  * material from the kubeconfig as files or in-memory blobs; the bearer token
  * re-read from its file every TOKEN_REFRESH_S (projected service-account
  * tokens rotate). Every response body is read into a capped buffer; watch
@@ -34,9 +37,28 @@ static char *copy(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static void free_handle(void *h)
+/* What one thread keeps: see the file comment. */
+typedef struct tstate {
+    CURLM *multi;
+    CURL *easy[MCP_KUBE_BATCH_MAX];
+    CURL *stream;
+} tstate_t;
+
+static void free_tstate(void *p)
 {
-    curl_easy_cleanup(h);
+    tstate_t *t = p;
+
+    if (!t)
+        return;
+    for (size_t i = 0; i < MCP_KUBE_BATCH_MAX; i++) {
+        if (t->easy[i])
+            curl_easy_cleanup(t->easy[i]);
+    }
+    if (t->multi)
+        curl_multi_cleanup(t->multi);
+    if (t->stream)
+        curl_easy_cleanup(t->stream);
+    free(t);
 }
 
 /* ---- token -------------------------------------------------------------- */
@@ -77,18 +99,35 @@ static char *auth_header(mcp_kube_t *k)
 
 /* ---- handles ------------------------------------------------------------- */
 
-static CURL *thread_handle(mcp_kube_t *k)
+static tstate_t *thread_state(mcp_kube_t *k)
 {
-    CURL *h = pthread_getspecific(k->handle_key);
+    tstate_t *t = pthread_getspecific(k->handle_key);
 
-    if (h) {
-        curl_easy_reset(h);
-        return h;
+    if (t)
+        return t;
+    if (!(t = calloc(1, sizeof(*t))) || !(t->multi = curl_multi_init())) {
+        free(t);
+        return NULL;
     }
-    h = curl_easy_init();
-    if (h)
-        pthread_setspecific(k->handle_key, h);
-    return h;
+    curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    pthread_setspecific(k->handle_key, t);
+    return t;
+}
+
+/* The thread's i-th request handle, or its stream handle (i < 0), reset. */
+static CURL *thread_handle(mcp_kube_t *k, int i)
+{
+    tstate_t *t = thread_state(k);
+    CURL **slot;
+
+    if (!t)
+        return NULL;
+    slot = i < 0 ? &t->stream : &t->easy[i];
+    if (*slot)
+        curl_easy_reset(*slot);
+    else
+        *slot = curl_easy_init();
+    return *slot;
 }
 
 static void set_blob(CURL *h, CURLoption opt, const char *data)
@@ -189,42 +228,115 @@ static json_t *load_body(const mcp_buf_t *body, const char *path)
     return j;
 }
 
-static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
-{
-    mcp_kube_t *k = (mcp_kube_t *)c;
-    CURL *h = thread_handle(k);
+/* One request of a batch: its handle, headers and body buffer. */
+typedef struct xfer {
+    CURL *h;
     struct curl_slist *hdrs;
     mcp_buf_t body;
     CURLcode cc;
+    bool added;
+} xfer_t;
+
+static int xfer_start(mcp_kube_t *k, CURLM *multi, xfer_t *x, int i, const mcp_kube_req_t *req)
+{
+    mcp_buf_init(&x->body, req->cap ? req->cap : MCP_KUBE_BODY_MAX);
+    x->cc = CURLE_OK;
+    if (!(x->h = thread_handle(k, i)))
+        return MCP_ENOMEM;
+    x->hdrs = prepare(k, x->h, req->path, req->content_type);
+    set_method(x->h, req->method, req->body);
+    curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->body);
+    /* wait for the first connection and multiplex on it rather than open more */
+    curl_easy_setopt(x->h, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(multi, x->h) != CURLM_OK)
+        return MCP_ENOMEM;
+    x->added = true;
+    return 0;
+}
+
+/* The transfer's outcome into resp; returns its rc. Releases x. */
+static int xfer_finish(CURLM *multi, xfer_t *x, const mcp_kube_req_t *req, mcp_kube_resp_t *resp,
+                       double *secs)
+{
     int rc = 0;
 
-    memset(resp, 0, sizeof(*resp));
-    if (!h)
-        return MCP_ENOMEM;
-    mcp_buf_init(&body, req->cap ? req->cap : MCP_KUBE_BODY_MAX);
-    hdrs = prepare(k, h, req->path, req->content_type);
-    set_method(h, req->method, req->body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     req->timeout_ms > 0 ? req->timeout_ms : REQUEST_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    cc = curl_easy_perform(h);
-    curl_slist_free_all(hdrs);
-    if (cc != CURLE_OK) {
-        rc = cc == CURLE_WRITE_ERROR ? MCP_ETOOBIG : MCP_EIO;
+    *secs = 0;
+    if (x->added) {
+        curl_easy_getinfo(x->h, CURLINFO_TOTAL_TIME, secs);
+        curl_multi_remove_handle(multi, x->h);
+    }
+    curl_slist_free_all(x->hdrs);
+    if (!x->added) {
+        rc = MCP_ENOMEM;
+    } else if (x->cc != CURLE_OK) {
+        rc = x->cc == CURLE_WRITE_ERROR ? MCP_ETOOBIG : MCP_EIO;
         mcp_log(MCP_LOG_DEBUG, "apiserver request failed", "method", req->method, "path", req->path,
-                "error", curl_easy_strerror(cc), NULL);
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (req->raw && body.len) {
-        resp->raw_len = body.len;
-        resp->raw = mcp_buf_take(&body);
+                "error", curl_easy_strerror(x->cc), NULL);
     } else {
-        resp->body = load_body(&body, req->path);
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &resp->status);
+        if (req->raw && x->body.len) {
+            resp->raw_len = x->body.len;
+            resp->raw = mcp_buf_take(&x->body);
+        } else {
+            resp->body = load_body(&x->body, req->path);
+        }
     }
-out:
-    mcp_buf_dispose(&body);
+    mcp_buf_dispose(&x->body);
+    return rc;
+}
+
+/* Drive the thread's multi handle until every transfer added is done (each
+ * has its own timeout). */
+static void run_multi(CURLM *multi)
+{
+    int running = 1;
+    CURLMsg *m;
+    int left;
+
+    while (running) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            xfer_t *x = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (x)
+                x->cc = m->data.result;
+        }
+        if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+}
+
+static void kube_request_many(mcp_kube_client_t *c, const mcp_kube_req_t *reqs,
+                              mcp_kube_resp_t *resps, int *rcs, double *secs, size_t n)
+{
+    mcp_kube_t *k = (mcp_kube_t *)c;
+    tstate_t *t = thread_state(k);
+    xfer_t x[MCP_KUBE_BATCH_MAX];
+
+    memset(x, 0, sizeof(x));
+    for (size_t i = 0; i < n; i++)
+        memset(&resps[i], 0, sizeof(resps[i]));
+    for (size_t i = 0; t && i < n; i++)
+        xfer_start(k, t->multi, &x[i], (int)i, &reqs[i]);
+    if (t)
+        run_multi(t->multi);
+    for (size_t i = 0; i < n; i++)
+        rcs[i] = xfer_finish(t ? t->multi : NULL, &x[i], &reqs[i], &resps[i], &secs[i]);
+}
+
+static int kube_request(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp)
+{
+    int rc;
+    double secs;
+
+    kube_request_many(c, req, resp, &rc, &secs, 1);
     return rc;
 }
 
@@ -263,7 +375,7 @@ static int kube_stream(mcp_kube_client_t *c, const char *path, int timeout_s, mc
 
     *status = 0;
     *err_body = NULL;
-    if (!(s.h = thread_handle(k)))
+    if (!(s.h = thread_handle(k, -1)))
         return MCP_ENOMEM;
     mcp_kube_evdec_init(&s.dec, MCP_KUBE_EVENT_MAX);
     mcp_buf_init(&s.err, MCP_KUBE_ERROR_MAX);
@@ -328,10 +440,11 @@ mcp_kube_t *mcp_kube_new(const mcp_kube_config_t *kc, volatile int *stop, char *
         goto fail_cfg;
     }
     pthread_mutex_init(&k->lock, NULL);
-    pthread_key_create(&k->handle_key, free_handle);
+    pthread_key_create(&k->handle_key, free_tstate);
     set_auth(k, kc->token);
     k->token_read = kc->token ? time(NULL) : 0; /* a tokenFile alone: read on first use */
     k->super.request = kube_request;
+    k->super.request_many = kube_request_many;
     k->super.stream = kube_stream;
     k->super.stop = stop;
     return k;
@@ -364,15 +477,10 @@ const mcp_kube_config_t *mcp_kube_config(const mcp_kube_t *k)
 
 void mcp_kube_free(mcp_kube_t *k)
 {
-    CURL *h;
-
     if (!k)
         return;
-    h = pthread_getspecific(k->handle_key);
-    if (h) {
-        curl_easy_cleanup(h);
-        pthread_setspecific(k->handle_key, NULL);
-    }
+    free_tstate(pthread_getspecific(k->handle_key));
+    pthread_setspecific(k->handle_key, NULL);
     pthread_key_delete(k->handle_key);
     set_auth(k, NULL);
     pthread_mutex_destroy(&k->lock);

@@ -2,11 +2,11 @@
  * interface, for the reconcile and leader tests. Objects live at their REST
  * path; apply (PATCH apply-patch) creates or replaces the object keeping
  * uid/resourceVersion/status (a RoleBinding's roleRef is immutable: 422, as
- * the apiserver does); merge patch on /status replaces status; PUT
- * checks resourceVersion (409 on mismatch); POST honours generateName.
- * Every request is counted by method; `fail_status` makes the next matching
- * requests fail. Header-only (static) because test binaries link only
- * test_*.c files. */
+ * the apiserver does; a resourceVersion in the applied object must match the
+ * stored one's, else 409, and is ignored when creating); merge patch on /status replaces status;
+ * PUT checks resourceVersion (409 on mismatch); POST honours generateName. Every request is counted
+ * by method; `fail_status` makes the next matching requests fail. Header-only (static) because test
+ * binaries link only test_*.c files. */
 #ifndef FAKEAPI_H
 #define FAKEAPI_H
 
@@ -103,6 +103,12 @@ static inline void fake_write(fake_t *f, mcp_kube_resp_t *resp, const char *p,
         json_object_set_new(f->objs, base, obj);
         f->status_writes++;
     } else if (strcmp(req->method, "PATCH") == 0) {
+        const char *want_rv = mcp_json_str(in, "metadata.resourceVersion");
+        if (old && want_rv &&
+            strcmp(want_rv, mcp_json_str(old, "metadata.resourceVersion") ?: "") != 0) {
+            json_decref(in); /* a precondition, as the apiserver checks it */
+            return fake_respond(resp, 409, fake_status(409, "the object has been modified"));
+        }
         if (old && strcmp(mcp_json_str(in, "kind") ?: "", "RoleBinding") == 0 &&
             !json_equal(json_object_get(old, "roleRef"), json_object_get(in, "roleRef"))) {
             json_decref(in);

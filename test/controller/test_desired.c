@@ -112,6 +112,29 @@ static void assert_no_dropped_false(const json_t *v, const char *key)
     json_array_foreach(v, i, e) assert_no_dropped_false(e, key);
 }
 
+/* The same for an empty string in a field (omitempty): an env var's empty
+ * value was re-applied on every restart. Map values (labels, annotations,
+ * selectors) and list elements keep theirs. */
+static void assert_no_dropped_empty(const json_t *v, const char *key)
+{
+    static const char *const maps[] = {"labels", "annotations", "matchLabels", "nodeSelector",
+                                       NULL};
+    const char *k;
+    json_t *e;
+    size_t i;
+    bool map = false;
+
+    for (i = 0; key && maps[i]; i++)
+        map |= strcmp(key, maps[i]) == 0;
+    json_object_foreach((json_t *)v, k, e)
+    {
+        if (!map && json_is_string(e) && json_string_length(e) == 0)
+            fail_msg("\"%s\": \"\" would be dropped by the apiserver", k);
+        assert_no_dropped_empty(e, k);
+    }
+    json_array_foreach(v, i, e) assert_no_dropped_empty(e, key);
+}
+
 static void check_invariants(const mcp_server_t *s, const json_t *objects)
 {
     size_t i;
@@ -127,6 +150,7 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
     assert_null(strstr(dump, "overridden-secret-value"));
     free(dump);
     assert_no_dropped_false(objects, NULL);
+    assert_no_dropped_empty(objects, NULL);
     json_array_foreach(objects, i, o)
     {
         const json_t *refs = mcp_json_get(o, "metadata.ownerReferences");

@@ -126,8 +126,10 @@ static void test_first_then_noop(void **state)
 
     put_server(e, "fetch", fetch_spec, 1);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
-    /* 7 applies + 1 status, no Event on creation: the budget of 8 */
+    /* 7 applies + 1 status, no Event on creation: the budget of 8; no reads
+     * (the cache knows no child: each is created by a create-only apply) */
     assert_int_equal(e->api.applies, 7);
+    assert_int_equal(e->api.gets, 0);
     assert_int_equal(e->api.status_writes, 1);
     assert_int_equal(e->api.events, 0);
     assert_true(fake_writes(&e->api) <= 8);
@@ -390,7 +392,7 @@ static void test_forbidden_child(void **state)
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
     assert_string_equal(mcp_json_str(srv, "status.message"),
-                        "reading Deployment \"fetch\" failed: injected failure");
+                        "applying Deployment \"fetch\" failed: injected failure");
     /* with the cache warm the apply is refused the same way */
     e->api.fail_count = 0;
     reconcile(e, "fetch");
@@ -538,14 +540,20 @@ static void test_object_in_the_way(void **state)
                             "metadata", "name", "mcp-fetch-proxy", "namespace", NS);
     double rq = 0;
     const json_t *srv;
+    json_t *before;
 
     fake_stamp(&e->api, svc, NULL);
     json_object_set_new(e->api.objs, SVC_PATH "mcp-fetch-proxy", svc);
+    before = json_deep_copy(svc);
     put_server(e, "fetch", fetch_spec, 1);
     fake_reset_counts(&e->api);
     assert_int_equal(ctl_reconcile(&e->ctrl, NS "/fetch", &rq), CTL_RES_CONFLICT);
     assert_true(rq > 0);
-    assert_null(strstr(e->api.log, "PATCH " SVC_PATH "mcp-fetch-proxy"));
+    /* the watch cache does not show it (no labels of ours): the create-only
+     * apply was refused (409), then it was read; it was not changed */
+    assert_true(json_equal(before, get(e, SVC_PATH "mcp-fetch-proxy")));
+    json_decref(before);
+    assert_int_equal(e->api.gets, 1);
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
     assert_string_equal(mcp_json_str(srv, "status.message"),
@@ -553,6 +561,76 @@ static void test_object_in_the_way(void **state)
                         "MCPServer");
     /* the foreign Service is untouched */
     assert_null(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
+}
+
+/* Ours but without our labels (so not in the label-selected cache) and out
+ * of date: the create-only apply is refused, the read shows it ours, and it
+ * is applied (labels back). */
+static void test_ours_unlabelled(void **state)
+{
+    env_t *e = *state;
+    json_t *svc;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:O, s:b}]}}", "apiVersion", "v1",
+                    "kind", "Service", "metadata", "name", "mcp-fetch-proxy", "namespace", NS,
+                    "ownerReferences", "apiVersion", MCP_API_VERSION, "kind", MCP_KIND, "name",
+                    "fetch", "uid", mcp_json_get(get(e, SRV_PATH "fetch"), "metadata.uid"),
+                    "controller", 1);
+    fake_stamp(&e->api, svc, NULL);
+    json_object_set_new(e->api.objs, SVC_PATH "mcp-fetch-proxy", svc);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.gets, 1);
+    assert_int_equal(e->api.applies, 7);
+    assert_string_equal(json_string_value(json_object_get(
+                            mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.labels"),
+                            "app.kubernetes.io/managed-by")),
+                        CTL_MANAGED_BY);
+    assert_non_null(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "spec.ports"));
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Pending");
+}
+
+/* A foreign object with our labels is in the cache: the MCPServer fails
+ * without a single request about it. */
+static void test_foreign_in_cache(void **state)
+{
+    env_t *e = *state;
+    json_t *svc =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}}", "apiVersion", "v1", "kind", "Service",
+                  "metadata", "name", "mcp-fetch-proxy", "namespace", NS, "labels",
+                  "app.kubernetes.io/managed-by", CTL_MANAGED_BY, "toolhive-name", "fetch");
+
+    fake_stamp(&e->api, svc, NULL);
+    json_object_set_new(e->api.objs, SVC_PATH "mcp-fetch-proxy", svc);
+    put_server(e, "fetch", fetch_spec, 1);
+    ctl_on_child_event(&e->ctrl, "ADDED", svc, 1);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_CONFLICT);
+    assert_null(strstr(e->api.log, SVC_PATH "mcp-fetch-proxy"));
+    assert_int_equal(e->api.gets, 0);
+    assert_null(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
+}
+
+/* The workloads (StatefulSet, Deployment) are applied only once the other
+ * children exist: their pods use the ServiceAccounts and must start under
+ * the NetworkPolicy. */
+static void test_workloads_last(void **state)
+{
+    env_t *e = *state;
+
+    put_server(e, "iso",
+               "{\"image\":\"docker.io/mcp/time\",\"permissionProfile\":{\"type\":\"builtin\","
+               "\"name\":\"none\"}}",
+               1);
+    e->api.fail_prefix = NP_PATH;
+    e->api.fail_status = 503;
+    e->api.fail_count = 1;
+    assert_int_equal(reconcile(e, "iso"), CTL_RES_ERROR);
+    assert_null(strstr(e->api.log, "statefulsets"));
+    assert_null(strstr(e->api.log, "deployments"));
+    assert_non_null(strstr(e->api.log, "serviceaccounts"));
+    assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
+    assert_non_null(get(e, NP_PATH "iso-egress"));
+    assert_non_null(get(e, DEP_PATH "iso"));
 }
 
 static void test_networkpolicy_pruned(void **state)
@@ -858,6 +936,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_in_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workloads_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_networkpolicy_pruned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_configmap_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_error_retried, setup, teardown),

@@ -104,6 +104,11 @@ struct mcp_kube_client {
     /* 0 when a response came back (any status; resp filled), negative on
      * transport errors (resp->status 0, body NULL). */
     int (*request)(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp);
+    /* Optional: n (<= MCP_KUBE_BATCH_MAX) requests at once, concurrently;
+     * rcs[i] and resps[i] as request() would give them, secs[i] each one's
+     * time. Without it mcp_kube_do_many sends them one after the other. */
+    void (*request_many)(mcp_kube_client_t *c, const mcp_kube_req_t *reqs, mcp_kube_resp_t *resps,
+                         int *rcs, double *secs, size_t n);
     /* Stream a watch: fn per event until the server ends it, *stop is set, or
      * an error. *status gets the HTTP status; for a non-2xx status the Status
      * body is in *err_body (new reference, may be NULL). Returns 0 when the
@@ -122,6 +127,13 @@ struct mcp_kube_client {
  * are logged at debug. resp is always initialised. */
 int mcp_kube_do(mcp_kube_client_t *c, const mcp_kube_req_t *req, mcp_kube_resp_t *resp);
 void mcp_kube_resp_dispose(mcp_kube_resp_t *r);
+/* n independent requests at once (c->request_many when the client has it:
+ * multiplexed on the calling thread's connection), each timed, observed and
+ * logged like mcp_kube_do; rcs[i] is its result. resps are all initialised.
+ * n <= MCP_KUBE_BATCH_MAX (more are sent in several rounds). */
+#define MCP_KUBE_BATCH_MAX 8
+void mcp_kube_do_many(mcp_kube_client_t *c, const mcp_kube_req_t *reqs, mcp_kube_resp_t *resps,
+                      int *rcs, size_t n);
 /* True once *c->stop is set. */
 bool mcp_kube_stopped(const mcp_kube_client_t *c);
 /* The "message" of a Status body (borrowed) or fallback. */
