@@ -2,9 +2,12 @@
 # the fuzz target over what the controller reads from the apiserver.
 # Included by the top Makefile; uses its BUILD and CTL_BIN.
 
-.PHONY: bench-controller
+.PHONY: bench-controller bench-controller-scale
 bench-controller: $(CTL_BIN) ## Controller vs ToolHive's operator, N = 100/300/1,000: time, writes/reads per MCPServer, no-op resync, RSS, raw write limit, plot
 	bench/controller/run.sh $(BUILD)
+
+bench-controller-scale: $(CTL_BIN) ## Controller alone, 1,000 and 10,000 MCPServers in 1 and in 100 namespaces: time, no-op resync, RSS, growth per MCPServer
+	SCALE=1 bench/controller/run.sh $(BUILD)
 
 # libFuzzer target over the watch-event decoder, list items and the JSON
 # measuring pass in front of jansson (common/src/json.c, kube_*.c).

@@ -28,15 +28,31 @@
 # Figures for the largest size go to SUMMARY (key "controller"); a plot of
 # the time to all-created vs N for both to PLOT (PNG, when gnuplot is there).
 #
+# SCALE=1 (make bench-controller-scale) is the scale check instead, ours
+# only: for each size in SIZES (default "1000 10000") and each layout in
+# LAYOUTS (namespaces: default "1 100", the MCPServers spread evenly, the
+# controller watching all namespaces when more than one): time to
+# all-created, writes per MCPServer, the no-op resync's writes, peak RSS, and
+# the growth of time and memory per MCPServer between the sizes; figures to
+# SUMMARY as controller.scale_* keys.
+#
 # usage: bench/controller/run.sh [BUILD_DIR]
 #   env: SIZES, PEER=0 (ours only), WORKERS (default: mcp-controller's), TAIL,
-#        SUMMARY, PLOT, CLUSTER_SH, KEEP=1 (leave the clusters up)
+#        SUMMARY, PLOT, CLUSTER_SH, KEEP=1 (leave the clusters up), SCALE=1, LAYOUTS
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
-SIZES=${SIZES:-${N:-100 300 1000}}
-PEER=${PEER:-1}
+SCALE=${SCALE:-0}
+if [[ $SCALE == 1 ]]; then
+    SIZES=${SIZES:-${N:-1000 10000}}
+    PEER=0
+else
+    SIZES=${SIZES:-${N:-100 300 1000}}
+    PEER=${PEER:-1}
+fi
+LAYOUTS=${LAYOUTS:-1 100}
+NSCOUNT=1 # namespaces the MCPServers of the current measurement are spread over
 TAIL=${TAIL:-10}
 TIMEOUT=${TIMEOUT:-1800} # seconds to all-created before a side is given up (reported, not fatal)
 CLUSTER_SH=${CLUSTER_SH:-$ROOT/e2e/local/cluster.sh}
@@ -100,14 +116,17 @@ cluster_up() { # DIR: a fresh control plane there, its env loaded
 
 snapshot() { kubectl get --raw /metrics | grep -E '^apiserver_request_(total|duration_seconds_(sum|count))\{' >"$1"; }
 
-manifests() { # side n -> OUT/part{0..3}.yaml
+ns_of() { # i -> namespace of MCPServer i
+    if ((NSCOUNT == 1)); then echo "$NS"; else echo "$NS-$(($1 % NSCOUNT))"; fi
+}
+manifests() { # side n -> OUT/part{0..3}.yaml (names unique across namespaces)
     local side=$1 n=$2 part i
     for part in 0 1 2 3; do
         for ((i = part; i < n; i += 4)); do
             if [[ $side == ours ]]; then
-                printf 'apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata:\n  name: srv-%04d\n  namespace: %s\nspec:\n  image: docker.io/mcp/fetch\n  transport: stdio\n  port: 8080\n  permissionProfile: {type: builtin, name: network}\n---\n' "$i" "$NS"
+                printf 'apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata:\n  name: srv-%05d\n  namespace: %s\nspec:\n  image: docker.io/mcp/fetch\n  transport: stdio\n  port: 8080\n  permissionProfile: {type: builtin, name: network}\n---\n' "$i" "$(ns_of "$i")"
             else
-                printf 'apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata:\n  name: srv-%04d\n  namespace: %s\nspec:\n  image: docker.io/mcp/fetch\n  transport: stdio\n  proxyPort: 8080\n  permissionProfile: {type: builtin, name: network}\n---\n' "$i" "$NS"
+                printf 'apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata:\n  name: srv-%05d\n  namespace: %s\nspec:\n  image: docker.io/mcp/fetch\n  transport: stdio\n  proxyPort: 8080\n  permissionProfile: {type: builtin, name: network}\n---\n' "$i" "$(ns_of "$i")"
             fi
         done >"$OUT/part$part.yaml"
     done
@@ -124,7 +143,9 @@ start_op() { # side log
     local side=$1
     if [[ $side == ours ]]; then
         OP_PORT=$(free_port)
-        WATCH_NAMESPACE=$NS "$CTL" --leader-elect=false --workers "$WORKERS" --health-port "$OP_PORT" --log-level warn >"$2" 2>&1 &
+        local wns=$NS
+        ((NSCOUNT == 1)) || wns= # spread: all namespaces
+        WATCH_NAMESPACE=$wns "$CTL" --leader-elect=false --workers "$WORKERS" --health-port "$OP_PORT" --log-level warn >"$2" 2>&1 &
         OP_PID=$!
         OP_READY=http://127.0.0.1:$OP_PORT/readyz
     else
@@ -159,9 +180,9 @@ reconciles() { # side -> reconciles done so far (the operator's own metric)
 # keeps requeueing MCPServers whose proxy runner has not made the StatefulSet
 # (no node here), so "until it stops writing" would never come.
 settle() {
-    local side=$1 want=$2 t0=$SECONDS
+    local side=$1 want=$2 t0=$SECONDS limit=$((600 + $2 / 10))
     while (($(reconciles "$side") < want)); do
-        ((SECONDS - t0 > 600)) && { log "$side: fewer than $want reconciles after 600 s"; break; }
+        ((SECONDS - t0 > limit)) && { log "$side: fewer than $want reconciles after $limit s"; break; }
         sleep 0.5
     done
     sleep "$TAIL"
@@ -179,9 +200,9 @@ quiesce() {
 }
 hwm_mib() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
-# measure SIDE N -> OUT/result-SIDE-N (key=value lines)
+# measure SIDE N [TAG] -> OUT/result-SIDE-N[TAG] (key=value lines)
 measure() {
-    local side=$1 n=$2 r=$OUT/result-$1-$2 t0 t1 d rss1 rss2 line
+    local side=$1 n=$2 r=$OUT/result-$1-$2${3:-} t0 t1 d rss1 rss2 line i load=()
     log "$side, N=$n: fresh control plane"
     cluster_up "$BASE_DIR-$side"
     if [[ $side == ours ]]; then
@@ -190,12 +211,21 @@ measure() {
         kubectl apply --server-side -f "$THV_CRDS" >/dev/null
     fi
     kubectl wait --for condition=established crd --all --timeout=60s >/dev/null
-    kubectl create namespace "$NS" >/dev/null
+    local where=(-n "$NS")
+    if ((NSCOUNT == 1)); then
+        kubectl create namespace "$NS" >/dev/null
+    else
+        for ((i = 0; i < NSCOUNT; i++)); do echo "apiVersion: v1
+kind: Namespace
+metadata: {name: $NS-$i}
+---"; done | kubectl create -f - >/dev/null
+        where=(-A)
+    fi
     quiesce
     manifests "$side" "$n"
-    kubectl get deployments -n "$NS" -o name --watch >"$OUT/dep.w" 2>/dev/null &
+    kubectl get deployments "${where[@]}" -o name --watch >"$OUT/dep.w" 2>/dev/null &
     WATCH_PIDS+=($!)
-    kubectl get services -n "$NS" -o name --watch >"$OUT/svc.w" 2>/dev/null &
+    kubectl get services "${where[@]}" -o name --watch >"$OUT/svc.w" 2>/dev/null &
     WATCH_PIDS+=($!)
     start_op "$side" "$OUT/$side-$n.log"
     sleep 2 # informers synced, watches open
@@ -207,6 +237,7 @@ measure() {
         cpids+=($!)
     done
     while :; do
+        load+=("$(cut -d' ' -f1 /proc/loadavg)")
         d=$(count_done)
         ((d >= n)) && break
         if (($(echo "$(now) - $t0 > $TIMEOUT" | bc))); then
@@ -233,7 +264,7 @@ measure() {
     rss2=$(hwm_mib "$OP_PID")
     stop_op
     stop_watches
-    if [[ $side == ours && $n == "$largest" ]]; then
+    if [[ $side == ours && $n == "$largest" && $SCALE != 1 ]]; then
         log "raw write limit: $n ConfigMaps, $WORKERS workers, same control plane"
         kubectl create namespace bench-raw >/dev/null
         "$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
@@ -248,6 +279,7 @@ measure() {
         echo "noop_reads=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" | sed 's/.* reads=\([0-9]*\) .*/\1/')"
         echo "steady_writes=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m2" "$OUT/m2b" | sed 's/^writes=\([0-9]*\) .*/\1/')"
         echo "rss=$(awk -v a="$rss1" -v b="$rss2" 'BEGIN{print (a > b) ? a : b}')"
+        echo "load=$(printf '%s\n' "${load[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%s-%s", a[1], a[NR]}')"
         [[ -f $r.timeout ]] && cat "$r.timeout"
     } >"$r"
     python3 "$ROOT/bench/controller/apicount.py" "$OUT/m0" "$OUT/m2" "$n" | tail -n +2 >"$r.by"
@@ -256,14 +288,14 @@ measure() {
 }
 get() { sed -n "s/^$2=//p" "$OUT/result-$1"; }
 
-report() { # side n
-    local k=$1-$2
+report() { # side n [tag]
+    local k=$1-$2${3:-}
     [[ -n $(get "$k" timeout_done) ]] && echo "   $1 N=$2: TIMEOUT: $(get "$k" timeout_done) of $2 done after $TIMEOUT s"
     printf '   %-5s N=%-5d all created %7.1f s  writes/MCPServer %5.2f  reads/MCPServer %5.2f  (mean request %s ms write, %s ms read)\n' \
         "$1" "$2" "$(get "$k" seconds)" "$(echo "$(get "$k" writes) / $2" | bc -l)" "$(echo "$(get "$k" reads) / $2" | bc -l)" \
         "$(get "$k" write_ms)" "$(get "$k" read_ms)"
-    printf '         events %d; then %d writes in %d s of steady state; no-op resync (restart): %d writes, %d reads; peak RSS %s MiB\n' \
-        "$(get "$k" events)" "$(get "$k" steady_writes)" "$TAIL" "$(get "$k" noop_writes)" "$(get "$k" noop_reads)" "$(get "$k" rss)"
+    printf '         events %d; then %d writes in %d s of steady state; no-op resync (restart): %d writes, %d reads; peak RSS %s MiB; load average %s\n' \
+        "$(get "$k" events)" "$(get "$k" steady_writes)" "$TAIL" "$(get "$k" noop_writes)" "$(get "$k" noop_reads)" "$(get "$k" rss)" "$(get "$k" load)"
     echo "         requests per MCPServer by verb and resource (first reconcile):"
     cat "$OUT/result-$k.by"
     echo "         no-op resync (restart), per MCPServer:"
@@ -281,6 +313,41 @@ fi
 RAW=$("$ROOT/bench/peers/build.sh" rawwrite)
 read -ra sizes <<<"$SIZES"
 largest=${sizes[-1]}
+
+if [[ $SCALE == 1 ]]; then
+    read -ra layouts <<<"$LAYOUTS"
+    echo "== controller scale check: ours = $CTL (--workers $WORKERS), N in $SIZES, namespaces in $LAYOUTS"
+    for nsc in "${layouts[@]}"; do
+        NSCOUNT=$nsc
+        for n in "${sizes[@]}"; do
+            measure ours "$n" "-ns$nsc"
+            report ours "$n" "-ns$nsc"
+        done
+    done
+    echo
+    echo "command: SCALE=1 SIZES=\"$SIZES\" LAYOUTS=\"$LAYOUTS\" bench/controller/run.sh $BUILD"
+    printf '%-8s %-11s %10s %12s %12s %10s %12s\n' N namespaces seconds writes/srv noop_writes MiB load
+    args=()
+    for nsc in "${layouts[@]}"; do
+        for n in "${sizes[@]}"; do
+            k=ours-$n-ns$nsc
+            printf '%-8d %-11d %10.1f %12.2f %12d %10.1f %12s\n' "$n" "$nsc" "$(get "$k" seconds)" \
+                "$(echo "$(get "$k" writes) / $n" | bc -l)" "$(get "$k" noop_writes)" "$(get "$k" rss)" "$(get "$k" load)"
+            args+=("scale_ns${nsc}_n${n}_seconds=$(get "$k" seconds)" "scale_ns${nsc}_n${n}_rss_mib=$(get "$k" rss)"
+                "scale_ns${nsc}_n${n}_noop_resync_writes=$(get "$k" noop_writes)"
+                "scale_ns${nsc}_n${n}_writes_per_server=$(echo "scale=3; $(get "$k" writes) / $n" | bc)")
+        done
+        if ((${#sizes[@]} > 1)); then # growth per MCPServer between the smallest and the largest
+            a=ours-${sizes[0]}-ns$nsc b=ours-$largest-ns$nsc dn=$((largest - sizes[0]))
+            ms=$(echo "scale=2; 1000 * ($(get "$b" seconds) - $(get "$a" seconds)) / $dn" | bc)
+            kib=$(echo "scale=2; 1024 * ($(get "$b" rss) - $(get "$a" rss)) / $dn" | bc)
+            echo "   $nsc namespace(s): from ${sizes[0]} to $largest MCPServers, +$ms ms to all-created and +$kib KiB peak RSS per MCPServer"
+            args+=("scale_ns${nsc}_ms_per_server=$ms" "scale_ns${nsc}_kib_per_server=$kib")
+        fi
+    done
+    sum "${args[@]}" "scale_workers=$WORKERS"
+    exit 0
+fi
 
 echo "== controller: ours = $CTL (--workers $WORKERS), peer = ToolHive thv-operator ${THV_VERSION:-(PEER=0: not run)}"
 echo "   each on a fresh control plane (e2e/local/cluster.sh, MCP_CLUSTER_NODE=0), N MCPServers by 4 parallel kubectl create"
