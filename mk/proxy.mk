@@ -13,7 +13,7 @@ PX_FUZZ_BIN := $(PX_FUZZ_DIR)/fuzz-proxy
 FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/era.c proxy/bridge.c proxy/client.c proxy/session.c \
-              proxy/config.c \
+              proxy/config.c proxy/toolfilter.c \
               proxy/wsch.c bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the

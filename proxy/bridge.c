@@ -374,20 +374,6 @@ static void on_internal_response(px_bridge_t *b, pending_t *p, json_t *msg)
 
 /* ---- responses from the server ---------------------------------------------------------- */
 
-static void filter_tools(const px_bridge_t *b, json_t *result)
-{
-    json_t *tools = json_object_get(result, "tools");
-
-    for (size_t i = 0; json_is_array(tools) && i < json_array_size(tools);) {
-        const char *name = json_string_value(json_object_get(json_array_get(tools, i), "name"));
-
-        if (px_tool_allowed(&b->cfg, name))
-            i++;
-        else
-            json_array_remove(tools, i);
-    }
-}
-
 /* A handshake-era result as a 2026-07-28 client must see it: `resultType`
  * on every result, and `ttlMs` + `cacheScope` on the cacheable ones (no
  * caching promised: 0 and private). */
@@ -456,7 +442,7 @@ static void on_response(px_bridge_t *b, json_t *msg)
         if ((flags & F_MODERN) && b->server.era == PX_ERA_LEGACY)
             complete_for_modern(result, flags);
         if ((flags & F_TOOLS_LIST))
-            filter_tools(b, result);
+            px_tools_filter_result(&b->cfg, result);
         if (!(flags & F_MODERN) && rt && strcmp(rt, "input_required") == 0) {
             px_reply_error(b, c, json_object_get(msg, "id"), PX_E_INTERNAL,
                            "the MCP server asked for more input (a 2026-07-28 multi round-trip "

@@ -145,8 +145,7 @@ static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
         if (!px_tool_allowed(&b->cfg, name)) {
             char m[200];
 
-            snprintf(m, sizeof(m), "Unknown tool: %.120s (not in this server's tool filter)",
-                     name ? name : "");
+            px_tools_refusal_message(m, sizeof(m), name);
             b->stats.refused++;
             px_reply_error(b, reply, id, PX_E_PARAMS, m, NULL, 0);
             return;

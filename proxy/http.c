@@ -622,34 +622,6 @@ static int path_is(h2o_req_t *req, const char *p)
     return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
 }
 
-/* HTTP transports with --tools: a streamable HTTP tools/call of another tool
- * is answered here and never reaches the server (its tools/list is not
- * filtered: the proxy does not rewrite the server's streams). 1 when
- * answered. */
-static int refuse_filtered_call(px_http_t *h, h2o_req_t *req)
-{
-    json_t *msg, *params;
-    const char *name;
-    int code, refused;
-    char m[200];
-
-    if (!h->cfg->tools || !is_method(req, "POST") || !req->entity.base ||
-        req->entity.len > h->cfg->max_message)
-        return 0;
-    msg = px_parse(req->entity.base, req->entity.len, &code);
-    params = json_object_get(msg, "params");
-    name = json_string_value(json_object_get(params, "name"));
-    refused = msg && px_msg_kind(msg) == PX_MSG_REQUEST &&
-              strcmp(px_msg_method(msg), "tools/call") == 0 && !px_tool_allowed(h->cfg, name);
-    if (refused) {
-        snprintf(m, sizeof(m), "Unknown tool: %.120s (not in this server's tool filter)",
-                 name ? name : "");
-        send_rpc_error(h, req, 200, json_object_get(msg, "id"), PX_E_PARAMS, m);
-    }
-    json_decref(msg);
-    return refused;
-}
-
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     px_http_t *h = ((px_http_handler_t *)self)->http;
@@ -670,7 +642,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (!h->bridge)
-        return refuse_filtered_call(h, req) ? 0 : -1; /* the reverse proxy takes the rest */
+        return px_rp_request(h, req) ? 0 : -1; /* the reverse proxy takes the rest */
     if (!origin_ok(h, req))
         return send_rpc_error(h, req, 403, NULL, PX_E_INVALID, "Forbidden: Origin not allowed");
     if (h->draining && !path_is(req, "/messages") && !header(req, "mcp-session-id").base)
@@ -705,6 +677,8 @@ void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bri
     h2o_timeout_init(loop, &h->keepalive_timeout, KEEPALIVE_MS);
     h2o_timeout_init(loop, &h->watch_timeout, WATCH_MS);
     h2o_linklist_init_anchor(&h->watching);
+    h2o_linklist_init_anchor(&h->tracked);
+    h->sse_refused = json_object();
     h->watch_entry.cb = on_watch;
     if (bridge)
         h2o_timeout_link(loop, &h->watch_timeout, &h->watch_entry);
@@ -719,6 +693,8 @@ void px_http_dispose(px_http_t *h)
             H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, h->keepalive_timeout._entries.next));
     h2o_timeout_dispose(h->loop, &h->watch_timeout);
     h2o_timeout_dispose(h->loop, &h->keepalive_timeout);
+    json_decref(h->sse_refused);
+    h->sse_refused = NULL;
 }
 
 void px_http_register(px_http_t *h, h2o_pathconf_t *pathconf)

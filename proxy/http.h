@@ -19,6 +19,10 @@ typedef struct px_http {
     h2o_linklist_t watching; /* chans whose client may hang up while we wait */
     int n_streams, draining;
     px_http_stats_t stats;
+    /* --tools on the HTTP transports (revproxy.c) */
+    h2o_linklist_t tracked; /* POSTs whose answers the output filter rewrites */
+    json_t *sse_refused;    /* HTTP+SSE session key -> {id key -> tool name} */
+    size_t n_sse_refused;
 } px_http_t;
 
 typedef struct px_http_handler {
@@ -37,5 +41,11 @@ void px_http_register(px_http_t *h, h2o_pathconf_t *pathconf);
 void px_http_close_session(px_http_t *h, px_session_t *s);
 /* px_session_closed_cb for the bridge's idle timeout; ctx is the px_http_t. */
 void px_http_on_session_closed(void *ctx, px_session_t *s);
+
+/* --tools on the HTTP transports (revproxy.c): look at a request before the
+ * reverse proxy takes it (1 when answered here), and the output filter that
+ * rewrites the answers (registered only with --tools). */
+int px_rp_request(px_http_t *h, h2o_req_t *req);
+void px_rp_register_filter(px_http_t *h, h2o_pathconf_t *pathconf);
 
 #endif

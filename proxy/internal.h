@@ -14,7 +14,10 @@
  *   upstream.c the newline-framed byte stream to the MCP server with restart
  *              and backoff, over a backend: exec.c (child process) or
  *              attach.c (pods/attach WebSocket on its own thread)
- *   revproxy.c the HTTP transports: h2o's streaming reverse proxy
+ *   revproxy.c --tools on the HTTP transports (h2o's streaming reverse
+ *              proxy, set up in server.c): requests checked, answers
+ *              rewritten by an h2o output filter
+ *   toolfilter.c the tool filter's rewriting, shared by both paths (no I/O)
  *   metrics.c  counters and the Prometheus text */
 #ifndef PX_INTERNAL_H
 #define PX_INTERNAL_H
@@ -121,19 +124,81 @@ int px_is_legacy_version(const char *v);
 typedef struct px_lines {
     mcp_buf_t buf;
     int skipping; /* dropping an over-long line up to its newline */
+    int flags;    /* PX_LINES_* (0 after init) */
     uint64_t dropped;
 } px_lines_t;
+#define PX_LINES_EMPTY 1 /* also deliver empty lines (SSE: they end an event) */
+#define PX_LINES_DROPS 2 /* call cb(ctx, NULL, 0) when an over-long line is dropped */
 typedef void (*px_line_cb)(void *ctx, const char *line, size_t len);
 
 void px_lines_init(px_lines_t *l, size_t cap);
 void px_lines_dispose(px_lines_t *l);
 /* Feed bytes; calls cb for each complete non-empty line (without "\n" or a
- * trailing "\r"). Over-long lines are dropped whole and counted. */
+ * trailing "\r"; empty ones too with PX_LINES_EMPTY). Over-long lines are
+ * dropped whole and counted (and reported with PX_LINES_DROPS). */
 void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx);
 
 /* Append one SSE event ("event: <event>\n" when event != NULL, then one
  * "data: " line per line of data, then a blank line). */
 int px_sse_event(mcp_buf_t *out, const char *event, const char *data, size_t len);
+
+/* ---- toolfilter.c: --tools ------------------------------------------------------ */
+
+/* Keep only the tools --tools allows in a tools/list result (in place). */
+void px_tools_filter_result(const px_config_t *cfg, json_t *result);
+/* The refusal of a tools/call of `name`: its message (into m[n]), and the
+ * whole error response (JSON-RPC -32602; new reference). */
+void px_tools_refusal_message(char *m, size_t n, const char *name);
+json_t *px_tools_refusal(json_t *id, const char *name);
+/* A request id as a map key (its compact JSON, malloc'd); NULL for a bad id. */
+char *px_tf_id_key(const json_t *id);
+/* A client's message or batch on its way to an HTTP server: each refused
+ * tools/call becomes a `ping` with its id (*msg may be replaced), its tool
+ * name recorded in `refused` (id key -> name); *lists counts tools/list
+ * requests. Returns how many requests were changed. */
+int px_tf_request(const px_config_t *cfg, json_t **msg, json_t *refused, int *lists);
+
+/* Is the answer with `id` the ping of a refused call (for the session with
+ * `key`, "" when none)? Then 1 with the tool's name in name[] and the entry
+ * is used up. With id NULL: 1 when any refusal is outstanding (nothing used). */
+typedef int (*px_tf_refused_cb)(void *ctx, const char *key, const json_t *id, char *name,
+                                size_t namelen);
+typedef struct px_tf {
+    const px_config_t *cfg;
+    px_tf_refused_cb refused; /* may be NULL */
+    void *ctx;
+    json_t *err_id; /* id for the too-large error (NULL: null); borrowed */
+} px_tf_t;
+
+/* Rewrite a server's message or batch in place (*v may be replaced): the
+ * number of messages changed. `key` as for px_tf_refused_cb. */
+int px_tf_rewrite(px_tf_t *tf, const char *key, json_t **v);
+/* A whole application/json body: 1 with the new body in out, 0 when it
+ * goes out unchanged (nothing to change, or not JSON). */
+int px_tf_json(px_tf_t *tf, const char *body, size_t len, mcp_buf_t *out);
+/* The error sent instead of an answer over the cap (JSON into out). */
+int px_tf_too_large(const px_tf_t *tf, mcp_buf_t *out);
+
+/* A text/event-stream filtered event by event: complete events go out as
+ * they came unless they carry something to change; an event over `cap`
+ * bytes is replaced by a JSON-RPC error (tf.err_id) and skipped to its end;
+ * the session key of HTTP+SSE is learned from the `endpoint` event. */
+typedef struct px_sse_filter {
+    px_tf_t tf;
+    px_lines_t lines;
+    mcp_buf_t event, data; /* the event being read, its joined data */
+    mcp_buf_t *out;        /* during feed */
+    size_t cap;
+    char key[128];
+    int skipping, out_err;
+    uint64_t oversized, rewritten;
+} px_sse_filter_t;
+
+void px_sse_filter_init(px_sse_filter_t *f, const px_config_t *cfg, size_t cap);
+void px_sse_filter_dispose(px_sse_filter_t *f);
+/* Feed bytes; finished events are appended to out. 0, or MCP_ETOOBIG when
+ * out could not take them. */
+int px_sse_filter_feed(px_sse_filter_t *f, const char *p, size_t n, mcp_buf_t *out);
 
 /* ---- bridge.c ------------------------------------------------------------------- */
 

@@ -124,11 +124,11 @@ void px_lines_dispose(px_lines_t *l)
     mcp_buf_dispose(&l->buf);
 }
 
-static void emit(const char *p, size_t n, px_line_cb cb, void *ctx)
+static void emit(const px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx)
 {
     if (n && p[n - 1] == '\r')
         n--;
-    if (n)
+    if (n || (l->flags & PX_LINES_EMPTY))
         cb(ctx, p, n);
 }
 
@@ -141,13 +141,15 @@ void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *
         if (l->skipping) {
             l->skipping = nl == NULL;
         } else if (l->buf.len == 0 && nl && chunk < l->buf.cap) {
-            emit(p, chunk, cb, ctx); /* whole line in hand: no copy */
+            emit(l, p, chunk, cb, ctx); /* whole line in hand: no copy */
         } else if (mcp_buf_add(&l->buf, p, chunk) != 0) {
             mcp_buf_reset(&l->buf);
             l->dropped++;
             l->skipping = nl == NULL;
+            if (l->flags & PX_LINES_DROPS)
+                cb(ctx, NULL, 0);
         } else if (nl) {
-            emit(l->buf.data, l->buf.len, cb, ctx);
+            emit(l, l->buf.data ? l->buf.data : "", l->buf.len, cb, ctx);
             mcp_buf_reset(&l->buf);
         }
         if (!nl)

@@ -255,11 +255,6 @@ static int check(const px_config_t *cfg)
     }
     if (cfg->exec_argv || !cfg->target_host || !cfg->target_port)
         return bad_usage("%s", "sse and streamable-http need --target-host and --target-port");
-    if (cfg->tools && cfg->transport == PX_T_SSE) /* the controller passes it for every transport */
-        mcp_log(MCP_LOG_WARN,
-                "--tools is not enforced for the sse transport (its answers travel "
-                "on the server's own stream)",
-                NULL);
     return 0;
 }
 

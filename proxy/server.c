@@ -205,6 +205,8 @@ static int setup_routes(px_server_t *s, char *err, size_t errlen)
     h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT, .keepalive_timeout = 2000};
 
     h2o_proxy_register_reverse_proxy(path, &s->target, &pc);
+    if (s->cfg->tools) /* only then: without it the proxy's bytes pass untouched */
+        px_rp_register_filter(&s->http, path);
     return 0;
 }
 

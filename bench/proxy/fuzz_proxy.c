@@ -2,7 +2,9 @@
  * script of events (lines from the MCP server through the newline framing,
  * messages from clients of both eras, hang-ups, restarts, timers), the
  * WebSocket channel protocol fed raw frames, and the attach handshake's
- * response check. The first input byte picks the mode.
+ * response check, and the tool filter's rewriting of HTTP answers (event
+ * streams split anywhere, whole JSON bodies). The first input byte picks the
+ * mode.
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -10,6 +12,7 @@
  * answer. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +253,55 @@ static void run_head(const uint8_t *data, size_t size)
     free(head);
 }
 
+/* Refusals the filter may be asked about: integer ids divisible by 3. */
+static int tf_refused(void *ctx, const char *key, const json_t *id, char *name, size_t n)
+{
+    (void)ctx;
+    (void)key;
+    if (!id)
+        return 1;
+    if (!json_is_integer(id) || json_integer_value(id) % 3 != 0)
+        return 0;
+    snprintf(name, n, "%s", "get-env");
+    return 1;
+}
+
+/* The second byte sets the chunk size (1-64); the rest is a server's answer. */
+static void run_toolfilter(const uint8_t *data, size_t size)
+{
+    static char *tools[] = {"echo", NULL};
+    px_config_t cfg;
+    px_sse_filter_t f;
+    px_tf_t tf = {0};
+    mcp_buf_t out;
+    size_t chunk = size ? (size_t)data[0] % 64 + 1 : 1;
+
+    px_config_defaults(&cfg);
+    cfg.tools = tools;
+    data += size ? 1 : 0;
+    size -= size ? 1 : 0;
+    px_sse_filter_init(&f, &cfg, 512);
+    f.tf.refused = tf_refused;
+    mcp_buf_init(&out, (size_t)1 << 20);
+    for (size_t at = 0; at < size; at += chunk) {
+        if (px_sse_filter_feed(&f, (const char *)data + at, size - at < chunk ? size - at : chunk,
+                               &out) != 0)
+            abort(); /* far below the output cap */
+        mcp_buf_reset(&out);
+    }
+    px_sse_filter_dispose(&f);
+    tf.cfg = &cfg;
+    tf.refused = tf_refused;
+    if (px_tf_json(&tf, (const char *)data, size, &out)) {
+        json_t *v = json_loadb(out.data, out.len, JSON_DECODE_ANY, NULL);
+
+        if (!v)
+            abort(); /* a rewritten body is JSON */
+        json_decref(v);
+    }
+    mcp_buf_dispose(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int once;
@@ -260,7 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
     case 1:
         run_bridge(data + 1, size - 1);
@@ -268,8 +320,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         run_ws(data + 1, size - 1);
         break;
-    default:
+    case 3:
         run_head(data + 1, size - 1);
+        break;
+    default:
+        run_toolfilter(data + 1, size - 1);
     }
     return 0;
 }

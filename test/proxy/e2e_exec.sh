@@ -5,7 +5,9 @@
 #   clients  the `mcp` Python SDK 2.x pinned to 2026-07-28, the same forced to the handshake,
 #            and `mcp` 1.x (handshake era); over streamable HTTP (/mcp) and HTTP+SSE (/sse);
 #            16 concurrent sessions per run
-# then the tool filter (--tools), and faults (test/proxy/e2e_faults.py: progress routing,
+# then the tool filter (--tools), the HTTP transports (server-everything over streamable HTTP and
+# SSE behind the reverse proxy, plain and with --tools: lists filtered, other calls refused,
+# batches, streaming kept), and faults (test/proxy/e2e_faults.py: progress routing,
 # a client hanging up mid-stream, the server killed mid-request, bad input).
 # Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
 set -euo pipefail
@@ -118,26 +120,59 @@ if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: draine
     echo "FAIL SIGTERM"; fail=1; fi
 
 echo "== HTTP transports: server-everything over streamable HTTP and SSE behind the reverse proxy"
+# each server twice: plain (h2o's reverse proxy, bytes untouched) and with the tool filter
+# (--tools: tools/list filtered in JSON and SSE answers, other tools/calls refused)
+FILTER=echo,get-sum,trigger-long-running-operation
+rp_clients() { # what runs [client args...]
+    local what=$1 runs=$2
+    shift 2
+    for venv in mcp1 mcp2; do
+        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
+            --clients 16 --runs "$runs" "$@" >"$WORK/rp-$what-$venv.json" 2>&1 || true
+        while read -r line; do
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $what: $line"; else
+                echo "FAIL $what: $line"; fail=1; fi
+        done <"$WORK/rp-$what-$venv.json"
+        if ! grep -q '"ok": 16' "$WORK/rp-$what-$venv.json"; then echo "FAIL $what/$venv: no run"; fail=1; fi
+    done
+}
 for mode in streamableHttp sse; do
     free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
     PIDS+=($!)
     if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
-    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free" \
-        $([ "$mode" = streamableHttp ] && echo --tools echo,trigger-long-running-operation)
-    for venv in mcp1 mcp2; do
-        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
-            --clients 16 --runs "$runs" >"$WORK/rp-$mode-$venv.json" 2>&1 || true
-        while read -r line; do
-            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $line"; else
-                echo "FAIL $line"; fail=1; fi
-        done <"$WORK/rp-$mode-$venv.json"
-    done
+    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
+    rp_clients "$mode" "$runs"
     if [ "$mode" = streamableHttp ]; then
-        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-sum || fail=1
+        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
+    fi
+    kill "$PPID_"
+    start_proxy "rp-$mode-tools" --transport "$t" --target-host localhost --target-port "$free" --tools "$FILTER"
+    rp_clients "$mode --tools $FILTER" "$runs" --tools "$FILTER" --refused get-env --calls 1
+    if [ "$mode" = streamableHttp ]; then
+        "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-env "$FILTER" || fail=1
     fi
     kill "$PPID_"
 done
+
+echo "== HTTP transports, 2026-07-28: mcp-server-time behind mcp-proxy --exec (which serves both eras on /mcp)"
+echo "   behind mcp-proxy --transport streamable-http --tools get_current_time"
+start_proxy rp-modern-backend --exec -- "$VENV/servers/bin/mcp-server-time"
+BACKEND=$PORT BACKEND_PID=$PPID_
+start_proxy rp-modern --transport streamable-http --target-host 127.0.0.1 --target-port "$BACKEND" \
+    --tools get_current_time
+for venv in mcp2 mcp1; do
+    "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server time --clients 16 \
+        --runs mcp:modern,mcp:legacy --tools get_current_time --refused convert_time --calls 1 \
+        >"$WORK/rp-modern-$venv.json" 2>&1 || true
+    while read -r line; do
+        if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $line"; else
+            echo "FAIL $line"; fail=1; fi
+    done <"$WORK/rp-modern-$venv.json"
+done
+if ! grep -q '"versions": \["2026-07-28"\]' "$WORK/rp-modern-mcp2.json"; then
+    echo "FAIL no 2026-07-28 run through the reverse proxy"; fail=1; fi
+kill "$PPID_" "$BACKEND_PID"
 
 echo "== stdio over pods/attach (v5.channel.k8s.io) through a stand-in apiserver (test/proxy/fake_apiserver.py)"
 mkdir -p "$WORK/k8s"

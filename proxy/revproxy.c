@@ -1,0 +1,372 @@
+/* The tool filter (--tools) on the HTTP transports, around h2o's streaming
+ * reverse proxy. Without --tools none of this is registered: requests and
+ * answers pass through h2o's proxy untouched.
+ *
+ * Requests (px_rp_request, before the proxy sees them): a POST's message or
+ * batch is read; a refused tools/call is answered by the proxy when it is a
+ * single message on streamable HTTP (its answer is the POST's response);
+ * otherwise (a batch, or HTTP+SSE where answers travel on the GET /sse
+ * stream) it is forwarded as a `ping` with the same id, and the ping's
+ * answer is turned into the refusal on its way back. The server never sees
+ * the refused call.
+ *
+ * Answers (an h2o output filter, between the proxy's generator and the
+ * client): the POST responses that may hold a tools/list result or a
+ * refusal, and every text/event-stream response (GET /mcp, GET /sse), go
+ * through toolfilter.c: application/json bodies whole (capped at
+ * --max-message-bytes), event streams event by event (each event capped),
+ * so streams keep streaming. Everything runs on the event loop; nothing
+ * blocks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/log.h"
+#include "http.h"
+
+#define MAX_REFUSALS 4096  /* refused HTTP+SSE calls whose ping answer is still due */
+#define EVENT_SLACK  65536 /* an event's field names and line breaks beyond its data */
+
+typedef struct rp_filter {
+    h2o_filter_t super;
+    px_http_t *http;
+} rp_filter_t;
+
+/* A POST whose answer the output filter must see (in px_http_t.tracked). */
+typedef struct rp_track {
+    h2o_linklist_t link;
+    h2o_req_t *req;
+    json_t *refused; /* id key -> tool name */
+    json_t *err_id;  /* the request's id when it is one request, else NULL */
+} rp_track_t;
+
+/* The output filter's state for one response (in the request's pool). */
+typedef struct rp_state {
+    px_http_t *http;
+    h2o_req_t *req; /* NULL once disposed */
+    int sse, overflow, stream;
+    px_sse_filter_t sf;
+    px_tf_t tf;               /* application/json */
+    json_t *refused, *err_id; /* from the POST's track (owned) */
+    mcp_buf_t body, out, sending;
+    h2o_timeout_entry_t defer;
+} rp_state_t;
+
+typedef struct rp_ostream {
+    h2o_ostream_t super;
+    rp_state_t *st;
+} rp_ostream_t;
+
+/* ---- refusals ------------------------------------------------------------------------------- */
+
+/* Use up the entry for `id` in map (id NULL: is there any?). */
+static int take(json_t *map, const json_t *id, char *name, size_t n)
+{
+    char *key;
+    json_t *v;
+
+    if (!id)
+        return json_object_size(map) > 0;
+    key = px_tf_id_key(id);
+    v = key ? json_object_get(map, key) : NULL;
+    if (v) {
+        snprintf(name, n, "%s", json_string_value(v));
+        json_object_del(map, key);
+    }
+    free(key);
+    return v != NULL;
+}
+
+static int post_refused(void *ctx, const char *key, const json_t *id, char *name, size_t n)
+{
+    rp_state_t *st = ctx;
+
+    (void)key;
+    return st->refused ? take(st->refused, id, name, n) : 0;
+}
+
+static int stream_refused(void *ctx, const char *key, const json_t *id, char *name, size_t n)
+{
+    rp_state_t *st = ctx;
+    px_http_t *h = st->http;
+    json_t *map = key && *key ? json_object_get(h->sse_refused, key) : NULL;
+    int r = map ? take(map, id, name, n) : 0;
+
+    if (r && id) {
+        h->n_sse_refused--;
+        if (json_object_size(map) == 0)
+            json_object_del(h->sse_refused, key);
+    }
+    return r;
+}
+
+/* ---- the output filter ----------------------------------------------------------------------- */
+
+static void on_defer(h2o_timeout_entry_t *entry)
+{
+    rp_state_t *st = H2O_STRUCT_FROM_MEMBER(rp_state_t, defer, entry);
+
+    if (st->req)
+        h2o_proceed_response(st->req);
+}
+
+static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                    h2o_send_state_t state)
+{
+    rp_state_t *st = ((rp_ostream_t *)self)->st;
+    h2o_iovec_t iov;
+    mcp_buf_t tmp;
+
+    mcp_buf_reset(&st->sending); /* the previous send is complete: we were called again */
+    for (size_t i = 0; i < bufcnt; i++) {
+        if (st->sse) {
+            if (px_sse_filter_feed(&st->sf, bufs[i].base, bufs[i].len, &st->out) != 0)
+                state = H2O_SEND_STATE_ERROR; /* the client cannot keep up: end it */
+        } else if (!st->overflow && mcp_buf_add(&st->body, bufs[i].base, bufs[i].len) != 0) {
+            st->overflow = 1;
+            mcp_buf_dispose(&st->body);
+        }
+    }
+    if (!st->sse && state == H2O_SEND_STATE_FINAL) {
+        if (st->overflow) {
+            mcp_log(MCP_LOG_WARN, "answer over --max-message-bytes: replaced by an error", NULL);
+            px_tf_too_large(&st->tf, &st->out);
+        } else if (!px_tf_json(&st->tf, st->body.data ? st->body.data : "", st->body.len,
+                               &st->out)) {
+            tmp = st->out; /* unchanged: the server's bytes */
+            st->out = st->body;
+            st->body = tmp;
+        }
+    }
+    if (state == H2O_SEND_STATE_IN_PROGRESS && st->out.len == 0) {
+        /* nothing to pass on yet: ask the proxy for more on the next turn of
+         * the loop (an empty send would end an HTTP/1 response in h2o 2.2) */
+        h2o_timeout_link(st->http->loop, &req->conn->ctx->zero_timeout, &st->defer);
+        return;
+    }
+    tmp = st->sending;
+    st->sending = st->out;
+    st->out = tmp;
+    iov = h2o_iovec_init(st->sending.data ? st->sending.data : "", st->sending.len);
+    h2o_ostream_send_next(self, req, &iov, iov.len ? 1 : 0, state);
+}
+
+static void state_dispose(void *p)
+{
+    rp_state_t *st = p;
+
+    st->req = NULL;
+    if (h2o_timeout_is_linked(&st->defer))
+        h2o_timeout_unlink(&st->defer);
+    if (st->sse) {
+        if (st->stream && st->sf.key[0]) { /* the HTTP+SSE session ended: forget its refusals */
+            json_t *map = json_object_get(st->http->sse_refused, st->sf.key);
+
+            if (map) {
+                st->http->n_sse_refused -= json_object_size(map);
+                json_object_del(st->http->sse_refused, st->sf.key);
+            }
+        }
+        px_sse_filter_dispose(&st->sf);
+    }
+    json_decref(st->refused);
+    json_decref(st->err_id);
+    mcp_buf_dispose(&st->body);
+    mcp_buf_dispose(&st->out);
+    mcp_buf_dispose(&st->sending);
+}
+
+static int content_type_is(h2o_req_t *req, const char *type)
+{
+    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    size_t n = strlen(type);
+
+    return i >= 0 && req->res.headers.entries[i].value.len >= n &&
+           h2o_lcstris(req->res.headers.entries[i].value.base, n, type, n);
+}
+
+static rp_track_t *find_track(px_http_t *h, h2o_req_t *req)
+{
+    for (h2o_linklist_t *n = h->tracked.next; n != &h->tracked; n = n->next) {
+        rp_track_t *t = H2O_STRUCT_FROM_MEMBER(rp_track_t, link, n);
+
+        if (t->req == req)
+            return t;
+    }
+    return NULL;
+}
+
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    px_http_t *h = ((rp_filter_t *)self)->http;
+    rp_track_t *t = find_track(h, req);
+    int sse = content_type_is(req, "text/event-stream");
+    int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    size_t cap = h->cfg->max_message;
+    rp_state_t *st;
+    rp_ostream_t *os;
+
+    if (!(sse && (t || get)) && !(t && content_type_is(req, "application/json")))
+        goto next;
+    st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), state_dispose);
+    memset(st, 0, sizeof(*st));
+    st->http = h;
+    st->req = req;
+    st->sse = sse;
+    st->stream = get;
+    st->defer.cb = on_defer;
+    if (t) {
+        st->refused = json_incref(t->refused);
+        st->err_id = json_incref(t->err_id);
+    }
+    st->tf = (px_tf_t){.cfg = h->cfg, .refused = post_refused, .ctx = st, .err_id = st->err_id};
+    mcp_buf_init(&st->body, cap);
+    /* one send's worth: the bytes handed in plus an event held back (over: the stream ends) */
+    mcp_buf_init(&st->out, 4 * (cap + EVENT_SLACK));
+    mcp_buf_init(&st->sending, 4 * (cap + EVENT_SLACK));
+    if (sse) {
+        px_sse_filter_init(&st->sf, h->cfg, cap + EVENT_SLACK);
+        st->sf.tf = st->tf;
+        if (get)
+            st->sf.tf.refused = stream_refused;
+    }
+    req->res.content_length = SIZE_MAX; /* the length may change */
+    os = (rp_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
+    os->super.do_send = do_send;
+    os->st = st;
+    slot = &os->super.next;
+next:
+    h2o_setup_next_ostream(req, slot);
+}
+
+void px_rp_register_filter(px_http_t *h, h2o_pathconf_t *pathconf)
+{
+    rp_filter_t *f = (rp_filter_t *)h2o_create_filter(pathconf, sizeof(*f));
+
+    f->super.on_setup_ostream = on_setup_ostream;
+    f->http = h;
+}
+
+/* ---- requests ---------------------------------------------------------------------------------
+ */
+
+static void track_dispose(void *p)
+{
+    rp_track_t *t = p;
+
+    if (h2o_linklist_is_linked(&t->link))
+        h2o_linklist_unlink(&t->link);
+    json_decref(t->refused);
+    json_decref(t->err_id);
+}
+
+static void answer_json(h2o_req_t *req, int status, json_t *msg)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    char *s = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    h2o_iovec_t body = h2o_strdup(&req->pool, s ? s : "", s ? strlen(s) : 0);
+
+    free(s);
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status == 413 ? "Payload Too Large" : "Error";
+    req->res.content_length = body.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_start_response(req, &gen);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* The query of the request (the HTTP+SSE session's key), "" when none. */
+static void query_of(h2o_req_t *req, char *out, size_t n)
+{
+    if (req->query_at == SIZE_MAX)
+        snprintf(out, n, "%s", "");
+    else
+        snprintf(out, n, "%.*s", (int)(req->path.len - req->query_at - 1),
+                 req->path.base + req->query_at + 1);
+}
+
+static int remember_sse_refusals(px_http_t *h, h2o_req_t *req, json_t *refused)
+{
+    char key[128];
+    json_t *map;
+    const char *k;
+    json_t *v;
+
+    if (h->n_sse_refused + json_object_size(refused) > MAX_REFUSALS)
+        return -1;
+    query_of(req, key, sizeof(key));
+    map = json_object_get(h->sse_refused, key);
+    if (!map) {
+        map = json_object();
+        if (!map || json_object_set_new(h->sse_refused, key, map) != 0)
+            return -1;
+    }
+    json_object_foreach(refused, k, v)
+    {
+        if (!json_object_get(map, k))
+            h->n_sse_refused++;
+        json_object_set(map, k, v);
+    }
+    return 0;
+}
+
+int px_rp_request(px_http_t *h, h2o_req_t *req)
+{
+    json_t *msg, *refused, *e;
+    json_error_t err;
+    int lists = 0, changed;
+    rp_track_t *t;
+
+    if (!h->cfg->tools || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
+        !req->entity.base)
+        return 0;
+    if (req->entity.len > h->cfg->max_message) {
+        e = px_error_new(NULL, PX_E_INVALID, "message too large", NULL);
+        answer_json(req, 413, e);
+        json_decref(e);
+        return 1;
+    }
+    msg = json_loadb(req->entity.base, req->entity.len, JSON_DECODE_ANY, &err);
+    if (!msg)
+        return 0; /* not JSON: the server answers it */
+    refused = json_object();
+    changed = refused ? px_tf_request(h->cfg, &msg, refused, &lists) : 0;
+    if (changed && !json_is_array(msg) && h->cfg->transport == PX_T_STREAMABLE) {
+        /* one refused call on streamable HTTP: its answer is this response */
+        const char *name = json_string_value(json_object_iter_value(json_object_iter(refused)));
+
+        e = px_tools_refusal(json_object_get(msg, "id"), name);
+        answer_json(req, 200, e);
+        json_decref(e);
+        goto done;
+    }
+    if (changed) {
+        char *s = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        if (!s || (h->cfg->transport == PX_T_SSE && remember_sse_refusals(h, req, refused) != 0)) {
+            free(s);
+            e = px_error_new(NULL, PX_E_INTERNAL, "too many refused tool calls outstanding", NULL);
+            answer_json(req, 503, e);
+            json_decref(e);
+            goto done;
+        }
+        req->entity = h2o_strdup(&req->pool, s, strlen(s));
+        free(s);
+        mcp_log(MCP_LOG_DEBUG, "tool call refused: forwarded as a ping", NULL);
+    }
+    if (h->cfg->transport == PX_T_STREAMABLE && (lists || changed)) {
+        t = h2o_mem_alloc_shared(&req->pool, sizeof(*t), track_dispose);
+        memset(t, 0, sizeof(*t));
+        t->req = req;
+        t->refused = json_incref(refused);
+        t->err_id = json_is_array(msg) ? NULL : json_incref(json_object_get(msg, "id"));
+        h2o_linklist_insert(&h->tracked, &t->link);
+    }
+    json_decref(refused);
+    json_decref(msg);
+    return 0;
+done:
+    json_decref(refused);
+    json_decref(msg);
+    return 1;
+}
