@@ -388,6 +388,8 @@ static void teardown(px_server_t *s)
             h2o_evloop_destroy(s->loop);
         }
     }
+    json_decref(s->http.sse_refused); /* ours, even when h2o's context could not be disposed */
+    s->http.sse_refused = NULL;
     px_bridge_free(s->bridge);
     SSL_CTX_free(s->accept_ctx.ssl_ctx);
     if (!s->config_disposed)
