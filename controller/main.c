@@ -29,7 +29,7 @@ static const char usage[] =
     "  --retry-period SECONDS           (default 2)\n"
     "  --health-port PORT               /healthz, /readyz, /metrics (default 8081)\n"
     "  --health-bind-address ADDR       (default all interfaces)\n"
-    "  --workers N                      reconcile threads (default 2)\n"
+    "  --workers N                      reconcile threads (default 4)\n"
     "  --resync-period SECONDS          re-check every MCPServer this often (default 600, 0 = "
     "off)\n"
     "  --log-level debug|info|warn|error (default info)\n"
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
                         .renew_s = 10,
                         .retry_s = 2,
                         .health_port = 8081,
-                        .workers = 2,
+                        .workers = 4,
                         .resync_s = 600};
     int opt, rc;
 

@@ -255,6 +255,11 @@ metadata: {name: $NS-$i}
     sleep "$TAIL"
     snapshot "$OUT/m2b"
     rss1=$(hwm_mib "$OP_PID")
+    local own_gets=
+    # our own GETs by our own count (list pages included): the apiserver's
+    # GET mcpservers are the controller-manager's garbage collector looking up owners
+    [[ $side == ours ]] && own_gets=$(curl -s "http://127.0.0.1:$OP_PORT/metrics" |
+        awk 'index($1, "mcp_controller_apiserver_requests_total{verb=\"GET\"") == 1 {s += $2} END {print s + 0}')
     stop_op
     # no-op resync: a restarted operator reconciles every MCPServer again
     snapshot "$OUT/m3"
@@ -279,6 +284,7 @@ metadata: {name: $NS-$i}
         echo "noop_reads=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m3" "$OUT/m4" | sed 's/.* reads=\([0-9]*\) .*/\1/')"
         echo "steady_writes=$(python3 "$ROOT/bench/controller/apicount.py" "$OUT/m2" "$OUT/m2b" | sed 's/^writes=\([0-9]*\) .*/\1/')"
         echo "rss=$(awk -v a="$rss1" -v b="$rss2" 'BEGIN{print (a > b) ? a : b}')"
+        echo "own_gets=$own_gets"
         echo "load=$(printf '%s\n' "${load[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%s-%s", a[1], a[NR]}')"
         [[ -f $r.timeout ]] && cat "$r.timeout"
     } >"$r"
@@ -296,6 +302,7 @@ report() { # side n [tag]
         "$(get "$k" write_ms)" "$(get "$k" read_ms)"
     printf '         events %d; then %d writes in %d s of steady state; no-op resync (restart): %d writes, %d reads; peak RSS %s MiB; load average %s\n' \
         "$(get "$k" events)" "$(get "$k" steady_writes)" "$TAIL" "$(get "$k" noop_writes)" "$(get "$k" noop_reads)" "$(get "$k" rss)" "$(get "$k" load)"
+    [[ -n $(get "$k" own_gets) ]] && echo "         GETs by the controller's own count (initial lists included): $(get "$k" own_gets)"
     echo "         requests per MCPServer by verb and resource (first reconcile):"
     cat "$OUT/result-$k.by"
     echo "         no-op resync (restart), per MCPServer:"
