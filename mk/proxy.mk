@@ -23,9 +23,10 @@ TEST_BINS += $(TEST_PX)
 all: $(PX_BIN)
 test-unit test-valgrind: $(PX_BIN) $(TEST_PX)
 
+# not linked with libcurl: proxy/curl_dl.c opens it when the Kubernetes client needs it
 $(PX_BIN): $(call obj,$(PX_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(filter-out -lcurl,$(LIBS))
 
 $(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -624,6 +624,8 @@ px_backend_t *px_attach_new(const px_config_t *cfg, char *err, size_t errlen)
     be->super.free = attach_free;
     be->cfg = cfg;
     pthread_mutex_init(&be->lock, NULL);
+    if (px_curl_load(err, errlen) != 0)
+        goto fail;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (mcp_kube_config_load(&kc, NULL, err, errlen) != 0)
         goto fail;

@@ -18,6 +18,7 @@
  *              proxy, set up in server.c): requests checked, answers
  *              rewritten by an h2o output filter
  *   toolfilter.c the tool filter's rewriting, shared by both paths (no I/O)
+ *   curl_dl.c  libcurl opened on first use (only pods/attach needs it)
  *   metrics.c  counters and the Prometheus text */
 #ifndef PX_INTERNAL_H
 #define PX_INTERNAL_H
@@ -90,6 +91,9 @@ typedef struct px_config {
 } px_config_t;
 
 void px_config_defaults(px_config_t *cfg);
+/* Open libcurl (curl_dl.c: mcp-proxy loads it only for the Kubernetes
+ * client); 0, or -1 with the reason in err. Call before other threads run. */
+int px_curl_load(char *err, size_t errlen);
 void px_config_dispose(px_config_t *cfg);
 /* Is tool `name` allowed by --tools (always, without a filter)? */
 int px_tool_allowed(const px_config_t *cfg, const char *name);
