@@ -28,6 +28,8 @@ if ! PEERS_NO_BUILD=1 "$root/bench/peers/build.sh" thv-operator >/dev/null 2>&1;
 fi
 step "controller (5 MCPServers, ours$([[ $thv_peer == 1 ]] && echo " and the ToolHive operator"), raw write limit)"
 PEER=$thv_peer SIZES=5 TAIL=2 QUIESCE=5 PLOT= "$root/bench/controller/run.sh" "$build"
+step "controller scale check (3 and 6 MCPServers over 3 namespaces)"
+SCALE=1 SIZES="3 6" LAYOUTS=3 TAIL=2 QUIESCE=5 "$root/bench/controller/run.sh" "$build"
 
 python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
 # without the ToolHive peer, its own keys are the only ones allowed to be null
