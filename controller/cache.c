@@ -1,9 +1,11 @@
 /* What the controller keeps of the cluster, sized for thousands of objects:
  * each MCPServer as one compact JSON string (managedFields and the kubectl
  * last-applied annotation dropped; parsed again on use), and each child as
- * a fixed-size record (resourceVersion, controller owner uid, the hash of a
- * desired object known to be contained in it, available replicas). No whole
- * child object is ever kept. One mutex guards both maps. */
+ * a small record (resourceVersion, controller owner uid, the hash of a
+ * desired object known to be contained in it, available replicas, a pod's
+ * state; the pod's detail only as long as it is). No whole child object is
+ * ever kept. One mutex guards both maps. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,36 +163,44 @@ void ctl_cache_each_server(ctl_cache_t *c, void (*fn)(void *ctx, const char *key
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A child is kept as its record up to the pod's detail, and the detail only
+ * as long as it is: most children are not pods and have none. */
+static size_t record_size(const ctl_child_t *ch)
+{
+    return offsetof(ctl_child_t, pod.detail) + strnlen(ch->pod.detail, CTL_POD_DETAIL_MAX - 1) + 1;
+}
+
 bool ctl_cache_get_child(ctl_cache_t *c, const char *key, ctl_child_t *out)
 {
     ctl_child_t *e;
 
     pthread_mutex_lock(&c->lock);
     e = ctl_map_get(&c->children, key);
-    if (e && out)
-        *out = *e;
+    if (e && out) {
+        memset(out, 0, sizeof(*out));
+        memcpy(out, e, record_size(e));
+    }
     pthread_mutex_unlock(&c->lock);
     return e != NULL;
 }
 
 int ctl_cache_put_child(ctl_cache_t *c, const char *key, const ctl_child_t *in)
 {
-    ctl_child_t *e;
-    int rc = 0;
+    size_t n = record_size(in);
+    ctl_child_t *e = malloc(n);
+    void *old = NULL;
+    int rc = MCP_ENOMEM;
 
+    if (!e)
+        return rc;
+    memcpy(e, in, n);
+    ((char *)e)[n - 1] = '\0'; /* the detail, cut at CTL_POD_DETAIL_MAX - 1 */
     pthread_mutex_lock(&c->lock);
-    e = ctl_map_get(&c->children, key);
-    if (!e) {
-        e = malloc(sizeof(*e));
-        if (!e || ctl_map_put(&c->children, key, e, NULL) != 0) {
-            free(e);
-            e = NULL;
-            rc = MCP_ENOMEM;
-        }
-    }
-    if (e)
-        *e = *in;
+    rc = ctl_map_put(&c->children, key, e, &old);
     pthread_mutex_unlock(&c->lock);
+    if (rc != 0)
+        free(e);
+    free(old);
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -62,11 +63,38 @@ static void test_response_after_delete(void **state)
     ctl_cache_free(c);
 }
 
+/* Children are kept compact (the pod's detail only as long as it is) and
+ * come back whole: every field, a detail of any length up to the cap. */
+static void test_child_records(void **state)
+{
+    ctl_cache_t *c = ctl_cache_new();
+    ctl_child_t in, out;
+
+    (void)state;
+    memset(&in, 0, sizeof(in));
+    snprintf(in.rv, sizeof(in.rv), "123");
+    snprintf(in.owner_uid, sizeof(in.owner_uid), "uid-1");
+    in.match_hash = 0x1234, in.applied = 0x1234, in.unverified = true, in.available = 2;
+    in.epoch = 7;
+    assert_int_equal(ctl_cache_put_child(c, "Deployment/ns/a", &in), 0);
+    memset(&out, 0xff, sizeof(out));
+    assert_true(ctl_cache_get_child(c, "Deployment/ns/a", &out));
+    assert_memory_equal(&in, &out, sizeof(in));
+    in.pod.state = CTL_POD_FAILED;
+    memset(in.pod.detail, 'x', sizeof(in.pod.detail) - 1);
+    assert_int_equal(ctl_cache_put_child(c, "Deployment/ns/a", &in), 0); /* replaces */
+    assert_true(ctl_cache_get_child(c, "Deployment/ns/a", &out));
+    assert_memory_equal(&in, &out, sizeof(in));
+    assert_false(ctl_cache_get_child(c, "Deployment/ns/b", &out));
+    ctl_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_response_after_delete),
+        cmocka_unit_test(test_child_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
