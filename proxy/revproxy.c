@@ -43,7 +43,7 @@ typedef struct rp_track {
 typedef struct rp_state {
     px_http_t *http;
     h2o_req_t *req; /* NULL once disposed */
-    int sse, overflow, stream;
+    int sse, overflow, stream, broken;
     px_sse_filter_t sf;
     px_tf_t tf;               /* application/json */
     json_t *refused, *err_id; /* from the POST's track (owned) */
@@ -117,10 +117,15 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     mcp_buf_t tmp;
 
     mcp_buf_reset(&st->sending); /* the previous send is complete: we were called again */
-    for (size_t i = 0; i < bufcnt; i++) {
+    for (size_t i = 0; i < bufcnt && !st->broken; i++) {
         if (st->sse) {
-            if (px_sse_filter_feed(&st->sf, bufs[i].base, bufs[i].len, &st->out) != 0)
-                state = H2O_SEND_STATE_ERROR; /* the client cannot keep up: end it */
+            if (px_sse_filter_feed(&st->sf, bufs[i].base, bufs[i].len, &st->out) != 0) {
+                /* out of memory: the rest of the stream is dropped (the state
+                 * must follow the proxy's, so the response ends with it) */
+                mcp_log(MCP_LOG_WARN, "tool filter: out of memory, stream dropped", NULL);
+                st->broken = 1;
+                mcp_buf_reset(&st->out);
+            }
         } else if (!st->overflow && mcp_buf_add(&st->body, bufs[i].base, bufs[i].len) != 0) {
             st->overflow = 1;
             mcp_buf_dispose(&st->body);
