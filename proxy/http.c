@@ -402,7 +402,7 @@ static int to_bridge(px_http_t *h, h2o_req_t *req, px_session_t *s, json_t *msg,
  * that hangs up is noticed only when we write. Peek instead: EOF means the
  * client is gone (2026-07-28: that cancels its request). Ending the
  * response makes h2o find the dead socket and dispose of the request. */
-static int peer_closed(h2o_req_t *req)
+int px_http_peer_closed(h2o_req_t *req)
 {
     h2o_socket_t *sock =
         req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
@@ -422,7 +422,7 @@ static void on_watch(h2o_timeout_entry_t *entry)
         node = node->next;
         if (!c->req || c->done || (!c->super.streaming && c->super.n_pending == 0)) {
             h2o_linklist_unlink(&c->watch);
-        } else if (peer_closed(c->req)) {
+        } else if (px_http_peer_closed(c->req)) {
             h2o_linklist_unlink(&c->watch);
             px_chan_gone(h->bridge, &c->super);
             if (!c->started)
@@ -430,6 +430,7 @@ static void on_watch(h2o_timeout_entry_t *entry)
             chan_end(c);
         }
     }
+    px_rp_watch(h);
     h2o_timeout_link(h->loop, &h->watch_timeout, &h->watch_entry);
 }
 
@@ -678,10 +679,10 @@ void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bri
     h2o_timeout_init(loop, &h->watch_timeout, WATCH_MS);
     h2o_linklist_init_anchor(&h->watching);
     h2o_linklist_init_anchor(&h->tracked);
+    h2o_linklist_init_anchor(&h->rp_watching);
     h->sse_refused = json_object();
     h->watch_entry.cb = on_watch;
-    if (bridge)
-        h2o_timeout_link(loop, &h->watch_timeout, &h->watch_entry);
+    h2o_timeout_link(loop, &h->watch_timeout, &h->watch_entry);
 }
 
 void px_http_dispose(px_http_t *h)

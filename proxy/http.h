@@ -20,8 +20,10 @@ typedef struct px_http {
     int n_streams, draining;
     px_http_stats_t stats;
     /* --tools on the HTTP transports (revproxy.c) */
-    h2o_linklist_t tracked; /* POSTs whose answers the output filter rewrites */
-    json_t *sse_refused;    /* HTTP+SSE session key -> {id key -> tool name} */
+    h2o_linklist_t tracked;     /* POSTs whose answers the output filter rewrites */
+    h2o_linklist_t rp_watching; /* proxied GETs (streams) whose client may hang up */
+    h2o_socket_cb http1_read;   /* h2o's HTTP/1 read callback, seen on accept (revproxy.c) */
+    json_t *sse_refused;        /* HTTP+SSE session key -> {id key -> tool name} */
     size_t n_sse_refused;
 } px_http_t;
 
@@ -47,5 +49,9 @@ void px_http_on_session_closed(void *ctx, px_session_t *s);
  * rewrites the answers (registered only with --tools). */
 int px_rp_request(px_http_t *h, h2o_req_t *req);
 void px_rp_register_filter(px_http_t *h, h2o_pathconf_t *pathconf);
+/* The watch timer: proxied streams whose client hung up are ended. */
+void px_rp_watch(px_http_t *h);
+/* Has the client of req closed its connection (EOF seen without reading)? */
+int px_http_peer_closed(h2o_req_t *req);
 
 #endif

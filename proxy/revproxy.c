@@ -16,7 +16,16 @@
  * through toolfilter.c: application/json bodies whole (capped at
  * --max-message-bytes), event streams event by event (each event capped),
  * so streams keep streaming. Everything runs on the event loop; nothing
- * blocks. */
+ * blocks.
+ *
+ * With or without --tools: h2o reads nothing from a client while its
+ * request is answered, so a client that leaves a proxied stream (GET /sse,
+ * GET /mcp) is noticed only when the server next writes to it, and the
+ * stream to the server stays open until then. The watch timer peeks at
+ * those connections; on EOF, h2o is let read again (with its HTTP/1 read
+ * callback, taken from a fresh connection in server.c's accept: h2o 2.2
+ * has no call that ends a response from outside), sees the end and closes
+ * the connection, which cancels the request upstream. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,6 +260,53 @@ void px_rp_register_filter(px_http_t *h, h2o_pathconf_t *pathconf)
     f->http = h;
 }
 
+/* ---- clients that leave a proxied stream ---------------------------------------------------- */
+
+typedef struct rp_watch {
+    h2o_linklist_t link; /* in px_http_t.rp_watching */
+    h2o_req_t *req;
+} rp_watch_t;
+
+static void watch_dispose(void *p)
+{
+    rp_watch_t *w = p;
+
+    if (h2o_linklist_is_linked(&w->link))
+        h2o_linklist_unlink(&w->link);
+}
+
+static void watch_request(px_http_t *h, h2o_req_t *req)
+{
+    rp_watch_t *w;
+
+    if (req->version >= 0x200) /* HTTP/2 reads all the time: h2o sees the end itself */
+        return;
+    w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), watch_dispose);
+    memset(w, 0, sizeof(*w));
+    w->req = req;
+    h2o_linklist_insert(&h->rp_watching, &w->link);
+}
+
+void px_rp_watch(px_http_t *h)
+{
+    h2o_linklist_t *node = h->rp_watching.next;
+
+    while (node != &h->rp_watching) {
+        rp_watch_t *w = H2O_STRUCT_FROM_MEMBER(rp_watch_t, link, node);
+        h2o_conn_t *conn = w->req->conn;
+        h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
+
+        node = node->next;
+        /* a write in flight fails by itself; TLS ends with an alert, not a bare EOF */
+        if (!sock || sock->ssl || !h->http1_read || h2o_socket_is_writing(sock) ||
+            h2o_socket_is_reading(sock) || !px_http_peer_closed(w->req))
+            continue;
+        h2o_linklist_unlink(&w->link);
+        mcp_log(MCP_LOG_DEBUG, "client left a proxied stream: closing it", NULL);
+        h2o_socket_read_start(sock, h->http1_read); /* it reads the EOF and closes */
+    }
+}
+
 /* ---- requests ---------------------------------------------------------------------------------
  */
 
@@ -322,6 +378,8 @@ int px_rp_request(px_http_t *h, h2o_req_t *req)
     int lists = 0, changed;
     rp_track_t *t;
 
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+        watch_request(h, req);
     if (!h->cfg->tools || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
         !req->entity.base)
         return 0;

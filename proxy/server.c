@@ -181,6 +181,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         if (!sock)
             break;
         h2o_accept(&s->accept_ctx, sock);
+        /* a plain HTTP/1 connection now waits for its request in h2o's read
+         * callback: keep it, to let h2o read again (px_rp_watch) */
+        if (!s->accept_ctx.ssl_ctx && !s->http.http1_read && sock->_cb.read)
+            s->http.http1_read = sock->_cb.read;
     }
 }
 

@@ -143,6 +143,15 @@ for mode in streamableHttp sse; do
     if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
     start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
     rp_clients "$mode" "$runs"
+    # the clients are gone: so are the proxy's streams to the server (h2o alone would keep a
+    # GET stream open until the server next writes to it)
+    for _ in $(seq 50); do
+        n=$(ss -Htn state established "( dport = :$free )" | wc -l)
+        [ "$n" = 0 ] && break
+        sleep 0.1
+    done
+    if [ "$n" = 0 ]; then echo "ok   $mode: no stream left to the server once its clients left"; else
+        echo "FAIL $mode: $n connections to the server left after the clients left"; fail=1; fi
     if [ "$mode" = streamableHttp ]; then
         "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
     fi
