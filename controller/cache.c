@@ -107,6 +107,19 @@ out:
     return rc;
 }
 
+bool ctl_cache_has_server_rv(ctl_cache_t *c, const char *key, const char *rv)
+{
+    uint64_t v = ctl_rv_num(rv);
+    server_ent_t *e;
+    bool has;
+
+    pthread_mutex_lock(&c->lock);
+    e = ctl_map_get(&c->servers, key);
+    has = e && v && e->rv == v;
+    pthread_mutex_unlock(&c->lock);
+    return has;
+}
+
 void ctl_cache_del_server(ctl_cache_t *c, const char *key)
 {
     pthread_mutex_lock(&c->lock);

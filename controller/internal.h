@@ -284,6 +284,8 @@ uint64_t ctl_rv_num(const char *rv);
  * its epoch), so a response never brings back an object deleted meanwhile. */
 int ctl_cache_put_server(ctl_cache_t *c, const char *key, const json_t *obj, uint32_t epoch);
 void ctl_cache_del_server(ctl_cache_t *c, const char *key);
+/* The cached copy of the MCPServer has this (numeric) resourceVersion. */
+bool ctl_cache_has_server_rv(ctl_cache_t *c, const char *key, const char *rv);
 json_t *ctl_cache_get_server(ctl_cache_t *c, const char *key); /* new reference or NULL */
 size_t ctl_cache_servers(ctl_cache_t *c);
 /* Calls fn for each server key (under the lock: fn must not call the cache). */

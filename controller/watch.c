@@ -68,10 +68,18 @@ void ctl_on_server_event(ctl_ctrl_t *c, const char *type, json_t *obj, uint32_t 
     if (!ns || !name)
         return;
     snprintf(key, sizeof(key), "%s/%s", ns, name);
-    if (strcmp(type, "DELETED") == 0)
+    if (strcmp(type, "DELETED") == 0) {
         ctl_cache_del_server(c->cache, key);
-    else
+    } else {
+        /* the echo of our own status write (the cache has its response), or
+         * a relist's copy of what we have: nothing new to reconcile */
+        bool known =
+            !json_object_get(obj, CTL_UNREADABLE) &&
+            ctl_cache_has_server_rv(c->cache, key, mcp_json_str(obj, "metadata.resourceVersion"));
         ctl_cache_put_server(c->cache, key, obj, epoch);
+        if (known)
+            return;
+    }
     ctl_queue_add(c->queue, key);
 }
 
@@ -166,8 +174,9 @@ void ctl_child_fill(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
 static bool worth_queueing(const ctl_kind_t *k, bool had, const ctl_child_t *prev,
                            const ctl_child_t *ch)
 {
-    if (!had)
-        return true;
+    if (!had) /* new to us: unless it is already what we apply (our own write's
+               * echo that came before its response), with nothing for the status */
+        return !k || k->watch_only || ch->match_hash == 0 || ch->available != 0;
     if (k && k->watch_only) /* a Pod's state; a Role only matters when it appears */
         return prev->pod.state != ch->pod.state || strcmp(prev->pod.detail, ch->pod.detail) != 0;
     return ch->match_hash == 0 || prev->available != ch->available;

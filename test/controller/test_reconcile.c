@@ -377,6 +377,39 @@ static void pod_event(env_t *e, const char *name, const char *status)
     "\"CrashLoopBackOff\",\"message\":\"back-off 40s restarting failed container\"}},"             \
     "\"lastState\":{\"terminated\":{\"exitCode\":1,\"reason\":\"Error\"}}}]}"
 
+static void drain(env_t *e)
+{
+    while (ctl_queue_len(e->ctrl.queue) > 0) {
+        char *k = ctl_queue_get(e->ctrl.queue);
+        ctl_queue_done(e->ctrl.queue, k);
+        free(k);
+    }
+}
+
+/* The watches' echo of our own writes queues nothing (no reconcile that
+ * could only find nothing to do); a change does. */
+static void test_echo_queues_nothing(void **state)
+{
+    env_t *e = *state;
+    json_t *dep;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    drain(e);
+    echo_watch(e);
+    assert_int_equal(ctl_queue_len(e->ctrl.queue), 0);
+    /* a child changed by someone else, and a new spec, do */
+    dep = json_deep_copy(get(e, DEP_PATH "fetch"));
+    json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(3));
+    fake_stamp(&e->api, dep, get(e, DEP_PATH "fetch"));
+    json_object_set_new(e->api.objs, DEP_PATH "fetch", dep);
+    ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+    assert_int_equal(ctl_queue_len(e->ctrl.queue), 1);
+    drain(e);
+    put_server(e, "fetch", OVERRIDES_SPEC("{\"labels\":{\"x\":\"y\"}}"), 2);
+    assert_int_equal(ctl_queue_len(e->ctrl.queue), 1);
+}
+
 /* Missing RBAC on a child kind: the 403 is the MCPServer's status message
  * (and a warning), not an endless silent retry. */
 static void test_forbidden_child(void **state)
@@ -926,6 +959,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_then_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_is_noop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_queues_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_fields_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_drops_field, setup, teardown),
