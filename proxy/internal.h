@@ -183,17 +183,20 @@ int px_tf_json(px_tf_t *tf, const char *body, size_t len, mcp_buf_t *out);
 /* The error sent instead of an answer over the cap (JSON into out). */
 int px_tf_too_large(const px_tf_t *tf, mcp_buf_t *out);
 
+#define PX_SSE_KEY_MAX 256 /* an HTTP+SSE session's key: its POST path and query */
+
 /* A text/event-stream filtered event by event: complete events go out as
  * they came unless they carry something to change; an event over `cap`
  * bytes is replaced by a JSON-RPC error (tf.err_id) and skipped to its end;
- * the session key of HTTP+SSE is learned from the `endpoint` event. */
+ * the session key of HTTP+SSE (the path and query of the URI its
+ * `endpoint` event gives, as the client will POST to it) is learned. */
 typedef struct px_sse_filter {
     px_tf_t tf;
     px_lines_t lines;
     mcp_buf_t event, data; /* the event being read, its joined data */
     mcp_buf_t *out;        /* during feed */
     size_t cap;
-    char key[128];
+    char key[PX_SSE_KEY_MAX];
     int skipping, out_err;
     uint64_t oversized, rewritten;
 } px_sse_filter_t;

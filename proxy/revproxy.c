@@ -336,26 +336,18 @@ static void answer_json(h2o_req_t *req, int status, json_t *msg)
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
-/* The query of the request (the HTTP+SSE session's key), "" when none. */
-static void query_of(h2o_req_t *req, char *out, size_t n)
-{
-    if (req->query_at == SIZE_MAX)
-        snprintf(out, n, "%s", "");
-    else
-        snprintf(out, n, "%.*s", (int)(req->path.len - req->query_at - 1),
-                 req->path.base + req->query_at + 1);
-}
-
 static int remember_sse_refusals(px_http_t *h, h2o_req_t *req, json_t *refused)
 {
-    char key[128];
+    char key[PX_SSE_KEY_MAX];
     json_t *map;
     const char *k;
     json_t *v;
 
     if (h->n_sse_refused + json_object_size(refused) > MAX_REFUSALS)
         return -1;
-    query_of(req, key, sizeof(key));
+    /* the HTTP+SSE session's key: the path and query the client POSTs to (as the stream's
+     * endpoint event gave them) */
+    snprintf(key, sizeof(key), "%.*s", (int)req->path.len, req->path.base);
     map = json_object_get(h->sse_refused, key);
     if (!map) {
         map = json_object();

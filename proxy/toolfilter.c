@@ -250,6 +250,22 @@ static void oversized(px_sse_filter_t *f)
     mcp_buf_dispose(&err);
 }
 
+/* HTTP+SSE: the endpoint event's URI names the session; its path and query
+ * (the scheme and host of an absolute URI left out) are the session's key,
+ * as the client will POST to it. */
+static void learn_key(px_sse_filter_t *f)
+{
+    const char *u = f->data.data ? f->data.data : "", *end = u + f->data.len;
+    const char *sch = f->data.len > 3 ? memmem(u, f->data.len, "://", 3) : NULL;
+
+    if (sch && !memchr(u, '/', (size_t)(sch - u)) && !memchr(u, '?', (size_t)(sch - u))) {
+        const char *slash = memchr(sch + 3, '/', (size_t)(end - sch - 3));
+
+        u = slash ? slash : end;
+    }
+    snprintf(f->key, sizeof(f->key), "%.*s", (int)(end - u), u);
+}
+
 /* A complete event (its lines in f->event, each ending in "\n"). */
 static void event_done(px_sse_filter_t *f)
 {
@@ -276,11 +292,7 @@ static void event_done(px_sse_filter_t *f)
         p = nl + 1;
     }
     if (rc == 0 && name_len == 8 && memcmp(name, "endpoint", 8) == 0) {
-        /* HTTP+SSE: the session's POST URI; its query names the session */
-        const char *q = f->data.data ? memchr(f->data.data, '?', f->data.len) : NULL;
-        size_t qn = q ? f->data.len - (size_t)(q - f->data.data) - 1 : 0;
-
-        snprintf(f->key, sizeof(f->key), "%.*s", (int)qn, q ? q + 1 : "");
+        learn_key(f);
     } else if (rc == 0 && n_data &&
                (name_len == 0 || (name_len == 7 && !memcmp(name, "message", 7))) &&
                ((f->data.data && memmem(f->data.data, f->data.len, "\"tools\"", 7)) ||

@@ -225,12 +225,39 @@ static void test_sse_session_refusals(void **state)
     config(&cfg);
     mcp_buf_init(&out, 1 << 20);
     feed_split(&cfg, in, 3, 1 << 16, &out, refused_cb, map, key, sizeof(key));
-    assert_string_equal(key, "sessionId=abc-1");
+    assert_string_equal(key, "/message?sessionId=abc-1");
     assert_non_null(strstr(out.data, "event: endpoint\ndata: /message?sessionId=abc-1\n\n"));
     assert_non_null(strstr(out.data, "\"id\":5,\"error\":{\"code\":-32602"));
     assert_non_null(strstr(out.data, "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{}}"));
     assert_int_equal(json_object_size(map), 0);
     json_decref(map);
+    mcp_buf_dispose(&out);
+}
+
+static void test_sse_session_keys(void **state)
+{
+    static const struct {
+        const char *endpoint, *key;
+    } cases[] = {
+        {"/message?sessionId=abc", "/message?sessionId=abc"},
+        {"http://10.0.0.7:8080/messages/?session_id=x1", "/messages/?session_id=x1"},
+        {"https://h", ""},
+        {"/messages/abc", "/messages/abc"},
+        {"/r?next=http://x/y", "/r?next=http://x/y"},
+    };
+    px_config_t cfg;
+    mcp_buf_t out;
+    char in[512], key[PX_SSE_KEY_MAX];
+
+    (void)state;
+    config(&cfg);
+    mcp_buf_init(&out, 1 << 20);
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        snprintf(in, sizeof(in), "event: endpoint\ndata: %s\n\n", cases[i].endpoint);
+        feed_split(&cfg, in, 5, 1 << 16, &out, NULL, NULL, key, sizeof(key));
+        assert_string_equal(key, cases[i].key);
+        assert_string_equal(out.data, in); /* passed on unchanged */
+    }
     mcp_buf_dispose(&out);
 }
 
@@ -298,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_json_answers),
         cmocka_unit_test(test_sse_rewritten_in_any_split),
         cmocka_unit_test(test_sse_session_refusals),
+        cmocka_unit_test(test_sse_session_keys),
         cmocka_unit_test(test_sse_oversized_events),
         cmocka_unit_test(test_lines_empty_and_drops),
     };
