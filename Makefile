@@ -102,7 +102,7 @@ deps: ## Install missing Debian packages (quick when all are present)
 
 # ---- tests ------------------------------------------------------------------
 .PHONY: test test-unit test-asan test-valgrind test-e2e
-test: deps ## Everything: unit tests, images (built without Docker), then end-to-end tests
+test: deps ## Everything: unit tests, the proxy with real MCP servers, images (no Docker), end-to-end tests, a smoke of every benchmark
 	$(MAKE) test-unit
 	$(MAKE) test-proxy-e2e
 	$(MAKE) test-images

@@ -22,6 +22,8 @@ P=${PEERS_BUILD_P:-1}
 MCP_PROXY_PY_VERSION=0.13.0
 MCP_SERVER_TIME_VERSION=2026.10.19
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+# shellcheck source=../../e2e/local/go.sh
+. "$HERE/../../e2e/local/go.sh"
 
 log() { printf '[peers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -36,6 +38,7 @@ gobuild() { # DIR OUT PKG
     local dir=$1 out=$2 pkg=$3 t0
     if [[ -x $out ]]; then echo "$out"; return 0; fi
     [[ ${PEERS_NO_BUILD:-0} == 1 ]] && { log "not built yet: $out"; return 3; }
+    ensure_go
     mkdir -p "$(dirname "$out")"
     log "building $pkg -> $out (go build -p $P, nice 19; first time only)"
     t0=$(date +%s)
@@ -71,6 +74,7 @@ thv-proxyrunner)
     ;;
 thv-crds)
     v=$(modver thv-operator github.com/stacklok/toolhive)
+    ensure_go
     d=$(cd "$HERE/thv-operator" && GOTOOLCHAIN=local go mod download -json "github.com/stacklok/toolhive@$v" |
         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     [[ -d $d/deploy/charts/operator-crds/files/crds ]] || { log "no CRDs in $d"; exit 1; }

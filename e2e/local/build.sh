@@ -50,6 +50,8 @@ CRANE_VERSION=$(modver tools/crane github.com/google/go-containerregistry)
 NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-crane-$CRANE_VERSION/bin
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+# shellcheck source=go.sh
+. "$ROOT/e2e/local/go.sh"
 P=${K8S_BUILD_P:-$(nproc 2>/dev/null || echo 2)}
 FORCE=${K8S_FORCE_REBUILD:-0}
 BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -63,6 +65,7 @@ gobuild() {
     log "cached: $out"
     return 0
   fi
+  ensure_go || return 1
   mkdir -p "$(dirname "$out")"
   log "building $pkg -> $out (-p $P)"
   t0=$(date +%s)
@@ -116,6 +119,7 @@ gen_k8s_mod() {
   local v=$1 gomod minor
   [[ $v =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "usage: $0 gen-k8s-mod v1.X.Y" >&2; exit 2; }
   minor=v0.${v#v1.}
+  ensure_go
   gomod=$(cd "$ROOT/tools/k8s" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
   [[ -f $gomod ]] || { echo "cannot download k8s.io/kubernetes@$v" >&2; exit 1; }
   {

@@ -2,7 +2,7 @@
 # Helpers of the node acceptance tests (e2e/tests/80_node_acceptance.sh) and
 # `make run` (e2e/run-local.sh). Needs KUBECONFIG, kubectl on PATH, and for
 # the clients the Python `mcp` SDK virtualenvs under
-# ~/.cache/mcp-operator/venv/{mcp1,mcp2} (made by test/proxy/venv.sh).
+# ~/.cache/mcp-operator/venv/{mcp1,mcp2} (made by test/proxy/setup_servers.sh).
 #
 #   mcp_call SERVER NS NAME SDK RUNS [client args...]
 #       test/proxy/e2e_client.py with venv SDK (mcp1 | mcp2) against Service

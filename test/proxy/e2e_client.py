@@ -123,6 +123,8 @@ async def exercise(args, i, list_tools, call_tool, version):
             t = text_of(r)
             if is_error(r) or not check(i + rep, t):
                 raise AssertionError(f"{tool} answered {t[:300]!r}")
+            if args.show:
+                print(f"{tool} answered: {t[:300]}", flush=True)
     return str(version)
 
 
@@ -172,6 +174,7 @@ def main():
     p.add_argument("--tools", default="")
     p.add_argument("--refused", default="")
     p.add_argument("--fetch-url", default="")
+    p.add_argument("--show", action="store_true", help="print each tool answer (first 300 characters)")
     args = p.parse_args()
     FETCH_URL = args.fetch_url
     sys.exit(asyncio.run(main_async(args)))
