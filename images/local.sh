@@ -18,6 +18,7 @@
 # Usage: images/local.sh [build] [NAME...]   build and push (default: all);
 #                                            NAME: webhook controller proxy chart-test
 #                                            pause coredns fetch time github everything
+#                                            thv-proxyrunner (bench only, not in the default set)
 #        images/local.sh restore             push cached images the registry lacks
 #        images/local.sh list                print the full image names
 #        images/local.sh rootfs NAME         print the path of a cached root fs tarball
@@ -144,6 +145,14 @@ layer_bin() {
   [[ -z $caps ]] || setcap "$caps" "$work/l$dest"
   find "$work/l" -exec touch -h -d @0 {} +
   pack "$work/l" "$out"
+}
+
+# layer_static WORK OUT FILE DEST: a static binary at DEST and an empty /tmp
+# (1777), like ko's default base (distroless static) under it
+layer_static() {
+  mkdir -p "$1/l/tmp"
+  chmod 1777 "$1/l/tmp"
+  layer_bin "$@"
 }
 
 # pip_wheels PKG VER -> directory of the wheels (downloaded once, by the
@@ -322,6 +331,17 @@ build_one() {
         layer_npm "$pkg" "$ver" -- \
         --entrypoint "mcp-server-$1" -u "$IMAGE_USER" \
         -e "PATH=/opt/mcp/node_modules/.bin:$ENV_PATH" -e NODE_ENV=production ;;
+    thv-proxyrunner)
+      # the proxy bench's peer on the node (bench/proxy/node.sh): ToolHive's
+      # cmd/thv-proxyrunner built by bench/peers/build.sh, laid out as its
+      # ko-built image is (/ko-app/NAME, nonroot), under its published name
+      local b v
+      b=$(PEERS_NO_BUILD=1 "$ROOT/bench/peers/build.sh" thv-proxyrunner) ||
+        die "thv-proxyrunner not built (bench/peers/build.sh thv-proxyrunner)"
+      v=$(basename "$(dirname "$(dirname "$b")")")
+      publish thv-proxyrunner ghcr.io/stacklok/toolhive/proxyrunner "$v" "$(sha "$b")" "" \
+        layer_static "$b" /ko-app/thv-proxyrunner -- \
+        --entrypoint /ko-app/thv-proxyrunner -u "$IMAGE_USER" ;;
     *) die "unknown image $1" ;;
   esac
 }

@@ -6,13 +6,17 @@
 # Included by the top Makefile; uses its BUILD.
 
 
-.PHONY: bench-proxy bench-smoke bench-peers
+.PHONY: bench-proxy bench-proxy-node bench-smoke bench-peers
 bench-proxy: ## Proxy: mcp-proxy --exec vs the Python mcp-proxy, 16 MCP sessions calling tools/call
 	$(if $(wildcard proxy/main.c),$(MAKE) $(BUILD)/mcp-proxy)
 	bench/proxy/run.sh $(BUILD)
 
+bench-proxy-node: ## Proxy on the cluster's node: mcp-proxy attached vs ToolHive's thv-proxyrunner, same server image and load (nulls when no node)
+	$(MAKE) $(BUILD)/mcp-proxy
+	bench/proxy/node.sh $(BUILD)
+
 bench-peers: ## Build/install every benchmark peer into the cache (first time: many minutes)
-	@for p in webhook-go thv-operator thv-crds rawwrite mcp-proxy-py mcp-server-time; do \
+	@for p in webhook-go thv-operator thv-proxyrunner thv-crds rawwrite mcp-proxy-py mcp-server-time; do \
 	    bench/peers/build.sh $$p || exit 1; done
 
 bench-smoke: ## A seconds-long run of every bench and its peers (part of make test)
