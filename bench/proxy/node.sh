@@ -186,8 +186,8 @@ EOF
 }
 
 # ---- peer: ToolHive's operator makes the proxy runner from this MCPServer ------
-# (usage metrics off: the runner would otherwise try to send them off the
-# machine every 15 min; it only counts calls meanwhile)
+# (its RunConfig lists the middlewares: bodylimit, auth (anonymous), mcp-parser,
+# recovery; no usage metrics, so the runner sends nothing off the machine)
 thv_mcpserver() {
     cat <<EOF
 apiVersion: toolhive.stacklok.dev/v1beta1
@@ -197,9 +197,6 @@ spec:
   image: docker.io/mcp/time:latest
   transport: stdio
   proxyPort: 8080
-  resourceOverrides:
-    proxyDeployment:
-      env: [{name: TOOLHIVE_USAGE_METRICS_ENABLED, value: "false"}]
 EOF
 }
 
