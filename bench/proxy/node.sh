@@ -2,11 +2,11 @@
 # make bench-proxy-node: the proxy bench on the local cluster's node (DESIGN.md
 # section 8): the same stdio MCP server image (docker.io/mcp/time) twice in
 # the cluster, fronted
-#   ours: by mcp-proxy in attach mode (image ghcr.io/mcp-operator/mcp-proxy:dev,
-#         --namespace NS --pod time-ours-0 --container mcp), in a Deployment
-#         with the ServiceAccount, RBAC, probes and security context
-#         mcp-controller gives it, the MCP server a StatefulSet like the
-#         controller's (container "mcp", stdin open);
+#   ours: by mcp-proxy in attach mode (image ghcr.io/mcp-operator/mcp-proxy,
+#         --namespace NS --pod time-ours-0 --container mcp): the objects
+#         mcp-controller makes for such an MCPServer (its Deployment,
+#         StatefulSet, ServiceAccounts, RoleBinding, Services), applied as
+#         they are rendered (the controller itself is not run);
 #   peer: by ToolHive's proxy runner (cmd/thv-proxyrunner v0.47.0, image
 #         ghcr.io/stacklok/toolhive/proxyrunner:v0.47.0 built by
 #         images/local.sh from bench/peers/build.sh), set up the way ToolHive
@@ -107,82 +107,23 @@ BUILD=$build "$root/images/local.sh" build "${images[@]}" >"$tmp/images.log" 2>&
 k create namespace "$NS" >/dev/null
 
 # ---- ours: what mcp-controller makes for an MCPServer "time-ours" (stdio) ------
+# The objects of test/fixtures/controller/desired/transport-stdio-minimal (the
+# MCPServer {image: docker.io/mcp/time}; test_desired checks they are exactly
+# what the controller renders) renamed, without the owner reference (no
+# MCPServer here), and the chart's ClusterRole that their RoleBinding names.
 ours_manifests() {
-    cat <<EOF
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: time-ours-proxy-runner, namespace: $NS}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: mcp-proxy, namespace: $NS}
-rules:
-  - {apiGroups: [""], resources: [pods], verbs: [get, list, watch]}
-  - {apiGroups: [""], resources: [pods/attach], verbs: [create, get]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: time-ours-proxy-runner, namespace: $NS}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: mcp-proxy}
-subjects: [{kind: ServiceAccount, name: time-ours-proxy-runner, namespace: $NS}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: mcp-time-ours-headless, namespace: $NS}
-spec:
-  clusterIP: None
-  selector: {app.kubernetes.io/name: mcpserver, app.kubernetes.io/instance: time-ours}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: time-ours, namespace: $NS}
-spec:
-  replicas: 1
-  serviceName: mcp-time-ours-headless
-  selector: {matchLabels: {app.kubernetes.io/name: mcpserver, app.kubernetes.io/instance: time-ours}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: mcpserver, app.kubernetes.io/instance: time-ours}}
-    spec:
-      securityContext: {seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: mcp
-          image: docker.io/mcp/time:latest
-          stdin: true
-          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: time-ours, namespace: $NS}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app.kubernetes.io/name: mcp-proxy, app.kubernetes.io/instance: time-ours}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: mcp-proxy, app.kubernetes.io/instance: time-ours}}
-    spec:
-      serviceAccountName: time-ours-proxy-runner
-      securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: mcp-proxy
-          image: ghcr.io/mcp-operator/mcp-proxy:dev
-          args: [--port=8080, --transport=stdio, --namespace=$NS, --pod=time-ours-0, --container=mcp]
-          ports: [{name: http, containerPort: 8080, protocol: TCP}]
-          readinessProbe: {httpGet: {path: /health, port: http}, initialDelaySeconds: 1, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 1}
-          livenessProbe: {httpGet: {path: /metrics, port: http}, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3}
-          securityContext:
-            runAsNonRoot: true
-            readOnlyRootFilesystem: true
-            allowPrivilegeEscalation: false
-            privileged: false
-            capabilities: {drop: [ALL]}
-            seccompProfile: {type: RuntimeDefault}
----
-apiVersion: v1
-kind: Service
-metadata: {name: mcp-time-ours-proxy, namespace: $NS}
-spec:
-  selector: {app.kubernetes.io/name: mcp-proxy, app.kubernetes.io/instance: time-ours}
-  ports: [{name: http, port: 8080, targetPort: http}]
-EOF
+    "$MCP_HELM" template mcp-operator "$root/charts/mcp-operator" -s templates/proxy-rbac.yaml
+    echo ---
+    python3 - "$root/test/fixtures/controller/desired/transport-stdio-minimal/desired.json" "$NS" <<'PY'
+import json, sys
+objs = json.load(open(sys.argv[1]))["objects"]
+for o in objs:
+    o["metadata"].pop("ownerReferences", None)
+text = json.dumps({"apiVersion": "v1", "kind": "List", "items": objs})
+text = text.replace('"namespace": "default"', '"namespace": "%s"' % sys.argv[2])
+text = text.replace("--namespace=default", "--namespace=" + sys.argv[2])
+print(text.replace("minimal", "time-ours"))
+PY
 }
 
 # ---- peer: ToolHive's operator makes the proxy runner from this MCPServer ------
