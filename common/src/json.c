@@ -30,6 +30,22 @@ const char *mcp_json_str(const json_t *j, const char *path)
     return json_string_value(mcp_json_get(j, path));
 }
 
+json_t *mcp_json_find(const json_t *arr, const char *key, const char *value)
+{
+    size_t i;
+    json_t *e;
+
+    if (!value)
+        return NULL;
+    json_array_foreach(arr, i, e)
+    {
+        const char *v = mcp_json_str(e, key);
+        if (v && strcmp(v, value) == 0)
+            return e;
+    }
+    return NULL;
+}
+
 /* ---- measuring and slicing JSON text without loading it ---------------- */
 
 static size_t skip_ws(const char *p, size_t n, size_t i)

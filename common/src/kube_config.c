@@ -87,16 +87,7 @@ static json_t *yaml_to_json(const char *text, size_t len, char *err, size_t errl
 /* The "<kind>" entry named `name` of list `key` ("clusters" -> "cluster"). */
 static const json_t *named(const json_t *root, const char *key, const char *kind, const char *name)
 {
-    size_t i;
-    json_t *e;
-
-    json_array_foreach(json_object_get(root, key), i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name"));
-        if (n && name && strcmp(n, name) == 0)
-            return json_object_get(e, kind);
-    }
-    return NULL;
+    return json_object_get(mcp_json_find(json_object_get(root, key), "name", name), kind);
 }
 
 /* Base64 (with padding, line breaks allowed) to a NUL-terminated string, by

@@ -111,12 +111,36 @@ static void test_spans(void **state)
     assert_int_equal(mcp_json_next_element("[1 2]", 5, &pos, &it), MCP_EINVAL);
 }
 
+/* mcp_json_find: the first element whose string at the path equals the
+ * value; elements that are not objects, or lack the key, or hold a
+ * non-string there are passed over; anything but an array finds nothing. */
+static void test_find(void **state)
+{
+    json_t *arr = json_loads("[7, {\"name\": 1}, {\"meta\": {\"name\": \"b\"}, \"n\": 1},"
+                             " {\"name\": \"a\", \"n\": 2}, {\"name\": \"a\", \"n\": 3}]",
+                             0, NULL);
+    json_t *obj = json_loads("{\"name\": \"a\"}", 0, NULL);
+
+    (void)state;
+    assert_non_null(arr);
+    assert_int_equal(json_integer_value(json_object_get(mcp_json_find(arr, "name", "a"), "n")), 2);
+    assert_int_equal(json_integer_value(json_object_get(mcp_json_find(arr, "meta.name", "b"), "n")),
+                     1);
+    assert_null(mcp_json_find(arr, "name", "c"));
+    assert_null(mcp_json_find(arr, "name", NULL));
+    assert_null(mcp_json_find(obj, "name", "a"));
+    assert_null(mcp_json_find(NULL, "name", "a"));
+    json_decref(arr);
+    json_decref(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_measure),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,11 @@
 const json_t *mcp_json_get(const json_t *j, const char *path);
 /* The string at a dotted path (borrowed), or NULL. */
 const char *mcp_json_str(const json_t *j, const char *path);
+/* The first element of array arr whose string at dotted path key equals
+ * value (Kubernetes' "list map" look-up: containers by "name", conditions by
+ * "type"), borrowed; NULL when arr is not an array, value is NULL or none
+ * matches. */
+json_t *mcp_json_find(const json_t *arr, const char *key, const char *value);
 
 typedef struct mcp_json_limits {
     int max_depth;     /* nesting levels of arrays and objects (1 = flat) */
