@@ -18,6 +18,7 @@
 # Usage: images/local.sh [build] [NAME...]   build and push (default: all);
 #                                            NAME: webhook controller proxy chart-test
 #                                            pause coredns fetch time github everything
+#                                            gofetch (a stand-in, see build_one)
 #                                            thv-proxyrunner (bench only, not in the default set)
 #        images/local.sh restore             push cached images the registry lacks
 #        images/local.sh list                print the full image names
@@ -170,19 +171,28 @@ pip_wheels() {
   echo "$dir"
 }
 
-# layer_venv WORK OUT ROOTFS PKG VER: /opt/venv with PKG==VER installed by the
-# root fs's own python (from the downloaded wheels, no network in the chroot)
+# layer_venv WORK OUT ROOTFS PKG VER [DEST PKG VER]...: /opt/venv with
+# PKG==VER installed by the root fs's own python (from the downloaded wheels,
+# no network in the chroot); each further triple another venv at DEST (for
+# packages whose dependencies conflict, e.g. mcp 1.x and 2.x)
 layer_venv() {
-  local work=$1 out=$2 base=$3 pkg=$4 ver=$5 wheels
-  wheels=$(pip_wheels "$pkg" "$ver")
+  local work=$1 out=$2 base=$3 dest=/opt/venv pkg=$4 ver=$5 wheels
+  shift 5
   extract "$base" "$work/r"
-  mkdir -p "$work/r/tmp/wheels"
-  cp "$wheels"/* "$work/r/tmp/wheels/"
-  in_root "$work/r" /usr/bin/python3 -m venv /opt/venv
-  in_root "$work/r" /opt/venv/bin/pip install --quiet --no-index --no-cache-dir \
-    --disable-pip-version-check --find-links /tmp/wheels "$pkg==$ver" >&2
-  mkdir -p "$work/l/opt"
-  mv "$work/r/opt/venv" "$work/l/opt/venv"
+  while :; do
+    wheels=$(pip_wheels "$pkg" "$ver")
+    rm -rf "$work/r/tmp/wheels"
+    mkdir -p "$work/r/tmp/wheels"
+    cp "$wheels"/* "$work/r/tmp/wheels/"
+    in_root "$work/r" /usr/bin/python3 -m venv "$dest"
+    in_root "$work/r" "$dest/bin/pip" install --quiet --no-index --no-cache-dir \
+      --disable-pip-version-check --find-links /tmp/wheels "$pkg==$ver" >&2
+    mkdir -p "$work/l$(dirname "$dest")"
+    mv "$work/r$dest" "$work/l$dest"
+    (($#)) || break
+    dest=$1 pkg=$2 ver=$3
+    shift 3
+  done
   pack "$work/l" "$out"
 }
 
@@ -323,6 +333,23 @@ build_one() {
         layer_venv "$t" "$pkg" "$ver" -- \
         --entrypoint "$pkg" -u "$IMAGE_USER" -e "PATH=/opt/venv/bin:$ENV_PATH" \
         -e PYTHONUNBUFFERED=1 ;;
+    gofetch)
+      # ToolHive's tool-filter example names ghcr.io/stackloklabs/gofetch/server
+      # (a Go fetch server). Its Go module cannot be fetched here, so this
+      # name carries an honest stand-in made only of published packages:
+      # PyPI's mcp-server-fetch (tool `fetch`), served over streamable HTTP
+      # (/mcp, and HTTP+SSE at /sse) on 0.0.0.0:8080 by PyPI's mcp-proxy
+      # (sparfenyuk; its mcp<2 and the server's mcp 2.x need two venvs).
+      # --allow-private-ips: so that it can fetch in-cluster pages (the
+      # acceptance test fetches one); whether gofetch itself refuses private
+      # addresses was not checked. Arguments of the MCPServer follow it.
+      t=$(rootfs python)
+      publish mcp-gofetch ghcr.io/stackloklabs/gofetch/server "latest" "" "$t" \
+        layer_venv "$t" mcp-server-fetch "$MCP_SERVER_FETCH_VERSION" \
+        /opt/bridge mcp-proxy "$MCP_PROXY_PY_VERSION" -- \
+        --entrypoint "/opt/bridge/bin/mcp-proxy,--host=0.0.0.0,--port=8080,--,/opt/venv/bin/mcp-server-fetch,--allow-private-ips" \
+        -u "$IMAGE_USER" --exposed-ports 8080/tcp -e PYTHONUNBUFFERED=1 \
+        -l "org.opencontainers.image.description=stand-in for ghcr.io/stackloklabs/gofetch/server: PyPI mcp-server-fetch $MCP_SERVER_FETCH_VERSION behind PyPI mcp-proxy $MCP_PROXY_PY_VERSION (streamable HTTP on :8080/mcp)" ;;
     github | everything)
       local pkg=@modelcontextprotocol/server-$1 ver
       [[ $1 == github ]] && ver=$SERVER_GITHUB_VERSION || ver=$SERVER_EVERYTHING_VERSION
@@ -349,7 +376,7 @@ build_one() {
 all_names() {
   echo webhook controller
   [[ -d $ROOT/proxy ]] && echo proxy
-  echo chart-test pause coredns fetch time github everything
+  echo chart-test pause coredns fetch time github everything gofetch
 }
 
 full_name() {
@@ -359,6 +386,7 @@ full_name() {
     pause) echo "registry.k8s.io/pause:$PAUSE_TAG" ;;
     coredns) echo "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" ;;
     fetch | time | github | everything) echo "docker.io/mcp/$1:latest" ;;
+    gofetch) echo "ghcr.io/stackloklabs/gofetch/server:latest" ;;
   esac
 }
 
@@ -381,7 +409,7 @@ rootfs_of() {
   case $1 in
     webhook | controller | proxy) echo runtime ;;
     chart-test) echo chart-test ;;
-    fetch | time) echo python ;;
+    fetch | time | gofetch) echo python ;;
     github | everything) echo node ;;
   esac
 }

@@ -11,7 +11,9 @@
 #     (1.x and 2.x, test/proxy/e2e_client.py) lists the tools and calls one
 #     through Service mcp-<name>-proxy's ClusterIP (routed to the node by the
 #     machine): stdio (fetch, time, github), sse and streamable-http
-#     (everything). fetch fetches a page served in-cluster; github gets its
+#     (everything, and ToolHive's tool-filter example with its tools/list
+#     filtered and other calls refused). fetch fetches a page served
+#     in-cluster; github gets its
 #     token only through a secretKeyRef, and the token is in no object,
 #     Event or log;
 #   - resilience: after the MCP server pod is deleted, the proxy pod is
@@ -137,9 +139,15 @@ stdio_fetch() {
   t_check "seed fetch refuses private addresses" grep -q 'not a public address' "$TMP/fetch-refused" || return 1
   mcp_call fetch "$NS" fetch-restricted mcp1 mcp:legacy --fetch-url "$page" >"$TMP/fetch-refused2" 2>&1
   t_check "fetch-restricted refuses private addresses" grep -q 'not a public address' "$TMP/fetch-refused2" || return 1
-  # the tool-filter sample allows private addresses: the page is fetched
-  mcp_call fetch toolhive-system fetch mcp2 mcp:modern,sse:auto --tools fetch --fetch-url "$page" || return 1
-  mcp_call fetch toolhive-system fetch mcp1 mcp:legacy --tools fetch --fetch-url "$page" || return 1
+  # ToolHive's tool-filter example, verbatim: streamable-http, tools [fetch], the gofetch
+  # stand-in (images/local.sh: mcp-server-fetch --allow-private-ips behind PyPI's mcp-proxy).
+  # tools/list through mcp-fetch-proxy is exactly [fetch], another tool is refused by the
+  # proxy ("not in this server's tool filter"), and the in-cluster page is fetched
+  expect_eq "tool-filter example image" "$(kubectl -n toolhive-system get statefulset fetch \
+    -o jsonpath='{.spec.template.spec.containers[?(@.name=="mcp")].image}')" ghcr.io/stackloklabs/gofetch/server || return 1
+  mcp_call fetch toolhive-system fetch mcp2 mcp:auto,mcp:legacy --tools fetch --refused get-env \
+    --fetch-url "$page" || return 1
+  mcp_call fetch toolhive-system fetch mcp1 mcp:legacy --tools fetch --refused get-env --fetch-url "$page" || return 1
   # and so does the seed's, given the flag
   t_check "patch fetch args" kubectl -n "$NS" patch mcpserver fetch --type=merge -p '{"spec":{"args":["--allow-private-ips"]}}' || return 1
   t_eventually 60 mcp_call fetch "$NS" fetch mcp2 mcp:modern --fetch-url "$page" || return 1
@@ -250,7 +258,7 @@ step "images in the local registry, MCP clients installed" images
 step "operator installed in-cluster by helm (Pods, Service, own ServiceAccount, helm test)" install || { t_summary; exit 1; }
 step "every sample Running" samples || { kubectl get pods -A; op_logs; t_summary; exit 1; }
 step "stdio: time (SDK 1.x and 2.x, /mcp and /sse)" stdio_time
-step "stdio: fetch of an in-cluster page, tool filter" stdio_fetch
+step "fetch of an in-cluster page (stdio), ToolHive's tool-filter example (streamable-http)" stdio_fetch
 step "streamable-http and sse: everything" http_everything
 step "stdio: github, token only from a secretKeyRef" github_secret
 step "resilience: pod, proxy pod, container restart" resilience

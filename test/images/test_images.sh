@@ -43,6 +43,7 @@ while read -r name; do
     */pause:*) REF[pause]=$name ;;
     */coredns:*) REF[coredns]=$name ;;
     docker.io/mcp/*) n=${name#docker.io/mcp/}; REF[${n%%:*}]=$name ;;
+    ghcr.io/stackloklabs/gofetch/server:*) REF[gofetch]=$name ;;
   esac
 done < <("$ROOT/images/local.sh" list)
 
@@ -90,22 +91,22 @@ run() {
 
 # http_probe KEY PORT PROBE-SCRIPT [ARGS...]: start the image in its own
 # network namespace, then run PROBE-SCRIPT (sh, may use $port) there until
-# it succeeds (20 s at most); prints the probe's output
+# it succeeds (PROBE_SECONDS, default 20, at most); prints the probe's output
 http_probe() {
   local key=$1 port=$2 probe=$3
   shift 3
   RUN_ENV="PORT=$port" image_cmd "$key" "$@" || return 1
   unshare --mount --pid --net --fork --kill-child -- /bin/sh -ec "$SANDBOX"'
     ip link set lo up
-    probe=$1 port=$2; shift 2
+    probe=$1 port=$2 tries=$3; shift 3
     "$@" >/tmp/server.log 2>&1 &
     i=0
-    while [ $i -lt 100 ]; do
+    while [ $i -lt "$tries" ]; do
       if out=$(sh -c "$probe" sh "$port" 2>&1); then echo "$out"; exit 0; fi
       i=$((i + 1)); sleep 0.2
     done
     echo "no answer: $out; server: $(tail -n 5 /tmp/server.log)"; exit 1' \
-    sh "$TMP/$key" "$probe" "$port" "${CMD[@]}"
+    sh "$TMP/$key" "$probe" "$port" $((${PROBE_SECONDS:-20} * 5)) "${CMD[@]}"
 }
 
 # ---------------------------------------------------------------- tests
@@ -138,6 +139,9 @@ test_configs() {
   expect_config time "$IMAGE_USER" '["mcp-server-time"]' || return 1
   expect_config github "$IMAGE_USER" '["mcp-server-github"]' || return 1
   expect_config everything "$IMAGE_USER" '["mcp-server-everything"]' || return 1
+  expect_config gofetch "$IMAGE_USER" \
+    '["/opt/bridge/bin/mcp-proxy","--host=0.0.0.0","--port=8080","--","/opt/venv/bin/mcp-server-fetch","--allow-private-ips"]' ||
+    return 1
 }
 
 # the daemons start (their shared libraries are all in the image)
@@ -226,6 +230,19 @@ test_everything_http() {
     "curl -sS --max-time 2 -N http://127.0.0.1:\$1/sse | grep -m1 '^event: endpoint'; [ \$? = 0 ]" sse || return 1
 }
 
+# the gofetch stand-in: mcp-server-fetch over streamable HTTP on :8080/mcp
+test_gofetch_http() {
+  t_check "unpack" unpack gofetch || return 1
+  # two Python processes start first (the bridge, then the server it spawns)
+  local PROBE_SECONDS=60
+  t_check "streamable HTTP initialize on :8080/mcp" http_probe gofetch 8080 \
+    "curl -sS --fail --max-time 5 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '$INIT' http://127.0.0.1:\$1/mcp" ||
+    return 1
+  grep -q '"serverInfo":{"name":"mcp-fetch' <<<"$T_LAST_OUTPUT" ||
+    { t_fail "initialize answer: $T_LAST_OUTPUT"; return 1; }
+  rm -rf "${TMP:?}/gofetch"
+}
+
 t_test "registry serves every image" test_registry
 t_test "image configs: os/arch, user, entrypoint" test_configs
 t_test "mcp-webhook, mcp-controller (, mcp-proxy) start in their images" test_daemons
@@ -237,5 +254,6 @@ t_test "docker.io/mcp/time answers initialize on stdio" test_mcp time 'time'
 t_test "docker.io/mcp/github answers initialize on stdio" test_mcp github 'github'
 t_test "docker.io/mcp/everything on streamable HTTP and SSE" test_everything_http
 t_test "docker.io/mcp/everything answers initialize on stdio" test_mcp everything 'everything' stdio
+t_test "ghcr.io/stackloklabs/gofetch/server (stand-in) on streamable HTTP" test_gofetch_http
 
 t_summary
