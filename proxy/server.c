@@ -27,7 +27,8 @@
 #include "upstream.h"
 
 #define TICK_MS          100
-#define TARGET_CHECK_S   2
+#define TARGET_CHECK_MS  2000 /* while the target is reachable */
+#define TARGET_RETRY_MS  500  /* while it is not: /health turns 200 soon after it is back */
 #define PROXY_IO_TIMEOUT (24ull * 3600 * 1000) /* SSE streams may idle long */
 
 typedef struct px_server {
@@ -128,7 +129,9 @@ static void *checker_main(void *arg)
                     ok ? "target reachable" : "target unreachable", "host", s->cfg->target_host,
                     NULL);
         atomic_store(&s->target_ok, ok);
-        for (int i = 0; i < TARGET_CHECK_S * 10 && !atomic_load(&s->stop_checker); i++)
+        for (int i = 0;
+             i < (ok ? TARGET_CHECK_MS : TARGET_RETRY_MS) / 100 && !atomic_load(&s->stop_checker);
+             i++)
             nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
     }
     return NULL;
