@@ -464,20 +464,14 @@ static void on_pod(void *ctx, const mcp_kube_watch_t *w, const char *type, json_
 {
     attach_be_t *be = ctx;
     pod_state_t now = {0};
-    const json_t *statuses = mcp_json_get(obj, "status.containerStatuses");
-    size_t i;
-    const json_t *st;
+    const json_t *st =
+        mcp_json_find(mcp_json_get(obj, "status.containerStatuses"), "name", be->cfg->container);
 
     (void)w;
     (void)epoch;
     if (strcmp(type, "DELETED") != 0) {
         snprintf(now.uid, sizeof(now.uid), "%s", mcp_json_str(obj, "metadata.uid") ?: "");
-        json_array_foreach(statuses, i, st)
-        {
-            const char *name = mcp_json_str(st, "name");
-
-            if (!name || strcmp(name, be->cfg->container) != 0)
-                continue;
+        if (st) {
             snprintf(now.container_id, sizeof(now.container_id), "%s",
                      mcp_json_str(st, "containerID") ?: "");
             now.running = mcp_json_get(st, "state.running") != NULL;
