@@ -123,17 +123,10 @@ json_t *ctl_json_child(json_t *parent, const char *key, bool array)
 
 json_t *ctl_json_find_named(json_t *arr, const char *name, bool create)
 {
-    size_t i;
-    json_t *e;
+    json_t *e = mcp_json_find(arr, "name", name);
 
-    json_array_foreach(arr, i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name"));
-        if (json_is_object(e) && n && strcmp(n, name) == 0)
-            return e;
-    }
-    if (!create)
-        return NULL;
+    if (e || !create)
+        return e;
     e = json_pack("{s:s}", "name", name);
     if (!e || json_array_append_new(arr, e) != 0)
         return NULL;

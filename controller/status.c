@@ -20,32 +20,10 @@
 
 /* ---- the workload ------------------------------------------------------------ */
 
-static const json_t *named(const json_t *arr, const char *name)
-{
-    size_t i;
-    json_t *e;
-
-    json_array_foreach(arr, i, e)
-    {
-        const char *n = mcp_json_str(e, "name");
-        if (n && strcmp(n, name) == 0)
-            return e;
-    }
-    return NULL;
-}
-
+/* A pod's condition of the given type ("Ready", "PodScheduled"), or NULL. */
 static const json_t *pod_condition(const json_t *pod, const char *type)
 {
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(mcp_json_get(pod, "status.conditions"), i, c)
-    {
-        const char *t = mcp_json_str(c, "type");
-        if (t && strcmp(t, type) == 0)
-            return c;
-    }
-    return NULL;
+    return mcp_json_find(mcp_json_get(pod, "status.conditions"), "type", type);
 }
 
 static bool str_in(const char *s, const char *const *list)
@@ -69,7 +47,8 @@ static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
     static const char *const failed[] = {"CrashLoopBackOff", "InvalidImageName",
                                          "ErrImageNeverPull", NULL};
     static const char *const pull[] = {"ErrImagePull", "ImagePullBackOff", NULL};
-    const json_t *cs = named(mcp_json_get(pod, "status.containerStatuses"), CTL_MCP_CONTAINER);
+    const json_t *cs =
+        mcp_json_find(mcp_json_get(pod, "status.containerStatuses"), "name", CTL_MCP_CONTAINER);
     const char *reason = mcp_json_str(cs, "state.waiting.reason");
     const json_t *term = mcp_json_get(cs, "state.terminated");
     char why[CTL_POD_DETAIL_MAX];

@@ -204,6 +204,32 @@ static inline void fake_dispose(fake_t *f)
     json_decref(f->objs);
 }
 
+/* ctrl wired to the fake apiserver f as the reconcile tests use it: a new
+ * cache, queue (5-100 ms backoff) and metrics, Events on, conflicts retried
+ * after 30 s and permanent errors after 60 s. */
+static inline void fake_ctrl_init(fake_t *f, ctl_ctrl_t *ctrl)
+{
+    ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
+
+    *ctrl = (ctl_ctrl_t){.client = &f->super,
+                         .cache = ctl_cache_new(),
+                         .queue = ctl_queue_new(&qo),
+                         .metrics = ctl_metrics_new(),
+                         .identity = "test",
+                         .events = true,
+                         .conflict_retry_ms = 30000,
+                         .permanent_retry_ms = 60000};
+}
+
+/* Frees what fake_ctrl_init made, and f's objects. */
+static inline void fake_ctrl_dispose(fake_t *f, ctl_ctrl_t *ctrl)
+{
+    ctl_cache_free(ctrl->cache);
+    ctl_queue_free(ctrl->queue);
+    ctl_metrics_free(ctrl->metrics);
+    fake_dispose(f);
+}
+
 static inline int fake_writes(const fake_t *f)
 {
     return f->posts + f->puts + f->patches + f->deletes;

@@ -37,15 +37,7 @@ static const json_t *find(const json_t *objects, const char *kind, const char *n
 
 static const json_t *container(const json_t *workload, const char *name)
 {
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(mcp_json_get(workload, "spec.template.spec.containers"), i, c)
-    {
-        if (strcmp(mcp_json_str(c, "name"), name) == 0)
-            return c;
-    }
-    return NULL;
+    return mcp_json_find(mcp_json_get(workload, "spec.template.spec.containers"), "name", name);
 }
 
 /* Does a pod with `labels` match the equality selector `sel`? */

@@ -28,25 +28,14 @@ typedef struct env {
 
 static void env_init(env_t *e)
 {
-    ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
 
     fake_init(&e->api);
-    e->ctrl = (ctl_ctrl_t){.client = &e->api.super,
-                           .cache = ctl_cache_new(),
-                           .queue = ctl_queue_new(&qo),
-                           .metrics = ctl_metrics_new(),
-                           .identity = "test",
-                           .events = true,
-                           .conflict_retry_ms = 30000,
-                           .permanent_retry_ms = 60000};
+    fake_ctrl_init(&e->api, &e->ctrl);
 }
 
 static void env_dispose(env_t *e)
 {
-    ctl_cache_free(e->ctrl.cache);
-    ctl_queue_free(e->ctrl.queue);
-    ctl_metrics_free(e->ctrl.metrics);
-    fake_dispose(&e->api);
+    fake_ctrl_dispose(&e->api, &e->ctrl);
 }
 
 /* Store obj at its REST path in the fake apiserver. */

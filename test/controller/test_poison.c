@@ -84,20 +84,12 @@ static char *server(env_t *e, const char *name, const char *x)
 static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
-    ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
     char *deep = tu_json_nested(1800, "1"), *many = tu_json_zeros(150000),
          *deep40 = tu_json_nested(40, "1"), *s[6];
 
     fake_init(&e->api);
     e->api.super.request = list_request;
-    e->ctrl = (ctl_ctrl_t){.client = &e->api.super,
-                           .cache = ctl_cache_new(),
-                           .queue = ctl_queue_new(&qo),
-                           .metrics = ctl_metrics_new(),
-                           .identity = "test",
-                           .events = true,
-                           .conflict_retry_ms = 30000,
-                           .permanent_retry_ms = 60000};
+    fake_ctrl_init(&e->api, &e->ctrl);
     s[0] = server(e, "good", "{\"k\":\"v\\u0000w\"}");
     s[1] = server(e, "deep", deep);
     s[2] = server(e, "many", many);
@@ -121,10 +113,7 @@ static int teardown(void **state)
 {
     env_t *e = *state;
 
-    ctl_cache_free(e->ctrl.cache);
-    ctl_queue_free(e->ctrl.queue);
-    ctl_metrics_free(e->ctrl.metrics);
-    fake_dispose(&e->api);
+    fake_ctrl_dispose(&e->api, &e->ctrl);
     free(e->page);
     free(e);
     return 0;

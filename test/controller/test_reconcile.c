@@ -26,17 +26,9 @@ typedef struct env {
 static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof(*e));
-    ctl_queue_opts_t qo = {.base_ms = 5, .cap_ms = 100};
 
     fake_init(&e->api);
-    e->ctrl = (ctl_ctrl_t){.client = &e->api.super,
-                           .cache = ctl_cache_new(),
-                           .queue = ctl_queue_new(&qo),
-                           .metrics = ctl_metrics_new(),
-                           .identity = "test",
-                           .events = true,
-                           .conflict_retry_ms = 30000,
-                           .permanent_retry_ms = 60000};
+    fake_ctrl_init(&e->api, &e->ctrl);
     ctl_metrics_observe(&e->api.super, e->ctrl.metrics);
     *state = e;
     return 0;
@@ -46,10 +38,7 @@ static int teardown(void **state)
 {
     env_t *e = *state;
 
-    ctl_cache_free(e->ctrl.cache);
-    ctl_queue_free(e->ctrl.queue);
-    ctl_metrics_free(e->ctrl.metrics);
-    fake_dispose(&e->api);
+    fake_ctrl_dispose(&e->api, &e->ctrl);
     free(e);
     return 0;
 }
@@ -104,15 +93,7 @@ static enum ctl_result reconcile(env_t *e, const char *name)
 
 static const json_t *condition(const json_t *srv, const char *type)
 {
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(mcp_json_get(srv, "status.conditions"), i, c)
-    {
-        if (strcmp(mcp_json_str(c, "type"), type) == 0)
-            return c;
-    }
-    return NULL;
+    return mcp_json_find(mcp_json_get(srv, "status.conditions"), "type", type);
 }
 
 static const char *fetch_spec =

@@ -25,15 +25,7 @@ static ctl_status_in_t pending(const char *now)
 
 static const json_t *cond(const json_t *st, const char *type)
 {
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(json_object_get(st, "conditions"), i, c)
-    {
-        if (strcmp(mcp_json_str(c, "type"), type) == 0)
-            return c;
-    }
-    return NULL;
+    return mcp_json_find(json_object_get(st, "conditions"), "type", type);
 }
 
 static void test_first_status(void **state)
