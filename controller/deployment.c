@@ -70,7 +70,9 @@ static char *tools_list(const mcp_server_t *s)
 
 /* --port=<port> --transport=<t> [--tools=a,b] then the upstream:
  * --namespace=<ns> --pod=<name>-0 --container=mcp (stdio) or
- * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>. */
+ * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>
+ * --namespace=<ns> --pod=<name>-0 (HTTP transports: the proxy watches the
+ * pod and sends to its IP, as the headless name's DNS answer is cached). */
 json_t *ctl_proxy_args(const mcp_server_t *s)
 {
     char buf[CTL_NAME_BUF + 128];
@@ -89,12 +91,12 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
         snprintf(buf, sizeof(buf), CTL_HEADLESS_SVC_FMT ".%s.svc", s->name, s->namespace);
         rc = rc || add_arg(args, "target-host", buf);
         rc = rc || add_int_arg(args, "target-port", (long long)s->target_port);
-    } else {
-        snprintf(buf, sizeof(buf), "%s-0", s->name);
-        rc = rc || add_arg(args, "namespace", s->namespace);
-        rc = rc || add_arg(args, "pod", buf);
-        rc = rc || add_arg(args, "container", CTL_MCP_CONTAINER);
     }
+    snprintf(buf, sizeof(buf), "%s-0", s->name);
+    rc = rc || add_arg(args, "namespace", s->namespace);
+    rc = rc || add_arg(args, "pod", buf);
+    if (!ctl_http_transport(s))
+        rc = rc || add_arg(args, "container", CTL_MCP_CONTAINER);
     if (rc) {
         json_decref(args);
         return NULL;

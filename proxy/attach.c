@@ -11,8 +11,8 @@
  * the apiserver lost it without closing it); closing its socketpair end is
  * how it reports any end, and upstream.c then opens a new stream.
  *
- * A second thread watches the pod (list+watch from common/'s Kubernetes
- * client). A new pod (uid) or a restarted container (containerID) bumps a
+ * A second thread watches the pod (podwatch.c). A new pod (uid) or a
+ * restarted container (containerID) bumps a
  * generation: the backend then asks upstream.c to replace the stream, so a
  * stream to a dead container never lingers, and open() refuses while the
  * container is not running (the backoff retries). */
@@ -39,17 +39,12 @@
 
 #include "mcp/kube.h"
 #include "mcp/log.h"
+#include "podwatch.h"
 #include "wsch.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define HEAD_MAX           16384
 #define CHUNK              65536
-
-typedef struct pod_state {
-    char uid[64], container_id[160];
-    int running;
-    uint64_t generation;
-} pod_state_t;
 
 typedef struct attach_be {
     px_backend_t super;
@@ -58,10 +53,8 @@ typedef struct attach_be {
     SSL_CTX *ssl_ctx;
     char host[256], port[8];
     volatile int stop;
-    pthread_t watcher;
-    int watcher_started;
-    pthread_mutex_t lock;
-    pod_state_t pod; /* under lock */
+    px_podwatch_t watch;
+    int watching;
     uint64_t attached_generation;
     struct conn *cur;
     char last_wait[160];
@@ -456,77 +449,18 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-/* ---- the pod watch
- * -------------------------------------------------------------------------------- */
-
-static void on_pod(void *ctx, const mcp_kube_watch_t *w, const char *type, json_t *obj,
-                   uint32_t epoch)
-{
-    attach_be_t *be = ctx;
-    pod_state_t now = {0};
-    const json_t *st =
-        mcp_json_find(mcp_json_get(obj, "status.containerStatuses"), "name", be->cfg->container);
-
-    (void)w;
-    (void)epoch;
-    if (strcmp(type, "DELETED") != 0) {
-        snprintf(now.uid, sizeof(now.uid), "%s", mcp_json_str(obj, "metadata.uid") ?: "");
-        if (st) {
-            snprintf(now.container_id, sizeof(now.container_id), "%s",
-                     mcp_json_str(st, "containerID") ?: "");
-            now.running = mcp_json_get(st, "state.running") != NULL;
-        }
-    }
-    pthread_mutex_lock(&be->lock);
-    if (strcmp(now.uid, be->pod.uid) != 0 || strcmp(now.container_id, be->pod.container_id) != 0 ||
-        now.running != be->pod.running) {
-        now.generation = be->pod.generation + 1;
-        be->pod = now;
-        mcp_log(MCP_LOG_INFO, "mcp server pod changed", "pod", be->cfg->pod, "running",
-                now.running ? "true" : "false", NULL);
-    }
-    pthread_mutex_unlock(&be->lock);
-}
-
-static void on_synced(void *ctx, const mcp_kube_watch_t *w, uint32_t epoch)
-{
-    (void)ctx;
-    (void)w;
-    (void)epoch;
-}
-
-static void *watcher_main(void *arg)
-{
-    attach_be_t *be = arg;
-    char selector[320];
-    mcp_kube_watch_spec_t spec = {.kind = "Pod",
-                                  .base = "/api/v1",
-                                  .resource = "pods",
-                                  .namespace = be->cfg->ns,
-                                  .field_selector = selector};
-    mcp_kube_watch_ops_t ops = {.event = on_pod, .synced = on_synced, .ctx = be};
-    mcp_kube_watch_t w;
-
-    snprintf(selector, sizeof(selector), "metadata.name%%3D%s", be->cfg->pod);
-    mcp_kube_watch_init(&w, &spec, mcp_kube_client(be->kube), &ops);
-    mcp_kube_watch_run(&w);
-    return NULL;
-}
-
 /* ---- the backend
  * ------------------------------------------------------------------------------------- */
 
 static int attach_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err, size_t errlen)
 {
     attach_be_t *be = (attach_be_t *)pb;
-    pod_state_t pod;
+    px_pod_t pod;
     int sv[2];
     conn_t *c;
     pthread_t t;
 
-    pthread_mutex_lock(&be->lock);
-    pod = be->pod;
-    pthread_mutex_unlock(&be->lock);
+    px_podwatch_get(&be->watch, &pod);
     if (!pod.running) {
         snprintf(err, errlen, "waiting for container %s of pod %s/%s to run", be->cfg->container,
                  be->cfg->ns, be->cfg->pod);
@@ -582,13 +516,11 @@ static void attach_close(px_backend_t *pb, int final)
 static int attach_tick(px_backend_t *pb, uint64_t now_ms)
 {
     attach_be_t *be = (attach_be_t *)pb;
-    uint64_t gen;
+    px_pod_t pod;
 
     (void)now_ms;
-    pthread_mutex_lock(&be->lock);
-    gen = be->pod.generation;
-    pthread_mutex_unlock(&be->lock);
-    return be->cur && gen != be->attached_generation; /* pod replaced or container restarted */
+    px_podwatch_get(&be->watch, &pod);
+    return be->cur && pod.generation != be->attached_generation; /* pod replaced or restarted */
 }
 
 static void attach_free(px_backend_t *pb)
@@ -596,11 +528,10 @@ static void attach_free(px_backend_t *pb)
     attach_be_t *be = (attach_be_t *)pb;
 
     be->stop = 1;
-    if (be->watcher_started)
-        pthread_join(be->watcher, NULL);
+    if (be->watching)
+        px_podwatch_stop(&be->watch);
     mcp_kube_free(be->kube);
     SSL_CTX_free(be->ssl_ctx);
-    pthread_mutex_destroy(&be->lock);
     free(be);
 }
 
@@ -617,27 +548,21 @@ px_backend_t *px_attach_new(const px_config_t *cfg, char *err, size_t errlen)
     be->super.tick = attach_tick;
     be->super.free = attach_free;
     be->cfg = cfg;
-    pthread_mutex_init(&be->lock, NULL);
-    if (px_curl_load(err, errlen) != 0)
-        goto fail;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (mcp_kube_config_load(&kc, NULL, err, errlen) != 0)
-        goto fail;
-    if (split_server(kc.server, be->host, sizeof(be->host), be->port, sizeof(be->port)) != 0) {
-        snprintf(err, errlen, "apiserver URL %s is not https://host[:port]", kc.server);
-        mcp_kube_config_dispose(&kc);
-        goto fail;
-    }
-    be->ssl_ctx = tls_ctx(&kc, err, errlen);
-    be->kube = be->ssl_ctx ? mcp_kube_new(&kc, &be->stop, err, errlen) : NULL;
-    mcp_kube_config_dispose(&kc);
+    be->kube = px_kube_open(&be->stop, &kc, err, errlen);
     if (!be->kube)
         goto fail;
-    if (pthread_create(&be->watcher, NULL, watcher_main, be) != 0) {
+    if (split_server(kc.server, be->host, sizeof(be->host), be->port, sizeof(be->port)) != 0)
+        snprintf(err, errlen, "apiserver URL %s is not https://host[:port]", kc.server);
+    else
+        be->ssl_ctx = tls_ctx(&kc, err, errlen);
+    mcp_kube_config_dispose(&kc);
+    if (!be->ssl_ctx)
+        goto fail;
+    if (px_podwatch_start(&be->watch, be->kube, cfg->ns, cfg->pod, cfg->container) != 0) {
         snprintf(err, errlen, "cannot start a thread");
         goto fail;
     }
-    be->watcher_started = 1;
+    be->watching = 1;
     return &be->super;
 fail:
     attach_free(&be->super);

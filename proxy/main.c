@@ -20,6 +20,7 @@ static const char usage_text[] =
     "Usage: mcp-proxy [OPTION]... --transport stdio --exec -- CMD [ARG]...\n"
     "  or:  mcp-proxy [OPTION]... --transport stdio --namespace NS --pod NAME-0 [--container C]\n"
     "  or:  mcp-proxy [OPTION]... --transport sse|streamable-http --target-host H --target-port N\n"
+    "                             [--namespace NS --pod NAME-0]\n"
     "Serve one MCP server to many MCP clients of either protocol era: streamable HTTP at /mcp\n"
     "(2026-07-28 and the handshake era), HTTP+SSE at /sse and /messages, /health, /metrics.\n"
     "\n"
@@ -27,7 +28,9 @@ static const char usage_text[] =
     "      --exec -- CMD [ARG]...   run the MCP server as a child process (stdio; restarted\n"
     "                               when it exits); no Kubernetes needed\n"
     "      --namespace=NS           Kubernetes mode: the MCP server pod's namespace\n"
-    "      --pod=NAME               the pod to attach to (stdio), e.g. <name>-0\n"
+    "      --pod=NAME               the pod to attach to (stdio), e.g. <name>-0; sse and\n"
+    "                               streamable-http: requests go to its IP while it is Ready\n"
+    "                               (503 while not), not by --target-host's cached DNS answer\n"
     "      --container=C            its container (default mcp)\n"
     "      --target-host=HOST       sse/streamable-http: the MCP server's host\n"
     "      --target-port=N          and port (requests are proxied with their paths)\n"
@@ -281,6 +284,8 @@ static int check(const px_config_t *cfg)
     }
     if (cfg->exec_argv || !cfg->target_host || !cfg->target_port)
         return bad_usage("%s", "sse and streamable-http need --target-host and --target-port");
+    if (k8s && !(cfg->ns && cfg->pod))
+        return bad_usage("%s", "--namespace and --pod go together");
     return 0;
 }
 

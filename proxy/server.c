@@ -3,7 +3,11 @@
  * bridge between them; a 100 ms tick runs their timers. For the HTTP
  * transports the same loop runs h2o's streaming reverse proxy instead, and a
  * small thread checks that the target accepts connections (for /health:
- * resolving the name would block the loop). SIGTERM drains: /health turns
+ * resolving the name would block the loop). Given --namespace and --pod
+ * there too, the proxy watches the MCP server pod (podwatch.c) and sends
+ * requests to its IP while it is Ready, and answers 503 at once while it is
+ * not, instead of trusting the headless Service's cached DNS answer, which
+ * names a replaced pod's dead IP for up to 30 s. SIGTERM drains: /health turns
  * 503, the listener closes, requests in flight get up to --drain-seconds to
  * finish, then streams end, sessions close and the server is stopped. */
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include "mcp/net.h"
 #include "mcp/tls.h"
 #include "http.h"
+#include "podwatch.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -46,6 +51,10 @@ typedef struct px_server {
     h2o_url_t target;
     pthread_t checker;
     int checker_started;
+    volatile int kube_stop;
+    mcp_kube_t *kube; /* HTTP transports with --pod: the pod watch's client */
+    px_podwatch_t watch;
+    int watching;
     _Atomic int target_ok, stop_checker, draining;
     volatile sig_atomic_t *stop;
     int config_disposed;
@@ -117,16 +126,35 @@ static int can_connect(const char *host, int port)
     return ok;
 }
 
+/* Where requests go now: 1 and the pod's IP in ip while the watched pod is
+ * Ready; 0 while the watch knows it is not; -1 when there is no watch (or
+ * it has not listed yet): the name given by --target-host. */
+static int target_ip(px_server_t *s, char *ip, size_t len)
+{
+    px_pod_t pod;
+
+    if (!s->watching || !px_podwatch_get(&s->watch, &pod))
+        return -1;
+    snprintf(ip, len, "%s", pod.ready ? pod.ip : "");
+    return pod.ready;
+}
+
 static void *checker_main(void *arg)
 {
     px_server_t *s = arg;
 
     while (!atomic_load(&s->stop_checker)) {
-        int ok = can_connect(s->cfg->target_host, s->cfg->target_port);
+        char ip[64];
+        int t = target_ip(s, ip, sizeof(ip));
+        int ok = t != 0 && can_connect(t > 0 ? ip : s->cfg->target_host, s->cfg->target_port);
 
         if (ok != atomic_load(&s->target_ok))
             mcp_log(ok ? MCP_LOG_INFO : MCP_LOG_WARN,
                     ok ? "target reachable" : "target unreachable", "host", s->cfg->target_host,
+                    "address",
+                    t > 0    ? ip
+                    : t == 0 ? "none (pod not ready)"
+                             : "by name",
                     NULL);
         atomic_store(&s->target_ok, ok);
         for (int i = 0;
@@ -194,6 +222,57 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 /* ---- set-up and tear-down ----------------------------------------------------------------------
  */
 
+typedef struct target_handler {
+    h2o_handler_t super;
+    px_server_t *s;
+} target_handler_t;
+
+static void send_unavailable(h2o_req_t *req)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    static const char body[] = "the MCP server pod is not ready\n";
+    h2o_iovec_t b = h2o_iovec_init(H2O_STRLIT(body));
+
+    req->res.status = 503;
+    req->res.reason = "Service Unavailable";
+    req->res.content_length = b.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    h2o_start_response(req, &gen);
+    h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Before h2o's reverse proxy (which declines to nothing else): while the
+ * pod watch knows the pod, the request goes to its IP, with the same Host
+ * header, path and response handling as h2o's handler gives it (a
+ * reprocess with the upstream's authority and a host:port override; h2o
+ * 2.2 lib/handler/proxy.c on_req does the same with a connection pool). */
+static int target_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    px_server_t *s = ((target_handler_t *)self)->s;
+    h2o_req_overrides_t *ov;
+    char ip[64];
+    int t = target_ip(s, ip, sizeof(ip));
+
+    if (t < 0)
+        return -1; /* h2o's reverse proxy, by name */
+    if (t == 0) {
+        send_unavailable(req);
+        return 0;
+    }
+    ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+    *ov = (h2o_req_overrides_t){NULL};
+    ov->hostport.host = h2o_strdup(&req->pool, ip, SIZE_MAX);
+    ov->hostport.port = (uint16_t)s->cfg->target_port;
+    ov->location_rewrite.match = &s->target;
+    ov->location_rewrite.path_prefix = req->pathconf->path;
+    h2o_reprocess_request(req, req->method, s->target.scheme, s->target.authority,
+                          h2o_build_destination(req, s->target.path.base, s->target.path.len, 0),
+                          ov, 0);
+    return 0;
+}
+
 static int setup_routes(px_server_t *s, char *err, size_t errlen)
 {
     h2o_hostconf_t *host =
@@ -211,6 +290,12 @@ static int setup_routes(px_server_t *s, char *err, size_t errlen)
     }
     h2o_proxy_config_vars_t pc = {.io_timeout = PROXY_IO_TIMEOUT, .keepalive_timeout = 2000};
 
+    if (s->cfg->pod && s->cfg->ns) {
+        target_handler_t *th = (target_handler_t *)h2o_create_handler(path, sizeof(*th));
+
+        th->super.on_req = target_on_req;
+        th->s = s;
+    }
     h2o_proxy_register_reverse_proxy(path, &s->target, &pc);
     if (s->cfg->tools) /* only then: without it the proxy's bytes pass untouched */
         px_rp_register_filter(&s->http, path);
@@ -230,6 +315,24 @@ static void ops_restart(void *ctx, const char *why)
 
     if (s->upstream)
         px_upstream_restart(s->upstream, why);
+}
+
+/* HTTP transports with --namespace and --pod: without a Kubernetes
+ * configuration (or a thread) the proxy goes on by the target's name. */
+static void start_pod_watch(px_server_t *s)
+{
+    char err[256] = "";
+
+    s->kube = px_kube_open(&s->kube_stop, NULL, err, sizeof(err));
+    if (s->kube &&
+        px_podwatch_start(&s->watch, s->kube, s->cfg->ns, s->cfg->pod, s->cfg->container) != 0)
+        snprintf(err, sizeof(err), "cannot start a thread");
+    else if (s->kube) {
+        s->watching = 1;
+        return;
+    }
+    mcp_log(MCP_LOG_WARN, "no pod watch: requests go to the target by name", "host",
+            s->cfg->target_host, "error", err, NULL);
 }
 
 static int setup(px_server_t *s, char *err, size_t errlen)
@@ -294,6 +397,8 @@ static int setup(px_server_t *s, char *err, size_t errlen)
             return -1;
         }
     } else {
+        if (s->cfg->pod && s->cfg->ns)
+            start_pod_watch(s);
         if (pthread_create(&s->checker, NULL, checker_main, s) != 0) {
             snprintf(err, errlen, "cannot start a thread");
             return -1;
@@ -372,6 +477,10 @@ static void teardown(px_server_t *s)
         atomic_store(&s->stop_checker, 1);
         pthread_join(s->checker, NULL);
     }
+    s->kube_stop = 1;
+    if (s->watching)
+        px_podwatch_stop(&s->watch);
+    mcp_kube_free(s->kube);
     mcp_health_stop(s->health);
     px_upstream_free(s->upstream); /* stops the server: stdin closed, then signals */
     s->upstream = NULL;

@@ -320,7 +320,8 @@ static void test_proxy_args(void **state)
                 "\"targetPort\":3001}",
                 &s);
     assert_args(&s, "[\"--port=9000\",\"--transport=streamable-http\","
-                    "\"--target-host=mcp-h-headless.ns1.svc\",\"--target-port=3001\"]");
+                    "\"--target-host=mcp-h-headless.ns1.svc\",\"--target-port=3001\","
+                    "\"--namespace=ns1\",\"--pod=h-0\"]");
     mcp_server_dispose(&s);
 }
 
