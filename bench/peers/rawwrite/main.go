@@ -1,10 +1,13 @@
 // Command rawwrite measures the apiserver's raw write rate on this machine,
 // the limit a controller's write rate is compared with (DESIGN.md section 8):
 // W workers, each on its own keep-alive HTTP/1.1 connection (as the
-// controller's workers), POST small ConfigMaps into one namespace until N
-// are created; prints one line: "RAW writes=N seconds=S per_s=R p50_ms p99_ms errors=E".
+// controller's workers), create small ConfigMaps into one namespace until N
+// are created, by server-side apply (-mode apply, the default: PATCH with
+// application/apply-patch+yaml, as DESIGN section 8 words the limit and as the
+// controller writes) or by plain POST (-mode post); prints one line:
+// "RAW writes=N seconds=S per_s=R p50_ms p99_ms errors=E workers=W mode=M".
 //
-// usage: rawwrite -server URL -ca CA -cert CERT -key KEY -namespace NS -n N -workers W
+// usage: rawwrite -server URL -ca CA -cert CERT -key KEY -namespace NS -n N -workers W [-mode apply|post]
 package main
 
 import (
@@ -31,7 +34,12 @@ func main() {
 	n := flag.Int("n", 1000, "objects to create")
 	workers := flag.Int("workers", 2, "concurrent workers (one connection each)")
 	prefix := flag.String("prefix", "raw", "object name prefix")
+	mode := flag.String("mode", "apply", "apply (server-side apply) or post")
 	flag.Parse()
+	if *mode != "apply" && *mode != "post" {
+		fmt.Fprintln(os.Stderr, "rawwrite: -mode must be apply or post")
+		os.Exit(2)
+	}
 
 	pem, err := os.ReadFile(*ca)
 	if err != nil {
@@ -69,7 +77,21 @@ func main() {
 				}
 				body := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s-%06d","labels":{"app":"rawwrite"}},"data":{"k":"v"}}`, *prefix, i)
 				s := time.Now()
-				resp, err := client.Post(url, "application/json", bytes.NewBufferString(body))
+				var resp *http.Response
+				var err error
+				if *mode == "post" {
+					resp, err = client.Post(url, "application/json", bytes.NewBufferString(body))
+				} else {
+					req, rerr := http.NewRequest(http.MethodPatch,
+						fmt.Sprintf("%s/%s-%06d?fieldManager=rawwrite&force=true", url, *prefix, i),
+						bytes.NewBufferString(body))
+					if rerr != nil {
+						errs.Add(1)
+						continue
+					}
+					req.Header.Set("Content-Type", "application/apply-patch+yaml")
+					resp, err = client.Do(req)
+				}
 				if err != nil {
 					errs.Add(1)
 					continue
@@ -96,6 +118,6 @@ func main() {
 		}
 		return float64(all[int(float64(len(all)-1)*p)].Microseconds()) / 1000
 	}
-	fmt.Printf("RAW writes=%d seconds=%.2f per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d workers=%d\n",
-		*n, el, float64(*n)/el, pct(0.5), pct(0.99), errs.Load(), *workers)
+	fmt.Printf("RAW writes=%d seconds=%.2f per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d workers=%d mode=%s\n",
+		*n, el, float64(*n)/el, pct(0.5), pct(0.99), errs.Load(), *workers, *mode)
 }
