@@ -1,16 +1,18 @@
 /* libcurl, loaded only when the proxy needs it: the Kubernetes client
- * (common/src/kube_curl.c) that stdio over pods/attach uses. mcp-proxy is
- * not linked with -lcurl; these definitions of the libcurl calls it makes
- * forward to libcurl.so.4 opened on first use. Debian's libcurl4 brings
- * about 4 MiB of resident shared libraries (GnuTLS via librtmp and libldap,
- * Kerberos, LDAP, libssh2, ...) into every process that links it, so
- * --exec and the HTTP transports, which never use it, no longer carry them
+ * (common/src/kube_curl.c) that stdio over pods/attach and the pod watch of
+ * the HTTP transports (--pod) use. mcp-proxy is not linked with -lcurl;
+ * these definitions of the libcurl calls it makes forward to libcurl.so.4
+ * opened on first use. Debian's libcurl4 brings about 4 MiB of resident
+ * shared libraries (GnuTLS via librtmp and libldap, Kerberos, LDAP,
+ * libssh2, ...) into every process that links it, so --exec and the HTTP
+ * transports without --pod, which never use it, no longer carry them
  * (DESIGN §8: RSS < 8 MiB). GnuTLS is loaded with GNUTLS_NO_IMPLICIT_INIT:
  * nothing here uses it (curl uses OpenSSL), so its global initialisation
  * (PKCS#11 modules, system config) is skipped.
  *
  * px_curl_load is called on the main thread before any other thread starts
- * (px_attach_new), so setting the environment around dlopen is safe. */
+ * (px_kube_open from px_attach_new, or from the server's set-up before its
+ * checker thread), so setting the environment around dlopen is safe. */
 #define CURL_DISABLE_TYPECHECK 1
 #include <dlfcn.h>
 #include <pthread.h>
@@ -140,8 +142,28 @@ CURLcode curl_easy_perform(CURL *h)
     return loaded() ? f.easy_perform(h) : CURLE_FAILED_INIT;
 }
 
-/* The variadic calls take one argument whose type the option number tells
- * (CURLOPTTYPE_*), as libcurl reads it. */
+enum { EASY, MULTI };
+
+/* f.easy_setopt or f.multi_setopt (api EASY or MULTI) with the one argument
+ * of ap, read as libcurl reads it: of the type its option number tells
+ * (CURLOPTTYPE_*; no multi option is a blob). */
+static int setopt(int api, void *h, int opt, va_list ap)
+{
+    if (opt < CURLOPTTYPE_OBJECTPOINT) {
+        long v = va_arg(ap, long);
+
+        return api == MULTI ? (int)f.multi_setopt(h, opt, v) : (int)f.easy_setopt(h, opt, v);
+    }
+    if (opt < CURLOPTTYPE_OFF_T || opt >= CURLOPTTYPE_BLOB) {
+        void *v = va_arg(ap, void *);
+
+        return api == MULTI ? (int)f.multi_setopt(h, opt, v) : (int)f.easy_setopt(h, opt, v);
+    }
+    curl_off_t v = va_arg(ap, curl_off_t);
+
+    return api == MULTI ? (int)f.multi_setopt(h, opt, v) : (int)f.easy_setopt(h, opt, v);
+}
+
 CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 {
     va_list ap;
@@ -150,12 +172,7 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
     if (!loaded())
         return CURLE_FAILED_INIT;
     va_start(ap, opt);
-    if (opt < CURLOPTTYPE_OBJECTPOINT)
-        rc = f.easy_setopt(h, opt, va_arg(ap, long));
-    else if (opt < CURLOPTTYPE_OFF_T || opt >= CURLOPTTYPE_BLOB)
-        rc = f.easy_setopt(h, opt, va_arg(ap, void *));
-    else
-        rc = f.easy_setopt(h, opt, va_arg(ap, curl_off_t));
+    rc = (CURLcode)setopt(EASY, h, (int)opt, ap);
     va_end(ap);
     return rc;
 }
@@ -222,12 +239,7 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
     if (!loaded())
         return CURLM_INTERNAL_ERROR;
     va_start(ap, opt);
-    if (opt < CURLOPTTYPE_OBJECTPOINT)
-        rc = f.multi_setopt(m, opt, va_arg(ap, long));
-    else if (opt < CURLOPTTYPE_OFF_T)
-        rc = f.multi_setopt(m, opt, va_arg(ap, void *));
-    else
-        rc = f.multi_setopt(m, opt, va_arg(ap, curl_off_t));
+    rc = (CURLMcode)setopt(MULTI, m, (int)opt, ap);
     va_end(ap);
     return rc;
 }

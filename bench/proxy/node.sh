@@ -162,14 +162,16 @@ start_peer() {
     thv_mcpserver | k apply -f - >/dev/null
 }
 
-# ready KIND/NAME: once it exists (made by an operator or the runner), rolled out (180 s)
+# ready KIND/NAME...: once each exists (made by an operator or the runner), rolled out (180 s)
 ready() {
-    local f=$tmp/${1#*/}.rollout
-    for _ in $(seq 120); do
-        k -n "$NS" get "$1" >/dev/null 2>&1 && break
-        sleep 1
+    local o
+    for o in "$@"; do
+        for _ in $(seq 120); do
+            k -n "$NS" get "$o" >/dev/null 2>&1 && break
+            sleep 1
+        done
+        k -n "$NS" rollout status "$o" --timeout=180s >>"$tmp/${o#*/}.rollout" 2>&1 || return 1
     done
-    k -n "$NS" rollout status "$1" --timeout=180s >>"$f" 2>&1
 }
 # pod_of DEPLOYMENT -> the name of its (one) running pod
 pod_of() {
@@ -200,6 +202,29 @@ why_not() {
     tail -1 "$tmp/$1.rollout" 2>/dev/null
     k -n "$NS" get pods -o wide 2>&1 | sed 's/^/     /' >&2
 }
+# side_up SIDE NAME LABEL KEYS KIND/NAME...: once the objects are rolled out, deployment NAME's
+# pod runs and its proxy answers /health at the ClusterIP of Service mcp-NAME-proxy, that proxy
+# is SIDE of the run (in sides, side_pod and side_pid); if not, it says why (LABEL did not
+# become ready), the keys in the array named KEYS go null, and it returns 1
+declare -A side_pod side_pid
+side_up() {
+    local side=$1 name=$2 label=$3 pod ip why
+    local -n keys=$4
+    shift 4
+    if ready "$@" && pod=$(pod_of "$name") && [[ -n $pod ]] &&
+        ip=$(k -n "$NS" get svc "mcp-$name-proxy" -o jsonpath='{.spec.clusterIP}') &&
+        wait_http "http://$ip:8080/health"; then
+        side_pod[$side]=$pod
+        side_pid[$side]=$(proxy_pid "$pod") || side_pid[$side]=
+        sides+=("$side=http://$ip:8080")
+        return 0
+    fi
+    why="$label did not become ready: $(why_not "$name")"
+    log "$why"
+    k -n "$NS" logs "deployment/$name" --tail=20 >&2 2>&1 || true
+    nulls "$why" "${keys[@]}"
+    return 1
+}
 
 if ((have_ours)); then
     ours_manifests | k apply -f - >/dev/null
@@ -211,44 +236,22 @@ fi
 
 sides=()
 if ((have_peer)); then
-    if ready deployment/time-thv && ready statefulset/time-thv &&
-        peer_pod=$(pod_of time-thv) && [[ -n $peer_pod ]] &&
-        peer_ip=$(k -n "$NS" get svc mcp-time-thv-proxy -o jsonpath='{.spec.clusterIP}') &&
-        wait_http "http://$peer_ip:8080/health"; then
-        stop_op
-        peer_pid=$(proxy_pid "$peer_pod") || peer_pid=
-        sides+=("thv=http://$peer_ip:8080")
-    else
+    if ! side_up thv time-thv thv-proxyrunner PEER_KEYS deployment/time-thv statefulset/time-thv; then
         have_peer=0
-        why="thv-proxyrunner did not become ready: $(why_not time-thv)"
-        log "$why"
-        k -n "$NS" logs deployment/time-thv --tail=20 >&2 2>&1 || true
         tail -5 "$tmp/thv-operator.log" >&2 || true
-        nulls "$why" "${PEER_KEYS[@]}"
-        stop_op
     fi
+    stop_op
 fi
-if ((have_ours)); then
-    if ready deployment/time-ours && ours_pod=$(pod_of time-ours) && [[ -n $ours_pod ]] &&
-        ours_ip=$(k -n "$NS" get svc mcp-time-ours-proxy -o jsonpath='{.spec.clusterIP}') &&
-        wait_http "http://$ours_ip:8080/health"; then
-        ours_pid=$(proxy_pid "$ours_pod") || ours_pid=
-        sides+=("ours=http://$ours_ip:8080")
-    else
-        have_ours=0
-        why="mcp-proxy (attach) did not become ready: $(why_not time-ours)"
-        log "$why"
-        k -n "$NS" logs deployment/time-ours --tail=20 >&2 2>&1 || true
-        nulls "$why" "${OURS_KEYS[@]}"
-    fi
+if ((have_ours)) && ! side_up ours time-ours "mcp-proxy (attach)" OURS_KEYS deployment/time-ours; then
+    have_ours=0
 fi
 ((${#sides[@]})) || exit 1
 
 echo "== proxy on the node: wrk -t$SESSIONS -c$SESSIONS -d${DURATION}s --latency -s bench/proxy/mcp.lua http://CLUSTER-IP:8080"
 echo "   $SESSIONS MCP sessions (streamable HTTP /mcp), tools/call $TOOL $ARGS; $(nproc) CPUs; $(uptime | sed 's/.*load/load/')"
 echo "   server: docker.io/mcp/time (stdio) in a StatefulSet, one per proxy"
-((have_ours)) && echo "   ours:   mcp-proxy --transport stdio --namespace $NS --pod time-ours-0 --container mcp (pod $ours_pod)"
-((have_peer)) && echo "   peer:   thv-proxyrunner run docker.io/mcp/time:latest (pod $peer_pod, made by thv-operator)"
+((have_ours)) && echo "   ours:   mcp-proxy --transport stdio --namespace $NS --pod time-ours-0 --container mcp (pod ${side_pod[ours]})"
+((have_peer)) && echo "   peer:   thv-proxyrunner run docker.io/mcp/time:latest (pod ${side_pod[thv]}, made by thv-operator)"
 proxy_rounds "${sides[@]}"
 echo "   after the run: $(uptime | sed 's/.*load/load/')"
 
@@ -274,8 +277,8 @@ report() {
     fi
     sum "$1=$rps" "$2=$(us_to_ms "$p50")" "$3=$(us_to_ms "$p99")" "$4=$rss"
 }
-((have_peer)) && report thv "thv-proxyrunner v0.47.0" "$peer_pid" "$peer_pod" "${PEER_KEYS[@]}"
-((have_ours)) && report ours "mcp-proxy (attach)" "$ours_pid" "$ours_pod" "${OURS_KEYS[@]}"
+((have_peer)) && report thv "thv-proxyrunner v0.47.0" "${side_pid[thv]}" "${side_pod[thv]}" "${PEER_KEYS[@]}"
+((have_ours)) && report ours "mcp-proxy (attach)" "${side_pid[ours]}" "${side_pod[ours]}" "${OURS_KEYS[@]}"
 if ((have_ours && have_peer)); then
     awk -v a="$(side_median ours rps)" -v b="$(side_median thv rps)" -v p="$(side_median ours p99_us)" \
         -v q="$(side_median thv p99_us)" 'BEGIN {

@@ -8,7 +8,9 @@
 # then the tool filter (--tools), the HTTP transports (server-everything over streamable HTTP and
 # SSE behind the reverse proxy, plain and with --tools: lists filtered, other calls refused,
 # batches, streaming kept), and faults (test/proxy/e2e_faults.py: progress routing,
-# a client hanging up mid-stream, the server killed mid-request, bad input).
+# a client hanging up mid-stream, the server killed mid-request, bad input); last, through a
+# stand-in apiserver (test/proxy/fake_apiserver.py), stdio over pods/attach and streamable HTTP
+# to the IP of a watched pod (503 at once while it is not Ready or gone).
 # Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
 set -euo pipefail
 PROXY=$(realpath "${1:-build/mcp-proxy}")
@@ -47,6 +49,31 @@ start_proxy() { # name args...
     done
     echo "FAIL $name: mcp-proxy did not become healthy in 40 s" >&2
     cat "$log" >&2
+    return 1
+}
+
+# 16 sessions of server-everything's client per run, each SDK (venv) a Python process: every
+# run must pass, and each venv must have run.
+clients() { # what venvs runs [client args...]
+    local what=$1 venvs=$2 runs=$3 out
+    shift 3
+    for venv in $venvs; do
+        out=$WORK/clients-${what//[^a-zA-Z0-9]/_}-$venv.json
+        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
+            --clients 16 --runs "$runs" "$@" >"$out" 2>&1 || true
+        while read -r line; do
+            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $what: $line"; else
+                echo "FAIL $what: $line"; fail=1; fi
+        done <"$out"
+        if ! grep -q '"ok": 16' "$out"; then echo "FAIL $what/$venv: no run"; fail=1; fi
+    done
+}
+
+wait_health() { # code seconds
+    for _ in $(seq $(($2 * 10))); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = "$1" ] && return 0
+        sleep 0.1
+    done
     return 1
 }
 
@@ -123,26 +150,13 @@ echo "== HTTP transports: server-everything over streamable HTTP and SSE behind 
 # each server twice: plain (h2o's reverse proxy, bytes untouched) and with the tool filter
 # (--tools: tools/list filtered in JSON and SSE answers, other tools/calls refused)
 FILTER=echo,get-sum,trigger-long-running-operation
-rp_clients() { # what runs [client args...]
-    local what=$1 runs=$2
-    shift 2
-    for venv in mcp1 mcp2; do
-        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
-            --clients 16 --runs "$runs" "$@" >"$WORK/rp-$what-$venv.json" 2>&1 || true
-        while read -r line; do
-            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $what: $line"; else
-                echo "FAIL $what: $line"; fail=1; fi
-        done <"$WORK/rp-$what-$venv.json"
-        if ! grep -q '"ok": 16' "$WORK/rp-$what-$venv.json"; then echo "FAIL $what/$venv: no run"; fail=1; fi
-    done
-}
 for mode in streamableHttp sse; do
     free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
     PIDS+=($!)
     if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
     start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
-    rp_clients "$mode" "$runs"
+    clients "$mode" "mcp1 mcp2" "$runs"
     # the clients are gone: so are the proxy's streams to the server (h2o alone would keep a
     # GET stream open until the server next writes to it)
     for _ in $(seq 50); do
@@ -157,7 +171,7 @@ for mode in streamableHttp sse; do
     fi
     kill "$PPID_"
     start_proxy "rp-$mode-tools" --transport "$t" --target-host localhost --target-port "$free" --tools "$FILTER"
-    rp_clients "$mode --tools $FILTER" "$runs" --tools "$FILTER" --refused get-env --calls 1
+    clients "$mode --tools $FILTER" "mcp1 mcp2" "$runs" --tools "$FILTER" --refused get-env --calls 1
     if [ "$mode" = streamableHttp ]; then
         "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-env "$FILTER" || fail=1
     fi
@@ -188,7 +202,7 @@ mkdir -p "$WORK/k8s"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
     -out "$WORK/k8s/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 python3 "$HERE/fake_apiserver.py" --cert "$WORK/k8s/cert.pem" --key "$WORK/k8s/key.pem" --token t0ken \
-    --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" -- node "$NPM/server-everything/dist/index.js" stdio \
+    --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" --pod-ip 127.0.0.1 -- node "$NPM/server-everything/dist/index.js" stdio \
     >"$WORK/k8s/fake.log" 2>&1 &
 FAKE=$!
 PIDS+=("$FAKE")
@@ -202,35 +216,68 @@ contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
 current-context: x
 EOF
 KUBECONFIG=$WORK/k8s/kubeconfig start_proxy attach --transport stdio --namespace ns --pod srv-0 --attach-stale 3
-attach_clients() { # what venvs...
-    local what=$1
-    shift
-    for venv in "$@"; do
-        "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server everything \
-            --clients 16 --runs mcp:modern,sse:legacy,mcp:legacy >"$WORK/attach-$venv.json" 2>&1 || true
-        while read -r line; do
-            if [[ $line == *'"ok": 16'* && $line == *'"errors": []'* ]]; then echo "ok   $what: $line"; else
-                echo "FAIL $what: $line"; fail=1; fi
-        done <"$WORK/attach-$venv.json"
-    done
-}
-wait_health() { # code seconds
-    for _ in $(seq $(($2 * 10))); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-attach_clients attached mcp2 mcp1
+ATTACH_RUNS=mcp:modern,sse:legacy,mcp:legacy
+clients attached "mcp2 mcp1" "$ATTACH_RUNS"
 kill "$(cat "$WORK/k8s/pid")" # the container restarts
-if wait_health 200 30 && sleep 1 && wait_health 200 30; then attach_clients "after a container restart" mcp2; else
+if wait_health 200 30 && sleep 1 && wait_health 200 30; then clients "after a container restart" mcp2 "$ATTACH_RUNS"; else
     echo "FAIL attach: not healthy after the container restart"; fail=1; fi
 kill -STOP "$FAKE" # the apiserver goes silent without closing anything: a stale stream
 if wait_health 503 15; then echo "ok   attach: stale stream noticed, /health 503"; else
     echo "FAIL attach: stale stream not noticed"; fail=1; fi
 kill -CONT "$FAKE"
-if wait_health 200 40; then attach_clients "after a stale stream" mcp2; else
+if wait_health 200 40; then clients "after a stale stream" mcp2 "$ATTACH_RUNS"; else
     echo "FAIL attach: not healthy after the apiserver came back"; fail=1; fi
+kill "$PPID_"
+
+echo "== streamable HTTP to the pod's IP (status.podIP of the watched pod, through the stand-in apiserver)"
+# The target's name is no DNS name (a label over 63 octets: the resolver fails it without a
+# query), so requests reach server-everything only by the pod's IP, 127.0.0.1.
+NOWHERE=mcp-x-headless-$(printf '%064d' 0).ns.svc.invalid
+free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$free node "$NPM/server-everything/dist/index.js" streamableHttp >"$WORK/ev-pod.log" 2>&1 &
+PIDS+=($!)
+fake_pod() { # ready|unready|delete|create
+    curl -fsS -o /dev/null --cacert "$WORK/k8s/cert.pem" -H "Authorization: Bearer t0ken" -X POST \
+        "https://127.0.0.1:$(cat "$WORK/k8s/port")/fake/pod?$1" || { echo "FAIL fake_apiserver: $1"; fail=1; }
+}
+ms() { echo $(($(date +%s%N) / 1000000)); }
+post_503() { # what: within 1 s a POST /mcp is refused at once, to be retried in 1 s
+    local t0 code h=$WORK/pod-503.h
+    t0=$(ms)
+    for _ in $(seq 10); do
+        code=$(curl -s -m 2 -o "$WORK/pod-503.b" -D "$h" -w '%{http_code}' -H 'Content-Type: application/json' \
+            -H 'Accept: application/json, text/event-stream' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}' \
+            "http://127.0.0.1:$PORT/mcp")
+        [ "$code" = 503 ] && break
+        sleep 0.1
+    done
+    if [ "$code" = 503 ] && grep -qix 'retry-after: 1'$'\r' "$h" &&
+        grep -q 'the MCP server pod is not ready' "$WORK/pod-503.b"; then
+        echo "ok   pod $1: POST /mcp 503 with Retry-After: 1 after $(($(ms) - t0)) ms"
+    else
+        echo "FAIL pod $1: POST /mcp answered $code within 1 s:"; cat "$h" "$WORK/pod-503.b"; echo; fail=1
+    fi
+}
+health_within() { # code seconds what
+    local t0
+    t0=$(ms)
+    if wait_health "$1" "$2"; then echo "ok   pod $3: /health $1 after $(($(ms) - t0)) ms"; else
+        echo "FAIL pod $3: /health not $1 within $2 s"; fail=1; fi
+}
+KUBECONFIG=$WORK/k8s/kubeconfig start_proxy pod-ip --transport streamable-http --target-host "$NOWHERE" \
+    --target-port "$free" --namespace ns --pod srv-0
+health_within 200 1 ready
+clients "pod ready" mcp2 mcp:auto
+fake_pod unready
+post_503 "not ready"
+health_within 503 5 "not ready"
+fake_pod ready
+health_within 200 5 "ready again"
+clients "pod ready again" mcp2 mcp:auto
+fake_pod delete
+post_503 deleted
+fake_pod create
+clients "pod replaced" mcp2 mcp:auto
 kill "$PPID_"
 
 # a sanitizer build (make test-proxy-e2e PX_E2E_BIN=build/asan/mcp-proxy) reports here

@@ -6,7 +6,12 @@ real MCP server process (the pod's container). Killing that process (its
 pid is in --pid-file) is a container restart: a new process, a new
 containerID in the pod, and the attach streams end, as the kubelet does.
 
-Usage: fake_apiserver.py --cert C --key K --token T --port-file F --pid-file P -- CMD...
+Given --pod-ip, the pod has that status.podIP and a Ready condition, which
+a test changes with POST /fake/pod?ready, ?unready, ?delete (the pod is gone)
+and ?create (a new pod, new uid, Ready); each change is a watch event.
+Watches resume from their resourceVersion.
+
+Usage: fake_apiserver.py --cert C --key K --token T --port-file F --pid-file P [--pod-ip IP] -- CMD...
 """
 
 import argparse
@@ -28,10 +33,13 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class Container:
-    def __init__(self, cmd, pid_file):
-        self.cmd, self.pid_file = cmd, pid_file
+    def __init__(self, cmd, pid_file, pod_ip):
+        self.cmd, self.pid_file, self.pod_ip = cmd, pid_file, pod_ip
         self.lock = threading.Condition()
         self.restarts = 0
+        self.rv = 10  # resourceVersion: one more at each change
+        self.events = []  # (resourceVersion, type, pod) of each change
+        self.present, self.ready, self.uid = True, True, 1
         self.streams = []  # sockets of attach streams
         self.start()
 
@@ -44,13 +52,37 @@ class Container:
         threading.Thread(target=self.pump_err, args=(self.proc,), daemon=True).start()
 
     def pod(self):
-        return {"kind": "Pod", "apiVersion": "v1",
-                "metadata": {"name": POD, "namespace": NS, "uid": "uid-1",
-                             "resourceVersion": str(10 + self.restarts)},
-                "status": {"containerStatuses": [{
-                    "name": CONTAINER, "restartCount": self.restarts,
-                    "containerID": f"containerd://{self.restarts}",
-                    "state": {"running": {"startedAt": "2026-11-30T00:00:00Z"}}}]}}
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": {"name": POD, "namespace": NS, "uid": f"uid-{self.uid}",
+                            "resourceVersion": str(self.rv)},
+               "status": {"containerStatuses": [{
+                   "name": CONTAINER, "restartCount": self.restarts,
+                   "containerID": f"containerd://{self.restarts}",
+                   "state": {"running": {"startedAt": "2026-11-30T00:00:00Z"}}}]}}
+        if self.pod_ip:
+            pod["status"]["podIP"] = self.pod_ip
+            pod["status"]["conditions"] = [{"type": "Ready", "status": str(self.ready)}]
+        return pod
+
+    def changed(self, type_):  # under self.lock
+        self.rv += 1
+        self.events.append((self.rv, type_, self.pod()))
+        self.lock.notify_all()
+
+    def control(self, what):
+        with self.lock:
+            if what in ("ready", "unready") and self.present:
+                self.ready = what == "ready"
+                self.changed("MODIFIED")
+            elif what == "delete" and self.present:
+                self.present = False
+                self.changed("DELETED")
+            elif what == "create" and not self.present:
+                self.present, self.ready, self.uid = True, True, self.uid + 1
+                self.changed("ADDED")
+            else:
+                return False
+        return True
 
     def pump(self, proc):
         while True:
@@ -70,7 +102,7 @@ class Container:
             self.restarts += 1
             time.sleep(0.3)
             self.start()
-            self.lock.notify_all()
+            self.changed("MODIFIED")
 
     def pump_err(self, proc):
         while os.read(proc.stderr.fileno(), 65536):
@@ -132,14 +164,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, {"kind": "Status", "message": "Unauthorized"})
         path, _, query = self.path.partition("?")
         if path == f"/api/v1/namespaces/{NS}/pods" and "watch=1" in query:
-            return self.watch()
+            return self.watch(query)
         if path == f"/api/v1/namespaces/{NS}/pods":
             c = self.server.container
-            return self.reply(200, {"kind": "PodList", "apiVersion": "v1",
-                                    "metadata": {"resourceVersion": str(10 + c.restarts)}, "items": [c.pod()]})
+            with c.lock:
+                body = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": str(c.rv)},
+                        "items": [c.pod()] if c.present else []}
+            return self.reply(200, body)
         if path == f"/api/v1/namespaces/{NS}/pods/{POD}/attach":
             return self.attach(query)
         self.reply(404, {"kind": "Status", "message": "not found"})
+
+    def do_POST(self):
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            return self.reply(401, {"kind": "Status", "message": "Unauthorized"})
+        path, _, query = self.path.partition("?")
+        if path == "/fake/pod" and self.server.container.control(query):
+            return self.reply(200, {"kind": "Status", "status": "Success"})
+        self.reply(400, {"kind": "Status", "message": f"cannot {query}"})
 
     def reply(self, status, body):
         data = json.dumps(body).encode()
@@ -149,21 +191,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def watch(self):
+    def watch(self, query):
         c = self.server.container
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        seen = c.restarts
+        rv = dict(kv.partition("=")[::2] for kv in query.split("&")).get("resourceVersion", "")
+        seen = int(rv) if rv.isdigit() else c.rv
         deadline = time.time() + 20
         while time.time() < deadline:
             with c.lock:
-                c.lock.wait(timeout=1)
-                now = c.restarts
-            if now != seen:
-                seen = now
-                ev = (json.dumps({"type": "MODIFIED", "object": c.pod()}) + "\n").encode()
+                c.lock.wait_for(lambda: c.rv > seen, timeout=1)
+                new = [e for e in c.events if e[0] > seen]
+            for seen, type_, pod in new:
+                ev = (json.dumps({"type": type_, "object": pod}) + "\n").encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
                 self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
@@ -217,6 +259,7 @@ def main():
     p.add_argument("--token", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--pid-file", required=True)
+    p.add_argument("--pod-ip", default="")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -227,7 +270,7 @@ def main():
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.token = a.token
     srv.attaches = 0
-    srv.container = Container(cmd, a.pid_file)
+    srv.container = Container(cmd, a.pid_file, a.pod_ip)
     with open(a.port_file, "w") as f:
         f.write(str(srv.server_address[1]))
     srv.serve_forever()
