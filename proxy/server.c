@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,8 @@ typedef struct px_server {
     mcp_kube_t *kube; /* HTTP transports with --pod: the pod watch's client */
     px_podwatch_t watch;
     int watching;
+    struct target_pool *pool;    /* keep-alive connections to the pod's current IP */
+    struct target_pool *retired; /* to earlier IPs: freed once none of theirs is left */
     _Atomic int target_ok, stop_checker, draining;
     volatile sig_atomic_t *stop;
     int config_disposed;
@@ -243,15 +246,83 @@ static void send_unavailable(h2o_req_t *req)
     h2o_send(req, &b, 1, H2O_SEND_STATE_FINAL);
 }
 
+/* Keep-alive connections to one pod IP (h2o's socket pool, 2 s idle, as
+ * h2o's own reverse proxy keeps them by name). When the IP changes the pool
+ * is retired; h2o counts its sockets (borrowed, idle and connecting) in
+ * _shared.count, and a retired pool is disposed once that is 0, so no
+ * socket can come back to freed memory. */
+typedef struct target_pool {
+    h2o_socketpool_t pool;
+    char ip[64];
+    struct target_pool *next;
+} target_pool_t;
+
+static target_pool_t *pool_for(px_server_t *s, const char *ip)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    socklen_t len;
+    target_pool_t *p;
+
+    if (s->pool && strcmp(s->pool->ip, ip) == 0)
+        return s->pool;
+    if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)s->cfg->target_port);
+        len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)s->cfg->target_port);
+        len = sizeof(*sin6);
+    } else
+        return NULL;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    snprintf(p->ip, sizeof(p->ip), "%s", ip);
+    h2o_socketpool_init_by_address(&p->pool, (struct sockaddr *)&ss, len, 0, SIZE_MAX);
+    h2o_socketpool_set_timeout(&p->pool, s->loop, 2000);
+    if (s->pool) {
+        s->pool->next = s->retired;
+        s->retired = s->pool;
+    }
+    s->pool = p;
+    return p;
+}
+
+static void pools_sweep(px_server_t *s, int all)
+{
+    target_pool_t **pp = &s->retired;
+
+    while (*pp) {
+        target_pool_t *p = *pp;
+
+        if (all || __sync_add_and_fetch(&p->pool._shared.count, 0) == 0) {
+            *pp = p->next;
+            h2o_socketpool_dispose(&p->pool);
+            free(p);
+        } else
+            pp = &p->next;
+    }
+    if (all && s->pool) {
+        h2o_socketpool_dispose(&s->pool->pool);
+        free(s->pool);
+        s->pool = NULL;
+    }
+}
+
 /* Before h2o's reverse proxy (which declines to nothing else): while the
- * pod watch knows the pod, the request goes to its IP, with the same Host
- * header, path and response handling as h2o's handler gives it (a
- * reprocess with the upstream's authority and a host:port override; h2o
- * 2.2 lib/handler/proxy.c on_req does the same with a connection pool). */
+ * pod watch knows the pod, the request goes to its IP, over a kept-alive
+ * connection when one is idle, with the same Host header, path and
+ * response handling as h2o's handler gives it (a reprocess with the
+ * upstream's authority and our socket pool, as h2o 2.2 lib/handler/proxy.c
+ * on_req does with its pool by name). */
 static int target_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     px_server_t *s = ((target_handler_t *)self)->s;
     h2o_req_overrides_t *ov;
+    target_pool_t *p;
     char ip[64];
     int t = target_ip(s, ip, sizeof(ip));
 
@@ -263,8 +334,13 @@ static int target_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
     *ov = (h2o_req_overrides_t){NULL};
-    ov->hostport.host = h2o_strdup(&req->pool, ip, SIZE_MAX);
-    ov->hostport.port = (uint16_t)s->cfg->target_port;
+    p = pool_for(s, ip);
+    if (p)
+        ov->socketpool = &p->pool;
+    else { /* not an IP literal: one connection per request */
+        ov->hostport.host = h2o_strdup(&req->pool, ip, SIZE_MAX);
+        ov->hostport.port = (uint16_t)s->cfg->target_port;
+    }
     ov->location_rewrite.match = &s->target;
     ov->location_rewrite.path_prefix = req->pathconf->path;
     h2o_reprocess_request(req, req->method, s->target.scheme, s->target.authority,
@@ -421,6 +497,8 @@ static void tick(px_server_t *s)
 
     if (s->upstream)
         px_upstream_tick(s->upstream, now);
+    if (s->retired)
+        pools_sweep(s, 0);
     if (s->bridge) {
         px_bridge_tick(s->bridge, now);
         atomic_store(&s->target_ok,
@@ -498,6 +576,7 @@ static void teardown(px_server_t *s)
             h2o_context_dispose(&s->ctx);
             free(s->ctx.queue); /* h2o 2.2.5 closes the queue but never frees it (evloop) */
             px_http_dispose(&s->http);
+            pools_sweep(s, 1);                  /* no connection is left */
             h2o_config_dispose(&s->globalconf); /* the reverse proxy's pool timer goes here */
             s->config_disposed = 1;
             h2o_evloop_run(s->loop, 0);
