@@ -74,7 +74,8 @@ static void set_pod(px_podwatch_t *pw, const json_t *obj, uint32_t epoch)
     px_pod_from_json(obj, pw->container, &pw->pod, &now);
     if (now.generation != pw->pod.generation || now.ready != pw->pod.ready ||
         strcmp(now.ip, pw->pod.ip) != 0)
-        mcp_log(MCP_LOG_INFO, "mcp server pod changed", "pod", pw->name, "running",
+        mcp_log(MCP_LOG_INFO, now.uid[0] ? "mcp server pod changed" : "mcp server pod gone", "pod",
+                pw->name, "uid", now.uid[0] ? now.uid : "none", "running",
                 now.running ? "true" : "false", "ready", now.ready ? "true" : "false", "ip",
                 now.ip[0] ? now.ip : "none", NULL);
     pw->pod = now;
