@@ -35,8 +35,9 @@ python3 "$root/bench/summary.py" "$SUMMARY" --show >"$build/bench/smoke.show"
 # without the ToolHive peer, its own keys are the only ones allowed to be null;
 # the proxy-on-the-node keys (bench/proxy/node.sh) are never smoked: its
 # cluster with a node takes a minute or more to come up, not seconds
-grep '^null: ' "$build/bench/smoke.show" | grep -v '^null: proxy\.\(node\|peer_thv\)_' || true
-nulls=$(grep '^null: ' "$build/bench/smoke.show" | grep -v '^null: proxy\.\(node\|peer_thv\)_' |
+null_lines=$(grep '^null: ' "$build/bench/smoke.show" | grep -v '^null: proxy\.\(node\|peer_thv\)_' || true)
+[[ -n $null_lines ]] && echo "$null_lines"
+nulls=$(echo "$null_lines" |
     { if [[ $thv_peer == 0 ]]; then grep -v '^null: controller\.peer_'; else cat; fi; } | grep -c . || true)
 echo "bench-smoke: $(($(date +%s) - t0)) s, $nulls null keys"
 [[ $nulls == 0 || ( ! -f $root/proxy/main.c && $nulls == 3 ) ]]

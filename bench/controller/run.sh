@@ -281,11 +281,11 @@ metadata: {name: $NS-$i}
     if [[ $side == ours && $n == "$largest" && $SCALE != 1 ]]; then
         log "raw write limit: $n ConfigMaps, $WORKERS workers, same control plane"
         kubectl create namespace bench-raw >/dev/null
-        "$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
-            -key "$MCP_CLUSTER_ADMIN_KEY" -namespace bench-raw -n "$n" -workers "$WORKERS" -mode apply >"$OUT/raw"
-        "$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
-            -key "$MCP_CLUSTER_ADMIN_KEY" -namespace bench-raw -n "$n" -workers "$WORKERS" -mode post \
-            -prefix post >"$OUT/raw-post"
+        for mode in apply post; do
+            "$RAW" -server "$MCP_CLUSTER_API_URL" -ca "$MCP_CLUSTER_CA" -cert "$MCP_CLUSTER_ADMIN_CERT" \
+                -key "$MCP_CLUSTER_ADMIN_KEY" -namespace bench-raw -n "$n" -workers "$WORKERS" \
+                -mode "$mode" -prefix "$mode" >"$OUT/raw-$mode"
+        done
     fi
     {
         echo "seconds=$(echo "$t1 - $t0" | bc)"
@@ -384,13 +384,10 @@ for n in "${sizes[@]}"; do
     fi
 done
 
-raw=$(cat "$OUT/raw")
-raw_rate=$(sed -n 's/.* per_s=\([0-9]*\).*/\1/p' <<<"$raw")
-raw_post=$(cat "$OUT/raw-post")
-raw_post_rate=$(sed -n 's/.* per_s=\([0-9]*\).*/\1/p' <<<"$raw_post")
+per_s() { sed -n 's/.* per_s=\([0-9]*\).*/\1/p' "$OUT/raw-$1"; }
+raw_rate=$(per_s apply) raw_post_rate=$(per_s post)
 echo "== raw limit: bench/peers/rawwrite -n $largest -workers $WORKERS -mode apply|post (small ConfigMaps, keep-alive HTTP/1.1)"
-echo "   $raw"
-echo "   $raw_post"
+sed 's/^/   /' "$OUT/raw-apply" "$OUT/raw-post"
 
 k=ours-$largest
 ours_rate=$(echo "$(get "$k" window_writes) / $(get "$k" seconds)" | bc -l)

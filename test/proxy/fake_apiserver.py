@@ -159,9 +159,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def unauthorized(self):  # answers 401 unless the request carries the token
+        if self.headers.get("Authorization") == f"Bearer {self.server.token}":
+            return False
+        self.reply(401, {"kind": "Status", "message": "Unauthorized"})
+        return True
+
     def do_GET(self):
-        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
-            return self.reply(401, {"kind": "Status", "message": "Unauthorized"})
+        if self.unauthorized():
+            return
         path, _, query = self.path.partition("?")
         if path == f"/api/v1/namespaces/{NS}/pods" and "watch=1" in query:
             return self.watch(query)
@@ -176,8 +182,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(404, {"kind": "Status", "message": "not found"})
 
     def do_POST(self):
-        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
-            return self.reply(401, {"kind": "Status", "message": "Unauthorized"})
+        if self.unauthorized():
+            return
         path, _, query = self.path.partition("?")
         if path == "/fake/pod" and self.server.container.control(query):
             return self.reply(200, {"kind": "Status", "status": "Success"})
