@@ -14,6 +14,7 @@
 
 #include "mcp/log.h"
 #include "mcp/opt.h"
+#include "mcp/validate.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -177,6 +178,19 @@ static int parse_tools(const char *arg, px_config_t *cfg)
     return 0;
 }
 
+/* A Kubernetes name of --NAME that breaks its rule (why, from
+ * common/src/validate.c in the apiserver's wording; NULL when valid): exit 2
+ * naming the option, the value and the rule. */
+static int bad_name(const char *name, const char *arg, const char *why)
+{
+    char msg[512];
+
+    if (!why)
+        return 0;
+    snprintf(msg, sizeof(msg), "invalid value '%.200s' for --%s: %s", arg, name, why);
+    return bad_usage("%s", msg);
+}
+
 static int apply_option(int opt, const char *arg, px_config_t *cfg)
 {
     long l;
@@ -193,15 +207,15 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         else
             bad = 1;
         break;
-    case OPT_NS:
+    case OPT_NS: /* names go into the apiserver's URL paths and field selectors */
         cfg->ns = arg;
-        break;
+        return bad_name("namespace", arg, mcp_check_dns1123_label(arg));
     case OPT_POD:
         cfg->pod = arg;
-        break;
+        return bad_name("pod", arg, mcp_check_dns1123_subdomain(arg));
     case OPT_CONTAINER:
         cfg->container = arg;
-        break;
+        return bad_name("container", arg, mcp_check_dns1123_label(arg));
     case OPT_THOST:
         cfg->target_host = arg;
         break;

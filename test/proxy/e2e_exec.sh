@@ -197,6 +197,18 @@ if ! grep -q '"versions": \["2026-07-28"\]' "$WORK/rp-modern-mcp2.json"; then
     echo "FAIL no 2026-07-28 run through the reverse proxy"; fail=1; fi
 kill "$PPID_" "$BACKEND_PID"
 
+echo "== Kubernetes names: a bad --namespace, --pod or --container exits 2 naming the option and the rule"
+# they go into the apiserver's URL paths and field selectors, unescaped
+for bad in --namespace=Foo/bar '--pod=srv-0&watch=0' --container=x.y; do
+    rc=0
+    out=$("$PROXY" --transport stdio --namespace ns --pod srv-0 "$bad" 2>&1) || rc=$?
+    if [ "$rc" = 2 ] && [[ $out == *"invalid value '${bad#*=}' for ${bad%%=*}: "*[a-z]* ]]; then
+        echo "ok   $bad: ${out%%$'\n'*}"
+    else
+        echo "FAIL $bad: exit $rc: $out"; fail=1
+    fi
+done
+
 echo "== stdio over pods/attach (v5.channel.k8s.io) through a stand-in apiserver (test/proxy/fake_apiserver.py)"
 mkdir -p "$WORK/k8s"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
