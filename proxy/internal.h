@@ -82,6 +82,8 @@ typedef struct px_config {
     const char *ns, *pod, *container;
     const char *target_host;
     int target_port;
+    const char *target_path; /* the server's path for its transport (bridging) */
+    int passthrough;         /* sse/streamable-http: h2o's reverse proxy, no bridging */
     size_t max_message;
     int max_sessions, max_inflight;
     double idle_timeout, drain_seconds, probe_timeout;
@@ -145,6 +147,35 @@ void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *
 /* Append one SSE event ("event: <event>\n" when event != NULL, then one
  * "data: " line per line of data, then a blank line). */
 int px_sse_event(mcp_buf_t *out, const char *event, const char *data, size_t len);
+
+/* Reading a text/event-stream (HTML Living Standard, "Interpreting an event
+ * stream"): cb gets each event's type ("message" when none) and its data
+ * lines joined by "\n" (valid during the call); data NULL when the event
+ * was over `cap` bytes (it is skipped). Events without data are not
+ * dispatched; id and retry are ignored. */
+typedef void (*px_sse_cb)(void *ctx, const char *event, const char *data, size_t len);
+typedef struct px_sse_reader {
+    px_lines_t lines;
+    mcp_buf_t data;
+    char event[64];
+    int has_data, too_big;
+    px_sse_cb cb;
+    void *ctx;
+} px_sse_reader_t;
+void px_sse_reader_init(px_sse_reader_t *r, size_t cap, px_sse_cb cb, void *ctx);
+void px_sse_reader_dispose(px_sse_reader_t *r);
+void px_sse_reader_feed(px_sse_reader_t *r, const char *p, size_t n);
+
+/* The MCP headers of a POST carrying msg to a Streamable HTTP server:
+ * MCP-Protocol-Version (the message's _meta protocolVersion, 2026-07-28,
+ * else `version`, the one the handshake agreed; 2025-06-18 and later
+ * require it), and for requests and notifications Mcp-Method, plus
+ * Mcp-Name for tools/call and prompts/get (params.name) and
+ * resources/read (params.uri), base64-encoded when not plain printable
+ * ASCII (2026-07-28, "Standard headers"). add gets each "Name: value"
+ * (valid during the call). version may be NULL. */
+typedef void (*px_header_cb)(void *ctx, const char *line);
+void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, void *ctx);
 
 /* ---- toolfilter.c: --tools ------------------------------------------------------ */
 

@@ -2,7 +2,10 @@
  * responses, serializing, and the two framings the proxy speaks: newline
  * delimited messages towards a stdio server (with a cap per line) and SSE
  * events towards clients. Pure functions, no I/O. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -190,4 +193,124 @@ int px_sse_event(mcp_buf_t *out, const char *event, const char *data, size_t len
         data = nl + 1;
     }
     return rc ? rc : mcp_buf_adds(out, "\n");
+}
+
+/* ---- reading SSE (HTML Living Standard, "Interpreting an event stream") -------------- */
+
+static void sse_reader_line(void *ctx, const char *line, size_t len)
+{
+    px_sse_reader_t *r = ctx;
+    const char *colon;
+    size_t name_len, vlen;
+    const char *v;
+
+    if (!line) { /* a line over the cap: the event it belongs to is too large */
+        r->too_big = 1;
+        return;
+    }
+    if (len == 0) { /* dispatch */
+        if (r->too_big)
+            r->cb(r->ctx, r->event[0] ? r->event : "message", NULL, 0);
+        else if (r->has_data)
+            r->cb(r->ctx, r->event[0] ? r->event : "message", r->data.data ? r->data.data : "",
+                  r->data.len);
+        mcp_buf_reset(&r->data);
+        r->event[0] = '\0';
+        r->has_data = r->too_big = 0;
+        return;
+    }
+    colon = memchr(line, ':', len);
+    name_len = colon ? (size_t)(colon - line) : len;
+    v = colon ? colon + 1 : line + len;
+    vlen = colon ? len - name_len - 1 : 0;
+    if (vlen && *v == ' ')
+        v++, vlen--;
+    if (name_len == 0) /* a comment */
+        return;
+    if (name_len == 5 && memcmp(line, "event", 5) == 0) {
+        if (vlen >= sizeof(r->event))
+            vlen = sizeof(r->event) - 1;
+        memcpy(r->event, v, vlen);
+        r->event[vlen] = '\0';
+    } else if (name_len == 4 && memcmp(line, "data", 4) == 0 && !r->too_big) {
+        if ((r->has_data && mcp_buf_add(&r->data, "\n", 1) != 0) || mcp_buf_add(&r->data, v, vlen) != 0)
+            r->too_big = 1;
+        r->has_data = 1;
+    } /* id, retry and unknown fields: nothing the proxy uses */
+}
+
+void px_sse_reader_init(px_sse_reader_t *r, size_t cap, px_sse_cb cb, void *ctx)
+{
+    memset(r, 0, sizeof(*r));
+    px_lines_init(&r->lines, cap + 16);
+    r->lines.flags = PX_LINES_EMPTY | PX_LINES_DROPS;
+    mcp_buf_init(&r->data, cap);
+    r->cb = cb;
+    r->ctx = ctx;
+}
+
+void px_sse_reader_dispose(px_sse_reader_t *r)
+{
+    px_lines_dispose(&r->lines);
+    mcp_buf_dispose(&r->data);
+}
+
+void px_sse_reader_feed(px_sse_reader_t *r, const char *p, size_t n)
+{
+    px_lines_feed(&r->lines, p, n, sse_reader_line, r);
+}
+
+/* ---- the MCP headers of a POST to a Streamable HTTP server -------------------------------- */
+
+/* printable ASCII without spaces goes as it is; anything else as "=?base64?...?=" (2026-07-28, Streamable HTTP, header value encoding) */
+static void add_name_header(const char *name, px_header_cb add, void *ctx)
+{
+    size_t n = strlen(name), i;
+    char *line;
+
+    for (i = 0; i < n && name[i] >= 0x21 && name[i] <= 0x7e; i++)
+        ;
+    if (i == n) {
+        line = malloc(n + 11);
+        if (line)
+            snprintf(line, n + 11, "Mcp-Name: %s", name);
+    } else {
+        size_t cap = 4 * ((n + 2) / 3) + 23;
+
+        line = malloc(cap);
+        if (line) {
+            memcpy(line, "Mcp-Name: =?base64?", 19);
+            EVP_EncodeBlock((unsigned char *)line + 19, (const unsigned char *)name, (int)n);
+            strcat(line, "?=");
+        }
+    }
+    if (line)
+        add(ctx, line);
+    free(line);
+}
+
+void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, void *ctx)
+{
+    const char *method = px_msg_method(msg);
+    const char *pv = json_string_value(px_msg_meta(msg, PX_META_VERSION));
+    json_t *params = json_object_get(msg, "params");
+    const char *name = NULL;
+    char line[160];
+
+    if (!pv)
+        pv = version;
+    if (pv && *pv && strlen(pv) < 64) {
+        snprintf(line, sizeof(line), "MCP-Protocol-Version: %s", pv);
+        add(ctx, line);
+    }
+    if (!*method || strlen(method) > 120)
+        return;
+    snprintf(line, sizeof(line), "Mcp-Method: %s", method);
+    add(ctx, line);
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
+        name = json_string_value(json_object_get(params, "name"));
+    else if (strcmp(method, "resources/read") == 0)
+        name = json_string_value(json_object_get(params, "uri"));
+    if (name)
+        add_name_header(name, add, ctx);
 }

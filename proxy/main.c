@@ -34,7 +34,12 @@ static const char usage_text[] =
     "                               (503 while not), not by --target-host's cached DNS answer\n"
     "      --container=C            its container (default mcp)\n"
     "      --target-host=HOST       sse/streamable-http: the MCP server's host\n"
-    "      --target-port=N          and port (requests are proxied with their paths)\n"
+    "      --target-port=N          and port\n"
+    "      --target-path=PATH       where the MCP server serves its transport (default /mcp\n"
+    "                               for streamable-http, /sse for sse)\n"
+    "      --passthrough            sse/streamable-http: reverse-proxy requests unchanged\n"
+    "                               (clients must speak the server's era and transport;\n"
+    "                               each keeps its own session) instead of bridging\n"
     "      --tools=a,b,...          only these tools: tools/list filtered, other calls refused\n"
     "      --port=N                 port to listen on (default 8080)\n"
     "      --bind=ADDR              address to listen on (default: all)\n"
@@ -64,6 +69,8 @@ enum {
     OPT_CONTAINER,
     OPT_THOST,
     OPT_TPORT,
+    OPT_TPATH,
+    OPT_PASSTHROUGH,
     OPT_TOOLS,
     OPT_PORT,
     OPT_BIND,
@@ -91,6 +98,8 @@ static const struct option options[] = {
     {"container", required_argument, NULL, OPT_CONTAINER},
     {"target-host", required_argument, NULL, OPT_THOST},
     {"target-port", required_argument, NULL, OPT_TPORT},
+    {"target-path", required_argument, NULL, OPT_TPATH},
+    {"passthrough", no_argument, NULL, OPT_PASSTHROUGH},
     {"tools", required_argument, NULL, OPT_TOOLS},
     {"port", required_argument, NULL, OPT_PORT},
     {"bind", required_argument, NULL, OPT_BIND},
@@ -222,6 +231,15 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     case OPT_TPORT:
         bad = mcp_opt_int(arg, 1, 65535, &cfg->target_port);
         break;
+    case OPT_TPATH: /* an absolute path of printable ASCII, as it goes on the request line */
+        cfg->target_path = arg;
+        bad = arg[0] != '/' || strlen(arg) > 256;
+        for (const char *p = arg; *p && !bad; p++)
+            bad = *p <= 0x20 || *p >= 0x7f;
+        break;
+    case OPT_PASSTHROUGH:
+        cfg->passthrough = 1;
+        break;
     case OPT_TOOLS:
         bad = parse_tools(arg, cfg);
         break;
@@ -282,7 +300,7 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
 }
 
 /* The mode flags must name exactly one way to reach the MCP server. */
-static int check(const px_config_t *cfg)
+static int check(px_config_t *cfg)
 {
     int k8s = cfg->ns || cfg->pod;
 
@@ -290,6 +308,8 @@ static int check(const px_config_t *cfg)
         return bad_usage("%s", "--tls-cert-file and --tls-key-file go together");
 
     if (cfg->transport == PX_T_STDIO) {
+        if (cfg->target_path || cfg->passthrough)
+            return bad_usage("%s", "--target-path and --passthrough are for sse and streamable-http");
         if (cfg->exec_argv && (k8s || cfg->target_host))
             return bad_usage("%s", "--exec excludes --namespace/--pod/--target-host");
         if (!cfg->exec_argv && !(cfg->ns && cfg->pod))
@@ -300,6 +320,8 @@ static int check(const px_config_t *cfg)
         return bad_usage("%s", "sse and streamable-http need --target-host and --target-port");
     if (k8s && !(cfg->ns && cfg->pod))
         return bad_usage("%s", "--namespace and --pod go together");
+    if (!cfg->target_path)
+        cfg->target_path = cfg->transport == PX_T_SSE ? "/sse" : "/mcp";
     return 0;
 }
 

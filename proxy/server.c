@@ -420,7 +420,7 @@ static int setup(px_server_t *s, char *err, size_t errlen)
     s->globalconf.max_request_entity_size = s->cfg->max_message;
     s->globalconf.proxy.io_timeout = PROXY_IO_TIMEOUT;
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mcp-proxy"));
-    if (s->cfg->transport == PX_T_STDIO) {
+    if (!s->cfg->passthrough) {
         px_bridge_ops_t ops = {.write = ops_write, .restart = ops_restart, .ctx = s};
 
         s->bridge = px_bridge_new(s->cfg, &ops);

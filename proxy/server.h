@@ -11,8 +11,8 @@
  * exit status. `cfg` is borrowed. */
 int px_run(px_config_t *cfg, volatile sig_atomic_t *stop);
 
-/* The backend for the stdio transport: exec when cfg->exec_argv is set,
- * else pods/attach. NULL with a message in err. */
+/* The backend: the HTTP client for sse and streamable-http, exec when
+ * cfg->exec_argv is set, else pods/attach. NULL with a message in err. */
 px_backend_t *px_server_backend(const px_config_t *cfg, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* The stream to the MCP server (upstream.c) and the backends that provide
- * it: a child process (exec.c) or a pods/attach WebSocket (attach.c). The
+ * it: a child process (exec.c), a pods/attach WebSocket (attach.c) or the
+ * server's own HTTP transport (httpup.c). The
  * bridge never learns which: it sees lines, "up" and "down". */
 #ifndef PX_UPSTREAM_H
 #define PX_UPSTREAM_H
@@ -44,6 +45,13 @@ void px_upstream_restart(void *ctx, const char *why);
 void px_upstream_tick(px_upstream_t *u, uint64_t now_ms);
 int px_upstream_connected(const px_upstream_t *u);
 uint64_t px_upstream_restarts(const px_upstream_t *u);
+
+/* httpup.c: the MCP server's own HTTP transport (cfg->transport sse or
+ * streamable-http, at target_host:target_port + target_path; by the IP of
+ * pod cfg->pod while it is Ready when cfg->ns and cfg->pod are set and a
+ * Kubernetes configuration is found). cfg is borrowed. NULL with a message
+ * in err (libcurl cannot be loaded, out of memory). */
+px_backend_t *px_http_backend_new(const px_config_t *cfg, char *err, size_t errlen);
 
 /* exec.c: `argv` is borrowed (NULL-terminated). */
 px_backend_t *px_exec_new(char **argv);
