@@ -62,9 +62,8 @@ typedef struct attach_be {
 
 /* One stream; freed by whoever drops the last reference. */
 typedef struct conn {
-    _Atomic int refs, stop, done;
+    px_sthread_t t; /* first: the thread, its socketpair end (t.fd), stop */
     attach_be_t *be;
-    int fd; /* the thread's end of the socketpair */
     char path[768];
     SSL *ssl;
     int sock;
@@ -73,24 +72,14 @@ typedef struct conn {
     uint64_t last_rx;
 } conn_t;
 
-static uint64_t mono_ms(void)
+static void conn_destroy(px_sthread_t *t)
 {
-    struct timespec ts;
+    conn_t *c = (conn_t *)t;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void conn_unref(conn_t *c)
-{
-    if (atomic_fetch_sub(&c->refs, 1) != 1)
-        return;
     if (c->ssl)
         SSL_free(c->ssl);
     if (c->sock >= 0)
         close(c->sock);
-    if (c->fd >= 0)
-        close(c->fd);
     OPENSSL_cleanse(c->pre, sizeof(c->pre));
     free(c);
 }
@@ -295,12 +284,12 @@ static ssize_t io_recv(void *ctx, uint8_t *buf, size_t len)
 
         memcpy(buf, c->pre + c->pre_off, k);
         c->pre_off += k;
-        c->last_rx = mono_ms();
+        c->last_rx = px_mono_ms();
         return (ssize_t)k;
     }
     n = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
     if (n > 0) {
-        c->last_rx = mono_ms();
+        c->last_rx = px_mono_ms();
         return n;
     }
     switch (SSL_get_error(c->ssl, n)) {
@@ -339,7 +328,7 @@ static int sink_stdout(void *ctx, const uint8_t *p, size_t n)
     conn_t *c = ctx;
 
     while (n) { /* the thread's end blocks: the loop reads at its pace */
-        ssize_t w = write(c->fd, p, n);
+        ssize_t w = write(c->t.fd, p, n);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -379,9 +368,9 @@ static const char *pump(conn_t *c, px_ws_t *ws)
     uint64_t last_ping = 0;
     uint64_t stale_ms = (uint64_t)(c->be->cfg->attach_stale * 1000), ping_ms = stale_ms / 3;
 
-    c->last_rx = mono_ms();
-    while (!atomic_load(&c->stop)) {
-        struct pollfd p[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
+    c->last_rx = px_mono_ms();
+    while (!atomic_load(&c->t.stop)) {
+        struct pollfd p[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->t.fd, .events = POLLIN}};
         uint64_t now;
 
         if (px_ws_want_write(ws))
@@ -398,7 +387,7 @@ static const char *pump(conn_t *c, px_ws_t *ws)
                 return "the attach stream broke";
         }
         if (p[1].revents) {
-            ssize_t n = read(c->fd, buf, sizeof(buf));
+            ssize_t n = read(c->t.fd, buf, sizeof(buf));
 
             if (n <= 0) { /* the loop closed its end: close stdin (v5), then leave */
                 px_ws_close_stdin(ws);
@@ -408,7 +397,7 @@ static const char *pump(conn_t *c, px_ws_t *ws)
             if (px_ws_stdin(ws, buf, (size_t)n) != 0)
                 return "cannot queue stdin";
         }
-        now = mono_ms();
+        now = px_mono_ms();
         if (now - c->last_rx > stale_ms)
             return "stale attach: nothing from the apiserver, pings unanswered";
         if (now - c->last_rx > ping_ms && now - last_ping > ping_ms) {
@@ -443,9 +432,7 @@ static void *conn_main(void *arg)
             mcp_log(MCP_LOG_WARN, "attach stream ended", "why", why, NULL);
     }
     px_ws_free(ws);
-    shutdown(c->fd, SHUT_RDWR); /* the loop sees EOF: the stream is down */
-    atomic_store(&c->done, 1);
-    conn_unref(c);
+    px_sthread_exit(&c->t);
     return NULL;
 }
 
@@ -456,9 +443,8 @@ static int attach_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err
 {
     attach_be_t *be = (attach_be_t *)pb;
     px_pod_t pod;
-    int sv[2];
     conn_t *c;
-    pthread_t t;
+    int rc;
 
     px_podwatch_get(&be->watch, &pod);
     if (!pod.running) {
@@ -466,37 +452,21 @@ static int attach_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err
                  be->cfg->ns, be->cfg->pod);
         return MCP_ENOENT;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        return MCP_EIO;
-    }
     c = calloc(1, sizeof(*c));
-    if (!c) {
-        close(sv[0]);
-        close(sv[1]);
+    if (!c)
         return MCP_ENOMEM;
-    }
-    atomic_store(&c->refs, 2);
+    c->t.destroy = conn_destroy;
     c->be = be;
-    c->fd = sv[1];
     c->sock = -1;
     snprintf(c->path, sizeof(c->path),
              "/api/v1/namespaces/%s/pods/%s/attach?container=%s&stdin=true&stdout=true&stderr=true",
              be->cfg->ns, be->cfg->pod, be->cfg->container);
-    if (pthread_create(&t, NULL, conn_main, c) != 0) {
-        close(sv[0]);
-        conn_unref(c);
-        conn_unref(c);
-        snprintf(err, errlen, "cannot start a thread");
-        return MCP_EIO;
-    }
-    pthread_detach(t);
+    if ((rc = px_sthread_start(&c->t, conn_main, rfd, wfd, err, errlen)) != 0)
+        return rc;
     be->cur = c;
     be->attached_generation = pod.generation;
-    *rfd = sv[0];
-    *wfd = dup(sv[0]);
     *efd = -1; /* stderr arrives on channel 2 and is logged by the thread */
-    return *wfd < 0 ? MCP_EIO : 0;
+    return 0;
 }
 
 static void attach_close(px_backend_t *pb, int final)
@@ -505,12 +475,7 @@ static void attach_close(px_backend_t *pb, int final)
     conn_t *c = be->cur;
 
     be->cur = NULL;
-    if (!c)
-        return;
-    atomic_store(&c->stop, 1);
-    for (int i = 0; final && i < 300 && !atomic_load(&c->done); i++)
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    conn_unref(c);
+    px_sthread_stop(c ? &c->t : NULL, final);
 }
 
 static int attach_tick(px_backend_t *pb, uint64_t now_ms)

@@ -1,18 +1,20 @@
 /* libcurl, loaded only when the proxy needs it: the Kubernetes client
  * (common/src/kube_curl.c) that stdio over pods/attach and the pod watch of
- * the HTTP transports (--pod) use. mcp-proxy is not linked with -lcurl;
+ * the HTTP transports (--pod) use, and the HTTP client of the sse and
+ * streamable-http backend (httpup.c). mcp-proxy is not linked with -lcurl;
  * these definitions of the libcurl calls it makes forward to libcurl.so.4
  * opened on first use. Debian's libcurl4 brings about 4 MiB of resident
  * shared libraries (GnuTLS via librtmp and libldap, Kerberos, LDAP,
- * libssh2, ...) into every process that links it, so --exec and the HTTP
- * transports without --pod, which never use it, no longer carry them
+ * libssh2, ...) into every process that links it, so --exec, which never
+ * uses it, no longer carries them
  * (DESIGN §8: RSS < 8 MiB). GnuTLS is loaded with GNUTLS_NO_IMPLICIT_INIT:
  * nothing here uses it (curl uses OpenSSL), so its global initialisation
  * (PKCS#11 modules, system config) is skipped.
  *
  * px_curl_load is called on the main thread before any other thread starts
- * (px_kube_open from px_attach_new, or from the server's set-up before its
- * checker thread), so setting the environment around dlopen is safe. */
+ * (px_kube_open from px_attach_new, px_http_backend_new, or the server's
+ * set-up before its checker thread), so setting the environment around
+ * dlopen is safe. */
 #define CURL_DISABLE_TYPECHECK 1
 #include <dlfcn.h>
 #include <pthread.h>

@@ -335,10 +335,9 @@ static int header_matches(h2o_iovec_t hv, const char *want)
 static int check_modern_headers(px_http_t *h, h2o_req_t *req, json_t *msg, const char *version)
 {
     const char *method = px_msg_method(msg);
-    json_t *params = json_object_get(msg, "params");
     h2o_iovec_t pv = header(req, "mcp-protocol-version");
     h2o_iovec_t mh = header(req, "mcp-method");
-    const char *name = NULL;
+    const char *name = px_msg_mcp_name(msg);
     json_t *id = json_object_get(msg, "id");
 
     if (!pv.base || !h2o_memis(pv.base, pv.len, version, strlen(version)))
@@ -350,10 +349,6 @@ static int check_modern_headers(px_http_t *h, h2o_req_t *req, json_t *msg, const
         return send_rpc_error(h, req, 400, id, PX_E_HEADER,
                               "Header mismatch: Mcp-Method must match the body's method"),
                -1;
-    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
-        name = json_string_value(json_object_get(params, "name"));
-    else if (strcmp(method, "resources/read") == 0)
-        name = json_string_value(json_object_get(params, "uri"));
     if (name && !header_matches(header(req, "mcp-name"), name))
         return send_rpc_error(h, req, 400, id, PX_E_HEADER,
                               "Header mismatch: Mcp-Name must match the body's name or uri"),

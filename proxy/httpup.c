@@ -3,8 +3,8 @@
  * servers get the same bridging as stdio ones (either era and either client
  * transport in front, one upstream session for all clients).
  *
- * Each stream is one thread running a libcurl multi handle, bridged to one
- * end of a socketpair (the event loop gets the other end, as with attach.c):
+ * Each stream is one thread running a libcurl multi handle, bridged to the
+ * event loop by a socketpair (sthread.c, as with attach.c):
  *   streamable-http (MCP 2025-03-26 and later, "Streamable HTTP"): every
  *     line from the bridge is one POST to --target-path with the session's
  *     Mcp-Session-Id and the MCP headers (px_mcp_headers); the answer is
@@ -46,8 +46,8 @@
 #include "podwatch.h"
 #include "upstream.h"
 
-#define MAX_ACTIVE         256   /* POSTs at once; more wait in the queue */
-#define MAX_QUEUED         1024  /* lines waiting; the socketpair is not read beyond */
+#define MAX_ACTIVE         256  /* POSTs at once; more wait in the queue */
+#define MAX_QUEUED         1024 /* lines waiting; the socketpair is not read beyond */
 #define CONNECT_TIMEOUT_MS 5000
 #define ENDPOINT_WAIT_MS   10000 /* sse: the `endpoint` event must come this soon */
 #define GET_RETRY_MS       1000  /* streamable-http: reopen the GET stream after this */
@@ -64,7 +64,7 @@ typedef struct xfer {
     int kind;
     CURL *easy;
     struct curl_slist *headers;
-    char *body; /* the message POSTed (owned) */
+    char *body;     /* the message POSTed (owned) */
     json_t *req_id; /* the id of the request POSTed, or NULL (owned) */
     int is_initialize, answered, ctype_known, is_sse;
     long status;
@@ -79,13 +79,12 @@ typedef struct qline {
 } qline_t;
 
 struct hconn {
-    _Atomic int refs, stop, done;
-    int fd;          /* the thread's end of the socketpair */
-    int transport;   /* PX_T_SSE or PX_T_STREAMABLE */
+    px_sthread_t t; /* first: the thread, its socketpair end (t.fd), stop */
+    int transport;  /* PX_T_SSE or PX_T_STREAMABLE */
     size_t max_message;
-    char base[600];  /* http://host:port */
-    char url[1400];  /* where to POST (sse: from the endpoint event) */
-    char path[512];  /* --target-path */
+    char base[600]; /* http://host:port */
+    char url[1400]; /* where to POST (sse: from the endpoint event) */
+    char path[512]; /* --target-path */
     char resolve[400];
     struct curl_slist *resolve_list;
     CURLM *multi;
@@ -95,11 +94,12 @@ struct hconn {
     int n_queued;
     px_lines_t in;
     char session_id[256], version[64];
-    json_t *init_id;   /* id of the initialize request in flight (owned) */
-    int initialized;   /* notifications/initialized went out: time for the GET stream */
-    int get_state;     /* 0 none yet, 1 open, 2 server has none (405) */
+    json_t *init_id; /* id of the initialize request in flight (owned) */
+    int initialized; /* notifications/initialized went out: time for the GET stream */
+    int get_state;   /* 0 none yet, 1 open, 2 server has none (405) */
     uint64_t get_retry_at, endpoint_deadline;
-    const char *down;  /* why the stream ends */
+    const char *down; /* why the stream ends */
+    int worked;       /* the server answered a request with a 2xx */
     char down_buf[256];
 };
 
@@ -116,21 +116,9 @@ struct http_be {
     char last_wait[160];
 };
 
-static uint64_t mono_ms(void)
+static void conn_destroy(px_sthread_t *t)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void conn_unref(hconn_t *c)
-{
-    if (atomic_fetch_sub(&c->refs, 1) != 1)
-        return;
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c);
+    free(t);
 }
 
 /* The stream ends (the first reason is kept): "why[: detail]". */
@@ -143,22 +131,23 @@ static void end_stream(hconn_t *c, const char *why, const char *detail)
     c->down = c->down_buf;
 }
 
-/* ---- towards the bridge ----------------------------------------------------------------------- */
+/* ---- towards the bridge -----------------------------------------------------------------------
+ */
 
 /* Write all of p to the socketpair (the loop reads it; wait for room, not
  * for ever: a stop ends the wait). */
 static int write_all(hconn_t *c, const char *p, size_t n)
 {
     while (n) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = send(c->t.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (w > 0) {
             p += w;
             n -= (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+            struct pollfd pfd = {.fd = c->t.fd, .events = POLLOUT};
 
-            if (atomic_load(&c->stop))
+            if (atomic_load(&c->t.stop))
                 return -1;
             poll(&pfd, 1, POLL_MS);
         } else {
@@ -176,17 +165,16 @@ static void emit_msg(xfer_t *x, json_t *msg)
     char *line;
 
     if (json_is_array(msg)) {
-        size_t i;
-        json_t *m;
-
-        json_array_foreach(msg, i, m) emit_msg(x, m);
+        for (size_t i = 0; i < json_array_size(msg); i++)
+            emit_msg(x, json_array_get(msg, i));
         return;
     }
     id = json_object_get(msg, "id");
     if (id && x->req_id && json_equal(id, x->req_id) && !json_object_get(msg, "method"))
         x->answered = 1;
     if (x->is_initialize && id && c->init_id && json_equal(id, c->init_id)) {
-        const char *v = json_string_value(json_object_get(json_object_get(msg, "result"), "protocolVersion"));
+        const char *v =
+            json_string_value(json_object_get(json_object_get(msg, "result"), "protocolVersion"));
 
         if (v && strlen(v) < sizeof(c->version))
             snprintf(c->version, sizeof(c->version), "%s", v);
@@ -225,7 +213,8 @@ static void answer_error(xfer_t *x, int code, const char *message)
     x->answered = 1;
 }
 
-/* ---- transfers ----------------------------------------------------------------------------------- */
+/* ---- transfers
+ * ----------------------------------------------------------------------------------- */
 
 static void on_sse_event(void *ctx, const char *event, const char *data, size_t len)
 {
@@ -235,7 +224,8 @@ static void on_sse_event(void *ctx, const char *event, const char *data, size_t 
     if (!data) {
         mcp_log(MCP_LOG_WARN, "mcp server message over --max-message-bytes dropped", NULL);
         if (x->kind == X_POST)
-            answer_error(x, PX_E_INTERNAL, "the MCP server's answer is over the proxy's message limit");
+            answer_error(x, PX_E_INTERNAL,
+                         "the MCP server's answer is over the proxy's message limit");
         return;
     }
     if (strcmp(event, "endpoint") == 0 && x->kind == X_SSE_MAIN) {
@@ -247,13 +237,16 @@ static void on_sse_event(void *ctx, const char *event, const char *data, size_t 
             snprintf(c->url, sizeof(c->url), "%s%.*s", c->base, (int)len, data);
         } else { /* absolute: keep its path and query, the host is ours (the pod's IP) */
             const char *p = memchr(data, ':', len);
-            const char *slash = p && len - (size_t)(p - data) > 3 ? memchr(p + 3, '/', len - (size_t)(p - data) - 3) : NULL;
+            const char *slash = p && len - (size_t)(p - data) > 3
+                                    ? memchr(p + 3, '/', len - (size_t)(p - data) - 3)
+                                    : NULL;
 
             if (!slash) {
                 end_stream(c, "the MCP server's endpoint event is not a URL", NULL);
                 return;
             }
-            snprintf(c->url, sizeof(c->url), "%s%.*s", c->base, (int)(len - (size_t)(slash - data)), slash);
+            snprintf(c->url, sizeof(c->url), "%s%.*s", c->base, (int)(len - (size_t)(slash - data)),
+                     slash);
         }
         return;
     }
@@ -428,6 +421,24 @@ static void post_line(hconn_t *c, char *line)
         end_stream(c, "out of memory", NULL);
 }
 
+/* Did the server answer that our session is gone? 404 to a request with
+ * its Mcp-Session-Id (Streamable HTTP, "Session Management"); the
+ * TypeScript SDK 1.x (server-everything) answers 400 "No valid session ID
+ * provided" instead, e.g. after a restart, so a 400 whose error names the
+ * session counts too. Then the stream ends and the bridge initializes a
+ * new session. */
+static int session_lost(const hconn_t *c, const xfer_t *x)
+{
+    if (!c->session_id[0] || x->is_initialize || (x->status != 404 && x->status != 400))
+        return 0;
+    if (x->status == 404)
+        return 1;
+    for (size_t i = 0; i + 7 <= x->json.len; i++)
+        if (strncasecmp(x->json.data + i, "session", 7) == 0)
+            return 1;
+    return 0;
+}
+
 /* A transfer ended: what it means for its request, and for the stream. */
 static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
 {
@@ -438,24 +449,29 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
         if (rc != CURLE_OK)
             end_stream(c, "the MCP server's SSE stream ended", curl_easy_strerror(rc));
         else
-            end_stream(c, x->status >= 300 ? "the MCP server refused the SSE stream"
-                                           : "the MCP server ended its SSE stream",
+            end_stream(c,
+                       x->status >= 300 ? "the MCP server refused the SSE stream"
+                                        : "the MCP server ended its SSE stream",
                        NULL);
         return;
     }
-    if (x->kind == X_GET) {
+    if (x->kind == X_GET) { /* a clean end or a refusal: open it again (405: the server has none) */
         c->get_state = x->status == 405 ? 2 : 0;
-        c->get_retry_at = mono_ms() + GET_RETRY_MS;
-        if (x->status == 404 && c->session_id[0])
-            end_stream(c, "the MCP server ended the session (404)", NULL);
+        c->get_retry_at = px_mono_ms() + GET_RETRY_MS;
+        if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+            end_stream(c, "the MCP server's GET stream failed", curl_easy_strerror(rc));
+        else if (session_lost(c, x))
+            end_stream(c, "the MCP server no longer knows the session", NULL);
         return;
     }
-    if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR && x->status == 0) {
-        end_stream(c, "the MCP server cannot be reached", curl_easy_strerror(rc));
+    if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) { /* the bridge fails what is in flight */
+        end_stream(
+            c, x->status ? "the MCP server's answer broke off" : "the MCP server cannot be reached",
+            curl_easy_strerror(rc));
         return;
     }
-    if (x->status == 404 && c->session_id[0] && !x->is_initialize) {
-        end_stream(c, "the MCP server ended the session (404)", NULL);
+    if (session_lost(c, x)) {
+        end_stream(c, "the MCP server no longer knows the session", NULL);
         return;
     }
     if (x->status >= 400 || rc != CURLE_OK) {
@@ -468,13 +484,15 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
         else
             snprintf(msg, sizeof(msg), "the MCP server answered HTTP %ld%s%.120s", x->status,
                      m ? ": " : "", m ? m : "");
-        answer_error(x, json_is_integer(json_object_get(e, "code"))
-                            ? (int)json_integer_value(json_object_get(e, "code"))
-                            : PX_E_INTERNAL,
+        answer_error(x,
+                     json_is_integer(json_object_get(e, "code"))
+                         ? (int)json_integer_value(json_object_get(e, "code"))
+                         : PX_E_INTERNAL,
                      msg);
         json_decref(body);
         return;
     }
+    c->worked = 1;
     if (c->transport != PX_T_STREAMABLE) /* HTTP+SSE: answers come on the SSE stream */
         return;
     if (!x->is_sse && x->json.len)
@@ -482,7 +500,8 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
     answer_error(x, PX_E_INTERNAL, "the MCP server ended its answer without a response");
 }
 
-/* ---- the thread ---------------------------------------------------------------------------------- */
+/* ---- the thread
+ * ---------------------------------------------------------------------------------- */
 
 static void on_bridge_line(void *ctx, const char *line, size_t len)
 {
@@ -522,7 +541,7 @@ static void pump_queue(hconn_t *c)
 static void read_bridge(hconn_t *c)
 {
     char buf[READ_CHUNK];
-    ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    ssize_t n = recv(c->t.fd, buf, sizeof(buf), MSG_DONTWAIT);
 
     if (n > 0)
         px_lines_feed(&c->in, buf, (size_t)n, on_bridge_line, c);
@@ -577,6 +596,22 @@ static void delete_session(hconn_t *c)
     curl_slist_free_all(h);
 }
 
+/* Why a stream ended: at warn once per reason (a server that is down fails
+ * every reconnect the same way), at debug after that until a stream has
+ * worked (`worked`: the server answered it with a 2xx). */
+static void log_end(const char *why, int worked)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[256];
+    int again;
+
+    pthread_mutex_lock(&lock);
+    again = !worked && strcmp(last, why) == 0;
+    snprintf(last, sizeof(last), "%s", why);
+    pthread_mutex_unlock(&lock);
+    mcp_log(again ? MCP_LOG_DEBUG : MCP_LOG_WARN, "mcp server http stream ended", "why", why, NULL);
+}
+
 static void *conn_main(void *arg)
 {
     hconn_t *c = arg;
@@ -598,13 +633,13 @@ static void *conn_main(void *arg)
         x = xfer_new(c, X_SSE_MAIN, url);
         if (!x || xfer_start(c, x) != 0)
             end_stream(c, "out of memory", NULL);
-        c->endpoint_deadline = mono_ms() + ENDPOINT_WAIT_MS;
+        c->endpoint_deadline = px_mono_ms() + ENDPOINT_WAIT_MS;
     } else {
         snprintf(c->url, sizeof(c->url), "%s%s", c->base, c->path);
     }
-    while (!c->down && !atomic_load(&c->stop)) {
-        struct curl_waitfd wfd = {
-            .fd = c->fd, .events = c->n_queued < MAX_QUEUED ? CURL_WAIT_POLLIN : 0};
+    while (!c->down && !atomic_load(&c->t.stop)) {
+        struct curl_waitfd wfd = {.fd = c->t.fd,
+                                  .events = c->n_queued < MAX_QUEUED ? CURL_WAIT_POLLIN : 0};
         uint64_t now;
 
         curl_multi_poll(c->multi, &wfd, 1, POLL_MS, NULL);
@@ -613,7 +648,7 @@ static void *conn_main(void *arg)
         pump_queue(c);
         curl_multi_perform(c->multi, &running);
         finish_transfers(c);
-        now = mono_ms();
+        now = px_mono_ms();
         if (c->transport == PX_T_SSE && !c->url[0] && now > c->endpoint_deadline)
             end_stream(c, "the MCP server sent no endpoint event within 10 s", NULL);
         if (c->transport == PX_T_STREAMABLE && c->initialized && c->session_id[0] &&
@@ -624,9 +659,9 @@ static void *conn_main(void *arg)
                 c->get_state = 1;
         }
     }
-    if (c->down && !atomic_load(&c->stop))
-        mcp_log(MCP_LOG_WARN, "mcp server http stream ended", "why", c->down, NULL);
-    shutdown(c->fd, SHUT_RDWR); /* the loop sees EOF: the stream is down */
+    if (c->down && !atomic_load(&c->t.stop))
+        log_end(c->down, c->worked);
+    shutdown(c->t.fd, SHUT_RDWR); /* the loop sees EOF at once; the clean-up may take 1 s */
     while (c->xfers) {
         xfer_t *x = c->xfers;
 
@@ -646,21 +681,20 @@ static void *conn_main(void *arg)
     curl_slist_free_all(c->resolve_list);
     json_decref(c->init_id);
     px_lines_dispose(&c->in);
-    atomic_store(&c->done, 1);
-    conn_unref(c);
+    px_sthread_exit(&c->t);
     return NULL;
 }
 
-/* ---- the backend --------------------------------------------------------------------------------- */
+/* ---- the backend
+ * --------------------------------------------------------------------------------- */
 
 static int http_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err, size_t errlen)
 {
     http_be_t *be = (http_be_t *)pb;
     const px_config_t *cfg = be->cfg;
     px_pod_t pod = {0};
-    int sv[2];
     hconn_t *c;
-    pthread_t t;
+    int rc;
 
     if (be->watching) {
         if (!px_podwatch_get(&be->watch, &pod)) {
@@ -672,48 +706,33 @@ static int http_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err, 
             return MCP_ENOENT;
         }
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        return MCP_EIO;
-    }
     c = calloc(1, sizeof(*c));
-    if (!c) {
-        close(sv[0]);
-        close(sv[1]);
+    if (!c)
         return MCP_ENOMEM;
-    }
-    atomic_store(&c->refs, 2);
-    c->fd = sv[1];
+    c->t.destroy = conn_destroy;
     c->transport = cfg->transport;
     c->max_message = cfg->max_message;
-    snprintf(c->base, sizeof(c->base), strchr(cfg->target_host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-             cfg->target_host, cfg->target_port);
+    snprintf(c->base, sizeof(c->base),
+             strchr(cfg->target_host, ':') ? "http://[%s]:%d" : "http://%s:%d", cfg->target_host,
+             cfg->target_port);
     snprintf(c->path, sizeof(c->path), "%s", cfg->target_path);
     if (be->watching)
         snprintf(c->resolve, sizeof(c->resolve), strchr(pod.ip, ':') ? "%s:%d:[%s]" : "%s:%d:%s",
                  cfg->target_host, cfg->target_port, pod.ip);
-    if (pthread_create(&t, NULL, conn_main, c) != 0) {
-        close(sv[0]);
-        conn_unref(c);
-        conn_unref(c);
-        snprintf(err, errlen, "cannot start a thread");
-        return MCP_EIO;
-    }
-    pthread_detach(t);
+    if ((rc = px_sthread_start(&c->t, conn_main, rfd, wfd, err, errlen)) != 0)
+        return rc;
     be->cur = c;
     be->generation = pod.generation;
     snprintf(be->ip, sizeof(be->ip), "%s", pod.ip);
-    *rfd = sv[0];
-    *wfd = dup(sv[0]);
     *efd = -1;
     {
         char port[16];
 
         snprintf(port, sizeof(port), "%d", cfg->target_port);
-        mcp_log(MCP_LOG_INFO, "mcp server http stream", "host", cfg->target_host, "port", port,
+        mcp_log(MCP_LOG_DEBUG, "mcp server http stream", "host", cfg->target_host, "port", port,
                 "address", be->watching ? pod.ip : "by name", NULL);
     }
-    return *wfd < 0 ? MCP_EIO : 0;
+    return 0;
 }
 
 static void http_close(px_backend_t *pb, int final)
@@ -722,12 +741,7 @@ static void http_close(px_backend_t *pb, int final)
     hconn_t *c = be->cur;
 
     be->cur = NULL;
-    if (!c)
-        return;
-    atomic_store(&c->stop, 1);
-    for (int i = 0; final && i < 300 && !atomic_load(&c->done); i++)
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    conn_unref(c);
+    px_sthread_stop(c ? &c->t : NULL, final);
 }
 
 /* A new pod, a restarted container, a new IP or a pod no longer Ready:
@@ -776,7 +790,8 @@ px_backend_t *px_http_backend_new(const px_config_t *cfg, char *err, size_t errl
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (cfg->ns && cfg->pod) { /* without a Kubernetes configuration: by name */
         be->kube = px_kube_open(&be->kube_stop, NULL, why, sizeof(why));
-        if (be->kube && px_podwatch_start(&be->watch, be->kube, cfg->ns, cfg->pod, cfg->container) == 0)
+        if (be->kube &&
+            px_podwatch_start(&be->watch, be->kube, cfg->ns, cfg->pod, cfg->container) == 0)
             be->watching = 1;
         else
             mcp_log(MCP_LOG_WARN, "no pod watch: the MCP server is reached by name", "host",

@@ -12,13 +12,16 @@
  *              initialize, answers to initialize / server/discover
  *   jsonrpc.c  message classification, errors, line framing, SSE framing
  *   upstream.c the newline-framed byte stream to the MCP server with restart
- *              and backoff, over a backend: exec.c (child process) or
- *              attach.c (pods/attach WebSocket on its own thread)
- *   revproxy.c --tools on the HTTP transports (h2o's streaming reverse
- *              proxy, set up in server.c): requests checked, answers
- *              rewritten by an h2o output filter
+ *              and backoff, over a backend: exec.c (child process),
+ *              attach.c (pods/attach WebSocket on its own thread) or
+ *              httpup.c (the server's own sse / streamable-http transport,
+ *              libcurl on its own thread)
+ *   revproxy.c --tools with --passthrough (h2o's streaming reverse proxy
+ *              for the HTTP transports, set up in server.c): requests
+ *              checked, answers rewritten by an h2o output filter
  *   toolfilter.c the tool filter's rewriting, shared by both paths (no I/O)
- *   curl_dl.c  libcurl opened on first use (only pods/attach needs it)
+ *   curl_dl.c  libcurl opened on first use (pods/attach, the pod watch and
+ *              httpup.c; --exec never loads it)
  *   metrics.c  counters and the Prometheus text */
 #ifndef PX_INTERNAL_H
 #define PX_INTERNAL_H
@@ -116,6 +119,10 @@ px_kind_t px_msg_kind(const json_t *msg);
 const char *px_msg_method(const json_t *msg);
 /* params._meta[key] or NULL (borrowed). */
 json_t *px_msg_meta(const json_t *msg, const char *key);
+/* What the Mcp-Name header carries for this request (2026-07-28, "Standard
+ * headers"): params.name of tools/call and prompts/get, params.uri of
+ * resources/read; NULL for other methods or when it is not a string. */
+const char *px_msg_mcp_name(const json_t *msg);
 /* A new error response {"jsonrpc","id","error":{code,message[,data]}};
  * id NULL means "id": null. `data` is stolen (may be NULL). */
 json_t *px_error_new(json_t *id, int code, const char *message, json_t *data);

@@ -233,7 +233,8 @@ static void sse_reader_line(void *ctx, const char *line, size_t len)
         memcpy(r->event, v, vlen);
         r->event[vlen] = '\0';
     } else if (name_len == 4 && memcmp(line, "data", 4) == 0 && !r->too_big) {
-        if ((r->has_data && mcp_buf_add(&r->data, "\n", 1) != 0) || mcp_buf_add(&r->data, v, vlen) != 0)
+        if ((r->has_data && mcp_buf_add(&r->data, "\n", 1) != 0) ||
+            mcp_buf_add(&r->data, v, vlen) != 0)
             r->too_big = 1;
         r->has_data = 1;
     } /* id, retry and unknown fields: nothing the proxy uses */
@@ -262,7 +263,8 @@ void px_sse_reader_feed(px_sse_reader_t *r, const char *p, size_t n)
 
 /* ---- the MCP headers of a POST to a Streamable HTTP server -------------------------------- */
 
-/* printable ASCII without spaces goes as it is; anything else as "=?base64?...?=" (2026-07-28, Streamable HTTP, header value encoding) */
+/* printable ASCII without spaces goes as it is; anything else as "=?base64?...?=" (2026-07-28,
+ * Streamable HTTP, header value encoding) */
 static void add_name_header(const char *name, px_header_cb add, void *ctx)
 {
     size_t n = strlen(name), i;
@@ -293,8 +295,7 @@ void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, vo
 {
     const char *method = px_msg_method(msg);
     const char *pv = json_string_value(px_msg_meta(msg, PX_META_VERSION));
-    json_t *params = json_object_get(msg, "params");
-    const char *name = NULL;
+    const char *name;
     char line[160];
 
     if (!pv)
@@ -307,10 +308,19 @@ void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, vo
         return;
     snprintf(line, sizeof(line), "Mcp-Method: %s", method);
     add(ctx, line);
-    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
-        name = json_string_value(json_object_get(params, "name"));
-    else if (strcmp(method, "resources/read") == 0)
-        name = json_string_value(json_object_get(params, "uri"));
+    name = px_msg_mcp_name(msg);
     if (name)
         add_name_header(name, add, ctx);
+}
+
+const char *px_msg_mcp_name(const json_t *msg)
+{
+    const char *method = px_msg_method(msg);
+    json_t *params = json_object_get(msg, "params");
+
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
+        return json_string_value(json_object_get(params, "name"));
+    if (strcmp(method, "resources/read") == 0)
+        return json_string_value(json_object_get(params, "uri"));
+    return NULL;
 }

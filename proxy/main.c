@@ -309,7 +309,8 @@ static int check(px_config_t *cfg)
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->target_path || cfg->passthrough)
-            return bad_usage("%s", "--target-path and --passthrough are for sse and streamable-http");
+            return bad_usage("%s",
+                             "--target-path and --passthrough are for sse and streamable-http");
         if (cfg->exec_argv && (k8s || cfg->target_host))
             return bad_usage("%s", "--exec excludes --namespace/--pod/--target-host");
         if (!cfg->exec_argv && !(cfg->ns && cfg->pod))

@@ -1,7 +1,8 @@
 /* px_run: one h2o event loop on the calling thread serves the clients
- * (http.c) and drives the stream to the MCP server (upstream.c) and the
- * bridge between them; a 100 ms tick runs their timers. For the HTTP
- * transports the same loop runs h2o's streaming reverse proxy instead, and a
+ * (http.c) and drives the stream to the MCP server (upstream.c, for every
+ * transport) and the bridge between them; a 100 ms tick runs their timers.
+ * With --passthrough the HTTP transports get h2o's streaming reverse proxy
+ * instead of the bridge, and a
  * small thread checks that the target accepts connections (for /health:
  * resolving the name would block the loop). Given --namespace and --pod
  * there too, the proxy watches the MCP server pod (podwatch.c) and sends

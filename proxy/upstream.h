@@ -6,6 +6,7 @@
 #define PX_UPSTREAM_H
 
 #include <h2o.h>
+#include <stdatomic.h>
 
 #include "internal.h"
 
@@ -45,6 +46,30 @@ void px_upstream_restart(void *ctx, const char *why);
 void px_upstream_tick(px_upstream_t *u, uint64_t now_ms);
 int px_upstream_connected(const px_upstream_t *u);
 uint64_t px_upstream_restarts(const px_upstream_t *u);
+
+/* sthread.c: a stream served by a thread of its own (attach.c, httpup.c).
+ * Embed it first in the stream's record; destroy frees the record (its fd
+ * is closed by then) and runs once, when the last reference is dropped. */
+typedef struct px_sthread {
+    _Atomic int refs, stop, done;
+    int fd; /* the thread's end of the socketpair */
+    void (*destroy)(struct px_sthread *t);
+} px_sthread_t;
+/* Run main(t) on a detached thread with the thread's end in t->fd; the
+ * loop's end goes to *rfd and *wfd (two descriptors of one socket). Two
+ * references: the loop's and the thread's. 0, or an mcp_err_t with a
+ * message in err (t is destroyed then). */
+int px_sthread_start(px_sthread_t *t, void *(*main)(void *), int *rfd, int *wfd, char *err,
+                     size_t errlen);
+/* The thread's last call: shut its end (the loop sees EOF), mark it done
+ * and drop its reference. */
+void px_sthread_exit(px_sthread_t *t);
+/* The loop's: ask the thread to stop (it polls t->stop), with `final`
+ * wait for it up to 3 s, and drop the loop's reference. t may be NULL. */
+void px_sthread_stop(px_sthread_t *t, int final);
+void px_sthread_unref(px_sthread_t *t);
+/* CLOCK_MONOTONIC in milliseconds (for the threads, which have no h2o loop). */
+uint64_t px_mono_ms(void);
 
 /* httpup.c: the MCP server's own HTTP transport (cfg->transport sse or
  * streamable-http, at target_host:target_port + target_path; by the IP of

@@ -153,11 +153,13 @@ stdio_fetch() {
   t_eventually 60 mcp_call fetch "$NS" fetch mcp2 mcp:modern --fetch-url "$page" || return 1
 }
 
+# HTTP servers of the handshake era, bridged: 2026-07-28 clients too, and either client
+# transport in front of either server transport
 http_everything() {
-  mcp_call everything "$NS" everything mcp2 mcp:auto,mcp:legacy || return 1
-  mcp_call everything "$NS" everything mcp1 mcp:legacy || return 1
-  mcp_call everything "$NS" everything-sse mcp2 sse:auto || return 1
-  mcp_call everything "$NS" everything-sse mcp1 sse:legacy || return 1
+  mcp_call everything "$NS" everything mcp2 mcp:modern,mcp:legacy,sse:legacy || return 1
+  mcp_call everything "$NS" everything mcp1 mcp:legacy,sse:legacy || return 1
+  mcp_call everything "$NS" everything-sse mcp2 sse:modern,mcp:modern,sse:legacy || return 1
+  mcp_call everything "$NS" everything-sse mcp1 sse:legacy,mcp:legacy || return 1
 }
 
 github_secret() {
@@ -219,7 +221,7 @@ resilient() {
 
 resilience() {
   resilient time time mcp:modern || return 1
-  resilient everything everything mcp:auto || return 1
+  resilient everything everything mcp:modern || return 1
 }
 
 recreated() {
@@ -260,7 +262,7 @@ step "operator installed in-cluster by helm (Pods, Service, own ServiceAccount, 
 step "every sample Running" samples || { kubectl get pods -A; op_logs; t_summary; exit 1; }
 step "stdio: time (SDK 1.x and 2.x, /mcp and /sse)" stdio_time
 step "fetch of an in-cluster page (stdio), ToolHive's tool-filter example (streamable-http)" stdio_fetch
-step "streamable-http and sse: everything" http_everything
+step "streamable-http and sse: everything, bridged for both eras and transports" http_everything
 step "stdio: github, token only from a secretKeyRef" github_secret
 step "resilience: pod, proxy pod, container restart" resilience
 step "StatefulSet and headless Service recreated" recreated

@@ -6,11 +6,14 @@
 #            and `mcp` 1.x (handshake era); over streamable HTTP (/mcp) and HTTP+SSE (/sse);
 #            16 concurrent sessions per run
 # then the tool filter (--tools), the HTTP transports (server-everything over streamable HTTP and
-# SSE behind the reverse proxy, plain and with --tools: lists filtered, other calls refused,
-# batches, streaming kept), and faults (test/proxy/e2e_faults.py: progress routing,
+# over SSE, and mcp-server-time over 2026-07-28 streamable HTTP: bridged, every client era and
+# transport, the server going away and coming back; and behind the reverse proxy with
+# --passthrough: plain and with --tools, lists filtered, other calls refused, batches,
+# streaming kept), and faults (test/proxy/e2e_faults.py: progress routing,
 # a client hanging up mid-stream, the server killed mid-request, bad input); last, through a
 # stand-in apiserver (test/proxy/fake_apiserver.py), stdio over pods/attach and streamable HTTP
-# to the IP of a watched pod (503 at once while it is not Ready or gone).
+# to the IP of a watched pod (bridged: /health 503 while it is not Ready or gone; --passthrough:
+# requests 503 at once too).
 # Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
 set -euo pipefail
 PROXY=$(realpath "${1:-build/mcp-proxy}")
@@ -146,16 +149,49 @@ for _ in $(seq 100); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
 if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: drained and stopped"; else
     echo "FAIL SIGTERM"; fail=1; fi
 
-echo "== HTTP transports: server-everything over streamable HTTP and SSE behind the reverse proxy"
+free_port() { "$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== HTTP transports bridged: server-everything over streamable HTTP and over SSE, every client"
+# mcp-proxy speaks the server's own transport (one session for all clients) and serves both
+# eras on /mcp and HTTP+SSE on /sse, like for stdio servers
+for mode in streamableHttp sse; do
+    free=$(free_port)
+    PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
+    EV_PID=$!
+    PIDS+=("$EV_PID")
+    if [ "$mode" = sse ]; then t=sse; else t=streamable-http; fi
+    start_proxy "bridge-$mode" --transport "$t" --target-host localhost --target-port "$free"
+    echo "   everything ($mode): $(era_of "$WORK/bridge-$mode.log")"
+    run_matrix everything "$PORT"
+    "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
+    # the server goes away: /health 503, then it is back on the same port and clients work again
+    kill "$EV_PID"
+    if wait_health 503 10; then echo "ok   $mode: server gone, /health 503"; else
+        echo "FAIL $mode: /health not 503 once the server is gone"; fail=1; fi
+    PORT_=$PORT
+    PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >>"$WORK/ev-$mode.log" 2>&1 &
+    PIDS+=($!)
+    PORT=$PORT_
+    if wait_health 200 20; then clients "$mode: server back" "mcp2 mcp1" mcp:legacy,sse:legacy; else
+        echo "FAIL $mode: /health not 200 once the server is back"; fail=1; fi
+    kill "$PPID_"
+    start_proxy "bridge-$mode-tools" --transport "$t" --target-host localhost --target-port "$free" \
+        --tools echo,get-sum,trigger-long-running-operation
+    clients "$mode bridged --tools" "mcp2 mcp1" mcp:legacy,sse:legacy --tools echo,get-sum,trigger-long-running-operation \
+        --refused get-env --calls 1
+    kill "$PPID_"
+done
+
+echo "== HTTP transports, --passthrough: server-everything over streamable HTTP and SSE behind the reverse proxy"
 # each server twice: plain (h2o's reverse proxy, bytes untouched) and with the tool filter
 # (--tools: tools/list filtered in JSON and SSE answers, other tools/calls refused)
 FILTER=echo,get-sum,trigger-long-running-operation
 for mode in streamableHttp sse; do
-    free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-$mode.log" 2>&1 &
+    free=$(free_port)
+    PORT=$free node "$NPM/server-everything/dist/index.js" "$mode" >"$WORK/ev-rp-$mode.log" 2>&1 &
     PIDS+=($!)
     if [ "$mode" = sse ]; then t=sse; runs=sse:legacy; else t=streamable-http; runs=mcp:legacy,mcp:auto; fi
-    start_proxy "rp-$mode" --transport "$t" --target-host localhost --target-port "$free"
+    start_proxy "rp-$mode" --passthrough --transport "$t" --target-host localhost --target-port "$free"
     clients "$mode" "mcp1 mcp2" "$runs"
     # the clients are gone: so are the proxy's streams to the server (h2o alone would keep a
     # GET stream open until the server next writes to it)
@@ -170,7 +206,7 @@ for mode in streamableHttp sse; do
         "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
     fi
     kill "$PPID_"
-    start_proxy "rp-$mode-tools" --transport "$t" --target-host localhost --target-port "$free" --tools "$FILTER"
+    start_proxy "rp-$mode-tools" --passthrough --transport "$t" --target-host localhost --target-port "$free" --tools "$FILTER"
     clients "$mode --tools $FILTER" "mcp1 mcp2" "$runs" --tools "$FILTER" --refused get-env --calls 1
     if [ "$mode" = streamableHttp ]; then
         "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-env "$FILTER" || fail=1
@@ -179,10 +215,15 @@ for mode in streamableHttp sse; do
 done
 
 echo "== HTTP transports, 2026-07-28: mcp-server-time behind mcp-proxy --exec (which serves both eras on /mcp)"
-echo "   behind mcp-proxy --transport streamable-http --tools get_current_time"
+echo "   behind mcp-proxy --transport streamable-http --tools get_current_time, bridged and --passthrough"
 start_proxy rp-modern-backend --exec -- "$VENV/servers/bin/mcp-server-time"
 BACKEND=$PORT BACKEND_PID=$PPID_
-start_proxy rp-modern --transport streamable-http --target-host 127.0.0.1 --target-port "$BACKEND" \
+start_proxy bridge-modern --transport streamable-http --target-host 127.0.0.1 --target-port "$BACKEND" \
+    --tools get_current_time
+echo "   time over streamable HTTP: $(era_of "$WORK/bridge-modern.log")"
+run_matrix time "$PORT" --tools get_current_time --refused convert_time --calls 1
+kill "$PPID_"
+start_proxy rp-modern --passthrough --transport streamable-http --target-host 127.0.0.1 --target-port "$BACKEND" \
     --tools get_current_time
 for venv in mcp2 mcp1; do
     "$VENV/$venv/bin/python" "$HERE/e2e_client.py" --url "http://127.0.0.1:$PORT" --server time --clients 16 \
@@ -245,7 +286,7 @@ echo "== streamable HTTP to the pod's IP (status.podIP of the watched pod, throu
 # The target's name is no DNS name (a label over 63 octets: the resolver fails it without a
 # query), so requests reach server-everything only by the pod's IP, 127.0.0.1.
 NOWHERE=mcp-x-headless-$(printf '%064d' 0).ns.svc.invalid
-free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free=$(free_port)
 PORT=$free node "$NPM/server-everything/dist/index.js" streamableHttp >"$WORK/ev-pod.log" 2>&1 &
 PIDS+=($!)
 fake_pod() { # ready|unready|delete|create
@@ -276,8 +317,9 @@ health_within() { # code seconds what
     if wait_health "$1" "$2"; then echo "ok   pod $3: /health $1 after $(($(ms) - t0)) ms"; else
         echo "FAIL pod $3: /health not $1 within $2 s"; fail=1; fi
 }
-KUBECONFIG=$WORK/k8s/kubeconfig start_proxy pod-ip --transport streamable-http --target-host "$NOWHERE" \
-    --target-port "$free" --namespace ns --pod srv-0
+echo "   --passthrough: requests answered 503 at once while the pod is not Ready"
+KUBECONFIG=$WORK/k8s/kubeconfig start_proxy pod-ip --passthrough --transport streamable-http \
+    --target-host "$NOWHERE" --target-port "$free" --namespace ns --pod srv-0
 health_within 200 1 ready
 clients "pod ready" mcp2 mcp:auto
 fake_pod unready
@@ -290,6 +332,21 @@ fake_pod delete
 post_503 deleted
 fake_pod create
 clients "pod replaced" mcp2 mcp:auto
+kill "$PPID_"
+echo "   bridged: the stream follows the pod (requests wait while it is not Ready)"
+KUBECONFIG=$WORK/k8s/kubeconfig start_proxy pod-ip-bridge --transport streamable-http \
+    --target-host "$NOWHERE" --target-port "$free" --namespace ns --pod srv-0
+clients "bridged, pod ready" "mcp2 mcp1" mcp:legacy,sse:legacy
+fake_pod unready
+health_within 503 5 "bridged, not ready"
+fake_pod ready
+health_within 200 5 "bridged, ready again"
+clients "bridged, pod ready again" mcp2 mcp:modern,sse:legacy
+fake_pod delete
+health_within 503 5 "bridged, deleted"
+fake_pod create
+health_within 200 5 "bridged, replaced"
+clients "bridged, pod replaced" mcp2 mcp:modern,sse:legacy
 kill "$PPID_"
 
 # a sanitizer build (make test-proxy-e2e PX_E2E_BIN=build/asan/mcp-proxy) reports here

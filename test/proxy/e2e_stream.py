@@ -1,4 +1,4 @@
-"""Streaming through mcp-proxy's reverse proxy (the HTTP transports): a
+"""Streaming through mcp-proxy in front of an HTTP transport (bridged, or --passthrough): a
 handshake-era session on streamable HTTP asks the real server-everything
 for a 3-second operation with progress; the progress notifications must
 reach the client as the server sends them (the first well before the end),
@@ -51,7 +51,7 @@ def batch(c, tool, allowed):
     err = by_id.get(11, {}).get("error", {})
     ok = (listed == allowed and err.get("code") == -32602 and "tool filter" in err.get("message", "")
           and "Echo: b" in json.dumps(by_id.get(12)))
-    print(("ok   " if ok else "FAIL ") + f"reverse proxy --tools, a batch: listed {sorted(listed)}, "
+    print(("ok   " if ok else "FAIL ") + f"--passthrough --tools, a batch: listed {sorted(listed)}, "
           f"{tool} -> {err.get('message')}, echo -> {json.dumps(by_id.get(12))[:80]}")
     return ok
 
@@ -80,7 +80,7 @@ def main():
                                        "params": {"name": "echo", "arguments": {"message": "ok"}}})
             ok = (refused.get("error", {}).get("code") == -32602 and "tool filter" in refused["error"]["message"]
                   and "Echo: ok" in json.dumps(allowed))
-            print(("ok   " if ok else "FAIL ") + f"reverse proxy --tools: {sys.argv[2]} refused, echo allowed")
+            print(("ok   " if ok else "FAIL ") + f"--tools: {sys.argv[2]} refused, echo allowed")
             if not ok:
                 sys.exit(1)
             if len(sys.argv) > 3 and not batch(c, sys.argv[2], set(sys.argv[3].split(","))):
@@ -88,7 +88,7 @@ def main():
     first = next((t for t, m in seen if m == "notifications/progress"), None)
     last = seen[-1][0] if seen else None
     ok = first is not None and last is not None and first < last - 1.5 and seen[-1][1] == "response"
-    print(("ok   " if ok else "FAIL ") + f"reverse proxy streams SSE as it comes: {seen}")
+    print(("ok   " if ok else "FAIL ") + f"progress streamed as the server sends it: {seen}")
     sys.exit(0 if ok else 1)
 
 

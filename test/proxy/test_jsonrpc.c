@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -98,36 +99,132 @@ static void test_lines(void **state)
     px_lines_dispose(&lf);
 }
 
-/* Decode SSE the way a client does: data lines joined with \n per event. */
+/* Events as px_sse_reader delivers them (NULL data: "<too big>"). */
+typedef struct sse_got {
+    char events[8][128], names[8][32];
+    int n;
+} sse_got_t;
+
+static void on_event(void *ctx, const char *event, const char *data, size_t len)
+{
+    sse_got_t *g = ctx;
+
+    assert_true(g->n < 8);
+    snprintf(g->names[g->n], sizeof(g->names[0]), "%s", event);
+    snprintf(g->events[g->n++], sizeof(g->events[0]), "%.*s", data ? (int)len : 10,
+             data ? data : "<too big>");
+}
+
+/* Decode SSE the way a client does, fed byte by byte (splits anywhere). */
 static int sse_decode(const char *s, char events[][128], char names[][32], int max)
 {
-    int n = 0;
-    char data[128] = "", name[32] = "";
-    int have = 0;
+    px_sse_reader_t r;
+    sse_got_t g = {.n = 0};
 
-    while (*s && n < max) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
-
-        if (len == 0) {
-            if (have) {
-                strcpy(events[n], data);
-                strcpy(names[n++], name[0] ? name : "message");
-            }
-            data[0] = name[0] = '\0';
-            have = 0;
-        } else if (strncmp(s, "data: ", 6) == 0) {
-            if (have)
-                strcat(data, "\n");
-            strncat(data, s + 6, len - 6);
-            have = 1;
-        } else if (strncmp(s, "event: ", 7) == 0) {
-            memcpy(name, s + 7, len - 7);
-            name[len - 7] = '\0';
-        }
-        s += len + (nl ? 1 : 0);
+    px_sse_reader_init(&r, 100, on_event, &g);
+    for (; *s; s++)
+        px_sse_reader_feed(&r, s, 1);
+    px_sse_reader_dispose(&r);
+    for (int i = 0; i < g.n && i < max; i++) {
+        strcpy(events[i], g.events[i]);
+        strcpy(names[i], g.names[i]);
     }
-    return n;
+    return g.n;
+}
+
+/* What a server's text/event-stream may hold (HTML, "Interpreting an event
+ * stream"): comments, a priming event with an id and empty data (MCP
+ * 2025-11-25), "data:" without the space, CRLF, fields we ignore, an event
+ * without data, and one over the cap, after which reading goes on. */
+static void test_sse_reader(void **state)
+{
+    char ev[8][128], names[8][32];
+    char big[400];
+    mcp_buf_t in;
+
+    (void)state;
+    assert_int_equal(sse_decode(": keep-alive\n\nid: 7\ndata:\n\n"
+                                "retry: 100\nevent: endpoint\r\ndata:/messages?s=1\r\n\r\n"
+                                "event: nothing\n\n"
+                                "data: {\"a\":\n"
+                                "data: 1}\nfoo: bar\n\n",
+                                ev, names, 8),
+                     3);
+    assert_string_equal(names[0], "message");
+    assert_string_equal(ev[0], ""); /* the priming event: dispatched, empty */
+    assert_string_equal(names[1], "endpoint");
+    assert_string_equal(ev[1], "/messages?s=1");
+    assert_string_equal(names[2], "message");
+    assert_string_equal(ev[2], "{\"a\":\n1}");
+    /* over the cap (100): one long line, then many short ones; each reported once */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    mcp_buf_init(&in, 4096);
+    mcp_buf_addf(&in, "data: %s\n\n", big);
+    for (int i = 0; i < 30; i++)
+        mcp_buf_adds(&in, "data: 0123456789\n");
+    mcp_buf_adds(&in, "\nevent: after\ndata: ok\n\n");
+    assert_int_equal(sse_decode(in.data, ev, names, 8), 3);
+    assert_string_equal(ev[0], "<too big>");
+    assert_string_equal(ev[1], "<too big>");
+    assert_string_equal(names[2], "after");
+    assert_string_equal(ev[2], "ok");
+    mcp_buf_dispose(&in);
+}
+
+static void add_line(void *ctx, const char *line)
+{
+    mcp_buf_t *b = ctx;
+
+    mcp_buf_addf(b, "%s|", line);
+}
+
+static char *headers_of(const char *json, const char *version)
+{
+    json_t *m = json_loads(json, 0, NULL);
+    mcp_buf_t b;
+
+    assert_non_null(m);
+    mcp_buf_init(&b, 4096);
+    mcp_buf_adds(&b, "");
+    px_mcp_headers(m, version, add_line, &b);
+    json_decref(m);
+    return mcp_buf_take(&b);
+}
+
+/* The headers a Streamable HTTP server of either era checks (2026-07-28
+ * "Standard headers"; MCP-Protocol-Version since 2025-06-18). */
+static void test_mcp_headers(void **state)
+{
+    static const struct {
+        const char *json, *version, *want;
+    } cases[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"get-sum\","
+         "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}",
+         "2025-11-25",
+         "MCP-Protocol-Version: 2026-07-28|Mcp-Method: tools/call|Mcp-Name: get-sum|"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"file://"
+         "/a\"}}",
+         "2025-11-25",
+         "MCP-Protocol-Version: 2025-11-25|Mcp-Method: resources/read|Mcp-Name: file:///a|"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/"
+         "get\",\"params\":{\"name\":\"caf\u00e9 au lait\"}}",
+         NULL, "Mcp-Method: prompts/get|Mcp-Name: =?base64?Y2Fmw6kgYXUgbGFpdA==?=|"},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", "2025-06-18",
+         "MCP-Protocol-Version: 2025-06-18|Mcp-Method: notifications/initialized|"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}", "2025-11-25",
+         "MCP-Protocol-Version: 2025-11-25|"},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}", NULL,
+         "Mcp-Method: tools/call|"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        char *got = headers_of(cases[i].json, cases[i].version);
+
+        assert_string_equal(got, cases[i].want);
+        free(got);
+    }
 }
 
 static void test_sse(void **state)
@@ -228,6 +325,8 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_sse_reader),
+        cmocka_unit_test(test_mcp_headers),
         cmocka_unit_test(test_meta_added_and_stripped),
         cmocka_unit_test(test_answers_from_learned_info),
     };
