@@ -71,8 +71,9 @@ static char *tools_list(const mcp_server_t *s)
 /* --port=<port> --transport=<t> [--tools=a,b] then the upstream:
  * --namespace=<ns> --pod=<name>-0 --container=mcp (stdio) or
  * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>
- * --namespace=<ns> --pod=<name>-0 (HTTP transports: the proxy watches the
- * pod and sends to its IP, as the headless name's DNS answer is cached). */
+ * --namespace=<ns> --pod=<name>-0 (HTTP transports: the proxy speaks the
+ * server's transport at its default path, /mcp or /sse, and watches the pod
+ * to reach it by its IP, as the headless name's DNS answer is cached). */
 json_t *ctl_proxy_args(const mcp_server_t *s)
 {
     char buf[CTL_NAME_BUF + 128];

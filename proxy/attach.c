@@ -264,6 +264,8 @@ static int handshake(conn_t *c, char *err, size_t errlen)
     }
     eoh[2] = '\0'; /* keep the head's last CRLF for the parser */
     rc = px_ws_check_response(head, key, err, errlen);
+    if (rc == MCP_EHTTP) /* what the apiserver said: its Status message, from what came */
+        px_ws_add_refusal(err, errlen, eoh + 4, got - (size_t)(eoh + 4 - head));
     if (rc != 0)
         return rc;
     c->pre_off = (size_t)(eoh + 4 - head);

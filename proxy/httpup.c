@@ -46,8 +46,9 @@
 #include "podwatch.h"
 #include "upstream.h"
 
-#define MAX_ACTIVE         256  /* POSTs at once; more wait in the queue */
-#define MAX_QUEUED         1024 /* lines waiting; the socketpair is not read beyond */
+#define MAX_ACTIVE         256               /* POSTs at once; more wait in the queue */
+#define MAX_QUEUED         1024              /* lines waiting; the socketpair is not read beyond */
+#define MAX_HELD           PX_UPSTREAM_QUEUE /* bytes queued or being POSTed, likewise */
 #define CONNECT_TIMEOUT_MS 5000
 #define ENDPOINT_WAIT_MS   10000 /* sse: the `endpoint` event must come this soon */
 #define GET_RETRY_MS       1000  /* streamable-http: reopen the GET stream after this */
@@ -92,6 +93,7 @@ struct hconn {
     int n_active;
     qline_t *queue, **queue_tail;
     int n_queued;
+    size_t held; /* bytes of the queued lines and of the bodies being POSTed */
     px_lines_t in;
     char session_id[256], version[64];
     json_t *init_id; /* id of the initialize request in flight (owned) */
@@ -305,6 +307,8 @@ static void add_header(void *ctx, const char *line)
 
 static void xfer_free(xfer_t *x)
 {
+    if (x->body)
+        x->c->held -= strlen(x->body);
     if (x->easy) {
         curl_multi_remove_handle(x->c->multi, x->easy);
         curl_easy_cleanup(x->easy);
@@ -385,6 +389,7 @@ static void post_line(hconn_t *c, char *line)
     char h[300];
 
     if (!x || !msg) {
+        c->held -= strlen(line);
         mcp_log(MCP_LOG_WARN, "cannot send a message to the mcp server", "error",
                 x ? "not JSON" : "out of memory", NULL);
         if (x)
@@ -519,6 +524,7 @@ static void on_bridge_line(void *ctx, const char *line, size_t len)
         return;
     }
     q->next = NULL;
+    c->held += len;
     *c->queue_tail = q;
     c->queue_tail = &q->next;
     c->n_queued++;
@@ -638,8 +644,9 @@ static void *conn_main(void *arg)
         snprintf(c->url, sizeof(c->url), "%s%s", c->base, c->path);
     }
     while (!c->down && !atomic_load(&c->t.stop)) {
-        struct curl_waitfd wfd = {.fd = c->t.fd,
-                                  .events = c->n_queued < MAX_QUEUED ? CURL_WAIT_POLLIN : 0};
+        struct curl_waitfd wfd = {
+            .fd = c->t.fd,
+            .events = c->n_queued < MAX_QUEUED && c->held < MAX_HELD ? CURL_WAIT_POLLIN : 0};
         uint64_t now;
 
         curl_multi_poll(c->multi, &wfd, 1, POLL_MS, NULL);

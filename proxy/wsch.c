@@ -249,9 +249,7 @@ int px_ws_check_response(const char *head, const char *key, char *err, size_t er
         return MCP_EINVAL;
     }
     if (status != 101) {
-        const char *body = strstr(head, "\r\n\r\n");
-
-        snprintf(err, errlen, "attach refused: HTTP %d %.200s", status, body ? body + 4 : "");
+        snprintf(err, errlen, "attach refused: HTTP %d", status);
         return MCP_EHTTP;
     }
     snprintf(cat, sizeof(cat), "%s" WS_GUID, key);
@@ -267,4 +265,24 @@ int px_ws_check_response(const char *head, const char *key, char *err, size_t er
         return MCP_EINVAL;
     }
     return 0;
+}
+
+/* Append ": <message>" of a refusal's body to err: the apiserver's Status
+ * object (metav1.Status .message) when the body is one, else its first
+ * printable characters; nothing for an empty body. */
+void px_ws_add_refusal(char *err, size_t errlen, const char *body, size_t len)
+{
+    json_t *st = json_loadb(body, len, 0, NULL);
+    const char *m = json_string_value(json_object_get(st, "message"));
+    size_t n = strlen(err), i;
+
+    if (m)
+        snprintf(err + n, errlen - n, ": %.200s", m);
+    else if (len) {
+        for (i = 0; i < len && i < 200 && body[i] >= 0x20 && body[i] < 0x7f; i++)
+            ;
+        if (i)
+            snprintf(err + n, errlen - n, ": %.*s", (int)i, body);
+    }
+    json_decref(st);
 }

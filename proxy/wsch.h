@@ -60,4 +60,10 @@ int px_ws_check_response(const char *head, const char *key, char *err, size_t er
  * with a message in err (no Kubernetes configuration, say). */
 px_backend_t *px_attach_new(const px_config_t *cfg, char *err, size_t errlen);
 
+/* After a refusal (px_ws_check_response gave MCP_EHTTP), append ": <message>"
+ * from its body (len bytes, not NUL-terminated) to err: the apiserver's
+ * Status .message (metav1.Status) when the body is one, else its first
+ * printable characters (at most 200); nothing for an empty body. */
+void px_ws_add_refusal(char *err, size_t errlen, const char *body, size_t len);
+
 #endif
