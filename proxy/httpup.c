@@ -290,6 +290,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
             ;
         while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
             len--;
+        /* visible ASCII only (Streamable HTTP, "Session Management"): it goes
+         * back into our request headers */
+        for (size_t i = v; i < len; i++)
+            if (p[i] < 0x21 || p[i] > 0x7e)
+                return size * n;
         if (len - v > 0 && len - v < sizeof(x->c->session_id))
             snprintf(x->c->session_id, sizeof(x->c->session_id), "%.*s", (int)(len - v), p + v);
     }

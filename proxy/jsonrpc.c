@@ -291,6 +291,18 @@ static void add_name_header(const char *name, px_header_cb add, void *ctx)
     free(line);
 }
 
+/* Visible ASCII only, at most max bytes: what may go into a header as it is
+ * (a client's method or version with CR LF must not add headers). */
+static int header_safe(const char *v, size_t max)
+{
+    size_t i;
+
+    for (i = 0; v[i] && i <= max; i++)
+        if (v[i] < 0x21 || v[i] > 0x7e)
+            return 0;
+    return i > 0 && i <= max;
+}
+
 void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, void *ctx)
 {
     const char *method = px_msg_method(msg);
@@ -300,11 +312,11 @@ void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, vo
 
     if (!pv)
         pv = version;
-    if (pv && *pv && strlen(pv) < 64) {
+    if (pv && header_safe(pv, 64)) {
         snprintf(line, sizeof(line), "MCP-Protocol-Version: %s", pv);
         add(ctx, line);
     }
-    if (!*method || strlen(method) > 120)
+    if (!header_safe(method, 120))
         return;
     snprintf(line, sizeof(line), "Mcp-Method: %s", method);
     add(ctx, line);

@@ -1,10 +1,12 @@
 /* libFuzzer target over what mcp-proxy parses from others: the bridge fed a
  * script of events (lines from the MCP server through the newline framing,
  * messages from clients of both eras, hang-ups, restarts, timers), the
- * WebSocket channel protocol fed raw frames, and the attach handshake's
- * response check, and the tool filter's rewriting of HTTP answers (event
- * streams split anywhere, whole JSON bodies). The first input byte picks the
- * mode.
+ * WebSocket channel protocol fed raw frames, the attach handshake's
+ * response check (and what a refusal's body adds to the log line), the
+ * tool filter's rewriting of HTTP answers (event streams split anywhere,
+ * whole JSON bodies), and an HTTP server's event stream as the HTTP backend
+ * reads it (with the MCP headers built from each message). The first input
+ * byte picks the mode.
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -249,8 +251,48 @@ static void run_head(const uint8_t *data, size_t size)
 
     memcpy(head, data, size);
     head[size] = '\0';
-    px_ws_check_response(head, "dGhlIHNhbXBsZSBub25jZQ==", err, sizeof(err));
+    if (px_ws_check_response(head, "dGhlIHNhbXBsZSBub25jZQ==", err, sizeof(err)) == MCP_EHTTP)
+        px_ws_add_refusal(err, sizeof(err), (const char *)data, size);
     free(head);
+}
+
+/* An MCP server's event stream (httpup.c): each event's data within the
+ * cap, and the headers built from each JSON message single-line. */
+#define SSE_CAP 512
+
+static void check_header(void *ctx, const char *line)
+{
+    (void)ctx;
+    if (strchr(line, '\r') || strchr(line, '\n') || !strchr(line, ':'))
+        abort();
+}
+
+static void on_sse(void *ctx, const char *event, const char *data, size_t len)
+{
+    json_t *msg;
+
+    (void)ctx;
+    if (!event || !*event || (data && len > SSE_CAP))
+        abort();
+    msg = data ? json_loadb(data, len, 0, NULL) : NULL;
+    if (msg)
+        px_mcp_headers(msg, "2025-11-25", check_header, NULL);
+    json_decref(msg);
+}
+
+/* The second byte sets the chunk size (1-64); the rest is the stream. */
+static void run_sse_reader(const uint8_t *data, size_t size)
+{
+    px_sse_reader_t r;
+    size_t chunk;
+
+    if (size < 1)
+        return;
+    chunk = (size_t)(data[0] % 64) + 1;
+    px_sse_reader_init(&r, SSE_CAP, on_sse, NULL);
+    for (size_t off = 1; off < size; off += chunk)
+        px_sse_reader_feed(&r, (const char *)data + off, off + chunk > size ? size - off : chunk);
+    px_sse_reader_dispose(&r);
 }
 
 /* Refusals the filter may be asked about: integer ids divisible by 3. */
@@ -312,7 +354,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
     case 1:
         run_bridge(data + 1, size - 1);
@@ -323,8 +365,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         run_head(data + 1, size - 1);
         break;
-    default:
+    case 4:
         run_toolfilter(data + 1, size - 1);
+        break;
+    default:
+        run_sse_reader(data + 1, size - 1);
     }
     return 0;
 }

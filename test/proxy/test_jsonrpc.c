@@ -216,6 +216,10 @@ static void test_mcp_headers(void **state)
          "MCP-Protocol-Version: 2025-11-25|"},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}", NULL,
          "Mcp-Method: tools/call|"},
+        /* a client's method or version that would add a header goes nowhere */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\\r\\nX-Evil: 1\",\"params\":{\"_meta\":{"
+         "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\\r\\nX-Evil: 1\"}}}",
+         "2025-11-25", ""},
     };
 
     (void)state;
