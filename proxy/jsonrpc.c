@@ -297,7 +297,7 @@ static int header_safe(const char *v, size_t max)
 {
     size_t i;
 
-    for (i = 0; v[i] && i <= max; i++)
+    for (i = 0; i <= max && v[i]; i++)
         if (v[i] < 0x21 || v[i] > 0x7e)
             return 0;
     return i > 0 && i <= max;
