@@ -68,6 +68,7 @@ typedef struct xfer {
     char *body;     /* the message POSTed (owned) */
     json_t *req_id; /* the id of the request POSTed, or NULL (owned) */
     int is_initialize, answered, ctype_known, is_sse;
+    int with_session; /* the request carried Mcp-Session-Id */
     long status;
     mcp_buf_t json; /* an application/json answer */
     px_sse_reader_t sse;
@@ -285,7 +286,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     xfer_t *x = ctx;
     size_t len = size * n, v;
 
-    if (len > 15 && strncasecmp(p, "mcp-session-id:", 15) == 0) {
+    /* only the answer to initialize makes a session: a server may name a new
+     * session on any request without one (the Python SDK does so on a 400
+     * to server/discover), which is not ours */
+    if (x->is_initialize && len > 15 && strncasecmp(p, "mcp-session-id:", 15) == 0) {
         for (v = 15; v < len && (p[v] == ' ' || p[v] == '\t'); v++)
             ;
         while (len > v && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
@@ -363,6 +367,7 @@ static xfer_t *xfer_new(hconn_t *c, int kind, const char *url)
 
         snprintf(h, sizeof(h), "Mcp-Session-Id: %s", c->session_id);
         add_header(x, h);
+        x->with_session = 1;
         if (c->version[0]) {
             snprintf(h, sizeof(h), "MCP-Protocol-Version: %s", c->version);
             add_header(x, h);
@@ -422,6 +427,7 @@ static void post_line(hconn_t *c, char *line)
         if (c->session_id[0]) {
             snprintf(h, sizeof(h), "Mcp-Session-Id: %s", c->session_id);
             add_header(x, h);
+            x->with_session = 1;
         }
     }
     json_decref(msg);
@@ -437,9 +443,9 @@ static void post_line(hconn_t *c, char *line)
  * provided" instead, e.g. after a restart, so a 400 whose error names the
  * session counts too. Then the stream ends and the bridge initializes a
  * new session. */
-static int session_lost(const hconn_t *c, const xfer_t *x)
+static int session_lost(const xfer_t *x)
 {
-    if (!c->session_id[0] || x->is_initialize || (x->status != 404 && x->status != 400))
+    if (!x->with_session || (x->status != 404 && x->status != 400))
         return 0;
     if (x->status == 404)
         return 1;
@@ -470,7 +476,7 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
         c->get_retry_at = px_mono_ms() + GET_RETRY_MS;
         if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
             end_stream(c, "the MCP server's GET stream failed", curl_easy_strerror(rc));
-        else if (session_lost(c, x))
+        else if (session_lost(x))
             end_stream(c, "the MCP server no longer knows the session", NULL);
         return;
     }
@@ -480,7 +486,7 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
             curl_easy_strerror(rc));
         return;
     }
-    if (session_lost(c, x)) {
+    if (session_lost(x)) {
         end_stream(c, "the MCP server no longer knows the session", NULL);
         return;
     }

@@ -182,6 +182,20 @@ for mode in streamableHttp sse; do
     kill "$PPID_"
 done
 
+echo "== HTTP transports bridged: a Python SDK streamable HTTP server (PyPI mcp-proxy serving mcp-server-fetch,"
+echo "   the stand-in of ToolHive's tool-filter example), --tools fetch"
+# the Python SDK names a new session on any request that has none (a 400 to server/discover
+# with an Mcp-Session-Id): only initialize's answer makes ours
+free=$(free_port)
+"$VENV/pyproxy/bin/mcp-proxy" --host=127.0.0.1 --port="$free" -- "$VENV/servers/bin/mcp-server-fetch" \
+    --ignore-robots-txt --allow-private-ips >"$WORK/pyfetch.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$free/" && break; sleep 0.1; done
+start_proxy bridge-pyfetch --transport streamable-http --target-host 127.0.0.1 --target-port "$free" --tools fetch
+echo "   fetch over streamable HTTP: $(era_of "$WORK/bridge-pyfetch.log")"
+run_matrix fetch "$PORT" --tools fetch --refused get-env --calls 1 --fetch-url "http://127.0.0.1:$WWW/page.html"
+kill "$PPID_"
+
 echo "== HTTP transports, --passthrough: server-everything over streamable HTTP and SSE behind the reverse proxy"
 # each server twice: plain (h2o's reverse proxy, bytes untouched) and with the tool filter
 # (--tools: tools/list filtered in JSON and SSE answers, other tools/calls refused)
