@@ -182,8 +182,8 @@ for mode in streamableHttp sse; do
     kill "$PPID_"
 done
 
-echo "== HTTP transports bridged: a Python SDK streamable HTTP server (PyPI mcp-proxy serving mcp-server-fetch,"
-echo "   the stand-in of ToolHive's tool-filter example), --tools fetch"
+echo "== HTTP transports bridged: a Python SDK server over streamable HTTP and over SSE (PyPI mcp-proxy serving"
+echo "   mcp-server-fetch, the stand-in of ToolHive's tool-filter example), --tools fetch"
 # the Python SDK names a new session on any request that has none (a 400 to server/discover
 # with an Mcp-Session-Id): only initialize's answer makes ours
 free=$(free_port)
@@ -191,10 +191,12 @@ free=$(free_port)
     --ignore-robots-txt --allow-private-ips >"$WORK/pyfetch.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$free/" && break; sleep 0.1; done
-start_proxy bridge-pyfetch --transport streamable-http --target-host 127.0.0.1 --target-port "$free" --tools fetch
-echo "   fetch over streamable HTTP: $(era_of "$WORK/bridge-pyfetch.log")"
-run_matrix fetch "$PORT" --tools fetch --refused get-env --calls 1 --fetch-url "http://127.0.0.1:$WWW/page.html"
-kill "$PPID_"
+for t in streamable-http sse; do # the same server serves both, at /mcp and at /sse
+    start_proxy "bridge-pyfetch-$t" --transport "$t" --target-host 127.0.0.1 --target-port "$free" --tools fetch
+    echo "   fetch over $t: $(era_of "$WORK/bridge-pyfetch-$t.log")"
+    run_matrix fetch "$PORT" --tools fetch --refused get-env --calls 1 --fetch-url "http://127.0.0.1:$WWW/page.html"
+    kill "$PPID_"
+done
 
 echo "== HTTP transports, --passthrough: server-everything over streamable HTTP and SSE behind the reverse proxy"
 # each server twice: plain (h2o's reverse proxy, bytes untouched) and with the tool filter
