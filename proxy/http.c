@@ -41,6 +41,7 @@ typedef struct http_chan {
     h2o_timeout_entry_t keepalive;
     h2o_linklist_t watch; /* in px_http_t.watching while the bridge owes an answer */
     int started, sse, sending_now, final, done, json_only, sse_session;
+    int batch_left; /* a batch's requests not answered yet (each ends with its own final) */
 } http_chan_t;
 
 static uint64_t now_ms(px_http_t *h)
@@ -192,6 +193,8 @@ static void chan_send(px_chan_t *pc, const char *json, size_t len, int flags, in
 
     if (!c->req || c->done || c->final)
         return;
+    if (final && c->batch_left > 0) /* the last answer of a batch ends it */
+        final = --c->batch_left == 0;
     if (!c->started && final && len && !c->sse) { /* the common case: one JSON answer */
         if (mcp_buf_add(&c->queue, json, len) != 0)
             return;
@@ -356,7 +359,9 @@ static int check_modern_headers(px_http_t *h, h2o_req_t *req, json_t *msg, const
     return 0;
 }
 
-static json_t *parse_body(px_http_t *h, h2o_req_t *req)
+/* The body: one JSON-RPC object, or with `batch` also an array (answered
+ * with 400 here when it is not). */
+static json_t *parse_body(px_http_t *h, h2o_req_t *req, int batch)
 {
     int code;
     json_t *msg;
@@ -365,7 +370,8 @@ static json_t *parse_body(px_http_t *h, h2o_req_t *req)
         send_rpc_error(h, req, 413, NULL, PX_E_INVALID, "message too large");
         return NULL;
     }
-    msg = px_parse(req->entity.base ? req->entity.base : "", req->entity.len, &code);
+    msg = (batch ? px_parse_batch : px_parse)(req->entity.base ? req->entity.base : "",
+                                              req->entity.len, &code);
     if (!msg)
         send_rpc_error(h, req, 400, NULL, code,
                        code == PX_E_PARSE ? "Parse error" : "Invalid Request: one JSON-RPC object");
@@ -445,16 +451,68 @@ static px_session_t *session_of(px_http_t *h, h2o_req_t *req, int *missing)
     return px_session_find(h->bridge, id, now_ms(h));
 }
 
+/* A JSON-RPC batch (MCP 2025-03-26 only; gone since 2025-06-18) of a
+ * handshake-era session: every member goes to the bridge with one channel,
+ * whose answers stream as SSE events until each request has its own
+ * (2025-03-26, "Sending Messages to the Server": one response per request,
+ * which MAY be sent one by one). At most --max-inflight members; all must be
+ * messages (else 400, nothing sent); no initialize; 202 when no member is a
+ * request. */
+static int mcp_batch(px_http_t *h, h2o_req_t *req, px_session_t *s, int missing, json_t *batch)
+{
+    size_t n = json_array_size(batch), i, requests = 0;
+    http_chan_t *c;
+    json_t *m;
+
+    if (missing || !s) {
+        json_decref(batch);
+        return missing ? send_rpc_error(h, req, 400, NULL, PX_E_INVALID,
+                                        "Bad Request: a batch needs an Mcp-Session-Id (2025-03-26)")
+                       : send_rpc_error(h, req, 404, NULL, PX_E_INVALID, "Session not found");
+    }
+    for (i = 0; i < n; i++) {
+        m = json_array_get(batch, i);
+        if (px_msg_kind(m) == PX_MSG_INVALID || strcmp(px_msg_method(m), "initialize") == 0)
+            break;
+        requests += px_msg_kind(m) == PX_MSG_REQUEST;
+    }
+    if (n == 0 || i < n || n > (size_t)h->cfg->max_inflight) {
+        json_decref(batch);
+        return send_rpc_error(h, req, 400, NULL, PX_E_INVALID,
+                              n == 0  ? "Invalid Request: an empty batch"
+                              : i < n ? "Invalid Request: a batch member is not a JSON-RPC message "
+                                        "(or is initialize)"
+                                      : "Invalid Request: a batch larger than --max-inflight");
+    }
+    c = chan_new(h, req, 0);
+    c->batch_left = (int)requests;
+    if (requests > 0)
+        start(c, 200, 1, 0); /* the answers as events, one by one */
+    for (i = 0; i < n; i++)
+        px_bridge_client(h->bridge, s, &c->super, json_array_get(batch, i));
+    json_decref(batch);
+    if (requests == 0) {
+        count_status(h, 202);
+        send_body(req, 202, NULL, "", 0);
+        c->done = 1;
+    }
+    if (c->super.n_pending > 0 && !c->done)
+        h2o_linklist_insert(&h->watching, &c->watch);
+    return 0;
+}
+
 static int mcp_post(px_http_t *h, h2o_req_t *req)
 {
     int missing;
     px_session_t *s = session_of(h, req, &missing);
-    json_t *msg = parse_body(h, req);
+    json_t *msg = parse_body(h, req, 1);
     h2o_iovec_t pv = header(req, "mcp-protocol-version");
     json_t *version;
 
     if (!msg)
         return 0;
+    if (json_is_array(msg))
+        return mcp_batch(h, req, s, missing, msg);
     version = px_msg_meta(msg, PX_META_VERSION);
     if (missing && json_is_string(version) && px_msg_kind(msg) == PX_MSG_REQUEST) {
         if (check_modern_headers(h, req, msg, json_string_value(version)) != 0) {
@@ -598,7 +656,7 @@ static int messages_post(px_http_t *h, h2o_req_t *req)
     s = px_session_find(h->bridge, id, now_ms(h));
     if (!s || !px_session_stream(s))
         return send_status(h, req, 404, "Could not find session");
-    msg = parse_body(h, req);
+    msg = parse_body(h, req, 0);
     if (!msg)
         return 0;
     /* a 2026-07-28 request on the deprecated transport is still self-contained */

@@ -130,6 +130,8 @@ json_t *px_error_new(json_t *id, int code, const char *message, json_t *data);
 int px_dump(const json_t *msg, mcp_buf_t *out);
 /* Parse one message; NULL with a JSON-RPC error code in *code. */
 json_t *px_parse(const char *buf, size_t len, int *code);
+/* The same, also taking an array (a JSON-RPC batch; its members unchecked). */
+json_t *px_parse_batch(const char *buf, size_t len, int *code);
 /* Is v one of the handshake-era revisions? */
 int px_is_legacy_version(const char *v);
 

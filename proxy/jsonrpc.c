@@ -86,21 +86,29 @@ int px_dump(const json_t *msg, mcp_buf_t *out)
     return 0;
 }
 
-json_t *px_parse(const char *buf, size_t len, int *code)
+json_t *px_parse_batch(const char *buf, size_t len, int *code)
 {
     json_error_t e;
     json_t *msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
 
-    if (!msg) {
-        *code = PX_E_PARSE;
-        return NULL;
-    }
-    if (!json_is_object(msg)) { /* batches are gone since 2025-06-18 */
+    *code = msg ? 0 : PX_E_PARSE;
+    if (msg && !json_is_object(msg) && !json_is_array(msg)) {
         json_decref(msg);
         *code = PX_E_INVALID;
         return NULL;
     }
-    *code = 0;
+    return msg;
+}
+
+json_t *px_parse(const char *buf, size_t len, int *code)
+{
+    json_t *msg = px_parse_batch(buf, len, code);
+
+    if (msg && !json_is_object(msg)) { /* batches are gone since 2025-06-18 */
+        json_decref(msg);
+        *code = PX_E_INVALID;
+        return NULL;
+    }
     return msg;
 }
 

@@ -179,6 +179,9 @@ for mode in streamableHttp sse; do
         --tools echo,get-sum,trigger-long-running-operation
     clients "$mode bridged --tools" "mcp2 mcp1" mcp:legacy,sse:legacy --tools echo,get-sum,trigger-long-running-operation \
         --refused get-env --calls 1
+    # and a 2025-03-26 batch: its tools/list filtered, get-env refused, echo answered
+    "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" get-env \
+        echo,get-sum,trigger-long-running-operation || fail=1
     kill "$PPID_"
 done
 

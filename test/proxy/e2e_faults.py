@@ -217,6 +217,18 @@ def test_bad_input(client):
     sid = r.headers.get("mcp-session-id", "")
     check(r.status_code == 200 and len(sid) == 32 and r.json()["result"]["protocolVersion"] == "2025-11-25",
           "session: initialize answered with an Mcp-Session-Id")
+    # a JSON-RPC batch (2025-03-26) in the session: each request's answer as an event of its own
+    hs = {**h, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+    r = client.post(URL + "/mcp", headers=hs, content=b"[1,2]")
+    check(r.status_code == 400 and r.json()["error"]["code"] == -32600, "batch: members not messages -> 400 -32600")
+    r = client.post(URL + "/mcp", headers=hs, json=[{"jsonrpc": "2.0", "id": 10, "method": "ping"},
+                                                   {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
+                                                   {"jsonrpc": "2.0", "id": "b", "method": "tools/list"}])
+    ids = sorted(str(m.get("id")) for m in events(r) if "result" in m)
+    check(r.status_code == 200 and r.headers.get("content-type", "").startswith("text/event-stream")
+          and ids == ["10", "b"], f"batch: two requests and a notification -> their two answers ({ids})")
+    r = client.post(URL + "/mcp", headers=hs, json=[{"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}])
+    check(r.status_code == 202, "batch: notifications only -> 202")
     check(client.delete(URL + "/mcp", headers={"mcp-session-id": sid}).status_code == 200, "session: DELETE")
     r = client.post(URL + "/mcp", headers={**h, "mcp-session-id": sid}, json={"jsonrpc": "2.0", "id": 2, "method": "ping"})
     check(r.status_code == 404, "session: gone after DELETE -> 404")

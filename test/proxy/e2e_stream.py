@@ -51,7 +51,7 @@ def batch(c, tool, allowed):
     err = by_id.get(11, {}).get("error", {})
     ok = (listed == allowed and err.get("code") == -32602 and "tool filter" in err.get("message", "")
           and "Echo: b" in json.dumps(by_id.get(12)))
-    print(("ok   " if ok else "FAIL ") + f"--passthrough --tools, a batch: listed {sorted(listed)}, "
+    print(("ok   " if ok else "FAIL ") + f"--tools, a batch: listed {sorted(listed)}, "
           f"{tool} -> {err.get('message')}, echo -> {json.dumps(by_id.get(12))[:80]}")
     return ok
 
