@@ -363,15 +363,18 @@ static int check_modern_headers(px_http_t *h, h2o_req_t *req, json_t *msg, const
  * with 400 here when it is not). */
 static json_t *parse_body(px_http_t *h, h2o_req_t *req, int batch)
 {
-    int code;
+    const char *body = req->entity.base ? req->entity.base : "";
+    int code = 0;
     json_t *msg;
 
     if (req->entity.len > h->cfg->max_message) {
         send_rpc_error(h, req, 413, NULL, PX_E_INVALID, "message too large");
         return NULL;
     }
-    msg = (batch ? px_parse_batch : px_parse)(req->entity.base ? req->entity.base : "",
-                                              req->entity.len, &code);
+    if (batch)
+        msg = px_parse_batch(body, req->entity.len, &code);
+    else
+        msg = px_parse(body, req->entity.len, &code);
     if (!msg)
         send_rpc_error(h, req, 400, NULL, code,
                        code == PX_E_PARSE ? "Parse error" : "Invalid Request: one JSON-RPC object");
