@@ -360,7 +360,15 @@ static void on_internal_response(px_bridge_t *b, pending_t *p, json_t *msg)
             px_bridge_upstream_up(b, b->now);
             return;
         }
-        b->ops.restart(b->ops.ctx, "the MCP server refused initialize");
+        {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
+            char why[256];
+
+            snprintf(why, sizeof(why), "the MCP server refused initialize%s%.200s", m ? ": " : "",
+                     m ? m : "");
+            b->ops.restart(b->ops.ctx, why);
+        }
         return;
     }
     json_t *n = px_era_initialized_notification();

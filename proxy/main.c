@@ -231,12 +231,14 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     case OPT_TPORT:
         bad = mcp_opt_int(arg, 1, 65535, &cfg->target_port);
         break;
-    case OPT_TPATH: /* an absolute path of printable ASCII, as it goes on the request line */
+    case OPT_TPATH: /* as it goes on the request line */
         cfg->target_path = arg;
         bad = arg[0] != '/' || strlen(arg) > 256;
         for (const char *p = arg; *p && !bad; p++)
             bad = *p <= 0x20 || *p >= 0x7f;
-        break;
+        return bad_name("target-path", arg,
+                        bad ? "must start with '/', be visible ASCII and at most 256 characters"
+                            : NULL);
     case OPT_PASSTHROUGH:
         cfg->passthrough = 1;
         break;
@@ -309,8 +311,8 @@ static int check(px_config_t *cfg)
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->target_path || cfg->passthrough)
-            return bad_usage("%s",
-                             "--target-path and --passthrough are for sse and streamable-http");
+            return bad_usage("%s is for sse and streamable-http",
+                             cfg->passthrough ? "--passthrough" : "--target-path");
         if (cfg->exec_argv && (k8s || cfg->target_host))
             return bad_usage("%s", "--exec excludes --namespace/--pod/--target-host");
         if (!cfg->exec_argv && !(cfg->ns && cfg->pod))

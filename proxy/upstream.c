@@ -44,7 +44,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
     px_upstream_t *u = sock->data;
 
     if (err) {
-        down(u, "the MCP server closed its output");
+        down(u, "the stream to the MCP server ended");
         return;
     }
     if (u->be->activity)
