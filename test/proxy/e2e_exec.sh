@@ -269,6 +269,20 @@ for bad in --namespace=Foo/bar '--pod=srv-0&watch=0' --container=x.y; do
     fi
 done
 
+echo "== bad flags of the HTTP transports: exit 2 naming the option (and the rule)"
+for args in "--transport sse --target-host h --target-port 1 --target-path nope" \
+    "--transport stdio --passthrough --exec -- true"; do
+    rc=0
+    # shellcheck disable=SC2086
+    out=$("$PROXY" $args 2>&1) || rc=$?
+    case $args in
+    *target-path*) want="invalid value 'nope' for --target-path: must start with '/'" ;;
+    *) want="--passthrough is for sse and streamable-http" ;;
+    esac
+    if [ "$rc" = 2 ] && [[ $out == *"$want"* ]]; then echo "ok   $args: ${out%%$'\n'*}"; else
+        echo "FAIL $args: exit $rc: $out"; fail=1; fi
+done
+
 echo "== stdio over pods/attach (v5.channel.k8s.io) through a stand-in apiserver (test/proxy/fake_apiserver.py)"
 mkdir -p "$WORK/k8s"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
