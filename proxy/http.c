@@ -381,6 +381,20 @@ static json_t *parse_body(px_http_t *h, h2o_req_t *req, int batch)
     return msg;
 }
 
+/* After the bridge took what a request carried: 202 when it owes no answer
+ * (`accepted`), else watch for the client hanging up while it does. */
+static int chan_settle(px_http_t *h, h2o_req_t *req, http_chan_t *c, int accepted)
+{
+    if (accepted && !c->started) {
+        count_status(h, 202);
+        send_body(req, 202, NULL, "", 0);
+        c->done = 1;
+    }
+    if (c->super.n_pending > 0 && !c->done)
+        h2o_linklist_insert(&h->watching, &c->watch);
+    return 0;
+}
+
 /* Hand a message to the bridge with a fresh response channel. */
 static int to_bridge(px_http_t *h, h2o_req_t *req, px_session_t *s, json_t *msg,
                      const char *session_hdr)
@@ -392,14 +406,7 @@ static int to_bridge(px_http_t *h, h2o_req_t *req, px_session_t *s, json_t *msg,
     c->json_only = !accepts(req, "text/event-stream");
     rc = px_bridge_client(h->bridge, s, &c->super, msg);
     json_decref(msg);
-    if (rc == PX_ACCEPTED && !c->started) {
-        count_status(h, 202);
-        send_body(req, 202, NULL, "", 0);
-        c->done = 1;
-    }
-    if (c->super.n_pending > 0 && !c->done)
-        h2o_linklist_insert(&h->watching, &c->watch);
-    return 0;
+    return chan_settle(h, req, c, rc == PX_ACCEPTED);
 }
 
 /* h2o stops reading a connection while its request is handled, so a client
@@ -494,14 +501,7 @@ static int mcp_batch(px_http_t *h, h2o_req_t *req, px_session_t *s, int missing,
     for (i = 0; i < n; i++)
         px_bridge_client(h->bridge, s, &c->super, json_array_get(batch, i));
     json_decref(batch);
-    if (requests == 0) {
-        count_status(h, 202);
-        send_body(req, 202, NULL, "", 0);
-        c->done = 1;
-    }
-    if (c->super.n_pending > 0 && !c->done)
-        h2o_linklist_insert(&h->watching, &c->watch);
-    return 0;
+    return chan_settle(h, req, c, requests == 0);
 }
 
 static int mcp_post(px_http_t *h, h2o_req_t *req)
