@@ -57,7 +57,6 @@ typedef struct attach_be {
     int watching;
     uint64_t attached_generation;
     struct conn *cur;
-    char last_wait[160];
 } attach_be_t;
 
 /* One stream; freed by whoever drops the last reference. */

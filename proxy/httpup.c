@@ -97,13 +97,11 @@ struct hconn {
     size_t held; /* bytes of the queued lines and of the bodies being POSTed */
     px_lines_t in;
     char session_id[256], version[64];
-    json_t *init_id; /* id of the initialize request in flight (owned) */
     int initialized; /* notifications/initialized went out: time for the GET stream */
     int get_state;   /* 0 none yet, 1 open, 2 server has none (405) */
     uint64_t get_retry_at, endpoint_deadline;
-    const char *down; /* why the stream ends */
-    int worked;       /* the server answered a request with a 2xx */
-    char down_buf[256];
+    char down[256]; /* why the stream ends; "" while it goes on */
+    int worked;     /* the server answered a request with a 2xx */
 };
 
 struct http_be {
@@ -116,7 +114,6 @@ struct http_be {
     uint64_t generation;
     char ip[64];
     hconn_t *cur;
-    char last_wait[160];
 };
 
 static void conn_destroy(px_sthread_t *t)
@@ -127,11 +124,9 @@ static void conn_destroy(px_sthread_t *t)
 /* The stream ends (the first reason is kept): "why[: detail]". */
 static void end_stream(hconn_t *c, const char *why, const char *detail)
 {
-    if (c->down)
+    if (c->down[0])
         return;
-    snprintf(c->down_buf, sizeof(c->down_buf), "%s%s%s", why, detail ? ": " : "",
-             detail ? detail : "");
-    c->down = c->down_buf;
+    snprintf(c->down, sizeof(c->down), "%s%s%s", why, detail ? ": " : "", detail ? detail : "");
 }
 
 /* ---- towards the bridge -----------------------------------------------------------------------
@@ -173,13 +168,12 @@ static void emit_msg(xfer_t *x, json_t *msg)
         return;
     }
     id = json_object_get(msg, "id");
-    if (id && x->req_id && json_equal(id, x->req_id) && !json_object_get(msg, "method"))
-        x->answered = 1;
-    if (x->is_initialize && id && c->init_id && json_equal(id, c->init_id)) {
+    if (id && x->req_id && json_equal(id, x->req_id) && !json_object_get(msg, "method")) {
         const char *v =
             json_string_value(json_object_get(json_object_get(msg, "result"), "protocolVersion"));
 
-        if (v && strlen(v) < sizeof(c->version))
+        x->answered = 1;
+        if (x->is_initialize && v && strlen(v) < sizeof(c->version)) /* what the session speaks */
             snprintf(c->version, sizeof(c->version), "%s", v);
     }
     line = json_dumps(msg, JSON_COMPACT);
@@ -278,7 +272,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
         x->json.len = 0;
         return 0; /* over the cap: the transfer fails (CURLE_WRITE_ERROR) */
     }
-    return x->c->down ? 0 : len;
+    return x->c->down[0] ? 0 : len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
@@ -296,10 +290,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
             len--;
         /* visible ASCII only (Streamable HTTP, "Session Management"): it goes
          * back into our request headers */
-        for (size_t i = v; i < len; i++)
-            if (p[i] < 0x21 || p[i] > 0x7e)
-                return size * n;
-        if (len - v > 0 && len - v < sizeof(x->c->session_id))
+        if (len - v > 0 && len - v < sizeof(x->c->session_id) && px_visible_ascii(p + v, len - v))
             snprintf(x->c->session_id, sizeof(x->c->session_id), "%.*s", (int)(len - v), p + v);
     }
     return size * n;
@@ -312,6 +303,23 @@ static void add_header(void *ctx, const char *line)
 
     if (l)
         x->headers = l;
+}
+
+/* The "Mcp-Session-Id: <id>" line into line[n]; 0 while there is no session. */
+static int session_line(const hconn_t *c, char *line, size_t n)
+{
+    return c->session_id[0] && snprintf(line, n, "Mcp-Session-Id: %s", c->session_id) > 0;
+}
+
+/* The session's id on a request of x, when there is one. */
+static void add_session(xfer_t *x)
+{
+    char line[300];
+
+    if (session_line(x->c, line, sizeof(line))) {
+        add_header(x, line);
+        x->with_session = 1;
+    }
 }
 
 static void xfer_free(xfer_t *x)
@@ -362,12 +370,10 @@ static xfer_t *xfer_new(hconn_t *c, int kind, const char *url)
         curl_easy_setopt(x->easy, CURLOPT_RESOLVE, c->resolve_list);
     if (kind != X_POST)
         add_header(x, "Accept: text/event-stream");
-    if (kind == X_GET && c->session_id[0]) {
-        char h[300];
+    if (kind == X_GET) {
+        char h[100];
 
-        snprintf(h, sizeof(h), "Mcp-Session-Id: %s", c->session_id);
-        add_header(x, h);
-        x->with_session = 1;
+        add_session(x);
         if (c->version[0]) {
             snprintf(h, sizeof(h), "MCP-Protocol-Version: %s", c->version);
             add_header(x, h);
@@ -396,7 +402,6 @@ static void post_line(hconn_t *c, char *line)
     json_t *msg = json_loads(line, 0, NULL);
     const char *method = px_msg_method(msg);
     xfer_t *x = xfer_new(c, X_POST, c->url);
-    char h[300];
 
     if (!x || !msg) {
         c->held -= strlen(line);
@@ -413,8 +418,6 @@ static void post_line(hconn_t *c, char *line)
         x->req_id = json_incref(json_object_get(msg, "id"));
         if (strcmp(method, "initialize") == 0) {
             x->is_initialize = 1;
-            json_decref(c->init_id);
-            c->init_id = json_incref(x->req_id);
             c->session_id[0] = '\0'; /* a new session */
         }
     } else if (strcmp(method, "notifications/initialized") == 0) {
@@ -424,11 +427,7 @@ static void post_line(hconn_t *c, char *line)
     if (c->transport == PX_T_STREAMABLE) {
         add_header(x, "Accept: application/json, text/event-stream");
         px_mcp_headers(msg, c->version[0] ? c->version : NULL, add_header, x);
-        if (c->session_id[0]) {
-            snprintf(h, sizeof(h), "Mcp-Session-Id: %s", c->session_id);
-            add_header(x, h);
-            x->with_session = 1;
-        }
+        add_session(x);
     }
     json_decref(msg);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
@@ -543,7 +542,7 @@ static void on_bridge_line(void *ctx, const char *line, size_t len)
 
 static void pump_queue(hconn_t *c)
 {
-    while (c->queue && c->url[0] && c->n_active < MAX_ACTIVE && !c->down) {
+    while (c->queue && c->url[0] && c->n_active < MAX_ACTIVE && !c->down[0]) {
         qline_t *q = c->queue;
 
         c->queue = q->next;
@@ -596,9 +595,9 @@ static void delete_session(hconn_t *c)
     struct curl_slist *h = NULL;
     char line[300];
 
-    if (c->transport != PX_T_STREAMABLE || !c->session_id[0] || !(e = curl_easy_init()))
+    if (c->transport != PX_T_STREAMABLE || !session_line(c, line, sizeof(line)) ||
+        !(e = curl_easy_init()))
         return;
-    snprintf(line, sizeof(line), "Mcp-Session-Id: %s", c->session_id);
     h = curl_slist_append(h, line);
     curl_easy_setopt(e, CURLOPT_URL, c->url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
@@ -642,7 +641,7 @@ static void *conn_main(void *arg)
         c->resolve_list = curl_slist_append(NULL, c->resolve);
     if (!c->multi || (c->resolve[0] && !c->resolve_list))
         end_stream(c, "out of memory", NULL);
-    if (c->transport == PX_T_SSE && !c->down) {
+    if (c->transport == PX_T_SSE && !c->down[0]) {
         xfer_t *x;
         char url[1200];
 
@@ -654,7 +653,7 @@ static void *conn_main(void *arg)
     } else {
         snprintf(c->url, sizeof(c->url), "%s%s", c->base, c->path);
     }
-    while (!c->down && !atomic_load(&c->t.stop)) {
+    while (!c->down[0] && !atomic_load(&c->t.stop)) {
         struct curl_waitfd wfd = {
             .fd = c->t.fd,
             .events = c->n_queued < MAX_QUEUED && c->held < MAX_HELD ? CURL_WAIT_POLLIN : 0};
@@ -677,7 +676,7 @@ static void *conn_main(void *arg)
                 c->get_state = 1;
         }
     }
-    if (c->down && !atomic_load(&c->t.stop))
+    if (c->down[0] && !atomic_load(&c->t.stop))
         log_end(c->down, c->worked);
     shutdown(c->t.fd, SHUT_RDWR); /* the loop sees EOF at once; the clean-up may take 1 s */
     while (c->xfers) {
@@ -697,7 +696,6 @@ static void *conn_main(void *arg)
     if (c->multi)
         curl_multi_cleanup(c->multi);
     curl_slist_free_all(c->resolve_list);
-    json_decref(c->init_id);
     px_lines_dispose(&c->in);
     px_sthread_exit(&c->t);
     return NULL;

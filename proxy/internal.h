@@ -184,6 +184,9 @@ void px_sse_reader_feed(px_sse_reader_t *r, const char *p, size_t n);
  * ASCII (2026-07-28, "Standard headers"). add gets each "Name: value"
  * (valid during the call). version may be NULL. */
 typedef void (*px_header_cb)(void *ctx, const char *line);
+/* Are all n bytes of p visible ASCII (0x21-0x7E, no space or control)? What
+ * may go into an HTTP header or a request line as it is; 1 for n = 0. */
+int px_visible_ascii(const char *p, size_t n);
 void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, void *ctx);
 
 /* ---- toolfilter.c: --tools ------------------------------------------------------ */

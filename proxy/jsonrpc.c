@@ -275,12 +275,10 @@ void px_sse_reader_feed(px_sse_reader_t *r, const char *p, size_t n)
  * Streamable HTTP, header value encoding) */
 static void add_name_header(const char *name, px_header_cb add, void *ctx)
 {
-    size_t n = strlen(name), i;
+    size_t n = strlen(name);
     char *line;
 
-    for (i = 0; i < n && name[i] >= 0x21 && name[i] <= 0x7e; i++)
-        ;
-    if (i == n) {
+    if (px_visible_ascii(name, n)) {
         line = malloc(n + 11);
         if (line)
             snprintf(line, n + 11, "Mcp-Name: %s", name);
@@ -299,16 +297,21 @@ static void add_name_header(const char *name, px_header_cb add, void *ctx)
     free(line);
 }
 
-/* Visible ASCII only, at most max bytes: what may go into a header as it is
- * (a client's method or version with CR LF must not add headers). */
+int px_visible_ascii(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x21 || p[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* 1 to max bytes of visible ASCII: what may go into a header as it is (a
+ * client's method or version with CR LF must not add headers). */
 static int header_safe(const char *v, size_t max)
 {
-    size_t i;
+    size_t n = strnlen(v, max + 1);
 
-    for (i = 0; i <= max && v[i]; i++)
-        if (v[i] < 0x21 || v[i] > 0x7e)
-            return 0;
-    return i > 0 && i <= max;
+    return n > 0 && n <= max && px_visible_ascii(v, n);
 }
 
 void px_mcp_headers(const json_t *msg, const char *version, px_header_cb add, void *ctx)

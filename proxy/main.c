@@ -187,7 +187,7 @@ static int parse_tools(const char *arg, px_config_t *cfg)
     return 0;
 }
 
-/* A Kubernetes name of --NAME that breaks its rule (why, from
+/* A value of --NAME that breaks its rule (why: for Kubernetes names from
  * common/src/validate.c in the apiserver's wording; NULL when valid): exit 2
  * naming the option, the value and the rule. */
 static int bad_name(const char *name, const char *arg, const char *why)
@@ -233,9 +233,7 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         break;
     case OPT_TPATH: /* as it goes on the request line */
         cfg->target_path = arg;
-        bad = arg[0] != '/' || strlen(arg) > 256;
-        for (const char *p = arg; *p && !bad; p++)
-            bad = *p <= 0x20 || *p >= 0x7f;
+        bad = arg[0] != '/' || strlen(arg) > 256 || !px_visible_ascii(arg, strlen(arg));
         return bad_name("target-path", arg,
                         bad ? "must start with '/', be visible ASCII and at most 256 characters"
                             : NULL);
