@@ -8,8 +8,11 @@
  * once per server process (era.c); until then requests are parked. What one
  * era's client needs from the other era's server is made here: the proxy
  * answers `initialize` and `server/discover` itself, adds or removes the
- * per-request `_meta`, and sends a handshake-era server's own requests to a
- * session that declared the capability. No I/O: the upstream is a write
+ * per-request `_meta`. A handshake-era server's own requests and the
+ * notifications not tied to an id go only to the client they are for: the
+ * one whose request's answer stream carried them (`cause`), else the only
+ * client with requests in flight; otherwise requests get an error and
+ * notifications are dropped (DESIGN §5, exact routing). No I/O: the upstream is a write
  * callback, clients are px_chan_t. Single-threaded (the event loop). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,20 +69,41 @@ pending_t *px_pending_add(px_bridge_t *b, int kind)
     p->next = b->table[s];
     b->table[s] = p;
     b->n_pending++;
+    if (kind == P_CLIENT || kind == P_QUIET) { /* these expire, oldest first */
+        p->deadline = b->now + (uint64_t)(b->cfg.request_timeout * 1000);
+        p->older = b->newest;
+        if (b->newest)
+            b->newest->newer = p;
+        else
+            b->oldest = p;
+        b->newest = p;
+    }
     return p;
+}
+
+void px_pending_own(px_bridge_t *b, pending_t *p, px_session_t *s, peer_t *peer)
+{
+    p->session = s;
+    if (s)
+        s->n_inflight++;
+    p->peer = s ? NULL : peer;
+    if (p->peer)
+        p->peer->inflight++;
+    if (!s && p->kind == P_CLIENT)
+        b->n_modern++;
+}
+
+static pending_t *find_upid(px_bridge_t *b, int64_t v)
+{
+    for (pending_t *p = b->n_buckets ? b->table[slot_of(b, v)] : NULL; p; p = p->next)
+        if (p->upid == v)
+            return p;
+    return NULL;
 }
 
 pending_t *px_pending_find(px_bridge_t *b, const json_t *id)
 {
-    int64_t v;
-
-    if (!json_is_integer(id) || !b->n_buckets)
-        return NULL;
-    v = json_integer_value(id);
-    for (pending_t *p = b->table[slot_of(b, v)]; p; p = p->next)
-        if (p->upid == v)
-            return p;
-    return NULL;
+    return json_is_integer(id) ? find_upid(b, json_integer_value(id)) : NULL;
 }
 
 /* Unlink and free; the channel and session counts drop with it. */
@@ -91,10 +115,20 @@ void px_pending_del(px_bridge_t *b, pending_t *p)
         pp = &(*pp)->next;
     *pp = p->next;
     b->n_pending--;
+    if (p->kind == P_CLIENT || p->kind == P_QUIET) {
+        *(p->older ? &p->older->newer : &b->oldest) = p->newer;
+        *(p->newer ? &p->newer->older : &b->newest) = p->older;
+    }
     if (p->chan)
         p->chan->n_pending--;
     if (p->session)
         p->session->n_inflight--;
+    else if (p->kind == P_CLIENT)
+        b->n_modern--;
+    if (p->peer) {
+        p->peer->inflight--;
+        px_peer_put(b, p->peer);
+    }
     json_decref(p->orig_id);
     json_decref(p->orig_token);
     free(p);
@@ -176,7 +210,12 @@ px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops)
         return NULL;
     b->cfg = *cfg;
     b->ops = *ops;
-    b->next_id = 1;
+    /* ids start at a random point: two proxies attached to one stdio server
+     * (a rolling restart) must not take each other's answers for their own */
+    if (getrandom(&b->next_id, sizeof(b->next_id), 0) != sizeof(b->next_id))
+        b->next_id = 1;
+    b->next_id = (int64_t)((uint64_t)b->next_id >> 18) + 1; /* < 2^46: exact in a double */
+    b->upstream_log_rank = -1;
     b->parked_tail = &b->parked;
     mcp_buf_init(&b->out, cfg->max_message + 4096);
     if (table_grow(b) != 0) {
@@ -192,6 +231,7 @@ static void drop_pending(px_bridge_t *b, pending_t *p, void *arg)
     (void)arg;
     p->chan = NULL;
     p->session = NULL;
+    p->peer = NULL;
     px_pending_del(b, p);
 }
 
@@ -204,10 +244,14 @@ void px_bridge_free(px_bridge_t *b)
         px_session_t *s = b->sessions;
 
         b->sessions = s->next;
-        json_decref(s->caps);
-        json_decref(s->client_info);
-        free(s);
+        s->peer = NULL; /* the peers go below */
+        px_session_free(s);
     }
+    for (size_t i = 0; i < PEER_BUCKETS; i++)
+        for (peer_t *e = b->peers[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
     for (parked_t *q = b->parked, *next; q; q = next) {
         next = q->next;
         json_decref(q->msg);
@@ -315,12 +359,30 @@ static void listen_for_sessions(px_bridge_t *b)
     json_decref(req);
 }
 
+/* A new handshake-era server process: what the sessions set on the last one. */
+static void restore_session_state(px_bridge_t *b)
+{
+    b->upstream_log_rank = -1;
+    px_sync_log_level(b);
+    for (px_session_t *s = b->sessions; s; s = s->next)
+        for (sub_t *u = s->subs; u; u = u->next) {
+            int earlier = 0;
+
+            for (px_session_t *t = b->sessions; t != s && !earlier; t = t->next)
+                earlier = px_session_subscribed(t, u->uri);
+            if (!earlier)
+                px_send_quiet(b, "resources/subscribe", json_pack("{s:s}", "uri", u->uri));
+        }
+}
+
 static void became_ready(px_bridge_t *b)
 {
     b->state = PX_READY;
     b->listen_id = 0;
     if (b->server.era == PX_ERA_MODERN)
         listen_for_sessions(b);
+    else
+        restore_session_state(b);
     mcp_log(MCP_LOG_INFO, "mcp server ready", "era",
             b->server.era == PX_ERA_MODERN ? "2026-07-28" : "handshake", "version",
             b->server.version, NULL);
@@ -334,6 +396,10 @@ static void on_internal_response(px_bridge_t *b, pending_t *p, json_t *msg)
 
     if (kind == P_LISTEN) { /* the server ended our subscription */
         b->listen_id = 0;
+        px_pending_del(b, p);
+        return;
+    }
+    if (kind == P_QUIET) {
         px_pending_del(b, p);
         return;
     }
@@ -492,11 +558,94 @@ static int route_by_id(px_bridge_t *b, json_t *msg, json_t *holder, const char *
     return 1;
 }
 
-static void on_notification(px_bridge_t *b, json_t *msg)
+/* The client a server message without an id of ours is for (DESIGN §5):
+ * the one whose request's answer stream carried it (`cause`), else the only
+ * client with requests in flight (a session, or one 2026-07-28 request);
+ * NULL when that is not exactly one. Returns one of its pending requests. */
+static pending_t *attribute(px_bridge_t *b, int64_t cause)
+{
+    px_session_t *busy = NULL;
+    size_t clients = b->n_modern;
+
+    if (cause) {
+        pending_t *p = find_upid(b, cause);
+
+        return p && p->kind == P_CLIENT ? p : NULL;
+    }
+    for (px_session_t *s = b->sessions; s && clients <= 1; s = s->next)
+        if (s->n_inflight > 0) {
+            busy = s;
+            clients++;
+        }
+    if (clients != 1)
+        return NULL;
+    for (pending_t *p = b->oldest; p; p = p->newer) /* its oldest request */
+        if (p->kind == P_CLIENT && p->session == busy)
+            return p;
+    return NULL;
+}
+
+/* Where a message for p's client goes: the answer stream of p while it is
+ * open (2025-11-25 allows messages related to a request there), else the
+ * session's stream. */
+static px_chan_t *chan_for(const pending_t *p)
+{
+    if (p->chan && !p->chan->streaming)
+        return p->chan;
+    return p->session ? p->session->stream : p->chan;
+}
+
+/* notifications/message at the client's level: a session's logging/setLevel,
+ * a 2026-07-28 request's _meta logLevel, else info and above. */
+static int log_wanted(const pending_t *p, const json_t *msg)
+{
+    int rank =
+        px_log_rank(json_string_value(json_object_get(json_object_get(msg, "params"), "level")));
+    int want = p->session ? p->session->log_rank : p->log_rank;
+
+    return rank >= (want >= 0 ? want : 1);
+}
+
+static void resource_updated(px_bridge_t *b, const json_t *msg)
+{
+    const char *uri = json_string_value(json_object_get(json_object_get(msg, "params"), "uri"));
+
+    for (px_session_t *s = b->sessions; s && uri; s = s->next)
+        if (s->stream && px_session_subscribed(s, uri))
+            px_chan_msg(b, s->stream, msg, 0, 0);
+}
+
+static void server_cancelled(px_bridge_t *b, const json_t *msg)
+{
+    json_t *id = json_object_get(json_object_get(msg, "params"), "requestId");
+
+    for (srvreq_t **pp = &b->srvreqs; *pp; pp = &(*pp)->next) {
+        srvreq_t *r = *pp;
+
+        if (json_equal(r->id, id)) {
+            if (r->session->stream)
+                px_chan_msg(b, r->session->stream, msg, 0, 0);
+            *pp = r->next;
+            json_decref(r->id);
+            free(r);
+            return;
+        }
+    }
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void on_notification(px_bridge_t *b, json_t *msg, int64_t cause)
 {
     const char *method = px_msg_method(msg);
     json_t *params = json_object_get(msg, "params");
     json_t *meta = json_object_get(params, "_meta");
+    pending_t *p;
 
     b->stats.notifications++;
     if (strcmp(method, "notifications/progress") == 0) {
@@ -519,23 +668,27 @@ static void on_notification(px_bridge_t *b, json_t *msg)
         return;
     }
     if (strcmp(method, "notifications/cancelled") == 0) { /* the server gave up on its request */
-        json_t *id = json_object_get(params, "requestId");
-
-        for (srvreq_t **pp = &b->srvreqs; *pp; pp = &(*pp)->next) {
-            srvreq_t *r = *pp;
-
-            if (json_equal(r->id, id)) {
-                if (r->session->stream)
-                    px_chan_msg(b, r->session->stream, msg, 0, 0);
-                *pp = r->next;
-                json_decref(r->id);
-                free(r);
-                break;
-            }
-        }
+        server_cancelled(b, msg);
         return;
     }
-    broadcast(b, msg); /* list changes, resource updates, log messages */
+    if (ends_with(method, "/list_changed")) { /* about the server itself: for everyone */
+        broadcast(b, msg);
+        return;
+    }
+    if (strcmp(method, "notifications/resources/updated") == 0) {
+        resource_updated(b, msg);
+        return;
+    }
+    /* log messages and the rest concern one client's request */
+    p = attribute(b, cause);
+    if (!p) {
+        mcp_log(MCP_LOG_DEBUG, "server notification for no one client: dropped", "method", method,
+                NULL);
+        return;
+    }
+    if (strcmp(method, "notifications/message") == 0 && !log_wanted(p, msg))
+        return;
+    px_chan_msg(b, chan_for(p), msg, 0, 0);
 }
 
 static const char *capability_for(const char *method)
@@ -549,84 +702,124 @@ static const char *capability_for(const char *method)
     return NULL;
 }
 
-/* Where a server request for session s can go: its stream, or the response
- * stream of one of its requests in flight (2025-11-25 allows both). */
-static px_chan_t *server_request_chan(px_bridge_t *b, px_session_t *s)
+static void refuse_server_request(px_bridge_t *b, json_t *id, const char *method, const char *why)
 {
-    if (s->stream)
-        return s->stream;
-    for (size_t i = 0; i < b->n_buckets; i++)
-        for (pending_t *p = b->table[i]; p; p = p->next)
-            if (p->session == s && p->chan && !p->chan->streaming)
-                return p->chan;
-    return NULL;
+    char m[200];
+    json_t *e;
+
+    snprintf(m, sizeof(m), "%s cannot be sent to a client: %s", method, why);
+    e = px_error_new(id, PX_E_NO_METHOD, m, NULL);
+    if (e)
+        px_up_send(b, e);
+    json_decref(e);
+    b->stats.refused++;
 }
 
-static void on_server_request(px_bridge_t *b, json_t *msg)
+static void on_server_request(px_bridge_t *b, json_t *msg, int64_t cause)
 {
     const char *method = px_msg_method(msg);
     const char *cap = capability_for(method);
     json_t *id = json_object_get(msg, "id");
-    px_session_t *best = NULL;
-    px_chan_t *c = NULL;
+    pending_t *p;
+    px_session_t *s;
+    px_chan_t *c;
+    srvreq_t *r;
 
     b->stats.server_requests++;
     if (strcmp(method, "ping") == 0) {
-        json_t *r = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id, "result");
+        json_t *res = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id, "result");
 
-        if (r)
-            px_up_send(b, r);
-        json_decref(r);
+        if (res)
+            px_up_send(b, res);
+        json_decref(res);
         return;
     }
-    for (px_session_t *s = b->sessions; s && cap; s = s->next) {
-        px_chan_t *sc;
-
-        if (!s->initialized || !json_object_get(s->caps, cap) || !(sc = server_request_chan(b, s)))
-            continue;
-        if (!best || s->n_inflight > best->n_inflight) /* likely the one that caused it */
-            best = s, c = sc;
+    p = attribute(b, cause);
+    s = p ? p->session : NULL;
+    if (!p) {
+        refuse_server_request(b, id, method,
+                              cause ? "the request it belongs to is over"
+                                    : "it is not known which client it is for (not exactly one "
+                                      "client has requests in flight)");
+        return;
     }
-    srvreq_t *r = best ? calloc(1, sizeof(*r)) : NULL;
-
+    if (!s) { /* never across eras: 2026-07-28 has no server-to-client requests */
+        refuse_server_request(b, id, method, "the client speaks 2026-07-28");
+        return;
+    }
+    if (!cap || !s->initialized || !json_object_get(s->caps, cap)) {
+        refuse_server_request(b, id, method, "the client did not declare the capability");
+        return;
+    }
+    c = chan_for(p);
+    r = c ? calloc(1, sizeof(*r)) : NULL;
     if (!r) {
-        char m[160];
-        json_t *e;
-
-        snprintf(m, sizeof(m), "no connected client of this proxy can answer %s", method);
-        e = px_error_new(id, PX_E_NO_METHOD, m, NULL);
-        if (e)
-            px_up_send(b, e);
-        json_decref(e);
-        b->stats.refused++;
+        refuse_server_request(b, id, method, c ? "out of memory" : "the client has no stream open");
         return;
     }
     r->id = json_incref(id);
-    r->session = best;
+    r->session = s;
     r->next = b->srvreqs;
     b->srvreqs = r;
     px_chan_msg(b, c, msg, 0, 0);
 }
 
-void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len)
+/* An answer the proxy cannot read goes to its client as an error instead
+ * of being lost (the client would wait for ever). */
+static void unreadable_answer(px_bridge_t *b, int64_t upid, const char *why)
 {
-    int code;
-    json_t *msg = px_parse(line, len, &code);
+    pending_t *p = find_upid(b, upid);
+    char m[300];
+
+    mcp_log(MCP_LOG_WARN, "unreadable message from the mcp server", "error", why, NULL);
+    if (!p || p->kind != P_CLIENT)
+        return;
+    px_chan_t *c = p->chan;
+    json_t *orig = json_incref(p->orig_id);
+
+    px_pending_del(b, p);
+    snprintf(m, sizeof(m), "the MCP server's answer could not be read: %s", why);
+    if (c)
+        px_reply_error(b, c, orig, PX_E_INTERNAL, m, NULL, 0);
+    json_decref(orig);
+}
+
+void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len, int64_t cause)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(line, len, 0, &err);
+    int64_t id;
 
     switch (msg ? px_msg_kind(msg) : PX_MSG_INVALID) {
     case PX_MSG_RESPONSE:
         on_response(b, msg);
         break;
     case PX_MSG_NOTIFICATION:
-        on_notification(b, msg);
+        on_notification(b, msg, cause);
         break;
     case PX_MSG_REQUEST:
-        on_server_request(b, msg);
+        on_server_request(b, msg, cause);
         break;
     default:
-        mcp_log(MCP_LOG_WARN, "the mcp server wrote a line that is not a JSON-RPC message", NULL);
+        if (px_scan_id(line, len, &id))
+            unreadable_answer(b, id, msg ? "not a JSON-RPC 2.0 message" : err.text);
+        else
+            mcp_log(MCP_LOG_WARN, "the mcp server wrote a line that is not a JSON-RPC message",
+                    NULL);
     }
     json_decref(msg);
+}
+
+void px_bridge_upstream_dropped(px_bridge_t *b, const char *head, size_t hn, const char *tail,
+                                size_t tn)
+{
+    int64_t id;
+
+    if (px_scan_id(head, hn, &id) || px_tail_id(tail, tn, &id))
+        unreadable_answer(b, id, "it is over the proxy's message limit (--max-message-bytes)");
+    else
+        mcp_log(MCP_LOG_WARN, "a message from the mcp server over --max-message-bytes dropped",
+                NULL);
 }
 
 static void fail_client(px_bridge_t *b, pending_t *p, void *why)

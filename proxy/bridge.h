@@ -7,10 +7,21 @@
 
 #include "internal.h"
 
-enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN };
+enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN, P_QUIET };
+/* P_QUIET: a request the proxy sends on its clients' behalf whose answer no
+ * one waits for (logging/setLevel, resources/unsubscribe). */
 #define F_TOOLS_LIST 1 /* filter the result by --tools */
 #define F_MODERN     2 /* the client speaks 2026-07-28 */
 #define F_CACHEABLE  4 /* a CacheableResult in 2026-07-28 (ttlMs, cacheScope required) */
+
+/* A client address: its sessions and its 2026-07-28 requests in flight
+ * (the per-client shares of the caps); freed when both are 0. */
+typedef struct peer {
+    char addr[48];
+    int sessions, inflight;
+    struct peer *next;
+} peer_t;
+#define PEER_BUCKETS 256
 
 typedef struct pending {
     int64_t upid;
@@ -19,7 +30,11 @@ typedef struct pending {
     json_t *orig_token; /* the client's progress token (owned) or NULL */
     px_chan_t *chan;    /* NULL once the client is gone */
     px_session_t *session;
-    struct pending *next; /* hash chain */
+    peer_t *peer;                  /* a 2026-07-28 request's client, counted in peer->inflight */
+    int log_rank;                  /* a 2026-07-28 request's _meta logLevel rank, -1: none */
+    uint64_t deadline;             /* ms: the client gets an error then (P_CLIENT) */
+    struct pending *next;          /* hash chain */
+    struct pending *older, *newer; /* all entries by age (deadlines come in this order) */
 } pending_t;
 
 typedef struct parked {
@@ -36,13 +51,22 @@ typedef struct srvreq { /* a handshake-era server's request to a client */
     struct srvreq *next;
 } srvreq_t;
 
+typedef struct sub { /* a resource a handshake-era session subscribed to */
+    char *uri;
+    struct sub *next;
+} sub_t;
+#define PX_MAX_SUBS 1024 /* per session */
+
 struct px_session {
     char id[33];
-    int sse, initialized, n_inflight;
+    int sse, initialized, n_inflight, n_subs;
     px_chan_t *stream;
     json_t *caps, *client_info;
     char version[32], log_level[16];
+    int log_rank; /* the level set with logging/setLevel (RFC 5424 rank), -1: none */
     uint64_t last_active;
+    peer_t *peer;
+    sub_t *subs;
     struct px_session *next;
 };
 
@@ -56,6 +80,10 @@ struct px_bridge {
     int64_t listen_id;      /* our subscriptions/listen for handshake-era sessions, or 0 */
     pending_t **table;
     size_t n_buckets, n_pending;
+    pending_t *oldest, *newest;
+    size_t n_modern;       /* 2026-07-28 requests in flight */
+    int upstream_log_rank; /* what the proxy set on a handshake-era server, -1: nothing */
+    peer_t *peers[PEER_BUCKETS];
     parked_t *parked, **parked_tail;
     size_t n_parked;
     srvreq_t *srvreqs;
@@ -69,6 +97,9 @@ struct px_bridge {
 
 /* bridge.c */
 pending_t *px_pending_add(px_bridge_t *b, int kind);
+/* The client-side owner of a pending entry: at most one of session and
+ * peer (a 2026-07-28 request is its own client). Counted in the owner. */
+void px_pending_own(px_bridge_t *b, pending_t *p, px_session_t *s, peer_t *peer);
 pending_t *px_pending_find(px_bridge_t *b, const json_t *id);
 /* Unlink and free; the channel and session counts drop with it. */
 void px_pending_del(px_bridge_t *b, pending_t *p);
@@ -86,5 +117,21 @@ void px_start_handshake(px_bridge_t *b);
 /* client.c */
 void px_replay_parked(px_bridge_t *b);
 void px_unpark(px_bridge_t *b, parked_t *q);
+/* RFC 5424 rank of an MCP log level (debug 0 .. emergency 7), -1 unknown. */
+int px_log_rank(const char *level);
+/* A handshake-era server's log level: the most verbose any session set
+ * (sent as logging/setLevel when it changes). */
+void px_sync_log_level(px_bridge_t *b);
+/* Is a session subscribed to uri? Is any other than `except`? */
+int px_session_subscribed(const px_session_t *s, const char *uri);
+int px_subscribed_elsewhere(px_bridge_t *b, const px_session_t *except, const char *uri);
+/* Send a request whose answer no one waits for (P_QUIET); params stolen. */
+void px_send_quiet(px_bridge_t *b, const char *method, json_t *params);
+
+/* session.c */
+peer_t *px_peer_get(px_bridge_t *b, const char *addr); /* NULL: out of memory */
+void px_peer_put(px_bridge_t *b, peer_t *peer);        /* free when unused */
+/* Free a session record (its subscriptions, caps; not its peer's count). */
+void px_session_free(px_session_t *s);
 
 #endif

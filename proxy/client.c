@@ -4,7 +4,12 @@
  * a handshake-era server cannot be bridged to), parked until the server is
  * known, or forwarded with a fresh id and the _meta its era needs;
  * cancellations and answers to the server's own requests go back; a client
- * that hangs up is detached (and, in 2026-07-28, cancelled). */
+ * that hangs up is detached (and, in 2026-07-28, cancelled). What one
+ * handshake-era client sets on a shared handshake-era server is kept per
+ * session here instead (DESIGN §5): its log level (the server is set to the
+ * most verbose level any session asked for, and each session gets messages
+ * at its own) and its resource subscriptions (the server subscribed once per
+ * URI, unsubscribed with the last subscriber). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +37,8 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
     p->orig_token = token ? json_incref(token) : NULL;
     p->chan = reply;
     reply->n_pending++;
-    p->session = s;
-    if (s)
-        s->n_inflight++;
+    px_pending_own(b, p, s, s ? NULL : px_peer_get(b, reply->peer));
+    p->log_rank = px_log_rank(json_string_value(px_msg_meta(msg, PX_META_LOGLEVEL)));
     p->flags = (s ? 0 : F_MODERN) | (strcmp(method, "tools/list") == 0 ? F_TOOLS_LIST : 0) |
                (px_is_cacheable(method) ? F_CACHEABLE : 0);
     json_object_set_new(msg, "id", json_integer(p->upid));
@@ -89,6 +93,113 @@ static void answer_initialize(px_bridge_t *b, px_session_t *s, px_chan_t *reply,
     px_reply_result(b, reply, json_object_get(msg, "id"), result);
 }
 
+/* ---- per-session state of a shared handshake-era server ------------------------------------ */
+
+int px_log_rank(const char *level)
+{
+    static const char *const levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
+
+    for (int i = 0; level && i < (int)MCP_ARRAY_LEN(levels); i++)
+        if (strcmp(level, levels[i]) == 0)
+            return i;
+    return -1;
+}
+
+void px_send_quiet(px_bridge_t *b, const char *method, json_t *params)
+{
+    pending_t *p = px_pending_add(b, P_QUIET);
+    json_t *req = NULL;
+
+    if (p)
+        req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", (json_int_t)p->upid,
+                        "method", method, "params", params);
+    else
+        json_decref(params);
+    if (p && (!req || px_up_send(b, req) != 0))
+        px_pending_del(b, p);
+    json_decref(req);
+}
+
+void px_sync_log_level(px_bridge_t *b)
+{
+    static const char *const names[] = {"debug", "info",     "notice", "warning",
+                                        "error", "critical", "alert",  "emergency"};
+    int min = -1;
+
+    for (px_session_t *s = b->sessions; s; s = s->next)
+        if (s->log_rank >= 0 && (min < 0 || s->log_rank < min))
+            min = s->log_rank;
+    if (min < 0 || min == b->upstream_log_rank || b->state != PX_READY ||
+        b->server.era != PX_ERA_LEGACY)
+        return;
+    b->upstream_log_rank = min;
+    px_send_quiet(b, "logging/setLevel", json_pack("{s:s}", "level", names[min]));
+}
+
+int px_session_subscribed(const px_session_t *s, const char *uri)
+{
+    for (const sub_t *u = s->subs; u; u = u->next)
+        if (strcmp(u->uri, uri) == 0)
+            return 1;
+    return 0;
+}
+
+int px_subscribed_elsewhere(px_bridge_t *b, const px_session_t *except, const char *uri)
+{
+    for (px_session_t *s = b->sessions; s; s = s->next)
+        if (s != except && px_session_subscribed(s, uri))
+            return 1;
+    return 0;
+}
+
+/* resources/subscribe and /unsubscribe of session s: the server hears of
+ * the first subscriber and the last one; 1 when answered here. */
+static int subscription(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg, int on)
+{
+    json_t *id = json_object_get(msg, "id");
+    const char *uri = json_string_value(json_object_get(json_object_get(msg, "params"), "uri"));
+    sub_t **pp = &s->subs;
+
+    if (!uri)
+        return 0; /* the server says what is wrong */
+    while (*pp && strcmp((*pp)->uri, uri) != 0)
+        pp = &(*pp)->next;
+    if (on) {
+        sub_t *u = NULL;
+        int first = !px_subscribed_elsewhere(b, NULL, uri);
+
+        if (*pp) {
+            px_reply_result(b, reply, id, NULL);
+            return 1;
+        }
+        if (s->n_subs >= PX_MAX_SUBS || !(u = calloc(1, sizeof(*u))) || !(u->uri = strdup(uri))) {
+            free(u);
+            px_reply_error(b, reply, id, PX_E_INTERNAL, "too many subscriptions", NULL, 0);
+            return 1;
+        }
+        u->next = s->subs;
+        s->subs = u;
+        s->n_subs++;
+        if (first)
+            return 0; /* the server subscribes and answers */
+        px_reply_result(b, reply, id, NULL);
+        return 1;
+    }
+    if (*pp) {
+        sub_t *u = *pp;
+
+        *pp = u->next;
+        s->n_subs--;
+        free(u->uri);
+        free(u);
+        if (!px_subscribed_elsewhere(b, NULL, uri))
+            return 0; /* the last one: the server unsubscribes and answers */
+    }
+    px_reply_result(b, reply, id, NULL);
+    return 1;
+}
+
 /* Answer locally what the proxy answers itself; 1 when answered. */
 static int answer_locally(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 {
@@ -103,14 +214,24 @@ static int answer_locally(px_bridge_t *b, px_session_t *s, px_chan_t *reply, jso
         px_reply_result(b, reply, id, NULL);
         return 1;
     }
-    if (s && b->server.era == PX_ERA_MODERN && strcmp(method, "logging/setLevel") == 0) {
+    if (s && strcmp(method, "logging/setLevel") == 0) {
         const char *level =
             json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
 
-        snprintf(s->log_level, sizeof(s->log_level), "%s", level ? level : "");
+        if (px_log_rank(level) < 0) {
+            px_reply_error(b, reply, id, PX_E_PARAMS, "Invalid params: unknown log level", NULL, 0);
+            return 1;
+        }
+        snprintf(s->log_level, sizeof(s->log_level), "%s", level);
+        s->log_rank = px_log_rank(level);
+        if (b->server.era == PX_ERA_LEGACY)
+            px_sync_log_level(b);
         px_reply_result(b, reply, id, NULL);
         return 1;
     }
+    if (s && b->server.era == PX_ERA_LEGACY && strncmp(method, "resources/", 10) == 0 &&
+        (strcmp(method + 10, "subscribe") == 0 || strcmp(method + 10, "unsubscribe") == 0))
+        return subscription(b, s, reply, msg, method[10] == 's');
     if (!s && b->server.era == PX_ERA_LEGACY && strcmp(method, "server/discover") == 0) {
         px_reply_result(b, reply, id, px_era_discover_result(&b->server));
         return 1;
@@ -196,20 +317,62 @@ static int modern_meta_ok(px_bridge_t *b, px_chan_t *reply, json_t *msg)
     return 0;
 }
 
+/* A request's id is held until it is answered, so it is bounded; and MCP's
+ * params are always an object (JSON-RPC 2.0 also allows an array, which no
+ * MCP method takes and some servers never answer). */
+static int id_ok(px_bridge_t *b, px_chan_t *reply, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+
+    if (json_is_string(id) && json_string_length(id) > PX_MAX_ID_BYTES) {
+        px_reply_error(b, reply, NULL, PX_E_INVALID, "Invalid Request: the id is over 1024 bytes",
+                       NULL, 400);
+        return 0;
+    }
+    if (params && !json_is_object(params)) {
+        px_reply_error(b, reply, id, PX_E_PARAMS, "Invalid params: params must be an object", NULL,
+                       400);
+        return 0;
+    }
+    return 1;
+}
+
+/* The in-flight cap in shares: a session, or one client address's
+ * 2026-07-28 requests, hold at most --max-inflight of the
+ * --max-inflight-total requests the server is given at once; parked
+ * requests count too. */
+static int share_ok(px_bridge_t *b, px_session_t *s, px_chan_t *reply)
+{
+    peer_t *peer;
+    int mine;
+
+    if (b->n_pending + b->n_parked >= (size_t)b->cfg.max_inflight_total)
+        return 0;
+    if (s)
+        return s->n_inflight < b->cfg.max_inflight;
+    peer = px_peer_get(b, reply->peer);
+    mine = peer ? peer->inflight : 0;
+    if (peer)
+        px_peer_put(b, peer);
+    return mine < b->cfg.max_inflight;
+}
+
 static void client_request(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
     const char *method = px_msg_method(msg);
 
     b->stats.requests[s ? 0 : 1]++;
+    if (!id_ok(b, reply, msg))
+        return;
     if (!s && !modern_meta_ok(b, reply, msg))
         return;
     if (s && !s->initialized && strcmp(method, "initialize") != 0 && strcmp(method, "ping") != 0) {
         px_reply_error(b, reply, id, PX_E_INVALID, "the session is not initialized", NULL, 400);
         return;
     }
-    if ((s && s->n_inflight >= b->cfg.max_inflight) ||
-        b->n_pending >= (size_t)b->cfg.max_inflight * (size_t)b->cfg.max_sessions) {
+    if (!share_ok(b, s, reply)) {
         px_reply_error(b, reply, id, PX_E_INTERNAL, "too many requests in flight", NULL, 429);
         return;
     }

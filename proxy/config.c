@@ -14,6 +14,9 @@ void px_config_defaults(px_config_t *cfg)
     cfg->max_message = PX_DEF_MAX_MESSAGE;
     cfg->max_sessions = PX_DEF_MAX_SESSIONS;
     cfg->max_inflight = PX_DEF_MAX_INFLIGHT;
+    cfg->max_inflight_total = PX_DEF_MAX_INFLIGHT_TOTAL;
+    cfg->max_sessions_per_client = PX_DEF_MAX_SESSIONS / 4;
+    cfg->request_timeout = PX_DEF_REQUEST_TIMEOUT;
     cfg->idle_timeout = PX_DEF_IDLE_TIMEOUT;
     cfg->drain_seconds = PX_DEF_DRAIN;
     cfg->probe_timeout = PX_DEF_PROBE_TIMEOUT;
@@ -26,8 +29,13 @@ void px_config_dispose(px_config_t *cfg)
         free(*t);
     free(cfg->tools);
     free(cfg->origins);
+    for (size_t i = 0; i < cfg->n_hosts; i++)
+        free(cfg->hosts[i]);
+    free(cfg->hosts);
     cfg->tools = NULL;
     cfg->origins = NULL;
+    cfg->hosts = NULL;
+    cfg->n_hosts = 0;
 }
 
 int px_tool_allowed(const px_config_t *cfg, const char *name)

@@ -21,9 +21,12 @@
 #include <string.h>
 #include <h2o.h>
 #include <openssl/evp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "mcp/log.h"
+#include "hostcheck.h"
 #include "http.h"
 
 #define KEEPALIVE_MS 15000
@@ -238,6 +241,20 @@ static void chan_dispose(void *p)
     mcp_buf_dispose(&c->sending);
 }
 
+/* The client's address without its port ("" when unknown): the key of
+ * the per-client shares of the session and in-flight caps. */
+static void peer_of(h2o_req_t *req, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+
+    out[0] = '\0';
+    if (len && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)n);
+    else if (len && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)n);
+}
+
 static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
 {
     http_chan_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), chan_dispose);
@@ -249,6 +266,7 @@ static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
     c->gen.stop = on_stop;
     c->req = req;
     c->http = h;
+    peer_of(req, c->super.peer, sizeof(c->super.peer));
     c->keepalive.cb = on_keepalive;
     mcp_buf_init(&c->queue, PX_STREAM_QUEUE_MAX);
     mcp_buf_init(&c->sending, PX_STREAM_QUEUE_MAX);
@@ -274,29 +292,18 @@ static int is_method(h2o_req_t *req, const char *m)
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
 }
 
-/* Origin, when sent, must be this host, a loopback host or a configured one
- * (DNS rebinding; both eras' transports say so). */
-static int origin_ok(px_http_t *h, h2o_req_t *req)
+/* Host must be a name the proxy is served under and Origin, when sent, one
+ * too (hostcheck.c: DNS rebinding; both eras' transports say so); NULL when
+ * both are, else what to say in the 403. */
+static const char *host_refused(px_http_t *h, h2o_req_t *req)
 {
     h2o_iovec_t o = header(req, "origin");
-    h2o_url_t url;
 
-    if (!o.base)
-        return 1;
-    for (size_t i = 0; i < h->cfg->n_origins; i++)
-        if (h2o_memis(o.base, o.len, h->cfg->origins[i], strlen(h->cfg->origins[i])))
-            return 1;
-    if (h2o_url_parse(o.base, o.len, &url) != 0)
-        return 0;
-    if (h2o_memis(url.host.base, url.host.len, H2O_STRLIT("localhost")) ||
-        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("127.0.0.1")) ||
-        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("[::1]")) ||
-        h2o_memis(url.host.base, url.host.len, H2O_STRLIT("::1")))
-        return 1;
-    /* same host as the request was addressed to (port included) */
-    return req->authority.len == url.authority.len &&
-           h2o_lcstris(req->authority.base, req->authority.len, url.authority.base,
-                       url.authority.len);
+    if (!px_host_allowed(h->cfg, req->input.authority.base, req->input.authority.len))
+        return "Forbidden: Host not allowed";
+    if (o.base && !px_origin_allowed(h->cfg, o.base, o.len))
+        return "Forbidden: Origin not allowed";
+    return NULL;
 }
 
 static int accepts(h2o_req_t *req, const char *type)
@@ -539,7 +546,10 @@ static int mcp_post(px_http_t *h, h2o_req_t *req)
         return send_rpc_error(h, req, 404, NULL, PX_E_INVALID, "Session not found");
     }
     if (missing && strcmp(px_msg_method(msg), "initialize") == 0) {
-        s = px_session_open(h->bridge, 0, now_ms(h));
+        char peer[48];
+
+        peer_of(req, peer, sizeof(peer));
+        s = px_session_open(h->bridge, 0, peer, now_ms(h));
         if (!s) {
             json_decref(msg);
             return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL, "too many sessions");
@@ -614,11 +624,12 @@ static int sse_open(px_http_t *h, h2o_req_t *req)
 {
     px_session_t *s;
     http_chan_t *c;
-    char endpoint[128];
+    char endpoint[128], peer[48];
 
     if (!is_method(req, "GET"))
         return send_status(h, req, 405, "Method Not Allowed");
-    s = px_session_open(h->bridge, 1, now_ms(h));
+    peer_of(req, peer, sizeof(peer));
+    s = px_session_open(h->bridge, 1, peer, now_ms(h));
     if (!s)
         return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL, "too many sessions");
     h->stats.sessions_opened++;
@@ -682,12 +693,16 @@ static int path_is(h2o_req_t *req, const char *p)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     px_http_t *h = ((px_http_handler_t *)self)->http;
+    const char *refused;
 
     if (path_is(req, "/health") || path_is(req, "/healthz") || path_is(req, "/readyz")) {
         int ok = h->ready(h->ready_ctx);
 
         return send_status(h, req, ok ? 200 : 503, ok ? "ok\n" : "data path down\n");
     }
+    /* /health stays open for probes; every other path, --passthrough's too, is checked */
+    if ((refused = host_refused(h, req)) != NULL)
+        return send_rpc_error(h, req, 403, NULL, PX_E_INVALID, refused);
     if (path_is(req, "/metrics")) {
         mcp_buf_t out;
 
@@ -700,8 +715,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!h->bridge)
         return px_rp_request(h, req) ? 0 : -1; /* the reverse proxy takes the rest */
-    if (!origin_ok(h, req))
-        return send_rpc_error(h, req, 403, NULL, PX_E_INVALID, "Forbidden: Origin not allowed");
     if (h->draining && !path_is(req, "/messages") && !header(req, "mcp-session-id").base)
         req->http1_is_persistent = 0;
     if (path_is(req, "/mcp")) {

@@ -179,20 +179,41 @@ static void emit_msg(xfer_t *x, json_t *msg)
     line = json_dumps(msg, JSON_COMPACT);
     if (!line)
         return;
+    /* the server's own request or notification on a POST's answer stream is
+     * for the client of that request: say so (upstream.h, tagged) */
+    if (x->kind == X_POST && json_is_integer(x->req_id) && json_object_get(msg, "method")) {
+        char tag[32];
+
+        snprintf(tag, sizeof(tag), "@%" JSON_INTEGER_FORMAT " ", json_integer_value(x->req_id));
+        if (write_all(c, tag, strlen(tag)) != 0)
+            end_stream(c, "the proxy closed the stream", NULL);
+    }
     if (write_all(c, line, strlen(line)) != 0 || write_all(c, "\n", 1) != 0)
         end_stream(c, "the proxy closed the stream", NULL);
     free(line);
 }
+
+static void answer_error(xfer_t *x, int code, const char *message);
 
 static void emit_text(xfer_t *x, const char *p, size_t n)
 {
     json_error_t e;
     json_t *msg = json_loadb(p, n, JSON_DECODE_ANY, &e);
 
-    if (msg)
+    if (msg) {
         emit_msg(x, msg);
-    else
+    } else {
+        int64_t id;
+        char m[300];
+
         mcp_log(MCP_LOG_WARN, "mcp server sent invalid JSON", "error", e.text, NULL);
+        /* the answer to the request POSTed, if it is this: its client must hear */
+        if (x->kind == X_POST && px_scan_id(p, n, &id) && json_is_integer(x->req_id) &&
+            json_integer_value(x->req_id) == id) {
+            snprintf(m, sizeof(m), "the MCP server's answer could not be read: %s", e.text);
+            answer_error(x, PX_E_INTERNAL, m);
+        }
+    }
     json_decref(msg);
 }
 
@@ -794,6 +815,7 @@ px_backend_t *px_http_backend_new(const px_config_t *cfg, char *err, size_t errl
         return NULL;
     }
     be->super.name = cfg->transport == PX_T_SSE ? "sse" : "streamable-http";
+    be->super.tagged = 1;
     be->super.open = http_open;
     be->super.close = http_close;
     be->super.tick = http_tick;

@@ -51,23 +51,27 @@
 #define PX_E_NO_METHOD      (-32601)
 #define PX_E_PARAMS         (-32602)
 #define PX_E_INTERNAL       (-32603)
+#define PX_E_TIMEOUT        (-32001) /* the SDKs' RequestTimeout */
 #define PX_E_HEADER         (-32020)
 #define PX_E_MISSING_CAP    (-32021)
 #define PX_E_UNSUPPORTED_PV (-32022)
 
 /* Defaults of the caps (named, like curl's dynbuf limits). */
-#define PX_DEF_MAX_MESSAGE   ((size_t)4 << 20)
-#define PX_DEF_MAX_SESSIONS  1024
-#define PX_DEF_MAX_INFLIGHT  256
-#define PX_DEF_IDLE_TIMEOUT  1800.0
-#define PX_DEF_DRAIN         10.0
-#define PX_DEF_PROBE_TIMEOUT 10.0
-#define PX_DEF_ATTACH_STALE  30.0
-#define PX_MAX_PARKED        4096  /* requests waiting for the server to come up */
-#define PX_PARK_TIMEOUT_MS   30000 /* how long they wait */
-#define PX_UNINIT_IDLE_MS    60000 /* a session whose initialize failed lives this long */
-#define PX_STREAM_QUEUE_MAX  ((size_t)16 << 20) /* bytes queued on one client stream */
-#define PX_UPSTREAM_QUEUE    ((size_t)64 << 20) /* bytes queued towards the server */
+#define PX_DEF_MAX_MESSAGE        ((size_t)4 << 20)
+#define PX_DEF_MAX_SESSIONS       1024
+#define PX_DEF_MAX_INFLIGHT       256
+#define PX_DEF_MAX_INFLIGHT_TOTAL 4096  /* requests in flight to the server, all clients */
+#define PX_DEF_REQUEST_TIMEOUT    300.0 /* seconds a request may wait for its answer */
+#define PX_MAX_ID_BYTES           1024 /* a client's request id, as JSON: it is held until answered */
+#define PX_DEF_IDLE_TIMEOUT       1800.0
+#define PX_DEF_DRAIN              10.0
+#define PX_DEF_PROBE_TIMEOUT      10.0
+#define PX_DEF_ATTACH_STALE       30.0
+#define PX_MAX_PARKED             4096  /* requests waiting for the server to come up */
+#define PX_PARK_TIMEOUT_MS        30000 /* how long they wait */
+#define PX_UNINIT_IDLE_MS         60000 /* a session whose initialize failed lives this long */
+#define PX_STREAM_QUEUE_MAX       ((size_t)16 << 20) /* bytes queued on one client stream */
+#define PX_UPSTREAM_QUEUE         ((size_t)64 << 20) /* bytes queued towards the server */
 
 typedef enum px_transport {
     PX_T_STDIO = 0,
@@ -89,10 +93,16 @@ typedef struct px_config {
     int passthrough;         /* sse/streamable-http: h2o's reverse proxy, no bridging */
     size_t max_message;
     int max_sessions, max_inflight;
+    int max_sessions_per_client; /* handshake-era sessions from one client address */
+    int max_inflight_total;      /* requests in flight to the server, all clients */
+    double request_timeout;      /* seconds a request waits for its answer */
     double idle_timeout, drain_seconds, probe_timeout;
     double attach_stale;  /* seconds without a byte from the apiserver: a stale attach */
-    const char **origins; /* allowed Origin values besides same-host/localhost (owned array) */
+    const char **origins; /* --allow-origin: exact Origin values also allowed (owned array) */
     size_t n_origins;
+    char *
+        *hosts; /* --allow-host, MCP_PROXY_ALLOWED_HOSTS: names served under (hostcheck.c; owned) */
+    size_t n_hosts;
 } px_config_t;
 
 void px_config_defaults(px_config_t *cfg);
@@ -136,11 +146,18 @@ json_t *px_parse_batch(const char *buf, size_t len, int *code);
 int px_is_legacy_version(const char *v);
 
 /* Newline framing of a byte stream with a cap per line. */
+#define PX_PEEK 256 /* bytes kept of each end of a dropped line */
+typedef void (*px_drop_cb)(void *ctx, const char *head, size_t hn, const char *tail, size_t tn);
 typedef struct px_lines {
     mcp_buf_t buf;
     int skipping; /* dropping an over-long line up to its newline */
     int flags;    /* PX_LINES_* (0 after init) */
     uint64_t dropped;
+    /* Optional: called once a dropped line has ended, with its first and
+     * last (up to) PX_PEEK bytes, so the reader can tell whom it was for. */
+    px_drop_cb on_drop;
+    char head[PX_PEEK], tail[PX_PEEK];
+    size_t head_len, tail_len;
 } px_lines_t;
 #define PX_LINES_EMPTY 1 /* also deliver empty lines (SSE: they end an event) */
 #define PX_LINES_DROPS 2 /* call cb(ctx, NULL, 0) when an over-long line is dropped */
@@ -152,6 +169,15 @@ void px_lines_dispose(px_lines_t *l);
  * trailing "\r"; empty ones too with PX_LINES_EMPTY). Over-long lines are
  * dropped whole and counted (and reported with PX_LINES_DROPS). */
 void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx);
+
+/* The top-level integer "id" of a JSON object that may not parse as a
+ * whole (an answer with a bad number or string somewhere, or the head of a
+ * line cut short): scans p[0..n) tracking strings and nesting, 1 with the
+ * value in *id when a member "id" of the outermost object holds an integer
+ * that fits, else 0. px_tail_id reads the end of such an object instead:
+ * 1 when p ends with `"id": <integer> }` (how JavaScript servers write it). */
+int px_scan_id(const char *p, size_t n, int64_t *id);
+int px_tail_id(const char *p, size_t n, int64_t *id);
 
 /* Append one SSE event ("event: <event>\n" when event != NULL, then one
  * "data: " line per line of data, then a blank line). */
@@ -268,6 +294,7 @@ struct px_chan {
     void (*send)(px_chan_t *c, const char *json, size_t len, int flags, int status);
     int streaming; /* long-lived stream (GET /mcp, /sse): never final */
     int n_pending; /* requests whose answer goes here (bridge-owned) */
+    char peer[48]; /* the client's address (no port), set by the HTTP layer; "" unknown */
 };
 
 typedef enum px_era {
@@ -302,9 +329,17 @@ px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops);
 void px_bridge_free(px_bridge_t *b);
 
 /* The upstream stream: up (start learning the server's era), one line from
- * the server, down (fail everything in flight). */
+ * the server, down (fail everything in flight). `cause` is the upstream id
+ * of the client request whose answer stream carried the line, where the
+ * transport says so (an HTTP server's answer to a POST), else 0: it routes
+ * the server's own requests and notifications (DESIGN §5, exact routing). */
 void px_bridge_upstream_up(px_bridge_t *b, uint64_t now_ms);
-void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len);
+void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len, int64_t cause);
+/* A line from the server that was over the message cap and dropped: its
+ * first and last bytes (px_lines_t.on_drop); the request it answered, when
+ * its id can be read there, gets a JSON-RPC error. */
+void px_bridge_upstream_dropped(px_bridge_t *b, const char *head, size_t hn, const char *tail,
+                                size_t tn);
 void px_bridge_upstream_down(px_bridge_t *b, const char *why);
 /* Timers: the probe timeout, parked requests, idle sessions. */
 void px_bridge_tick(px_bridge_t *b, uint64_t now_ms);
@@ -330,8 +365,13 @@ int px_bridge_client(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
 void px_chan_gone(px_bridge_t *b, px_chan_t *c);
 
 /* Sessions of handshake-era clients. `sse` marks the HTTP+SSE transport
- * (the session ends with its stream). NULL when the session cap is hit. */
-px_session_t *px_session_open(px_bridge_t *b, int sse, uint64_t now_ms);
+ * (the session ends with its stream); `peer` is the client's address
+ * (copied; "" when unknown). When the client has --max-sessions-per-client
+ * sessions, its least recently used idle one (nothing in flight, no stream)
+ * is closed to make room, and when all clients together have
+ * --max-sessions, the least recently used idle one of anyone; NULL when
+ * none is idle. Closed sessions are reported through the closed callback. */
+px_session_t *px_session_open(px_bridge_t *b, int sse, const char *peer, uint64_t now_ms);
 px_session_t *px_session_find(px_bridge_t *b, const char *id, uint64_t now_ms);
 const char *px_session_id(const px_session_t *s);
 /* The stream for server-initiated messages (GET /mcp or the /sse stream);

@@ -143,25 +143,67 @@ static void emit(const px_lines_t *l, const char *p, size_t n, px_line_cb cb, vo
         cb(ctx, p, n);
 }
 
+/* Keep the last PX_PEEK bytes of a line being dropped. */
+static void peek_tail(px_lines_t *l, const char *p, size_t n)
+{
+    if (n >= PX_PEEK) {
+        memcpy(l->tail, p + n - PX_PEEK, PX_PEEK);
+        l->tail_len = PX_PEEK;
+        return;
+    }
+    if (l->tail_len + n > PX_PEEK) {
+        size_t keep = PX_PEEK - n;
+
+        memmove(l->tail, l->tail + l->tail_len - keep, keep);
+        l->tail_len = keep;
+    }
+    memcpy(l->tail + l->tail_len, p, n);
+    l->tail_len += n;
+}
+
+/* A line went over the cap: keep its first bytes (held in buf, then the new chunk). */
+static void peek_start(px_lines_t *l, const char *p, size_t n)
+{
+    size_t from_buf = l->buf.len < PX_PEEK ? l->buf.len : PX_PEEK;
+    size_t from_p = PX_PEEK - from_buf < n ? PX_PEEK - from_buf : n;
+
+    if (from_buf)
+        memcpy(l->head, l->buf.data, from_buf);
+    memcpy(l->head + from_buf, p, from_p);
+    l->head_len = from_buf + from_p;
+    l->tail_len = 0;
+    if (l->buf.len)
+        peek_tail(l, l->buf.data, l->buf.len);
+}
+
 void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *ctx)
 {
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t chunk = nl ? (size_t)(nl - p) : n;
+        int dropping = l->skipping;
 
         if (l->skipping) {
             l->skipping = nl == NULL;
         } else if (l->buf.len == 0 && nl && chunk < l->buf.cap) {
             emit(l, p, chunk, cb, ctx); /* whole line in hand: no copy */
         } else if (mcp_buf_add(&l->buf, p, chunk) != 0) {
+            if (l->on_drop)
+                peek_start(l, p, chunk);
             mcp_buf_reset(&l->buf);
             l->dropped++;
             l->skipping = nl == NULL;
+            dropping = 1;
             if (l->flags & PX_LINES_DROPS)
                 cb(ctx, NULL, 0);
         } else if (nl) {
             emit(l, l->buf.data ? l->buf.data : "", l->buf.len, cb, ctx);
             mcp_buf_reset(&l->buf);
+        }
+        if (dropping && l->on_drop) {
+            peek_tail(l, p, chunk);
+            if (nl)
+                l->on_drop(ctx, l->head, l->head_len, l->tail, l->tail_len);
         }
         if (!nl)
             break;
@@ -174,6 +216,96 @@ void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *
         mcp_buf_dispose(&l->buf);
         mcp_buf_init(&l->buf, cap);
     }
+}
+
+/* ---- the id of a message that does not parse -------------------------------------------- */
+
+static int parse_int(const char *p, const char *end, int64_t *id)
+{
+    int neg = p < end && *p == '-';
+    uint64_t v = 0;
+    const char *d = p + neg;
+
+    if (d >= end || *d < '0' || *d > '9')
+        return 0;
+    for (; d < end && *d >= '0' && *d <= '9'; d++) {
+        if (v > (uint64_t)INT64_MAX / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*d - '0');
+    }
+    if (v > (uint64_t)INT64_MAX || (d < end && (*d == '.' || *d == 'e' || *d == 'E')))
+        return 0;
+    *id = neg ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+int px_scan_id(const char *p, size_t n, int64_t *id)
+{
+    const char *end = p + n;
+    int depth = 0;
+
+    for (const char *q = skip_ws(p, end); q < end; q++) {
+        if (*q == '"') {
+            const char *s = ++q;
+
+            while (q < end && *q != '"')
+                q += *q == '\\' ? 2 : 1;
+            if (q >= end)
+                return 0;
+            if (depth == 1 && q - s == 2 && memcmp(s, "id", 2) == 0) {
+                const char *v = skip_ws(q + 1, end);
+
+                if (v < end && *v == ':')
+                    return parse_int(skip_ws(v + 1, end), end, id);
+            }
+        } else if (*q == '{' || *q == '[') {
+            if (depth == 0 && *q != '{')
+                return 0;
+            depth++;
+        } else if (*q == '}' || *q == ']') {
+            if (--depth <= 0)
+                return 0;
+        }
+    }
+    return 0;
+}
+
+int px_tail_id(const char *p, size_t n, int64_t *id)
+{
+    const char *e = p + n;
+
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    if (e == p || e[-1] != '}')
+        return 0;
+    e--;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    const char *d = e;
+
+    while (d > p && d[-1] >= '0' && d[-1] <= '9')
+        d--;
+    if (d > p && d[-1] == '-')
+        d--;
+    const char *colon = d;
+
+    while (colon > p && (colon[-1] == ' ' || colon[-1] == '\t'))
+        colon--;
+    if (colon == p || colon[-1] != ':')
+        return 0;
+    colon--;
+    while (colon > p && (colon[-1] == ' ' || colon[-1] == '\t'))
+        colon--;
+    if (colon - p < 5 || memcmp(colon - 4, "\"id\"", 4) != 0 || colon[-5] == '\\')
+        return 0;
+    return parse_int(d, e, id);
 }
 
 /* ---- SSE ---------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "mcp/log.h"
 #include "mcp/opt.h"
 #include "mcp/validate.h"
+#include "hostcheck.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -46,11 +47,21 @@ static const char usage_text[] =
     "      --tls-cert-file=FILE     serve HTTPS with this PEM chain (and --tls-key-file)\n"
     "      --tls-key-file=FILE      its PEM private key\n"
     "      --health-port=N          also serve /healthz /readyz on N (default 0: off)\n"
-    "      --allow-origin=ORIGIN    accept this Origin header too (repeatable; same-host and\n"
-    "                               loopback origins are always accepted)\n"
+    "      --allow-host=NAME        a name the proxy is served under (repeatable; any port):\n"
+    "                               Host must be one of them, localhost, 127.0.0.1, [::1] or\n"
+    "                               an IP address, and Origin, when sent, must name one of\n"
+    "                               them or a loopback host, else 403 (DNS rebinding); more\n"
+    "                               names, comma-separated, in $MCP_PROXY_ALLOWED_HOSTS\n"
+    "      --allow-origin=ORIGIN    accept this exact Origin header too (repeatable)\n"
     "      --max-message-bytes=N    largest JSON-RPC message (default 4194304)\n"
     "      --max-sessions=N         most open handshake-era sessions (default 1024)\n"
-    "      --max-inflight=N         most requests in flight per session (default 256)\n"
+    "      --max-sessions-per-client=N  most sessions from one client address (default 256;\n"
+    "                               its least recently used idle one makes room)\n"
+    "      --max-inflight=N         most requests in flight per session, or per client\n"
+    "                               address for 2026-07-28 requests (default 256)\n"
+    "      --max-inflight-total=N   most requests in flight to the server (default 4096)\n"
+    "      --request-timeout=SEC    a request the server has not answered by then gets an\n"
+    "                               error, and the server a cancellation (default 300)\n"
     "      --idle-timeout=SEC       close a session idle this long (default 1800)\n"
     "      --drain-seconds=SEC      on SIGTERM, wait this long for requests (default 10)\n"
     "      --probe-timeout=SEC      wait this long for server/discover and initialize\n"
@@ -78,9 +89,13 @@ enum {
     OPT_KEY,
     OPT_HEALTH_PORT,
     OPT_ORIGIN,
+    OPT_ALLOW_HOST,
     OPT_MAX_MSG,
     OPT_MAX_SESS,
     OPT_MAX_INFL,
+    OPT_MAX_INFL_TOTAL,
+    OPT_MAX_SESS_CLIENT,
+    OPT_REQ_TIMEOUT,
     OPT_IDLE,
     OPT_DRAIN,
     OPT_PROBE,
@@ -107,9 +122,13 @@ static const struct option options[] = {
     {"tls-key-file", required_argument, NULL, OPT_KEY},
     {"health-port", required_argument, NULL, OPT_HEALTH_PORT},
     {"allow-origin", required_argument, NULL, OPT_ORIGIN},
+    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
     {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
     {"max-sessions", required_argument, NULL, OPT_MAX_SESS},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFL},
+    {"max-inflight-total", required_argument, NULL, OPT_MAX_INFL_TOTAL},
+    {"max-sessions-per-client", required_argument, NULL, OPT_MAX_SESS_CLIENT},
+    {"request-timeout", required_argument, NULL, OPT_REQ_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"probe-timeout", required_argument, NULL, OPT_PROBE},
@@ -268,6 +287,8 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         }
         break;
     }
+    case OPT_ALLOW_HOST:
+        return bad_name("allow-host", arg, px_allow_host_add(cfg, arg));
     case OPT_MAX_MSG:
         bad = mcp_opt_long(arg, 1024, 1L << 30, &l);
         cfg->max_message = (size_t)l;
@@ -277,6 +298,15 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         break;
     case OPT_MAX_INFL:
         bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_inflight);
+        break;
+    case OPT_MAX_INFL_TOTAL:
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_inflight_total);
+        break;
+    case OPT_MAX_SESS_CLIENT:
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_sessions_per_client);
+        break;
+    case OPT_REQ_TIMEOUT:
+        bad = parse_seconds(arg, &cfg->request_timeout);
         break;
     case OPT_IDLE:
         bad = parse_seconds(arg, &cfg->idle_timeout);
@@ -297,6 +327,19 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         bad = 1;
     }
     return bad ? mcp_opt_bad_value("mcp-proxy", options, opt, arg) : 0;
+}
+
+/* More names the proxy is served under, from the environment (set with an
+ * MCPServer's resourceOverrides.proxyDeployment.env, e.g. an Ingress host). */
+static int env_hosts(px_config_t *cfg)
+{
+    const char *list = getenv(PX_ALLOWED_HOSTS_ENV), *why;
+    char bad[256], msg[600];
+
+    if (!list || !(why = px_allow_hosts_add_list(cfg, list, bad, sizeof(bad))))
+        return 0;
+    snprintf(msg, sizeof(msg), "invalid name '%s' in %s: %s", bad, PX_ALLOWED_HOSTS_ENV, why);
+    return bad_usage("%s", msg);
 }
 
 /* The mode flags must name exactly one way to reach the MCP server. */
@@ -373,7 +416,7 @@ int main(int argc, char **argv)
         px_config_dispose(&cfg);
         return bad_usage("%s", "--transport is required");
     }
-    if ((rc = check(&cfg)) != 0) {
+    if ((rc = check(&cfg)) != 0 || (rc = env_hosts(&cfg)) != 0) {
         px_config_dispose(&cfg);
         return rc;
     }

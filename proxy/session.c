@@ -13,24 +13,116 @@
 
 /* ---- sessions ----------------------------------------------------------------------------- */
 
-px_session_t *px_session_open(px_bridge_t *b, int sse, uint64_t now_ms)
+/* ---- client addresses ------------------------------------------------------------------------ */
+
+static size_t peer_slot(const char *addr)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *addr; addr++)
+        h = (h ^ (unsigned char)*addr) * 1099511628211ull;
+    return (size_t)(h % PEER_BUCKETS);
+}
+
+peer_t *px_peer_get(px_bridge_t *b, const char *addr)
+{
+    peer_t **head = &b->peers[peer_slot(addr)];
+    peer_t *e;
+
+    for (e = *head; e; e = e->next)
+        if (strcmp(e->addr, addr) == 0)
+            return e;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    snprintf(e->addr, sizeof(e->addr), "%s", addr);
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+void px_peer_put(px_bridge_t *b, peer_t *peer)
+{
+    peer_t **pp = &b->peers[peer_slot(peer->addr)];
+
+    if (peer->sessions > 0 || peer->inflight > 0)
+        return;
+    while (*pp != peer)
+        pp = &(*pp)->next;
+    *pp = peer->next;
+    free(peer);
+}
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+/* The least recently used session with nothing in flight and no stream,
+ * of one client address (peer) or of anyone (peer NULL). */
+static px_session_t *idlest(px_bridge_t *b, const peer_t *peer)
+{
+    px_session_t *best = NULL;
+
+    for (px_session_t *s = b->sessions; s; s = s->next)
+        if ((!peer || s->peer == peer) && !s->n_inflight && !s->stream &&
+            (!best || s->last_active < best->last_active))
+            best = s;
+    return best;
+}
+
+static int evict(px_bridge_t *b, const peer_t *peer)
+{
+    px_session_t *s = idlest(b, peer);
+
+    if (!s)
+        return -1;
+    mcp_log(MCP_LOG_INFO, "session evicted: too many sessions", "client", peer ? peer->addr : "any",
+            NULL);
+    if (b->on_closed)
+        b->on_closed(b->on_closed_ctx, s);
+    px_session_close(b, s);
+    return 0;
+}
+
+px_session_t *px_session_open(px_bridge_t *b, int sse, const char *peer_addr, uint64_t now_ms)
 {
     unsigned char raw[16];
     px_session_t *s;
+    peer_t *peer = px_peer_get(b, peer_addr ? peer_addr : "");
 
-    if (b->n_sessions >= b->cfg.max_sessions || getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+    if (!peer)
         return NULL;
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
+    peer->sessions++; /* held while we make room */
+    if (peer->sessions > b->cfg.max_sessions_per_client && evict(b, peer) != 0)
+        goto fail;
+    if (b->n_sessions >= b->cfg.max_sessions && evict(b, NULL) != 0)
+        goto fail;
+    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw) || !(s = calloc(1, sizeof(*s))))
+        goto fail;
     for (size_t i = 0; i < sizeof(raw); i++)
         snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
     s->sse = sse;
     s->last_active = now_ms;
+    s->log_rank = -1;
+    s->peer = peer;
     s->next = b->sessions;
     b->sessions = s;
     b->n_sessions++;
     return s;
+fail:
+    peer->sessions--;
+    px_peer_put(b, peer);
+    return NULL;
+}
+
+void px_session_free(px_session_t *s)
+{
+    for (sub_t *u = s->subs, *next; u; u = next) {
+        next = u->next;
+        free(u->uri);
+        free(u);
+    }
+    json_decref(s->caps);
+    json_decref(s->client_info);
+    free(s);
 }
 
 px_session_t *px_session_find(px_bridge_t *b, const char *id, uint64_t now_ms)
@@ -94,6 +186,8 @@ void px_session_close(px_bridge_t *b, px_session_t *s)
     *pp = s->next;
     b->n_sessions--;
     px_pending_each(b, cancel_session, s);
+    if (s->log_rank >= 0)
+        px_sync_log_level(b);
     for (parked_t **qq = &b->parked; *qq;) {
         parked_t *q = *qq;
 
@@ -122,12 +216,39 @@ void px_session_close(px_bridge_t *b, px_session_t *s)
         json_decref(r->id);
         free(r);
     }
-    json_decref(s->caps);
-    json_decref(s->client_info);
-    free(s);
+    /* what it set on the shared server: its subscriptions, its log level */
+    for (sub_t *u = s->subs; u; u = u->next)
+        if (b->state == PX_READY && !px_subscribed_elsewhere(b, s, u->uri))
+            px_send_quiet(b, "resources/unsubscribe", json_pack("{s:s}", "uri", u->uri));
+    if (s->peer) {
+        s->peer->sessions--;
+        px_peer_put(b, s->peer);
+    }
+    px_session_free(s);
 }
 
 /* ---- timers --------------------------------------------------------------------------------- */
+
+/* Requests past --request-timeout: the client gets an error, the server a
+ * cancellation (the oldest come first: one timeout for all). */
+static void expire_requests(px_bridge_t *b, uint64_t now_ms)
+{
+    while (b->oldest && b->oldest->deadline <= now_ms) {
+        pending_t *p = b->oldest;
+        px_chan_t *c = p->kind == P_CLIENT ? p->chan : NULL;
+        json_t *id = json_incref(p->orig_id);
+        char m[160];
+
+        if (p->kind == P_CLIENT)
+            px_send_cancel(b, p->upid, "the proxy's request timeout passed");
+        px_pending_del(b, p);
+        snprintf(m, sizeof(m), "the MCP server did not answer within %.0f s (--request-timeout)",
+                 b->cfg.request_timeout);
+        if (c)
+            px_reply_error(b, c, id, PX_E_TIMEOUT, m, NULL, 0);
+        json_decref(id);
+    }
+}
 
 void px_bridge_tick(px_bridge_t *b, uint64_t now_ms)
 {
@@ -139,6 +260,7 @@ void px_bridge_tick(px_bridge_t *b, uint64_t now_ms)
     } else if (b->state == PX_HANDSHAKE && now_ms >= b->deadline) {
         b->ops.restart(b->ops.ctx, "no answer to initialize");
     }
+    expire_requests(b, now_ms);
     for (parked_t **pp = &b->parked; *pp;) {
         parked_t *q = *pp;
 

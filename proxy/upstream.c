@@ -31,12 +31,34 @@ struct px_upstream {
 
 static void down(px_upstream_t *u, const char *why);
 
+/* A tagged backend's line may start with "@<upid> ": the client request
+ * whose answer stream carried it (px_backend_t.tagged). */
 static void on_line(void *ctx, const char *line, size_t len)
+{
+    px_upstream_t *u = ctx;
+    int64_t cause = 0;
+
+    if (!u->open)
+        return;
+    if (u->be->tagged && len && line[0] == '@') {
+        size_t i = 1;
+
+        while (i < len && line[i] >= '0' && line[i] <= '9' && cause < INT64_MAX / 10)
+            cause = cause * 10 + (line[i++] - '0');
+        if (i < len && line[i] == ' ')
+            i++;
+        line += i;
+        len -= i;
+    }
+    px_bridge_upstream_line(u->bridge, line, len, cause);
+}
+
+static void on_dropped(void *ctx, const char *head, size_t hn, const char *tail, size_t tn)
 {
     px_upstream_t *u = ctx;
 
     if (u->open)
-        px_bridge_upstream_line(u->bridge, line, len);
+        px_bridge_upstream_dropped(u->bridge, head, hn, tail, tn);
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
@@ -246,7 +268,8 @@ px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *
     u->be = be;
     u->bridge = bridge;
     u->backoff_ms = BACKOFF_MIN_MS;
-    px_lines_init(&u->lines, max_message);
+    px_lines_init(&u->lines, max_message + 32); /* + a tagged backend's "@<upid> " */
+    u->lines.on_drop = on_dropped;
     px_lines_init(&u->elines, STDERR_LINE_MAX);
     mcp_buf_init(&u->wq, PX_UPSTREAM_QUEUE);
     mcp_buf_init(&u->wbusy, PX_UPSTREAM_QUEUE);

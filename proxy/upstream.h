@@ -17,6 +17,10 @@
 typedef struct px_backend px_backend_t;
 struct px_backend {
     const char *name;
+    /* Lines may start with "@<upid> ", the upstream id of the request whose
+     * answer stream carried the message: only for a backend that writes
+     * every line itself (httpup.c), never one that passes the server's. */
+    int tagged;
     /* New stream: *rfd to read the server's stdout, *wfd to write its stdin,
      * *efd its stderr or -1 (all non-blocking, owned by the caller). 0 or an
      * mcp_err_t with a message in err. */

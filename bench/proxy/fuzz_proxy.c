@@ -80,7 +80,7 @@ static void up_restart(void *ctx, const char *why)
 
 static void on_line(void *ctx, const char *line, size_t len)
 {
-    px_bridge_upstream_line(ctx, line, len);
+    px_bridge_upstream_line(ctx, line, len, 0);
 }
 
 static void client_msg(px_bridge_t *b, px_session_t *s, const char *p, size_t n, int streaming)
@@ -155,7 +155,7 @@ static void run_bridge(const uint8_t *data, size_t size)
             client_msg(b, NULL, p, n, 0);
             break;
         case 'O':
-            if (n_sessions < 4 && (sessions[n_sessions] = px_session_open(b, n > 0, now))) {
+            if (n_sessions < 4 && (sessions[n_sessions] = px_session_open(b, n > 0, "", now))) {
                 px_chan_t *c = new_chan(1);
 
                 if (c && n > 0)

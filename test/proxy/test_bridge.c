@@ -110,7 +110,7 @@ static void server_says(fixture_t *fx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    px_bridge_upstream_line(fx->b, line, strlen(line));
+    px_bridge_upstream_line(fx->b, line, strlen(line), 0);
 }
 
 static int client(fixture_t *fx, px_session_t *s, int chan, const char *json)
@@ -170,7 +170,7 @@ static void up_legacy(fixture_t *fx)
 
 static px_session_t *legacy_session(fixture_t *fx, int chan, const char *caps)
 {
-    px_session_t *s = px_session_open(fx->b, 0, fx->now);
+    px_session_t *s = px_session_open(fx->b, 0, "", fx->now);
     char init[512];
 
     assert_non_null(s);
@@ -504,33 +504,71 @@ static void test_list_changed_from_a_modern_server(void **state)
     fx_free(fx);
 }
 
-static void test_server_request_to_capable_session(void **state)
+static const char *err_message(json_t *msg)
+{
+    return json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
+}
+
+/* DESIGN §5: a server's request goes to the client it is for, never by a
+ * guess across clients (issue 18, item 1: a client keeping requests open
+ * got the victim's sampling prompt, and its answer became the victim's). */
+static void test_server_request_exact_routing(void **state)
 {
     fixture_t *fx = fx_new(NULL);
-    px_session_t *plain, *sampler;
+    px_session_t *attacker, *victim;
+    json_int_t victim_call;
 
     (void)state;
     up_legacy(fx);
-    plain = legacy_session(fx, 0, "{}");
-    sampler = legacy_session(fx, 1, "{\"sampling\":{}}");
+    attacker = legacy_session(fx, 0, "{\"sampling\":{}}");
+    victim = legacy_session(fx, 1, "{\"sampling\":{}}");
     fx->chans[5].super.streaming = 1;
     fx->chans[6].super.streaming = 1;
-    px_session_set_stream(fx->b, plain, &fx->chans[5].super);
-    px_session_set_stream(fx->b, sampler, &fx->chans[6].super);
-    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"sampling/createMessage\","
+    px_session_set_stream(fx->b, attacker, &fx->chans[5].super);
+    px_session_set_stream(fx->b, victim, &fx->chans[6].super);
+    /* nobody has a request in flight: the server hears that no one can answer */
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"s0\",\"method\":\"sampling/createMessage\","
                     "\"params\":{}}");
-    assert_int_equal(fx->chans[5].n, 0);
-    assert_int_equal(fx->chans[6].n, 1);
-    assert_string_equal(px_msg_method(fx->chans[6].got[0]), "sampling/createMessage");
+    assert_string_equal(json_string_value(json_object_get(last_up(fx), "id")), "s0");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(last_up(fx), "error"), "code")),
+        PX_E_NO_METHOD);
+    /* the victim alone has a call in flight: the request goes to it, on that call's stream */
+    client(fx, victim, 2, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{}}");
+    victim_call = up_id(last_up(fx));
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"sampling/createMessage\","
+                    "\"params\":{\"m\":\"secret\"}}");
+    assert_int_equal(fx->chans[2].n, 1);
+    assert_string_equal(px_msg_method(fx->chans[2].got[0]), "sampling/createMessage");
+    assert_int_equal(fx->chans[5].n + fx->chans[6].n, 0);
     /* only the session it went to may answer it */
     int before = fx->n_up;
-    client(fx, plain, 3, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{}}");
+    client(fx, attacker, 3, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{}}");
     assert_int_equal(fx->n_up, before);
-    assert_int_equal(
-        client(fx, sampler, 3, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{\"x\":1}}"),
-        PX_ACCEPTED);
+    assert_int_equal(client(fx, victim, 3, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{}}"),
+                     PX_ACCEPTED);
     assert_string_equal(json_string_value(json_object_get(last_up(fx), "id")), "s1");
-    /* no session declared roots: a JSON-RPC error goes back to the server */
+    /* the attacker keeps two slow requests open: now two clients are busy and
+     * a request without a cause goes to neither */
+    client(fx, attacker, 4,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}");
+    client(fx, attacker, 4,
+           "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}");
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"s2\",\"method\":\"sampling/createMessage\","
+                    "\"params\":{\"m\":\"secret\"}}");
+    assert_non_null(json_object_get(last_up(fx), "error"));
+    assert_int_equal(fx->chans[4].n + fx->chans[5].n + fx->chans[6].n, 0);
+    assert_int_equal(fx->chans[2].n, 1);
+    /* where the transport names the request (an HTTP server's answer stream), it goes there */
+    px_bridge_upstream_line(fx->b,
+                            "{\"jsonrpc\":\"2.0\",\"id\":\"s3\",\"method\":\"sampling/"
+                            "createMessage\",\"params\":{}}",
+                            strlen("{\"jsonrpc\":\"2.0\",\"id\":\"s3\",\"method\":\"sampling/"
+                                   "createMessage\",\"params\":{}}"),
+                            victim_call);
+    assert_int_equal(fx->chans[2].n, 2);
+    assert_int_equal(fx->chans[4].n + fx->chans[5].n + fx->chans[6].n, 0);
+    /* a capability the client did not declare: refused */
     server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"r1\",\"method\":\"roots/list\"}");
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(last_up(fx), "error"), "code")),
@@ -538,6 +576,228 @@ static void test_server_request_to_capable_session(void **state)
     /* and a ping is answered by the proxy */
     server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
     assert_non_null(json_object_get(last_up(fx), "result"));
+    fx_free(fx);
+}
+
+/* Never across eras: a 2026-07-28 client alone in flight does not make a
+ * handshake-era session the target of the server's request. */
+static void test_server_request_never_across_eras(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    px_session_t *s;
+
+    (void)state;
+    up_legacy(fx);
+    s = legacy_session(fx, 0, "{\"sampling\":{}}");
+    fx->chans[5].super.streaming = 1;
+    px_session_set_stream(fx->b, s, &fx->chans[5].super);
+    client(fx, NULL, 1,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" MODERN_META "}}");
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"sampling/createMessage\","
+                    "\"params\":{}}");
+    assert_non_null(json_object_get(last_up(fx), "error"));
+    assert_int_equal(fx->chans[5].n, 0);
+    assert_int_equal(fx->chans[1].n, 0);
+    fx_free(fx);
+}
+
+/* Issue 18, item 2: log messages reach only the client they are for, at
+ * its own level; one client's logging/setLevel and resources/subscribe do
+ * not change what the others get. */
+static void test_per_client_notifications(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    px_session_t *a, *b2;
+    const char *log_debug = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
+                            "\"params\":{\"level\":\"debug\",\"data\":\"a's secret\"}}";
+    const char *log_error = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
+                            "\"params\":{\"level\":\"error\",\"data\":\"x\"}}";
+
+    (void)state;
+    up_legacy(fx);
+    a = legacy_session(fx, 0, "{}");
+    b2 = legacy_session(fx, 1, "{}");
+    fx->chans[5].super.streaming = 1;
+    fx->chans[6].super.streaming = 1;
+    px_session_set_stream(fx->b, a, &fx->chans[5].super);
+    px_session_set_stream(fx->b, b2, &fx->chans[6].super);
+    /* a's setLevel debug: answered by the proxy, the server set to debug once */
+    int before = fx->n_up;
+    client(fx, a, 2,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\",\"params\":{"
+           "\"level\":\"debug\"}}");
+    assert_non_null(json_object_get(fx->chans[2].got[0], "result"));
+    assert_int_equal(fx->n_up, before + 1);
+    assert_string_equal(px_msg_method(last_up(fx)), "logging/setLevel");
+    /* the answer to the proxy's own setLevel goes to no client */
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}",
+                (long long)up_id(last_up(fx)));
+    assert_int_equal(fx->chans[2].n, 1);
+    /* no one in flight: a log line cannot be attributed, so it is dropped */
+    server_says(fx, "%s", log_debug);
+    assert_int_equal(fx->chans[5].n + fx->chans[6].n, 0);
+    /* a's call in flight: a gets it (debug), on its call's stream; b gets nothing */
+    client(fx, a, 3, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}");
+    server_says(fx, "%s", log_debug);
+    assert_int_equal(fx->chans[3].n, 1);
+    assert_int_equal(fx->chans[6].n, 0);
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}",
+                (long long)up_id(last_up(fx)));
+    /* b's call alone in flight: b (no level set: info and up) gets error, not debug */
+    client(fx, b2, 4, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{}}");
+    server_says(fx, "%s", log_debug);
+    server_says(fx, "%s", log_error);
+    assert_int_equal(fx->chans[4].n, 1);
+    assert_int_equal(fx->chans[5].n, 0);
+    /* resources: the server is subscribed once, and updates reach subscribers only */
+    before = fx->n_up;
+    client(fx, a, 7,
+           "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/subscribe\",\"params\":{\"uri\":"
+           "\"file:///x\"}}");
+    assert_int_equal(fx->n_up, before + 1); /* the first subscriber: forwarded */
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}",
+                (long long)up_id(last_up(fx)));
+    server_says(fx, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\","
+                    "\"params\":{\"uri\":\"file:///x\"}}");
+    assert_int_equal(fx->chans[5].n, 1);
+    assert_int_equal(fx->chans[6].n, 0);
+    /* unsubscribing the last subscriber unsubscribes the server */
+    client(fx, a, 7,
+           "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/unsubscribe\",\"params\":{"
+           "\"uri\":\"file:///x\"}}");
+    assert_string_equal(px_msg_method(last_up(fx)), "resources/unsubscribe");
+    fx_free(fx);
+}
+
+/* Issue 18, item 4: every request has a deadline; the client gets an
+ * error and the server a cancellation; MCP params are objects; ids are
+ * bounded; the in-flight cap has per-client shares. */
+static void test_request_deadline_and_shares(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    char big[2100];
+
+    (void)state;
+    fx->cfg.request_timeout = 5;
+    px_bridge_free(fx->b);
+    fx->b = px_bridge_new(&fx->cfg,
+                          &(px_bridge_ops_t){.write = up_write, .restart = up_restart, .ctx = fx});
+    up_modern(fx);
+    client(fx, NULL, 0,
+           "{\"jsonrpc\":\"2.0\",\"id\":\"slow\",\"method\":\"tools/call\",\"params\":{" MODERN_META
+           "}}");
+    json_int_t upid = up_id(last_up(fx));
+    px_bridge_tick(fx->b, 4999);
+    assert_int_equal(fx->chans[0].n, 0);
+    px_bridge_tick(fx->b, 5000);
+    assert_int_equal(fx->chans[0].n, 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(fx->chans[0].got[0], "error"), "code")),
+        PX_E_TIMEOUT);
+    assert_string_equal(json_string_value(json_object_get(fx->chans[0].got[0], "id")), "slow");
+    assert_string_equal(px_msg_method(last_up(fx)), "notifications/cancelled");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(last_up(fx), "params"), "requestId")),
+        upid);
+    assert_int_equal(px_bridge_n_pending(fx->b), 0);
+    /* positional params: refused, never sent (mcp-server-time never answers them) */
+    int before = fx->n_up;
+    client(fx, NULL, 1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":[1]}");
+    assert_int_equal(fx->chans[1].status, 400);
+    assert_int_equal(fx->n_up, before);
+    /* a 2 KB id is refused */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    char *req = NULL;
+    assert_true(asprintf(&req,
+                         "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":\"tools/list\","
+                         "\"params\":{" MODERN_META "}}",
+                         big) > 0);
+    client(fx, NULL, 2, req);
+    free(req);
+    assert_int_equal(fx->chans[2].status, 400);
+    assert_int_equal(fx->n_up, before);
+    /* one client address's 2026-07-28 requests share --max-inflight (3) */
+    snprintf(fx->chans[3].super.peer, sizeof(fx->chans[3].super.peer), "10.0.0.1");
+    snprintf(fx->chans[4].super.peer, sizeof(fx->chans[4].super.peer), "10.0.0.2");
+    for (int i = 0; i < 4; i++)
+        client(fx, NULL, 3,
+               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" MODERN_META
+               "}}");
+    assert_int_equal(fx->chans[3].status, 429);
+    client(fx, NULL, 4,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" MODERN_META "}}");
+    assert_int_equal(fx->chans[4].status, 0); /* another client is not affected */
+    fx_free(fx);
+}
+
+/* Issue 18, item 5: an answer the proxy cannot read reaches its client as
+ * an error naming the reason, found by the id in the unreadable line. */
+static void test_unreadable_answers(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    static const char *const bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"n\":123456789012345678901234567890}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"s\":\"\\ud800\"}}",
+        "{\"result\":{\"s\":\"\\u0000\"},\"jsonrpc\":\"2.0\",\"id\":%lld}",
+    };
+
+    (void)state;
+    up_modern(fx);
+    for (int i = 0; i < (int)MCP_ARRAY_LEN(bad); i++) {
+        client(
+            fx, NULL, i,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{" MODERN_META
+            "}}");
+        server_says(fx, bad[i], (long long)up_id(last_up(fx)));
+        assert_int_equal(fx->chans[i].n, 1);
+        assert_string_equal(json_string_value(json_object_get(fx->chans[i].got[0], "id")), "c");
+        assert_non_null(strstr(err_message(fx->chans[i].got[0]), "could not be read"));
+    }
+    /* a line over the cap, id first (Python) or last (JavaScript) */
+    for (int i = 3; i < 5; i++) {
+        char head[64], tail[64];
+
+        client(
+            fx, NULL, i,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{" MODERN_META
+            "}}");
+        if (i == 3) {
+            snprintf(head, sizeof(head), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"c",
+                     (long long)up_id(last_up(fx)));
+            snprintf(tail, sizeof(tail), "xxxx\"}]}}");
+        } else {
+            snprintf(head, sizeof(head), "{\"result\":{\"content\":[{\"text\":\"xx");
+            snprintf(tail, sizeof(tail), "xx\"}]},\"jsonrpc\":\"2.0\",\"id\":%lld}",
+                     (long long)up_id(last_up(fx)));
+        }
+        px_bridge_upstream_dropped(fx->b, head, strlen(head), tail, strlen(tail));
+        assert_int_equal(fx->chans[i].n, 1);
+        assert_non_null(strstr(err_message(fx->chans[i].got[0]), "message limit"));
+    }
+    assert_int_equal(px_bridge_n_pending(fx->b), 0);
+    fx_free(fx);
+}
+
+/* Issue 18, item 7: one client address cannot take every session. */
+static void test_sessions_per_client(void **state)
+{
+    fixture_t *fx = fx_new(NULL);
+    px_session_t *mine;
+
+    (void)state;
+    fx->cfg.max_sessions = 8;
+    fx->cfg.max_sessions_per_client = 2;
+    px_bridge_free(fx->b);
+    fx->b = px_bridge_new(&fx->cfg,
+                          &(px_bridge_ops_t){.write = up_write, .restart = up_restart, .ctx = fx});
+    up_legacy(fx);
+    mine = px_session_open(fx->b, 0, "10.0.0.9", 1);
+    for (int i = 0; i < 50; i++) /* an attacker's initialize flood */
+        px_session_open(fx->b, 0, "10.0.0.66", 2 + (uint64_t)i);
+    assert_int_equal(px_bridge_n_sessions(fx->b), 3);
+    assert_ptr_equal(px_session_find(fx->b, px_session_id(mine), 100), mine);
+    assert_non_null(px_session_open(fx->b, 0, "10.0.0.10", 101));
     fx_free(fx);
 }
 
@@ -708,11 +968,23 @@ static void test_caps(void **state)
         client(fx, s, 1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}");
     client(fx, s, 2, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}");
     assert_int_equal(fx->chans[2].status, 429); /* --max-inflight 3 */
+    px_session_t *idle[3];
+    char first[40];
+
     for (int i = 0; i < 3; i++)
-        assert_non_null(px_session_open(fx->b, 0, 0));
-    assert_null(px_session_open(fx->b, 0, 0)); /* --max-sessions 4 */
+        assert_non_null(idle[i] = px_session_open(fx->b, 0, "", (uint64_t)i + 1));
+    snprintf(first, sizeof(first), "%s", px_session_id(idle[0]));
+    /* --max-sessions 4: the least recently used idle session makes room; the
+     * one with requests in flight (used longest ago) is kept */
+    assert_non_null(idle[0] = px_session_open(fx->b, 0, "", 10));
+    assert_null(px_session_find(fx->b, first, 11));
+    assert_ptr_equal(px_session_find(fx->b, px_session_id(s), 11), s);
+    /* none idle (streams open): no room */
+    for (int i = 0; i < 3; i++)
+        px_session_set_stream(fx->b, idle[i], &fx->chans[3 + i].super);
+    assert_null(px_session_open(fx->b, 0, "", 12));
+    assert_int_equal(px_bridge_n_sessions(fx->b), 4);
     assert_null(px_session_find(fx->b, "nope", 0));
-    assert_ptr_equal(px_session_find(fx->b, px_session_id(s), 0), s);
     fx_free(fx);
 }
 
@@ -728,7 +1000,7 @@ static void test_idle_sessions_close(void **state)
     px_bridge_tick(fx->b, (uint64_t)(PX_DEF_IDLE_TIMEOUT * 1000) + 1);
     assert_int_equal(px_bridge_n_sessions(fx->b), 0);
     /* a session that never got initialized goes after a minute */
-    px_session_open(fx->b, 0, 2000000);
+    px_session_open(fx->b, 0, "", 2000000);
     px_bridge_tick(fx->b, 2000000 + PX_UNINIT_IDLE_MS - 1);
     assert_int_equal(px_bridge_n_sessions(fx->b), 1);
     px_bridge_tick(fx->b, 2000000 + PX_UNINIT_IDLE_MS + 1);
@@ -756,7 +1028,7 @@ static void test_bad_input(void **state)
     (void)state;
     up_modern(fx);
     for (size_t i = 0; i < MCP_ARRAY_LEN(bad_server); i++)
-        px_bridge_upstream_line(fx->b, bad_server[i], strlen(bad_server[i]));
+        px_bridge_upstream_line(fx->b, bad_server[i], strlen(bad_server[i]), 0);
     /* not JSON-RPC 2.0 */
     client(fx, NULL, 0, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"x\"}");
     assert_int_equal(fx->chans[0].status, 400);
@@ -767,7 +1039,7 @@ static void test_bad_input(void **state)
         PX_E_PARAMS);
     assert_int_equal(fx->chans[1].status, 400);
     /* a handshake-era request before initialize */
-    s = px_session_open(fx->b, 0, 0);
+    s = px_session_open(fx->b, 0, "", 0);
     client(fx, s, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     assert_non_null(json_object_get(fx->chans[2].got[0], "error"));
     assert_int_equal(px_bridge_state(fx->b), PX_READY);
@@ -789,7 +1061,12 @@ int main(void)
         cmocka_unit_test(test_legacy_cancel_and_disconnect),
         cmocka_unit_test(test_list_changed_to_every_session_with_a_stream),
         cmocka_unit_test(test_list_changed_from_a_modern_server),
-        cmocka_unit_test(test_server_request_to_capable_session),
+        cmocka_unit_test(test_server_request_exact_routing),
+        cmocka_unit_test(test_server_request_never_across_eras),
+        cmocka_unit_test(test_per_client_notifications),
+        cmocka_unit_test(test_request_deadline_and_shares),
+        cmocka_unit_test(test_unreadable_answers),
+        cmocka_unit_test(test_sessions_per_client),
         cmocka_unit_test(test_legacy_client_modern_server),
         cmocka_unit_test(test_modern_client_legacy_server),
         cmocka_unit_test(test_tool_filter),
