@@ -772,6 +772,7 @@ static void unreadable_answer(px_bridge_t *b, int64_t upid, const char *why)
     char m[300];
 
     mcp_log(MCP_LOG_WARN, "unreadable message from the mcp server", "error", why, NULL);
+    b->stats.unreadable++;
     if (!p || p->kind != P_CLIENT)
         return;
     px_chan_t *c = p->chan;

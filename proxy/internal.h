@@ -93,6 +93,7 @@ typedef struct px_config {
     int passthrough;         /* sse/streamable-http: h2o's reverse proxy, no bridging */
     size_t max_message;
     int max_sessions, max_inflight;
+    int max_connections; /* client connections served at once (0: derived from the fd limit) */
     int max_sessions_per_client; /* handshake-era sessions from one client address */
     int max_inflight_total;      /* requests in flight to the server, all clients */
     double request_timeout;      /* seconds a request waits for its answer */
@@ -322,6 +323,7 @@ typedef struct px_bridge_stats {
     uint64_t requests[2]; /* by client era: [0] legacy, [1] modern */
     uint64_t responses, errors, notifications, server_requests, cancelled, refused;
     uint64_t restarts_seen;
+    uint64_t timeouts, unreadable, dropped, evicted;
 } px_bridge_stats_t;
 
 /* `cfg` and ops are copied (cfg's strings are borrowed for the bridge's life). */

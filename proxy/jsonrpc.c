@@ -233,7 +233,8 @@ static int parse_int(const char *p, const char *end, int64_t *id)
             return 0;
         v = v * 10 + (uint64_t)(*d - '0');
     }
-    if (v > (uint64_t)INT64_MAX || (d < end && (*d == '.' || *d == 'e' || *d == 'E')))
+    /* a number cut off by the end of what we have may be longer: not known */
+    if (v > (uint64_t)INT64_MAX || d == end || *d == '.' || *d == 'e' || *d == 'E')
         return 0;
     *id = neg ? -(int64_t)v : (int64_t)v;
     return 1;
@@ -305,7 +306,7 @@ int px_tail_id(const char *p, size_t n, int64_t *id)
         colon--;
     if (colon - p < 5 || memcmp(colon - 4, "\"id\"", 4) != 0 || colon[-5] == '\\')
         return 0;
-    return parse_int(d, e, id);
+    return parse_int(d, p + n, id); /* the digits end at e, inside p[0..n) */
 }
 
 /* ---- SSE ---------------------------------------------------------------------------- */

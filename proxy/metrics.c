@@ -40,6 +40,18 @@ void px_metrics_render(mcp_buf_t *out, const px_bridge_stats_t *bs, const px_htt
         counter(out, "mcp_proxy_refused_total",
                 "Requests refused by the tool filter or for want of a capable client.",
                 bs->refused);
+        counter(out, "mcp_proxy_timeouts_total",
+                "Requests the MCP server did not answer within --request-timeout.", bs->timeouts);
+        counter(out, "mcp_proxy_unreadable_total",
+                "Messages from the MCP server the proxy could not read (answered as errors "
+                "where their client was found).",
+                bs->unreadable);
+        counter(out, "mcp_proxy_dropped_notifications_total",
+                "Server notifications not for exactly one client, dropped (not broadcast).",
+                bs->dropped);
+        counter(out, "mcp_proxy_sessions_evicted_total",
+                "Idle sessions closed to make room (per-client or total session cap).",
+                bs->evicted);
         gauge(out, "mcp_proxy_sessions", "Open handshake-era sessions.", (uint64_t)sessions);
         gauge(out, "mcp_proxy_inflight", "Requests waiting for the MCP server.", pending);
     }

@@ -239,8 +239,10 @@ static void expire_requests(px_bridge_t *b, uint64_t now_ms)
         json_t *id = json_incref(p->orig_id);
         char m[160];
 
-        if (p->kind == P_CLIENT)
+        if (p->kind == P_CLIENT) {
             px_send_cancel(b, p->upid, "the proxy's request timeout passed");
+            b->stats.timeouts++;
+        }
         px_pending_del(b, p);
         snprintf(m, sizeof(m), "the MCP server did not answer within %.0f s (--request-timeout)",
                  b->cfg.request_timeout);

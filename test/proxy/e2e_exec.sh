@@ -144,6 +144,12 @@ run_matrix time "$PORT" --tools get_current_time --refused convert_time --calls 
 echo "== faults: everything"
 start_proxy faults --exec -- node "$NPM/server-everything/dist/index.js" stdio
 "$VENV/mcp1/bin/python" "$HERE/e2e_faults.py" "http://127.0.0.1:$PORT" "$PPID_" || fail=1
+"$VENV/mcp1/bin/python" "$HERE/e2e_routing.py" "http://127.0.0.1:$PORT" || fail=1
+FAULTS_PID=$PPID_
+start_proxy limits --request-timeout 3 --max-message-bytes 4096 --exec -- node "$NPM/server-everything/dist/index.js" stdio
+"$VENV/mcp1/bin/python" "$HERE/e2e_routing.py" "http://127.0.0.1:$PORT" --limits || fail=1
+kill "$PPID_"
+PPID_=$FAULTS_PID
 kill -TERM "$PPID_"
 for _ in $(seq 100); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
 if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: drained and stopped"; else
@@ -164,6 +170,9 @@ for mode in streamableHttp sse; do
     echo "   everything ($mode): $(era_of "$WORK/bridge-$mode.log")"
     run_matrix everything "$PORT"
     "$VENV/mcp1/bin/python" "$HERE/e2e_stream.py" "http://127.0.0.1:$PORT" || fail=1
+    # exact routing: a streamable HTTP server's answer stream names the request (--cause)
+    "$VENV/mcp1/bin/python" "$HERE/e2e_routing.py" "http://127.0.0.1:$PORT" \
+        $([ "$mode" = streamableHttp ] && echo --cause) || fail=1
     # the server goes away: /health 503, then it is back on the same port and clients work again
     kill "$EV_PID"
     if wait_health 503 10; then echo "ok   $mode: server gone, /health 503"; else

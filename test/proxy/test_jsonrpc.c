@@ -136,6 +136,82 @@ static int sse_decode(const char *s, char events[][128], char names[][32], int m
  * stream"): comments, a priming event with an id and empty data (MCP
  * 2025-11-25), "data:" without the space, CRLF, fields we ignore, an event
  * without data, and one over the cap, after which reading goes on. */
+/* The id of an answer that does not parse (issue 18, item 5): only a
+ * member "id" of the outermost object, never one nested or inside a string. */
+static void test_scan_id(void **state)
+{
+    static const struct {
+        const char *in;
+        int found;
+        long long id;
+    } cases[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":42,\"result\":{\"n\":1e999}}", 1, 42},
+        {"{\"result\":{\"id\":7,\"s\":\"\\ud800\"},\"id\":8}", 1, 8},
+        {"{\"result\":{\"s\":\"\\\"id\\\":9\"},\"id\" : -3 }", 1, -3},
+        {"{\"result\":{\"s\":\"\\\"id\\\":9\"}", 0, 0},
+        {"[{\"id\":1}]", 0, 0},
+        {"{\"id\":\"str\"}", 0, 0},
+        {"{\"id\":1.5}", 0, 0},
+        {"{\"id\":99999999999999999999}", 0, 0},
+        {"{\"id\":12", 0, 0}, /* cut off: maybe 123 */
+        {"{\"id\":12,", 1, 12},
+        {"", 0, 0},
+        {"{\"a\":\"\\", 0, 0},
+    };
+    int64_t id;
+
+    (void)state;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(cases); i++) {
+        id = 0;
+        assert_int_equal(px_scan_id(cases[i].in, strlen(cases[i].in), &id), cases[i].found);
+        if (cases[i].found)
+            assert_int_equal(id, cases[i].id);
+    }
+    assert_int_equal(px_tail_id("xx\"}]},\"jsonrpc\":\"2.0\",\"id\":31}\r\n", 33, &id), 1);
+    assert_int_equal(id, 31);
+    assert_int_equal(px_tail_id("xx\",\"id\": 5 }", 13, &id), 1);
+    assert_int_equal(px_tail_id("xx\\\"id\":5}", 10, &id), 0); /* an escaped quote */
+    assert_int_equal(px_tail_id("\"id\":5]", 7, &id), 0);
+    assert_int_equal(px_tail_id("}", 1, &id), 0);
+}
+
+static void on_drop(void *ctx, const char *head, size_t hn, const char *tail, size_t tn)
+{
+    char *out = ctx;
+
+    snprintf(out, 1024, "%.*s|%.*s", (int)hn, head, (int)tn, tail);
+}
+
+static void no_line(void *ctx, const char *line, size_t len)
+{
+    (void)ctx, (void)line, (void)len;
+}
+
+/* A dropped line's first and last bytes, whether it came in one piece or many. */
+static void test_lines_peek(void **state)
+{
+    char got[1024], line[2000];
+    px_lines_t l;
+
+    (void)state;
+    memset(line, 'x', sizeof(line));
+    memcpy(line, "HEAD", 4);
+    memcpy(line + sizeof(line) - 5, "TAIL\n", 5);
+    for (size_t piece = 1; piece <= sizeof(line); piece = piece * 3 + 1) {
+        px_lines_init(&l, 600);
+        l.on_drop = on_drop;
+        got[0] = '\0';
+        for (size_t i = 0; i < sizeof(line); i += piece)
+            px_lines_feed(&l, line + i, i + piece < sizeof(line) ? piece : sizeof(line) - i,
+                          no_line, got);
+        assert_int_equal(strncmp(got, "HEAD", 4), 0);
+        assert_int_equal(strlen(got), 2 * PX_PEEK + 1);
+        assert_string_equal(got + strlen(got) - 4, "TAIL");
+        assert_int_equal(l.dropped, 1);
+        px_lines_dispose(&l);
+    }
+}
+
 static void test_sse_reader(void **state)
 {
     char ev[8][128], names[8][32];
@@ -328,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_scan_id),
+        cmocka_unit_test(test_lines_peek),
         cmocka_unit_test(test_sse),
         cmocka_unit_test(test_sse_reader),
         cmocka_unit_test(test_mcp_headers),
