@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "mcp/log.h"
+#include "mcp/net.h"
 #include "mcp/opt.h"
 
 #define PROG "mcp-controller"
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
         return mcp_opt_usage_error(PROG, "%s",
                                    "need --retry-period < --renew-deadline < --lease-duration");
     cfg.namespaces = split_namespaces(getenv("WATCH_NAMESPACE"));
+    mcp_raise_nofile();
     rc = ctl_run(&cfg);
     for (size_t i = 0; cfg.namespaces && cfg.namespaces[i]; i++)
         free(cfg.namespaces[i]);

@@ -60,6 +60,8 @@ static const char usage_text[] =
     "      --max-inflight=N         most requests in flight per session, or per client\n"
     "                               address for 2026-07-28 requests (default 256)\n"
     "      --max-inflight-total=N   most requests in flight to the server (default 4096)\n"
+    "      --max-connections=N      most client connections at once; more are answered 503\n"
+    "                               and closed (default 4096, less under a low fd limit)\n"
     "      --request-timeout=SEC    a request the server has not answered by then gets an\n"
     "                               error, and the server a cancellation (default 300)\n"
     "      --idle-timeout=SEC       close a session idle this long (default 1800)\n"
@@ -94,6 +96,7 @@ enum {
     OPT_MAX_SESS,
     OPT_MAX_INFL,
     OPT_MAX_INFL_TOTAL,
+    OPT_MAX_CONN,
     OPT_MAX_SESS_CLIENT,
     OPT_REQ_TIMEOUT,
     OPT_IDLE,
@@ -127,6 +130,7 @@ static const struct option options[] = {
     {"max-sessions", required_argument, NULL, OPT_MAX_SESS},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFL},
     {"max-inflight-total", required_argument, NULL, OPT_MAX_INFL_TOTAL},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONN},
     {"max-sessions-per-client", required_argument, NULL, OPT_MAX_SESS_CLIENT},
     {"request-timeout", required_argument, NULL, OPT_REQ_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
@@ -301,6 +305,9 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         break;
     case OPT_MAX_INFL_TOTAL:
         bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_inflight_total);
+        break;
+    case OPT_MAX_CONN:
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_connections);
         break;
     case OPT_MAX_SESS_CLIENT:
         bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_sessions_per_client);

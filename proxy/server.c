@@ -10,7 +10,10 @@
  * not, instead of trusting the headless Service's cached DNS answer, which
  * names a replaced pod's dead IP for up to 30 s. SIGTERM drains: /health turns
  * 503, the listener closes, requests in flight get up to --drain-seconds to
- * finish, then streams end, sessions close and the server is stopped. */
+ * finish, then streams end, sessions close and the server is stopped.
+ * The listener speaks HTTP/1.1 only (h2o's h2c upgrade and HTTP/2 prior
+ * knowledge are off, DESIGN §5), serves at most --max-connections clients
+ * at once, and stops accepting for a while when descriptors run out. */
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -37,6 +40,11 @@
 #define TARGET_CHECK_MS  2000 /* while the target is reachable */
 #define TARGET_RETRY_MS  500  /* while it is not: /health turns 200 soon after it is back */
 #define PROXY_IO_TIMEOUT (24ull * 3600 * 1000) /* SSE streams may idle long */
+#define ACCEPT_BURST     16
+#define ACCEPT_PAUSE_MS  100   /* out of descriptors: try accepting again after this */
+#define DEF_MAX_CONNS    4096  /* --max-connections when the fd limit allows it */
+#define FD_RESERVE       64    /* descriptors kept for the server, the health port, logs */
+#define WARN_EVERY_MS    10000 /* at most one warning this often per kind of refusal */
 
 typedef struct px_server {
     px_config_t *cfg;
@@ -62,6 +70,9 @@ typedef struct px_server {
     _Atomic int target_ok, stop_checker, draining;
     volatile sig_atomic_t *stop;
     int config_disposed;
+    int max_conns, n_conns; /* client connections: the cap and how many h2o holds now */
+    int accept_paused;      /* listener not watched until resume_at (out of descriptors) */
+    uint64_t resume_at, fd_warned_at, cap_warned_at;
 } px_server_t;
 
 /* ---- readiness and metrics (the health thread calls these too) ---------------------------- */
@@ -204,23 +215,129 @@ static int open_listener(const char *addr, int port, char *err, size_t errlen)
     return fd;
 }
 
+/* Once per WARN_EVERY_MS at most: a flood must not flood the log too. */
+static int warn_due(px_server_t *s, uint64_t *last)
+{
+    uint64_t now = h2o_now(s->loop);
+
+    if (*last && now - *last < WARN_EVERY_MS)
+        return 0;
+    *last = now;
+    return 1;
+}
+
+static void log_refused(px_server_t *s, uint64_t *last, const char *msg, const char *why)
+{
+    char n[16];
+
+    if (!warn_due(s, last))
+        return;
+    snprintf(n, sizeof(n), "%d", s->n_conns);
+    mcp_log(MCP_LOG_WARN, msg, "connections", n, "error", why, NULL);
+}
+
+/* Out of descriptors (EMFILE, ENFILE) or kernel memory, accept() fails and
+ * leaves the connection queued, so the listener stays readable and the loop
+ * would spin on it, starving everything else: stop watching the listener;
+ * tick() watches it again ACCEPT_PAUSE_MS later, by when a connection may
+ * have closed. The kernel keeps new connections in the backlog meanwhile. */
+static void pause_accepting(px_server_t *s, int err)
+{
+    h2o_socket_read_stop(s->listener);
+    s->accept_paused = 1;
+    s->resume_at = h2o_now(s->loop) + ACCEPT_PAUSE_MS;
+    log_refused(s, &s->fd_warned_at, "cannot accept connections, pausing", strerror(err));
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void resume_accepting(px_server_t *s, uint64_t now)
+{
+    if (!s->accept_paused || now < s->resume_at || !s->listener)
+        return;
+    s->accept_paused = 0;
+    h2o_socket_read_start(s->listener, on_accept);
+}
+
+/* h2o calls this when it disposes of a client's socket, however it ends. */
+static void conn_closed(void *data)
+{
+    px_server_t *s = data;
+
+    s->n_conns--;
+}
+
+/* Over --max-connections a new connection is accepted, answered 503 with
+ * Retry-After and closed, rather than left in the listen backlog until one
+ * closes: the client learns at once that the proxy is busy (DESIGN §5: 503
+ * and Retry-After over budget) instead of waiting with no deadline in a
+ * queue that would be served long after it gave up, and the refusal keeps
+ * no state and costs one short write. The request, when it is already
+ * here, is read first so that closing does not reset the connection before
+ * the client reads the answer. Over TLS there is nothing to answer in
+ * cleartext: the connection is closed. */
+static void refuse(px_server_t *s, h2o_socket_t *sock)
+{
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+        "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+    int fd = h2o_socket_get_fd(sock);
+    char sink[4096];
+
+    if (!s->accept_ctx.ssl_ctx) {
+        while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+        if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+            shutdown(fd, SHUT_WR);
+    }
+    h2o_socket_close(sock);
+    log_refused(s, &s->cap_warned_at, "connection refused: --max-connections reached",
+                "too many connections");
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     px_server_t *s = listener->data;
 
     if (err)
         return;
-    for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        h2o_socket_t *sock;
 
-        if (!sock)
+        errno = 0;
+        sock = h2o_evloop_socket_accept(listener);
+        if (!sock) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(s, errno);
             break;
+        }
+        if (s->n_conns >= s->max_conns) {
+            refuse(s, sock);
+            continue;
+        }
+        s->n_conns++;
+        sock->on_close.cb = conn_closed;
+        sock->on_close.data = s;
         h2o_accept(&s->accept_ctx, sock);
         /* a plain HTTP/1 connection now waits for its request in h2o's read
          * callback: keep it, to let h2o read again (px_rp_watch) */
         if (!s->accept_ctx.ssl_ctx && !s->http.http1_read && sock->_cb.read)
             s->http.http1_read = sock->_cb.read;
     }
+}
+
+/* --max-connections unless given: DEF_MAX_CONNS, or fewer when the fd
+ * limit is lower, counting two descriptors a client (with --passthrough
+ * each may hold a connection to the server too) and keeping FD_RESERVE. */
+static int max_connections(const px_config_t *cfg, long nofile)
+{
+    long n = (nofile - FD_RESERVE) / 2;
+
+    if (cfg->max_connections > 0)
+        return cfg->max_connections;
+    if (nofile < 0 || n > DEF_MAX_CONNS)
+        return DEF_MAX_CONNS;
+    return n < 1 ? 1 : (int)n;
 }
 
 /* ---- set-up and tear-down ----------------------------------------------------------------------
@@ -416,8 +533,10 @@ static int setup(px_server_t *s, char *err, size_t errlen)
 {
     int fd;
 
+    s->max_conns = max_connections(s->cfg, mcp_raise_nofile());
     s->loop = h2o_evloop_create();
     h2o_config_init(&s->globalconf);
+    s->globalconf.http1.upgrade_to_http2 = 0; /* h2c and prior knowledge: HTTP/1.1 only */
     s->globalconf.max_request_entity_size = s->cfg->max_message;
     s->globalconf.proxy.io_timeout = PROXY_IO_TIMEOUT;
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mcp-proxy"));
@@ -454,14 +573,15 @@ static int setup(px_server_t *s, char *err, size_t errlen)
     s->listener->data = s;
     h2o_socket_read_start(s->listener, on_accept);
     {
-        char port[16];
+        char port[16], conns[16];
 
         snprintf(port, sizeof(port), "%d", mcp_bound_port(fd));
+        snprintf(conns, sizeof(conns), "%d", s->max_conns);
         mcp_log(MCP_LOG_INFO, "listening", "port", port, "transport",
                 s->cfg->transport == PX_T_STDIO ? "stdio"
                 : s->cfg->transport == PX_T_SSE ? "sse"
                                                 : "streamable-http",
-                NULL);
+                "maxConnections", conns, NULL);
     }
     if (s->bridge) {
         px_backend_t *be = px_server_backend(s->cfg, err, errlen);
@@ -496,6 +616,7 @@ static void tick(px_server_t *s)
 {
     uint64_t now = h2o_now(s->loop);
 
+    resume_accepting(s, now);
     if (s->upstream)
         px_upstream_tick(s->upstream, now);
     if (s->retired)

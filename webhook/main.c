@@ -1,7 +1,8 @@
 /* mcp-webhook: the MCPServer admission webhook. This file only parses GNU
- * style flags into a wh_config_t, sets up logging and signals (SIGTERM and
- * SIGINT are blocked in every thread and taken synchronously by wh_run;
- * SIGPIPE is ignored), and calls wh_run. Bad flags exit with status 2. */
+ * style flags into a wh_config_t, sets up logging, the fd limit (raised to
+ * the hard one) and signals (SIGTERM and SIGINT are blocked in every thread
+ * and taken synchronously by wh_run; SIGPIPE is ignored), and calls wh_run.
+ * Bad flags exit with status 2. */
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "mcp/log.h"
+#include "mcp/net.h"
 #include "mcp/opt.h"
 #include "internal.h"
 
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
     rc = parse_args(argc, argv, &cfg);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
+    mcp_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);

@@ -8,7 +8,9 @@
  * still serving; wh_server_stop wakes every loop, which closes its listener,
  * asks h2o to shut down (idle keep-alive connections close, in-flight
  * requests finish) and waits for its connections up to the shutdown
- * timeout before tearing down on its own thread. */
+ * timeout before tearing down on its own thread. Connections speak HTTP/1.1
+ * unless --http2 (ALPN h2, and h2o's switch on the HTTP/2 preface); out of
+ * file descriptors, a worker stops accepting for ACCEPT_PAUSE_MS. */
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -29,13 +31,18 @@
 #include "mcp/log.h"
 #include "internal.h"
 
-#define ACCEPT_BURST 16
+#define ACCEPT_BURST    16
+#define ACCEPT_PAUSE_MS 100   /* out of descriptors: try accepting again after this */
+#define WARN_EVERY_MS   10000 /* at most one such warning this often per worker */
 
 typedef struct worker {
     h2o_context_t ctx; /* first, so the handler finds the worker from req->conn->ctx */
     h2o_accept_ctx_t accept_ctx;
     h2o_evloop_t *loop;
     h2o_socket_t *listener;
+    h2o_timeout_t accept_pause;        /* ACCEPT_PAUSE_MS */
+    h2o_timeout_entry_t accept_resume; /* linked while the listener is not watched */
+    uint64_t warned_at;
     h2o_multithread_receiver_t wake_rx;
     struct wh_server *server;
     wh_metrics_slot_t *metrics;
@@ -207,6 +214,33 @@ static void refresh_ssl_ctx(worker_t *w)
     w->accept_ctx.ssl_ctx = w->ssl_ctx;
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void resume_accepting(h2o_timeout_entry_t *entry)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, accept_resume, entry);
+
+    if (w->listener)
+        h2o_socket_read_start(w->listener, on_accept);
+}
+
+/* Out of descriptors (EMFILE, ENFILE) or kernel memory, accept() fails and
+ * leaves the connection queued, so the listener stays readable and the loop
+ * would spin on it: stop watching it for ACCEPT_PAUSE_MS, by when a
+ * connection may have closed. The kernel keeps new ones in the backlog. */
+static void pause_accepting(worker_t *w, int err)
+{
+    uint64_t now = h2o_now(w->loop);
+
+    h2o_socket_read_stop(w->listener);
+    if (!h2o_timeout_is_linked(&w->accept_resume))
+        h2o_timeout_link(w->loop, &w->accept_pause, &w->accept_resume);
+    if (!w->warned_at || now - w->warned_at >= WARN_EVERY_MS) {
+        w->warned_at = now;
+        mcp_log(MCP_LOG_WARN, "cannot accept connections, pausing", "error", strerror(err), NULL);
+    }
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     worker_t *w = listener->data;
@@ -214,10 +248,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     for (int i = 0; i < ACCEPT_BURST; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        h2o_socket_t *sock;
 
-        if (!sock)
+        errno = 0;
+        sock = h2o_evloop_socket_accept(listener);
+        if (!sock) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(w, errno);
             break;
+        }
         refresh_ssl_ctx(w);
         h2o_accept(&w->accept_ctx, sock); /* SSL_new takes its own ctx reference */
     }
@@ -301,6 +340,8 @@ static void worker_setup(worker_t *w)
     w->fd = -1; /* owned by the h2o socket now */
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
+    h2o_timeout_init(w->loop, &w->accept_pause, ACCEPT_PAUSE_MS);
+    w->accept_resume.cb = resume_accepting;
 }
 
 /* h2o 2.2.5 has no shutdown hook for HTTP/1.1, so idle keep-alive
@@ -325,6 +366,8 @@ static void worker_wind_down(worker_t *w)
 {
     uint64_t deadline;
 
+    if (h2o_timeout_is_linked(&w->accept_resume))
+        h2o_timeout_unlink(&w->accept_resume);
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     w->listener = NULL;
@@ -346,6 +389,7 @@ static void worker_teardown(worker_t *w)
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->wake_rx);
+    h2o_timeout_dispose(w->loop, &w->accept_pause);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_run(w->loop, 0);
     h2o_evloop_destroy(w->loop);
@@ -474,6 +518,9 @@ static void setup_h2o(wh_server_t *s)
     h2o_config_init(&s->globalconf);
     s->globalconf.max_request_entity_size = WH_BODY_MAX;
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mcp-webhook"));
+    /* h2o switches an HTTP/1.1 connection to HTTP/2 on the preface (even
+     * after ALPN agreed http/1.1) or on Upgrade: h2c; only with --http2 */
+    s->globalconf.http1.upgrade_to_http2 = s->cfg.http2;
     host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     h = h2o_create_handler(path, sizeof(*h));

@@ -269,6 +269,28 @@ static void test_head(void **state)
     mcp_health_stop(h);
 }
 
+/* HTTP/1.1 only (DESIGN §5): the HTTP/2 preface is a bad request and
+ * Upgrade: h2c is ignored, on the health port of every daemon. */
+static void test_http1_only(void **state)
+{
+    fake_t f = {.ready = 1};
+    mcp_health_t *h = start(&f);
+    response_t r;
+
+    (void)state;
+    request(mcp_health_port(h), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", &r);
+    expect(&r, 400, NULL);
+    free(r.body);
+    request(mcp_health_port(h),
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+            &r);
+    expect(&r, 200, "ok\n");
+    assert_null(strstr(r.head, "Upgrade"));
+    free(r.body);
+    mcp_health_stop(h);
+}
+
 static void test_null_ops(void **state)
 {
     char err[256] = "";
@@ -456,6 +478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_head),
+        cmocka_unit_test(test_http1_only),
         cmocka_unit_test(test_null_ops),
         cmocka_unit_test(test_large_metrics),
         cmocka_unit_test(test_head_too_large),
