@@ -212,9 +212,11 @@ px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops)
     b->ops = *ops;
     /* ids start at a random point: two proxies attached to one stdio server
      * (a rolling restart) must not take each other's answers for their own */
-    if (getrandom(&b->next_id, sizeof(b->next_id), 0) != sizeof(b->next_id))
+    b->next_id = cfg->first_upid;
+    if (!b->next_id && getrandom(&b->next_id, sizeof(b->next_id), 0) != sizeof(b->next_id))
         b->next_id = 1;
-    b->next_id = (int64_t)((uint64_t)b->next_id >> 18) + 1; /* < 2^46: exact in a double */
+    if (!cfg->first_upid)
+        b->next_id = (int64_t)((uint64_t)b->next_id >> 18) + 1; /* < 2^46: exact in a double */
     b->upstream_log_rank = -1;
     b->parked_tail = &b->parked;
     mcp_buf_init(&b->out, cfg->max_message + 4096);

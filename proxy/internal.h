@@ -97,6 +97,7 @@ typedef struct px_config {
     int max_sessions_per_client; /* handshake-era sessions from one client address */
     int max_inflight_total;      /* requests in flight to the server, all clients */
     double request_timeout;      /* seconds a request waits for its answer */
+    int64_t first_upid;          /* the first upstream id (0: random; tests and fuzzing: 1) */
     double idle_timeout, drain_seconds, probe_timeout;
     double attach_stale;  /* seconds without a byte from the apiserver: a stale attach */
     const char **origins; /* --allow-origin: exact Origin values also allowed (owned array) */

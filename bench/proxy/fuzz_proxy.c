@@ -10,8 +10,10 @@
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
- * and once every channel is gone no channel is still counted as owed an
- * answer. */
+ * once every channel is gone no channel is still counted as owed an
+ * answer, and routing is exact (DESIGN §5): a response reaches only a
+ * client that sent a request with its id, and a server's own request only
+ * a handshake-era session, never a 2026-07-28 client. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,10 +29,57 @@
 typedef struct fchan {
     px_chan_t super;
     int finished;
+    int owner; /* the client: a session's serial (>= 1), or -1 - index for a 2026-07-28 one */
 } fchan_t;
 
 static fchan_t chans[N_CHANS];
 static int n_chans;
+
+/* The ids each client sent in requests (compact JSON), for the routing oracle. */
+#define N_SENT 256
+static struct {
+    int owner;
+    char id[64];
+} sent[N_SENT];
+static int n_sent;
+
+static void note_sent(int owner, const json_t *msg)
+{
+    char *id = json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT);
+
+    if (id && strlen(id) < sizeof(sent[0].id) && n_sent < N_SENT) {
+        sent[n_sent].owner = owner;
+        snprintf(sent[n_sent++].id, sizeof(sent[0].id), "%s", id);
+    }
+    free(id);
+}
+
+/* A response may reach only a client that sent its id (or is the proxy's
+ * own error without one); a server request only a handshake-era session. */
+static void check_route(const fchan_t *f, const json_t *m)
+{
+    json_t *id = json_object_get(m, "id");
+    char *key;
+    int known = 0;
+
+    if (!id || json_is_null(id))
+        return;
+    if (json_object_get(m, "method")) {
+        if (f->owner < 0)
+            abort(); /* a server request routed to a 2026-07-28 client */
+        return;
+    }
+    key = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!key || strlen(key) >= sizeof(sent[0].id) || n_sent == N_SENT) {
+        free(key);
+        return; /* not tracked */
+    }
+    for (int i = 0; i < n_sent && !known; i++)
+        known = sent[i].owner == f->owner && strcmp(sent[i].id, key) == 0;
+    free(key);
+    if (!known)
+        abort(); /* an answer went to a client that never asked */
+}
 
 static void fc_send(px_chan_t *c, const char *json, size_t len, int flags, int status)
 {
@@ -45,22 +94,27 @@ static void fc_send(px_chan_t *c, const char *json, size_t len, int flags, int s
 
         if (!m)
             abort(); /* we only ever send JSON */
+        check_route(f, m);
         json_decref(m);
     }
     if ((flags & PX_SEND_FINAL) && !c->streaming)
         f->finished = 1;
 }
 
-static px_chan_t *new_chan(int streaming)
+static px_chan_t *new_chan(int streaming, int owner)
 {
     fchan_t *f;
 
     if (n_chans == N_CHANS)
         return NULL;
-    f = &chans[n_chans++];
+    f = &chans[n_chans];
     memset(f, 0, sizeof(*f));
     f->super.send = fc_send;
     f->super.streaming = streaming;
+    f->owner = owner ? owner : -1 - n_chans;
+    /* two client addresses, so the per-client shares are exercised */
+    snprintf(f->super.peer, sizeof(f->super.peer), "10.0.0.%d", n_chans % 2);
+    n_chans++;
     return &f->super;
 }
 
@@ -78,24 +132,44 @@ static void up_restart(void *ctx, const char *why)
     *(int *)ctx = 1;
 }
 
+static int64_t line_cause; /* the cause given with the lines being fed ('>') */
+
 static void on_line(void *ctx, const char *line, size_t len)
 {
-    px_bridge_upstream_line(ctx, line, len, 0);
+    px_bridge_upstream_line(ctx, line, len, line_cause);
+}
+
+static void on_drop(void *ctx, const char *head, size_t hn, const char *tail, size_t tn)
+{
+    px_bridge_upstream_dropped(ctx, head, hn, tail, tn);
+}
+
+static px_session_t *sessions[4];
+static int serials[4], n_sessions, next_serial;
+
+static int serial_of(const px_session_t *s)
+{
+    for (int i = 0; i < n_sessions; i++)
+        if (sessions[i] == s)
+            return serials[i];
+    return 0;
 }
 
 static void client_msg(px_bridge_t *b, px_session_t *s, const char *p, size_t n, int streaming)
 {
     int code;
     json_t *msg = px_parse(p, n, &code);
-    px_chan_t *c = streaming && s ? px_session_stream(s) : new_chan(0);
+    px_chan_t *c = streaming && s ? px_session_stream(s) : new_chan(0, s ? serial_of(s) : 0);
 
-    if (msg && c)
+    if (msg && c) {
+        /* a 2026-07-28 request on an SSE session's stream is its own client, but
+         * its answer shares the stream: count its ids as the stream owner's */
+        if (px_msg_kind(msg) == PX_MSG_REQUEST)
+            note_sent(((fchan_t *)c)->owner, msg);
         px_bridge_client(b, s, c, msg);
+    }
     json_decref(msg);
 }
-
-static px_session_t *sessions[4];
-static int n_sessions;
 
 /* The bridge closed an idle session: forget it, as the HTTP layer does. */
 static void on_closed(void *ctx, px_session_t *s)
@@ -103,14 +177,17 @@ static void on_closed(void *ctx, px_session_t *s)
     (void)ctx;
     for (int i = 0; i < n_sessions; i++)
         if (sessions[i] == s) {
-            sessions[i] = sessions[--n_sessions];
+            n_sessions--;
+            sessions[i] = sessions[n_sessions];
+            serials[i] = serials[n_sessions];
             return;
         }
 }
 
 /* One event per line: '<' server bytes, 'L' legacy client, 'M' modern
  * client, 'S' SSE-session message, 'O' open a session, 'G' a channel hangs up,
- * 'D' server down, 'U' server up, 'T' time passes. */
+ * 'D' server down, 'U' server up, 'T' time passes, '>' server bytes carried
+ * by the answer stream of upstream id <first byte> (an HTTP server's). */
 static void run_bridge(const uint8_t *data, size_t size)
 {
     px_config_t cfg;
@@ -123,13 +200,19 @@ static void run_bridge(const uint8_t *data, size_t size)
 
     px_config_defaults(&cfg);
     cfg.max_sessions = 4;
+    cfg.max_sessions_per_client = 3;
     cfg.max_inflight = 8;
+    cfg.max_inflight_total = 24;
+    cfg.first_upid = 1; /* so a script can answer the ids it knows */
     cfg.tools = size % 2 ? tools : NULL;
     b = px_bridge_new(&cfg, &ops);
     px_bridge_on_session_closed(b, on_closed, NULL);
     n_sessions = 0;
     px_lines_init(&lines, 4096);
+    lines.on_drop = on_drop;
     n_chans = 0;
+    n_sent = 0;
+    next_serial = 0;
     px_bridge_upstream_up(b, now);
     while (size > 0) {
         const uint8_t *nl = memchr(data, '\n', size);
@@ -139,8 +222,12 @@ static void run_bridge(const uint8_t *data, size_t size)
 
         switch (len ? data[0] : 0) {
         case '<': /* raw bytes, framed like the child's stdout: ';' stands for a newline */
+        case '>':
+            line_cause = data[0] == '>' && n ? (uint8_t)*p++ : 0;
+            n -= data[0] == '>' && n;
             for (size_t i = 0; i < n; i++)
                 px_lines_feed(&lines, p[i] == ';' ? "\n" : p + i, 1, on_line, b);
+            line_cause = 0;
             break;
         case 'L':
             if (n_sessions)
@@ -154,18 +241,26 @@ static void run_bridge(const uint8_t *data, size_t size)
         case 'M':
             client_msg(b, NULL, p, n, 0);
             break;
-        case 'O':
-            if (n_sessions < 4 && (sessions[n_sessions] = px_session_open(b, n > 0, "", now))) {
-                px_chan_t *c = new_chan(1);
+        case 'O': { /* opening may evict another (on_closed forgets it) */
+            px_session_t *s =
+                n_sessions < 4 ? px_session_open(b, n > 0, n > 1 ? "a" : "b", now) : NULL;
 
+            if (s) {
+                px_chan_t *c = new_chan(1, ++next_serial);
+
+                sessions[n_sessions] = s;
+                serials[n_sessions++] = next_serial;
                 if (c && n > 0)
-                    px_session_set_stream(b, sessions[n_sessions], c);
-                n_sessions++;
+                    px_session_set_stream(b, s, c);
             }
             break;
+        }
         case 'C': /* close the newest session */
-            if (n_sessions)
-                px_session_close(b, sessions[--n_sessions]);
+            if (n_sessions) {
+                px_session_t *s = sessions[--n_sessions];
+
+                px_session_close(b, s);
+            }
             break;
         case 'G':
             if (n_chans)
