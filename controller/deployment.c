@@ -68,7 +68,8 @@ static char *tools_list(const mcp_server_t *s)
     return out;
 }
 
-/* --port=<port> --transport=<t> [--tools=a,b] then the upstream:
+/* --port=<port> --bind=:: (every address: the proxy's default is loopback)
+ * --transport=<t> [--tools=a,b] then the upstream:
  * --namespace=<ns> --pod=<name>-0 --container=mcp (stdio) or
  * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>
  * --namespace=<ns> --pod=<name>-0 (HTTP transports: the proxy speaks the
@@ -82,6 +83,7 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
     int rc = !args;
 
     rc = rc || add_int_arg(args, "port", (long long)s->port);
+    rc = rc || add_arg(args, "bind", "::");
     rc = rc || add_arg(args, "transport", s->transport);
     if (!rc && s->n_tools > 0) {
         tools = tools_list(s);

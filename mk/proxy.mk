@@ -35,8 +35,9 @@ $(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(
 
 .PHONY: test-proxy-e2e fuzz-proxy
 PX_E2E_BIN ?= $(PX_BIN)
-test-proxy-e2e: $(PX_BIN) ## mcp-proxy with real MCP servers and clients of both eras, its listeners (PX_E2E_BIN=other build)
+test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clients of both eras, its listeners (PX_E2E_BIN=other build)
 	test/proxy/e2e_listeners.sh $(PX_E2E_BIN)
+	test/proxy/e2e_framing.sh $(PX_E2E_BIN) $(WH_BIN)
 	test/proxy/e2e_exec.sh $(PX_E2E_BIN)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)

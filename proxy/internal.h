@@ -248,8 +248,10 @@ typedef struct px_tf {
 /* Rewrite a server's message or batch in place (*v may be replaced): the
  * number of messages changed. `key` as for px_tf_refused_cb. */
 int px_tf_rewrite(px_tf_t *tf, const char *key, json_t **v);
-/* A whole application/json body: 1 with the new body in out, 0 when it
- * goes out unchanged (nothing to change, or not JSON). */
+/* A whole answer body: 1 with the body to send in out (rewritten, or a
+ * JSON-RPC error with tf->err_id when it does not parse: fail closed), 0
+ * when it goes out unchanged (nothing to change, or empty), MCP_ENOMEM with
+ * out empty (send nothing). */
 int px_tf_json(px_tf_t *tf, const char *body, size_t len, mcp_buf_t *out);
 /* The error sent instead of an answer over the cap (JSON into out). */
 int px_tf_too_large(const px_tf_t *tf, mcp_buf_t *out);
@@ -257,8 +259,9 @@ int px_tf_too_large(const px_tf_t *tf, mcp_buf_t *out);
 #define PX_SSE_KEY_MAX 256 /* an HTTP+SSE session's key: its POST path and query */
 
 /* A text/event-stream filtered event by event: complete events go out as
- * they came unless they carry something to change; an event over `cap`
- * bytes is replaced by a JSON-RPC error (tf.err_id) and skipped to its end;
+ * they came unless they carry something to change; a message event whose
+ * data does not parse, or an event over `cap` bytes, is replaced by a
+ * JSON-RPC error (tf.err_id) (the latter skipped to its end);
  * the session key of HTTP+SSE (the path and query of the URI its
  * `endpoint` event gives, as the client will POST to it) is learned. */
 typedef struct px_sse_filter {

@@ -18,6 +18,9 @@
 #include "hostcheck.h"
 #include "server.h"
 
+/* Loopback unless told otherwise: `--exec` on a laptop serves no one else. */
+#define DEFAULT_BIND "127.0.0.1"
+
 static const char usage_text[] =
     "Usage: mcp-proxy [OPTION]... --transport stdio --exec -- CMD [ARG]...\n"
     "  or:  mcp-proxy [OPTION]... --transport stdio --namespace NS --pod NAME-0 [--container C]\n"
@@ -43,7 +46,9 @@ static const char usage_text[] =
     "                               each keeps its own session) instead of bridging\n"
     "      --tools=a,b,...          only these tools: tools/list filtered, other calls refused\n"
     "      --port=N                 port to listen on (default 8080)\n"
-    "      --bind=ADDR              address to listen on (default: all)\n"
+    "      --bind=ADDR              address to listen on (default 127.0.0.1: this machine\n"
+    "                               only; :: for every address, IPv6 and IPv4, as the\n"
+    "                               operator runs it)\n"
     "      --tls-cert-file=FILE     serve HTTPS with this PEM chain (and --tls-key-file)\n"
     "      --tls-key-file=FILE      its PEM private key\n"
     "      --health-port=N          also serve /healthz /readyz on N (default 0: off)\n"
@@ -382,6 +387,7 @@ int main(int argc, char **argv)
     int opt, rc, transport_set = 0;
 
     px_config_defaults(&cfg);
+    cfg.bind = DEFAULT_BIND;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:", options, NULL)) != -1) {
         switch (opt) {

@@ -2,8 +2,16 @@
  * reverse proxy. Without --tools none of this is registered: requests and
  * answers pass through h2o's proxy untouched.
  *
+ * Fail closed (DESIGN §5): the server gets only what the filter read.
+ *
  * Requests (px_rp_request, before the proxy sees them): a POST's message or
- * batch is read; a refused tools/call is answered by the proxy when it is a
+ * batch is parsed, and what goes to the server is that parse written out
+ * again, never the client's bytes: a body jansson refuses (a NUL or a lone
+ * surrogate in a string, an integer over 2^63, 1e999, bad UTF-8, nesting
+ * over 2048, duplicate keys) is answered 400 with a JSON-RPC parse error, as
+ * is a compressed one; another method carrying a body is refused. Every
+ * request asks the server for uncompressed answers (Accept-Encoding:
+ * identity). A refused tools/call is answered by the proxy when it is a
  * single message on streamable HTTP (its answer is the POST's response);
  * otherwise (a batch, or HTTP+SSE where answers travel on the GET /sse
  * stream) it is forwarded as a `ping` with the same id, and the ping's
@@ -12,11 +20,12 @@
  *
  * Answers (an h2o output filter, between the proxy's generator and the
  * client): the POST responses that may hold a tools/list result or a
- * refusal, and every text/event-stream response (GET /mcp, GET /sse), go
- * through toolfilter.c: application/json bodies whole (capped at
- * --max-message-bytes), event streams event by event (each event capped),
- * so streams keep streaming. Everything runs on the event loop; nothing
- * blocks.
+ * refusal (whatever their type), and the event streams and JSON bodies of
+ * GETs (GET /mcp, GET /sse), go through toolfilter.c: bodies whole (capped
+ * at --max-message-bytes; one that does not parse becomes a JSON-RPC
+ * error), event streams event by event (each event capped), so streams keep
+ * streaming. An answer compressed all the same is refused: 502 and a
+ * JSON-RPC error. Everything runs on the event loop; nothing blocks.
  *
  * With or without --tools: h2o reads nothing from a client while its
  * request is answered, so a client that leaves a proxied stream (GET /sse,
@@ -53,6 +62,7 @@ typedef struct rp_state {
     px_http_t *http;
     h2o_req_t *req; /* NULL once disposed */
     int sse, overflow, stream, broken;
+    int refuse, refused_sent; /* a compressed answer: 502 and an error instead */
     px_sse_filter_t sf;
     px_tf_t tf;               /* application/json */
     json_t *refused, *err_id; /* from the POST's track (owned) */
@@ -64,6 +74,36 @@ typedef struct rp_ostream {
     h2o_ostream_t super;
     rp_state_t *st;
 } rp_ostream_t;
+
+/* ---- headers --------------------------------------------------------------------------------- */
+
+static void drop_headers(h2o_headers_t *headers, const h2o_token_t *token)
+{
+    ssize_t i;
+
+    while ((i = h2o_find_header(headers, token, -1)) != -1)
+        h2o_delete_header(headers, i);
+}
+
+/* No Content-Encoding, or only identity. */
+static int uncompressed(const h2o_headers_t *headers)
+{
+    for (ssize_t i = -1; (i = h2o_find_header(headers, H2O_TOKEN_CONTENT_ENCODING, i)) != -1;)
+        if (!h2o_lcstris(headers->entries[i].value.base, headers->entries[i].value.len,
+                         H2O_STRLIT("identity")))
+            return 0;
+    return 1;
+}
+
+/* The response's Content-Type starts with `type`. */
+static int content_type_is(h2o_req_t *req, const char *type)
+{
+    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    size_t n = strlen(type);
+
+    return i >= 0 && req->res.headers.entries[i].value.len >= n &&
+           h2o_lcstris(req->res.headers.entries[i].value.base, n, type, n);
+}
 
 /* ---- refusals ------------------------------------------------------------------------------- */
 
@@ -110,6 +150,19 @@ static int stream_refused(void *ctx, const char *key, const json_t *id, char *na
 
 /* ---- the output filter ----------------------------------------------------------------------- */
 
+/* The error sent, with 502, instead of a compressed answer. */
+static void refusal_body(rp_state_t *st, mcp_buf_t *out)
+{
+    json_t *e = px_error_new(st->err_id, PX_E_INTERNAL,
+                             "the MCP server's answer is compressed (Content-Encoding): the tool "
+                             "filter cannot read it",
+                             NULL);
+
+    if (!e || px_dump(e, out) != 0)
+        mcp_buf_reset(out);
+    json_decref(e);
+}
+
 static void on_defer(h2o_timeout_entry_t *entry)
 {
     rp_state_t *st = H2O_STRUCT_FROM_MEMBER(rp_state_t, defer, entry);
@@ -124,7 +177,19 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     rp_state_t *st = ((rp_ostream_t *)self)->st;
     h2o_iovec_t iov;
     mcp_buf_t tmp;
+    int r;
 
+    if (st->refuse) {
+        /* the error ends the response at the first send; the server's stream
+         * is closed with the connection (h2o stops the proxy's generator) */
+        if (!st->refused_sent) {
+            st->refused_sent = 1;
+            refusal_body(st, &st->sending);
+            iov = h2o_iovec_init(st->sending.data ? st->sending.data : "", st->sending.len);
+            h2o_ostream_send_next(self, req, &iov, 1, H2O_SEND_STATE_FINAL);
+        }
+        return;
+    }
     mcp_buf_reset(&st->sending); /* the previous send is complete: we were called again */
     for (size_t i = 0; i < bufcnt && !st->broken; i++) {
         if (st->sse) {
@@ -144,11 +209,15 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         if (st->overflow) {
             mcp_log(MCP_LOG_WARN, "answer over --max-message-bytes: replaced by an error", NULL);
             px_tf_too_large(&st->tf, &st->out);
-        } else if (!px_tf_json(&st->tf, st->body.data ? st->body.data : "", st->body.len,
-                               &st->out)) {
+        } else if ((r = px_tf_json(&st->tf, st->body.data ? st->body.data : "", st->body.len,
+                                   &st->out)) == 0) {
             tmp = st->out; /* unchanged: the server's bytes */
             st->out = st->body;
             st->body = tmp;
+        } else if (r > 0 && !content_type_is(req, "application/json")) {
+            /* not sent yet: the body was held until now */
+            h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                           H2O_STRLIT("application/json"), 1);
         }
     }
     if (state == H2O_SEND_STATE_IN_PROGRESS && st->out.len == 0) {
@@ -189,15 +258,6 @@ static void state_dispose(void *p)
     mcp_buf_dispose(&st->sending);
 }
 
-static int content_type_is(h2o_req_t *req, const char *type)
-{
-    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    size_t n = strlen(type);
-
-    return i >= 0 && req->res.headers.entries[i].value.len >= n &&
-           h2o_lcstris(req->res.headers.entries[i].value.base, n, type, n);
-}
-
 static rp_track_t *find_track(px_http_t *h, h2o_req_t *req)
 {
     for (h2o_linklist_t *n = h->tracked.next; n != &h->tracked; n = n->next) {
@@ -219,13 +279,16 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     rp_state_t *st;
     rp_ostream_t *os;
 
-    if (!(sse && (t || get)) && !(t && content_type_is(req, "application/json")))
+    /* what a client reads as messages: a tracked POST's answer, whatever its
+     * type (one that does not parse becomes an error), a GET's stream or JSON */
+    if (!t && !(get && (sse || content_type_is(req, "application/json"))))
         goto next;
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), state_dispose);
     memset(st, 0, sizeof(*st));
     st->http = h;
     st->req = req;
-    st->sse = sse;
+    st->refuse = !uncompressed(&req->res.headers);
+    st->sse = sse && !st->refuse;
     st->stream = get;
     st->defer.cb = on_defer;
     if (t) {
@@ -237,7 +300,16 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     /* one send's worth: the bytes handed in plus an event held back (over: the stream ends) */
     mcp_buf_init(&st->out, 4 * (cap + EVENT_SLACK));
     mcp_buf_init(&st->sending, 4 * (cap + EVENT_SLACK));
-    if (sse) {
+    if (st->refuse) {
+        mcp_log(MCP_LOG_WARN, "tool filter: the MCP server's answer is compressed: 502", NULL);
+        req->res.status = 502;
+        req->res.reason = "Bad Gateway";
+        drop_headers(&req->res.headers, H2O_TOKEN_CONTENT_ENCODING);
+        h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                       H2O_STRLIT("application/json"), 1);
+        req->http1_is_persistent = 0;
+    }
+    if (st->sse) {
         px_sse_filter_init(&st->sf, h->cfg, cap + EVENT_SLACK);
         st->sf.tf = st->tf;
         if (get)
@@ -328,12 +400,26 @@ static void answer_json(h2o_req_t *req, int status, json_t *msg)
 
     free(s);
     req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status == 413 ? "Payload Too Large" : "Error";
+    req->res.reason = status == 200   ? "OK"
+                      : status == 400 ? "Bad Request"
+                      : status == 413 ? "Payload Too Large"
+                      : status == 415 ? "Unsupported Media Type"
+                                      : "Error";
     req->res.content_length = body.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
     h2o_start_response(req, &gen);
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Answer req here with a JSON-RPC error (id null): 1. */
+static int refuse(h2o_req_t *req, int status, int code, const char *message)
+{
+    json_t *e = px_error_new(NULL, code, message, NULL);
+
+    answer_json(req, status, e);
+    json_decref(e);
+    return 1;
 }
 
 static int remember_sse_refusals(px_http_t *h, h2o_req_t *req, json_t *refused)
@@ -363,29 +449,58 @@ static int remember_sse_refusals(px_http_t *h, h2o_req_t *req, json_t *refused)
     return 0;
 }
 
+/* The body the server gets: what was parsed, written out again (1 when
+ * answered here instead). */
+static int forward_parsed(px_http_t *h, h2o_req_t *req, const json_t *msg)
+{
+    char *s = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t n = s ? strlen(s) : 0;
+
+    if (!s || n > h->cfg->max_message) { /* numbers can grow when written out again */
+        free(s);
+        return s ? refuse(req, 413, PX_E_INVALID, "message too large")
+                 : refuse(req, 503, PX_E_INTERNAL, "out of memory");
+    }
+    req->entity = h2o_strdup(&req->pool, s, n);
+    free(s);
+    return 0;
+}
+
 int px_rp_request(px_http_t *h, h2o_req_t *req)
 {
     json_t *msg, *refused, *e;
-    json_error_t err;
-    int lists = 0, changed;
+    int lists = 0, changed, code;
     rp_track_t *t;
 
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
         watch_request(h, req);
-    if (!h->cfg->tools || !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
-        !req->entity.base)
+    if (!h->cfg->tools)
         return 0;
-    if (req->entity.len > h->cfg->max_message) {
-        e = px_error_new(NULL, PX_E_INVALID, "message too large", NULL);
-        answer_json(req, 413, e);
-        json_decref(e);
-        return 1;
-    }
-    msg = json_loadb(req->entity.base, req->entity.len, JSON_DECODE_ANY, &err);
+    /* any answer may need reading: ask for it uncompressed */
+    drop_headers(&req->headers, H2O_TOKEN_ACCEPT_ENCODING);
+    h2o_add_header(&req->pool, &req->headers, H2O_TOKEN_ACCEPT_ENCODING, NULL,
+                   H2O_STRLIT("identity"));
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return req->entity.len ? refuse(req, 400, PX_E_INVALID,
+                                        "with the tool filter only a POST may carry a body")
+                               : 0;
+    if (!uncompressed(&req->headers))
+        return refuse(req, 415, PX_E_INVALID,
+                      "Content-Encoding: the tool filter reads only uncompressed messages");
+    if (req->entity.len > h->cfg->max_message)
+        return refuse(req, 413, PX_E_INVALID, "message too large");
+    msg = px_parse_batch(req->entity.base ? req->entity.base : "", req->entity.len, &code);
     if (!msg)
-        return 0; /* not JSON: the server answers it */
+        return refuse(req, 400, code,
+                      code == PX_E_PARSE
+                          ? "Parse error: the tool filter forwards only JSON it reads"
+                          : "Invalid Request: a JSON-RPC message or batch");
     refused = json_object();
     changed = refused ? px_tf_request(h->cfg, &msg, refused, &lists) : 0;
+    if (!refused) {
+        refuse(req, 503, PX_E_INTERNAL, "out of memory");
+        goto done;
+    }
     if (changed && !json_is_array(msg) && h->cfg->transport == PX_T_STREAMABLE) {
         /* one refused call on streamable HTTP: its answer is this response */
         const char *name = json_string_value(json_object_iter_value(json_object_iter(refused)));
@@ -395,18 +510,13 @@ int px_rp_request(px_http_t *h, h2o_req_t *req)
         json_decref(e);
         goto done;
     }
+    if (forward_parsed(h, req, msg) != 0)
+        goto done;
     if (changed) {
-        char *s = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        if (!s || (h->cfg->transport == PX_T_SSE && remember_sse_refusals(h, req, refused) != 0)) {
-            free(s);
-            e = px_error_new(NULL, PX_E_INTERNAL, "too many refused tool calls outstanding", NULL);
-            answer_json(req, 503, e);
-            json_decref(e);
+        if (h->cfg->transport == PX_T_SSE && remember_sse_refusals(h, req, refused) != 0) {
+            refuse(req, 503, PX_E_INTERNAL, "too many refused tool calls outstanding");
             goto done;
         }
-        req->entity = h2o_strdup(&req->pool, s, strlen(s));
-        free(s);
         mcp_log(MCP_LOG_DEBUG, "tool call refused: forwarded as a ping", NULL);
     }
     if (h->cfg->transport == PX_T_STREAMABLE && (lists || changed)) {

@@ -31,6 +31,7 @@
 #include "mcp/health.h"
 #include "mcp/net.h"
 #include "mcp/tls.h"
+#include "framing.h"
 #include "http.h"
 #include "podwatch.h"
 #include "server.h"
@@ -473,6 +474,7 @@ static int setup_routes(px_server_t *s, char *err, size_t errlen)
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
 
+    px_framing_register(path); /* first: ambiguous framing never reaches a handler */
     px_http_register(&s->http, path);
     if (s->bridge)
         return 0;

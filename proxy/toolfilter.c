@@ -12,7 +12,10 @@
  *   - the answer to a refused tools/call, which the proxy forwarded as a
  *     `ping` with the same id (so that the answer travels where the
  *     transport puts it, e.g. on the /sse stream), becomes the refusal.
- * Everything else passes unchanged, byte for byte. */
+ * Fail closed: every message is parsed (no search for "tools" in the bytes
+ * first: `\u0074ools` is the same key), and a body or event the filter
+ * cannot parse is replaced by a JSON-RPC error. What parses and needs no
+ * change passes unchanged, byte for byte. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,28 +160,63 @@ int px_tf_rewrite(px_tf_t *tf, const char *key, json_t **v)
     return changed;
 }
 
-/* Parse a message or batch; NULL when not JSON (passed on unchanged). */
-static json_t *load(const char *p, size_t n)
+/* The error that replaces an answer the filter cannot parse: a new string
+ * (NULL when out of memory). */
+static char *unreadable(const px_tf_t *tf, const json_error_t *e)
+{
+    char m[240];
+    json_t *err;
+    char *s;
+
+    snprintf(m, sizeof(m),
+             "the MCP server's answer is not JSON the tool filter can read (line %d, column %d: "
+             "%.120s): withheld",
+             e->line, e->column, e->text);
+    err = px_error_new(tf->err_id, PX_E_INTERNAL, m, NULL);
+    s = err ? json_dumps(err, JSON_COMPACT) : NULL;
+    json_decref(err);
+    return s;
+}
+
+/* A message or batch, rewritten: a new string when it changed or does not
+ * parse (then the error), NULL when it goes out as it came. *rc is
+ * MCP_ENOMEM when a string was due but could not be made. */
+static char *filter_text(px_tf_t *tf, const char *key, const char *p, size_t n, int *rc)
 {
     json_error_t e;
+    json_t *v = json_loadb(p, n, JSON_DECODE_ANY, &e);
+    char *s = NULL;
+    int due = 1;
 
-    return json_loadb(p, n, JSON_DECODE_ANY, &e);
+    if (!v)
+        s = unreadable(tf, &e);
+    else if (px_tf_rewrite(tf, key, &v) > 0)
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    else
+        due = 0;
+    json_decref(v);
+    *rc = due && !s ? MCP_ENOMEM : 0;
+    return s;
 }
 
 int px_tf_json(px_tf_t *tf, const char *body, size_t len, mcp_buf_t *out)
 {
-    json_t *v = load(body, len);
-    int rc = 0;
+    char *s;
+    int rc;
 
     mcp_buf_reset(out);
-    if (v && px_tf_rewrite(tf, NULL, &v) > 0) {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        rc = s && mcp_buf_adds(out, s) == 0;
+    if (len == 0) /* nothing to read: an empty body holds no message */
+        return 0;
+    s = filter_text(tf, NULL, body, len, &rc);
+    if (!s && rc == 0)
+        return 0;
+    if (!s || mcp_buf_adds(out, s) != 0) { /* fail closed all the same */
         free(s);
+        mcp_buf_reset(out);
+        return px_tf_too_large(tf, out) == 0 ? 1 : MCP_ENOMEM;
     }
-    json_decref(v);
-    return rc;
+    free(s);
+    return 1;
 }
 
 int px_tf_too_large(const px_tf_t *tf, mcp_buf_t *out)
@@ -273,7 +311,6 @@ static void event_done(px_sse_filter_t *f)
     const char *name = "", *val;
     size_t name_len = 0, vlen;
     int n_data = 0, rc = 0;
-    json_t *v = NULL;
     char *s = NULL;
 
     mcp_buf_reset(&f->data);
@@ -294,12 +331,8 @@ static void event_done(px_sse_filter_t *f)
     if (rc == 0 && name_len == 8 && memcmp(name, "endpoint", 8) == 0) {
         learn_key(f);
     } else if (rc == 0 && n_data &&
-               (name_len == 0 || (name_len == 7 && !memcmp(name, "message", 7))) &&
-               ((f->data.data && memmem(f->data.data, f->data.len, "\"tools\"", 7)) ||
-                (f->tf.refused && f->tf.refused(f->tf.ctx, f->key, NULL, NULL, 0)))) {
-        v = load(f->data.data, f->data.len);
-        if (v && px_tf_rewrite(&f->tf, f->key, &v) > 0)
-            s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+               (name_len == 0 || (name_len == 7 && !memcmp(name, "message", 7)))) {
+        s = filter_text(&f->tf, f->key, f->data.data ? f->data.data : "", f->data.len, &rc);
     }
     if (s) { /* the other fields as they came, then the new data */
         f->rewritten++;
@@ -312,7 +345,7 @@ static void event_done(px_sse_filter_t *f)
         }
         if (rc == 0)
             rc = px_sse_event(f->out, NULL, s, strlen(s));
-    } else if (f->event.len) {
+    } else if (rc == 0 && f->event.len) { /* (nothing passes unread when memory ran out) */
         rc = mcp_buf_add(f->out, f->event.data, f->event.len);
         if (rc == 0)
             rc = mcp_buf_adds(f->out, "\n");
@@ -320,7 +353,6 @@ static void event_done(px_sse_filter_t *f)
     if (rc != 0)
         f->out_err = MCP_ETOOBIG;
     free(s);
-    json_decref(v);
     mcp_buf_reset(&f->event);
     mcp_buf_reset(&f->data);
     shrink(&f->event);

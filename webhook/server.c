@@ -26,6 +26,7 @@
 #include <h2o.h>
 #include <h2o/http1.h>
 
+#include "mcp/http1.h"
 #include "mcp/net.h"
 #include "mcp/health.h"
 #include "mcp/log.h"
@@ -150,9 +151,27 @@ static int json_content_type(h2o_req_t *req)
            v.base[sizeof(want) - 1] == ' ';
 }
 
-/* Everything but the review itself: path, method, media type. */
+/* Ambiguous HTTP/1.1 framing (mcp/http1.h), read from the raw head: h2o
+ * keeps a request's bytes in its socket input until the response is done. */
+static const char *framing_error(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->version < 0x200 && req->conn->callbacks->get_socket
+                             ? req->conn->callbacks->get_socket(req->conn)
+                             : NULL;
+
+    return sock && sock->input ? mcp_http1_framing_error(sock->input->bytes, sock->input->size)
+                               : NULL;
+}
+
+/* Everything but the review itself: framing, path, method, media type. */
 static int screen(h2o_req_t *req, wh_endpoint_t ep, mcp_buf_t *out)
 {
+    const char *why = framing_error(req);
+
+    if (why) { /* before anything else, and the connection is closed */
+        req->http1_is_persistent = 0;
+        return wh_status_body(out, 400, "BadRequest", why);
+    }
     if (ep == WH_EP_OTHER)
         return wh_status_body(out, 404, "NotFound",
                               "no such path: POST to " WH_PATH_MUTATE " or " WH_PATH_VALIDATE);

@@ -304,22 +304,24 @@ static void assert_args(const mcp_server_t *s, const char *want)
     json_decref(args);
 }
 
-/* The proxy's command line: CONTRACTS.md's flags, one upstream per transport,
- * the tool filter sorted (so the same set gives the same bytes). */
+/* The proxy's command line: CONTRACTS.md's flags, every address (the proxy
+ * alone binds loopback), one upstream per transport, the tool filter sorted
+ * (so the same set gives the same bytes). */
 static void test_proxy_args(void **state)
 {
     mcp_server_t s;
 
     (void)state;
     server_from("t", "{\"image\":\"x\",\"tools\":[\"zeta\",\"alpha\",\"mid\"]}", &s);
-    assert_args(&s, "[\"--port=8080\",\"--transport=stdio\",\"--tools=alpha,mid,zeta\","
-                    "\"--namespace=ns1\",\"--pod=t-0\",\"--container=mcp\"]");
+    assert_args(&s,
+                "[\"--port=8080\",\"--bind=::\",\"--transport=stdio\",\"--tools=alpha,mid,zeta\","
+                "\"--namespace=ns1\",\"--pod=t-0\",\"--container=mcp\"]");
     mcp_server_dispose(&s);
     server_from("h",
                 "{\"image\":\"x\",\"transport\":\"streamable-http\",\"port\":9000,"
                 "\"targetPort\":3001}",
                 &s);
-    assert_args(&s, "[\"--port=9000\",\"--transport=streamable-http\","
+    assert_args(&s, "[\"--port=9000\",\"--bind=::\",\"--transport=streamable-http\","
                     "\"--target-host=mcp-h-headless.ns1.svc\",\"--target-port=3001\","
                     "\"--namespace=ns1\",\"--pod=h-0\"]");
     mcp_server_dispose(&s);

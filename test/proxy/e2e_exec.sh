@@ -16,44 +16,7 @@
 # requests 503 at once too).
 # Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
 set -euo pipefail
-PROXY=$(realpath "${1:-build/mcp-proxy}")
-HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
-VENV=$CACHE/venv
-NPM=$CACHE/npm/node_modules/@modelcontextprotocol
-WORK=$(mktemp -d)
-PIDS=()
-fail=0
-
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$HERE/setup_servers.sh" >/dev/null
-export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-
-# Start a proxy on an ephemeral port; sets PORT and PPID_ (the proxy's pid).
-start_proxy() { # name args...
-    local name=$1 log=$WORK/$1.log
-    shift
-    "$PROXY" --port 0 --bind 127.0.0.1 "$@" >"$log" 2>&1 &
-    PPID_=$!
-    PIDS+=("$PPID_")
-    PORT=""
-    for _ in $(seq 400); do
-        PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
-        if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "FAIL $name: mcp-proxy did not become healthy in 40 s" >&2
-    cat "$log" >&2
-    return 1
-}
+. "$(dirname "$0")/e2e_lib.sh" # PROXY HERE VENV NPM WORK PIDS fail; start_proxy wait_health free_port
 
 # 16 sessions of server-everything's client per run, each SDK (venv) a Python process: every
 # run must pass, and each venv must have run.
@@ -70,14 +33,6 @@ clients() { # what venvs runs [client args...]
         done <"$out"
         if ! grep -q '"ok": 16' "$out"; then echo "FAIL $what/$venv: no run"; fail=1; fi
     done
-}
-
-wait_health() { # code seconds
-    for _ in $(seq $(($2 * 10))); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 era_of() { # log
@@ -154,8 +109,6 @@ kill -TERM "$PPID_"
 for _ in $(seq 100); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
 if grep -q '"msg":"stopped"' "$WORK/faults.log"; then echo "ok   SIGTERM: drained and stopped"; else
     echo "FAIL SIGTERM"; fail=1; fi
-
-free_port() { "$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== HTTP transports bridged: server-everything over streamable HTTP and over SSE, every client"
 # mcp-proxy speaks the server's own transport (one session for all clients) and serves both

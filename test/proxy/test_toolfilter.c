@@ -1,9 +1,11 @@
 /* The tool filter's rewriting for the HTTP transports (toolfilter.c):
  * requests (refused calls become pings, tools/list noticed), whole JSON
- * answers (tools/list results filtered, refusals put back, batches,
- * non-JSON left alone), and event streams fed in every possible split
- * (events rewritten with their other fields kept, events over the cap
- * replaced by an error and skipped, the HTTP+SSE session key learned). */
+ * answers (tools/list results filtered, refusals put back, batches, an
+ * answer that does not parse replaced by an error: fail closed), and event
+ * streams fed in every possible split (events rewritten with their other
+ * fields kept, events that do not parse or are over the cap replaced by an
+ * error, a `tools` key written with escapes filtered all the same, the
+ * HTTP+SSE session key learned). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -103,6 +105,57 @@ static int refused_cb(void *ctx, const char *key, const json_t *id, char *name, 
     return v != NULL;
 }
 
+/* What the filter cannot parse does not pass: each becomes a JSON-RPC error
+ * with the request's id (tf->err_id), whatever tools it lists. */
+static void assert_json_answers_unreadable(px_tf_t *tf, mcp_buf_t *out)
+{
+    static const char *const bodies[] = {
+        "<html>oops</html>", "{\"tools\":", " ",
+        /* what other parsers take: a NUL, a lone surrogate, an integer over 2^63,
+         * 1e999, a byte that is not UTF-8, nesting over jansson's 2048 */
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\","
+        "\"description\":\"\\u0000\"}]}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\","
+        "\"description\":\"\\ud800\"}]}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\","
+        "\"n\":99999999999999999999}]}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\","
+        "\"n\":1e999}]}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\","
+        "\"description\":\"\xff\"}]}}",
+        NULL, /* the deep one, below */
+    };
+    size_t deep = 2100, n;
+    char *nested = malloc(2 * deep + 200), *p = nested;
+    json_t *id = json_integer(77), *v;
+
+    p += sprintf(
+        p, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"get-env\",\"n\":");
+    memset(p, '[', deep);
+    memset(p + deep, ']', deep);
+    p += 2 * deep;
+    p += sprintf(p, "}]}}");
+    tf->err_id = id;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(bodies); i++) {
+        const char *b = bodies[i] ? bodies[i] : nested;
+
+        n = strlen(b);
+        assert_int_equal(px_tf_json(tf, b, n, out), 1);
+        v = json_loadb(out->data, out->len, 0, NULL);
+        assert_non_null(v);
+        assert_int_equal(json_integer_value(json_object_get(v, "id")), 77);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "error"), "code")),
+                         PX_E_INTERNAL);
+        assert_null(strstr(out->data, "get-env"));
+        json_decref(v);
+    }
+    tf->err_id = NULL; /* no id known: null */
+    assert_int_equal(px_tf_json(tf, "x", 1, out), 1);
+    assert_non_null(strstr(out->data, "\"id\":null"));
+    json_decref(id);
+    free(nested);
+}
+
 static void test_json_answers(void **state)
 {
     px_config_t cfg;
@@ -120,11 +173,10 @@ static void test_json_answers(void **state)
     assert_int_equal(px_tf_json(&tf, list, strlen(list), &out), 1);
     names_of(out.data, out.len, names, sizeof(names));
     assert_string_equal(names, "echo,get-sum");
-    /* nothing to change, and not JSON at all: the original bytes go out */
+    /* nothing to change, or nothing at all: the original bytes go out */
     assert_int_equal(px_tf_json(&tf, call, strlen(call), &out), 0);
-    assert_int_equal(px_tf_json(&tf, "<html>oops</html>", 17, &out), 0);
     assert_int_equal(px_tf_json(&tf, "", 0, &out), 0);
-    assert_int_equal(px_tf_json(&tf, "{\"tools\":", 9, &out), 0);
+    assert_json_answers_unreadable(&tf, &out);
     /* a batch: the ping's answer becomes the refusal, the list is filtered */
     tf.refused = refused_cb;
     tf.ctx = map;
@@ -188,7 +240,10 @@ static void test_sse_rewritten_in_any_split(void **state)
                      "progress\",\"params\":{\"tools\":1}}\n\n"
                      "data: {\"jsonrpc\":\"2.0\",\"id\":9,\n"
                      "data: \"result\":{\"content\":[]}}\n\n"
-                     "data: not json \"tools\"\n\n";
+                     "id: 43\ndata: not json \"tools\"\n\n"
+                     "data: {\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{\"\\u0074ools\":[{\"name\":"
+                     "\"get-env\"},{\"name\":\"echo\"}]}}\n\n"
+                     "event: other\ndata: not json\n\n";
     char want[4096];
 
     (void)state;
@@ -203,7 +258,13 @@ static void test_sse_rewritten_in_any_split(void **state)
              "progress\",\"params\":{\"tools\":1}}\n\n"
              "data: {\"jsonrpc\":\"2.0\",\"id\":9,\n"
              "data: \"result\":{\"content\":[]}}\n\n"
-             "data: not json \"tools\"\n\n");
+             "id: 43\n"
+             "data: {\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":"
+             "\"the MCP server's answer is not JSON the tool filter can read (line 1, column 3: "
+             "invalid token near 'not'): withheld\"}}\n\n"
+             "data: {\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{\"tools\":[{\"name\":\"echo\"}]}}"
+             "\n\n"
+             "event: other\ndata: not json\n\n");
     for (size_t split = 1; split <= strlen(in); split++) {
         feed_split(&cfg, in, split, 1 << 16, &out, NULL, NULL, NULL, 0);
         assert_string_equal(out.data, want);
