@@ -128,7 +128,7 @@ run: deps all ## Local control plane + operator + samples, until Ctrl-C
 
 bench: ## All benchmarks against their peers; writes build/bench/summary.json
 	@rm -f $(BUILD)/bench/summary.json; rc=0; \
-	for b in bench-webhook bench-controller bench-proxy bench-proxy-node; do \
+	for b in bench-webhook bench-controller bench-proxy bench-proxy-abuse bench-proxy-node; do \
 	    $(MAKE) --no-print-directory $$b || { rc=1; echo "$$b FAILED" >&2; }; done; \
 	echo "== $(BUILD)/bench/summary.json"; python3 bench/summary.py $(BUILD)/bench/summary.json --show; exit $$rc
 

@@ -17,6 +17,8 @@ step "webhook (1 s rounds)"
 DURATION=1 ROUNDS=1 RATE_SECONDS=1 "$root/bench/webhook/run.sh" "$build"
 step "proxy (1 s rounds, 4 sessions)"
 SESSIONS=4 DURATION=1 ROUNDS=1 "$root/bench/proxy/run.sh" "$build"
+step "proxy under abuse (8 clients that never read, 8 MiB budget)"
+CLIENTS=8 BUDGET=$((8 << 20)) HOLD=1 "$root/bench/proxy/abuse.sh" "$build"
 
 # ToolHive's operator takes ~30 min to compile with the niced -p 1 peer build:
 # `make test` runs it once `make bench-peers` (or `make bench`) has built it,

@@ -6,10 +6,14 @@
 # Included by the top Makefile; uses its BUILD.
 
 
-.PHONY: bench-proxy bench-proxy-node bench-smoke bench-peers
+.PHONY: bench-proxy bench-proxy-abuse bench-proxy-node bench-smoke bench-peers
 bench-proxy: ## Proxy: mcp-proxy --exec vs the Python mcp-proxy, 16 MCP sessions calling tools/call
 	$(if $(wildcard proxy/main.c),$(MAKE) $(BUILD)/mcp-proxy)
 	bench/proxy/run.sh $(BUILD)
+
+bench-proxy-abuse: ## Proxy: peak RSS with 64 clients that never read 3.5 MB answers, against --max-queued-bytes
+	$(MAKE) $(BUILD)/mcp-proxy
+	bench/proxy/abuse.sh $(BUILD)
 
 bench-proxy-node: ## Proxy on the cluster's node: mcp-proxy attached vs ToolHive's thv-proxyrunner, same server image and load (nulls when no node)
 	$(MAKE) $(BUILD)/mcp-proxy

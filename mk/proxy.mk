@@ -13,7 +13,7 @@ PX_FUZZ_BIN := $(PX_FUZZ_DIR)/fuzz-proxy
 FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/era.c proxy/bridge.c proxy/client.c proxy/session.c \
-              proxy/config.c proxy/toolfilter.c \
+              proxy/config.c proxy/toolfilter.c proxy/budget.c \
               proxy/wsch.c bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
@@ -39,6 +39,7 @@ test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clien
 	test/proxy/e2e_listeners.sh $(PX_E2E_BIN)
 	test/proxy/e2e_framing.sh $(PX_E2E_BIN) $(WH_BIN)
 	test/proxy/e2e_exec.sh $(PX_E2E_BIN)
+	test/proxy/e2e_budget.sh $(PX_E2E_BIN)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
 	@mkdir -p $(@D)

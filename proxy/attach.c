@@ -45,6 +45,7 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define HEAD_MAX           16384
 #define CHUNK              65536
+#define STDIN_QUEUED_MAX   (4 * CHUNK) /* stdin frames wslay holds: the loop's write queue waits */
 
 typedef struct attach_be {
     px_backend_t super;
@@ -371,7 +372,11 @@ static const char *pump(conn_t *c, px_ws_t *ws)
 
     c->last_rx = px_mono_ms();
     while (!atomic_load(&c->t.stop)) {
-        struct pollfd p[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->t.fd, .events = POLLIN}};
+        /* read the loop's end only while the apiserver takes stdin: the rest
+         * waits in the loop's write queue, which counts in --max-queued-bytes */
+        struct pollfd p[2] = {
+            {.fd = c->sock, .events = POLLIN},
+            {.fd = c->t.fd, .events = px_ws_queued(ws) < STDIN_QUEUED_MAX ? POLLIN : 0}};
         uint64_t now;
 
         if (px_ws_want_write(ws))

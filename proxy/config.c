@@ -12,6 +12,7 @@ void px_config_defaults(px_config_t *cfg)
     cfg->container = "mcp";
     cfg->transport = PX_T_STDIO;
     cfg->max_message = PX_DEF_MAX_MESSAGE;
+    cfg->max_queued = PX_DEF_MAX_QUEUED;
     cfg->max_sessions = PX_DEF_MAX_SESSIONS;
     cfg->max_inflight = PX_DEF_MAX_INFLIGHT;
     cfg->max_inflight_total = PX_DEF_MAX_INFLIGHT_TOTAL;

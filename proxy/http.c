@@ -15,7 +15,14 @@
  * switches to text/event-stream otherwise; bytes are queued (capped) and
  * handed to h2o one batch per proceed, so nothing is buffered whole and a
  * slow client cannot grow memory without bound. A chan lives in the
- * request's pool; when h2o disposes the request the bridge is told. */
+ * request's pool; when h2o disposes the request the bridge is told.
+ *
+ * The bytes a chan queues and the body of every request still being
+ * answered count against --max-queued-bytes (budget.h). When a client's
+ * answer does not fit, the slowest consumers are shed first: the connection
+ * with the most unsent bytes (those whose last write stalled STALL_MS before
+ * others) is closed; a request whose body does not fit, like other new work,
+ * gets 503 with Retry-After once no stalled consumer is left to shed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +31,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "mcp/log.h"
 #include "hostcheck.h"
@@ -31,6 +39,9 @@
 
 #define KEEPALIVE_MS 15000
 #define WATCH_MS     500
+#define STALL_MS     1000       /* a write pending this long: a stalled consumer, shed first */
+#define SSE_SLACK    64         /* an SSE event's framing besides its data (one data line) */
+#define KEEP_ALLOC   (64 << 10) /* a send buffer bigger than this is freed once sent */
 
 typedef struct http_chan {
     px_chan_t super;
@@ -41,9 +52,12 @@ typedef struct http_chan {
     const char *session_hdr; /* Mcp-Session-Id to send with the response headers */
     const char *event;       /* SSE event name ("message" for /sse) */
     mcp_buf_t queue, sending;
+    size_t held;          /* bytes of queue and sending counted in the budget */
+    uint64_t progress_at; /* when the last write to the client started or completed */
     h2o_timeout_entry_t keepalive;
-    h2o_linklist_t watch; /* in px_http_t.watching while the bridge owes an answer */
-    int started, sse, sending_now, final, done, json_only, sse_session;
+    h2o_linklist_t watch;   /* in px_http_t.watching while the bridge owes an answer */
+    h2o_linklist_t holding; /* in px_http_t.holding while it has unsent bytes */
+    int started, sse, sending_now, final, done, json_only, sse_session, shed;
     int batch_left; /* a batch's requests not answered yet (each ends with its own final) */
 } http_chan_t;
 
@@ -93,6 +107,8 @@ static int send_rpc_error(px_http_t *h, h2o_req_t *req, int status, json_t *id, 
     json_t *e = px_error_new(id, code, message, NULL);
     char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
 
+    if (status == 503)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     count_status(h, status);
     send_body(req, status, "application/json", s ? s : "", s ? strlen(s) : 0);
     free(s);
@@ -107,6 +123,185 @@ static int send_status(px_http_t *h, h2o_req_t *req, int status, const char *tex
     return 0;
 }
 
+/* ---- the budget ----------------------------------------------------------------------------- */
+
+/* A request's body stays in h2o's input buffer until the request is
+ * disposed: counted from the handler until then (the pool's dispose). */
+typedef struct body_charge {
+    px_budget_t *budget;
+    size_t n;
+} body_charge_t;
+
+static void body_dispose(void *p)
+{
+    body_charge_t *bc = p;
+
+    px_budget_give(bc->budget, bc->n);
+}
+
+/* 0, or -1 when the body does not fit in the budget. */
+static int charge_body(px_http_t *h, h2o_req_t *req)
+{
+    body_charge_t *bc;
+
+    if (!h->cfg->budget || req->entity.len == 0)
+        return 0;
+    if (px_budget_take(h->cfg->budget, req->entity.len) != 0)
+        return -1;
+    bc = h2o_mem_alloc_shared(&req->pool, sizeof(*bc), body_dispose);
+    bc->budget = h->cfg->budget;
+    bc->n = req->entity.len;
+    return 0;
+}
+
+/* New work over the budget: 503, to be retried in a second. */
+static int send_busy(px_http_t *h, h2o_req_t *req)
+{
+    return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL,
+                          "Service Unavailable: the proxy holds as many queued bytes as "
+                          "--max-queued-bytes allows; retry");
+}
+
+static void uncharge(http_chan_t *c, size_t n)
+{
+    if (n > c->held)
+        n = c->held;
+    c->held -= n;
+    px_budget_give(c->http->cfg->budget, n);
+}
+
+static size_t unsent(const http_chan_t *c)
+{
+    return c->queue.len + c->sending.len;
+}
+
+/* Keep c in px_http_t.holding exactly while it has unsent bytes: the
+ * candidates for shedding. */
+static void track(http_chan_t *c)
+{
+    int holds = c->req && !c->shed && unsent(c) > 0;
+
+    if (holds && !h2o_linklist_is_linked(&c->holding))
+        h2o_linklist_insert(&c->http->holding, &c->holding);
+    else if (!holds && h2o_linklist_is_linked(&c->holding))
+        h2o_linklist_unlink(&c->holding);
+}
+
+static int stalled(const http_chan_t *c, uint64_t now)
+{
+    return c->sending_now && now - c->progress_at >= STALL_MS;
+}
+
+/* Close a slow client's connection now: its queue is freed at once, the
+ * bytes h2o is writing when h2o finds the socket shut (this loop turn), and
+ * its dispose tells the bridge. Nothing here calls into the bridge. */
+static size_t shed_chan(http_chan_t *c, uint64_t now)
+{
+    h2o_socket_t *sock = c->req && c->req->conn->callbacks->get_socket
+                             ? c->req->conn->callbacks->get_socket(c->req->conn)
+                             : NULL;
+    size_t freed = c->held;
+    char n[24], total[24], ms[24];
+
+    snprintf(n, sizeof(n), "%zu", unsent(c));
+    snprintf(total, sizeof(total), "%zu", px_budget_used(c->http->cfg->budget));
+    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(now - c->progress_at));
+    mcp_log(MCP_LOG_INFO, "slowest client shed: connection closed (--max-queued-bytes)",
+            "unsent_bytes", n, "queued_bytes", total, "stalled_ms", ms, NULL);
+    c->shed = c->done = c->final = 1;
+    uncharge(c, c->held);
+    mcp_buf_dispose(&c->queue);
+    track(c);
+    if (sock) {
+        struct linger lg = {1, 0}; /* a reset: the unread answer is dropped, not lingered on */
+        int fd = h2o_socket_get_fd(sock);
+
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        shutdown(fd, SHUT_RDWR);
+    }
+    return freed;
+}
+
+/* Free at least `need` bytes by shedding consumers: the stalled ones first,
+ * then those with the most unsent bytes, the longest waiting first; with
+ * `stalled_only` none that still moves. When `self` (the channel that needs
+ * the room) comes first, nothing more is shed: its new bytes are refused. */
+static size_t shed(px_http_t *h, size_t need, int stalled_only, http_chan_t *self)
+{
+    uint64_t now = now_ms(h);
+    size_t freed = 0;
+
+    while (freed < need) {
+        http_chan_t *v = NULL;
+        size_t vn = 0;
+        int vs = 0;
+
+        for (h2o_linklist_t *l = h->holding.next; l != &h->holding; l = l->next) {
+            http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, holding, l);
+            size_t n = unsent(c);
+            int s = stalled(c, now);
+
+            if (stalled_only && !s)
+                continue;
+            if (!v || s > vs || (s == vs && n > vn) ||
+                (s == vs && n == vn && c->progress_at < v->progress_at))
+                v = c, vn = n, vs = s;
+        }
+        if (!v || v == self)
+            break; /* the caller refuses its own bytes instead */
+        freed += shed_chan(v, now);
+    }
+    return freed;
+}
+
+/* px_shed_cb: new work (a request body, the write queue to the server, a
+ * parked request) sheds only consumers that stalled. */
+static size_t shed_stalled(void *ctx, size_t need)
+{
+    return shed(ctx, need, 1, NULL);
+}
+
+/* Count n more bytes for c's queue: 0, or -1 when they do not fit even after
+ * shedding the slowest consumers (c itself may be the slowest: then -1). */
+static int charge(http_chan_t *c, size_t n)
+{
+    px_budget_t *b = c->http->cfg->budget;
+    size_t used;
+
+    if (b && px_budget_take(b, n) != 0) {
+        used = px_budget_used(b);
+        shed(c->http, used + n > b->max ? used + n - b->max : 0, 0, c);
+        if (px_budget_try(b, n) != 0)
+            return -1;
+    }
+    c->held += n;
+    if (c->shed) { /* it was the slowest itself */
+        uncharge(c, n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Append an answer to c's queue (as an SSE event when c streams), counted
+ * in the budget: 0, or -1 when it does not fit (nothing appended). */
+static int enqueue(http_chan_t *c, const char *json, size_t len, int sse)
+{
+    size_t before = c->queue.len, est = len + SSE_SLACK + (c->event ? strlen(c->event) : 0);
+    int rc;
+
+    if (charge(c, est) != 0)
+        return -1;
+    rc = sse ? px_sse_event(&c->queue, c->event, json, len) : mcp_buf_add(&c->queue, json, len);
+    if (rc != 0) {
+        c->queue.len = before;
+        if (c->queue.data)
+            c->queue.data[before] = '\0';
+    }
+    uncharge(c, est - (c->queue.len - before));
+    track(c);
+    return rc ? -1 : 0;
+}
+
 /* ---- channels -------------------------------------------------------------------------------- */
 
 static void flush(http_chan_t *c);
@@ -117,7 +312,13 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 
     (void)req;
     c->sending_now = 0;
-    mcp_buf_reset(&c->sending);
+    c->progress_at = now_ms(c->http);
+    uncharge(c, c->sending.len);
+    if (c->sending.alloc > KEEP_ALLOC)
+        mcp_buf_dispose(&c->sending); /* a long-lived stream keeps no big buffer */
+    else
+        mcp_buf_reset(&c->sending);
+    track(c);
     flush(c);
 }
 
@@ -141,6 +342,7 @@ static void flush(http_chan_t *c)
     c->queue = tmp;
     iov = h2o_iovec_init(c->sending.data ? c->sending.data : "", c->sending.len);
     c->sending_now = 1;
+    c->progress_at = now_ms(c->http);
     if (c->final)
         c->done = 1;
     h2o_send(c->req, &iov, 1, c->final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
@@ -152,6 +354,8 @@ static void start(http_chan_t *c, int status, int sse, size_t content_length)
 
     req->res.status = status ? status : 200;
     req->res.reason = req->res.status == 200 ? "OK" : "Error";
+    if (req->res.status == 503)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     if (c->session_hdr)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("mcp-session-id"), 0, NULL,
                               c->session_hdr, strlen(c->session_hdr));
@@ -183,10 +387,38 @@ static void on_keepalive(h2o_timeout_entry_t *entry)
 {
     http_chan_t *c = H2O_STRUCT_FROM_MEMBER(http_chan_t, keepalive, entry);
 
-    if (c->req && !c->done && c->queue.len == 0 && mcp_buf_adds(&c->queue, ": ping\n\n") == 0)
+    if (c->req && !c->done && c->queue.len == 0 && enqueue(c, ": ping\n\n", 8, 0) == 0)
         flush(c);
     if (c->req && !c->done)
         h2o_timeout_link(c->http->loop, &c->http->keepalive_timeout, &c->keepalive);
+}
+
+/* An answer of len bytes for c did not fit (its own cap, or the budget
+ * with c the slowest consumer): before the response started, 503 (the
+ * JSON-RPC error has no id: the answer it replaces is not read); else the
+ * stream ends. */
+static void over_budget(http_chan_t *c, size_t len)
+{
+    static const char busy[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
+                               "\"message\":\"Service Unavailable: the answer is over the proxy's "
+                               "--max-queued-bytes; retry\"}}";
+    char n[24];
+
+    if (c->shed)
+        return;
+    snprintf(n, sizeof(n), "%zu", len);
+    mcp_log(MCP_LOG_INFO, "answer over --max-queued-bytes: dropped, the client's response ended",
+            "answer_bytes", n, NULL);
+    mcp_buf_dispose(&c->queue);
+    uncharge(c, c->held - c->sending.len);
+    track(c);
+    if (!c->started) {
+        c->held += sizeof(busy) - 1; /* small: counted, never refused */
+        px_budget_charge(c->http->cfg->budget, sizeof(busy) - 1);
+        start(c, 503, 0, mcp_buf_add(&c->queue, busy, sizeof(busy) - 1) == 0 ? c->queue.len : 0);
+    }
+    c->req->http1_is_persistent = 0;
+    chan_end(c);
 }
 
 static void chan_send(px_chan_t *pc, const char *json, size_t len, int flags, int status)
@@ -199,8 +431,10 @@ static void chan_send(px_chan_t *pc, const char *json, size_t len, int flags, in
     if (final && c->batch_left > 0) /* the last answer of a batch ends it */
         final = --c->batch_left == 0;
     if (!c->started && final && len && !c->sse) { /* the common case: one JSON answer */
-        if (mcp_buf_add(&c->queue, json, len) != 0)
+        if (enqueue(c, json, len, 0) != 0) {
+            over_budget(c, len);
             return;
+        }
         start(c, status, 0, len);
         chan_end(c);
         return;
@@ -209,10 +443,9 @@ static void chan_send(px_chan_t *pc, const char *json, size_t len, int flags, in
         return; /* the client cannot take a stream: drop progress */
     if (!c->started)
         start(c, 200, 1, 0);
-    if (len && px_sse_event(&c->queue, c->event, json, len) != 0) {
-        mcp_log(MCP_LOG_WARN, "client stream too slow: closed", NULL);
-        mcp_buf_reset(&c->queue);
-        final = 1;
+    if (len && enqueue(c, json, len, 1) != 0) {
+        over_budget(c, len);
+        return;
     }
     if (final)
         c->final = 1;
@@ -225,6 +458,9 @@ static void chan_dispose(void *p)
     px_http_t *h = c->http;
 
     c->req = NULL;
+    if (h2o_linklist_is_linked(&c->holding))
+        h2o_linklist_unlink(&c->holding);
+    uncharge(c, c->held);
     if (h2o_linklist_is_linked(&c->watch))
         h2o_linklist_unlink(&c->watch);
     if (h2o_timeout_is_linked(&c->keepalive))
@@ -268,6 +504,7 @@ static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
     c->http = h;
     peer_of(req, c->super.peer, sizeof(c->super.peer));
     c->keepalive.cb = on_keepalive;
+    c->progress_at = now_ms(h);
     mcp_buf_init(&c->queue, PX_STREAM_QUEUE_MAX);
     mcp_buf_init(&c->sending, PX_STREAM_QUEUE_MAX);
     if (streaming) {
@@ -515,11 +752,12 @@ static int mcp_post(px_http_t *h, h2o_req_t *req)
 {
     int missing;
     px_session_t *s = session_of(h, req, &missing);
-    json_t *msg = parse_body(h, req, 1);
     h2o_iovec_t pv = header(req, "mcp-protocol-version");
-    json_t *version;
+    json_t *msg, *version;
 
-    if (!msg)
+    if (charge_body(h, req) != 0)
+        return send_busy(h, req);
+    if (!(msg = parse_body(h, req, 1)))
         return 0;
     if (json_is_array(msg))
         return mcp_batch(h, req, s, missing, msg);
@@ -670,6 +908,8 @@ static int messages_post(px_http_t *h, h2o_req_t *req)
     s = px_session_find(h->bridge, id, now_ms(h));
     if (!s || !px_session_stream(s))
         return send_status(h, req, 404, "Could not find session");
+    if (charge_body(h, req) != 0)
+        return send_busy(h, req);
     msg = parse_body(h, req, 0);
     if (!msg)
         return 0;
@@ -747,15 +987,20 @@ void px_http_init(px_http_t *h, const px_config_t *cfg, h2o_loop_t *loop, px_bri
     h2o_timeout_init(loop, &h->keepalive_timeout, KEEPALIVE_MS);
     h2o_timeout_init(loop, &h->watch_timeout, WATCH_MS);
     h2o_linklist_init_anchor(&h->watching);
+    h2o_linklist_init_anchor(&h->holding);
     h2o_linklist_init_anchor(&h->tracked);
     h2o_linklist_init_anchor(&h->rp_watching);
     h->sse_refused = json_object();
     h->watch_entry.cb = on_watch;
     h2o_timeout_link(loop, &h->watch_timeout, &h->watch_entry);
+    if (cfg->budget)
+        px_budget_set_shed(cfg->budget, shed_stalled, h);
 }
 
 void px_http_dispose(px_http_t *h)
 {
+    if (h->cfg->budget)
+        px_budget_set_shed(h->cfg->budget, NULL, NULL);
     if (h2o_timeout_is_linked(&h->watch_entry))
         h2o_timeout_unlink(&h->watch_entry);
     while (!h2o_linklist_is_empty(&h->keepalive_timeout._entries)) /* streams never closed */

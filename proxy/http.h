@@ -17,6 +17,7 @@ typedef struct px_http {
     h2o_timeout_t keepalive_timeout, watch_timeout;
     h2o_timeout_entry_t watch_entry;
     h2o_linklist_t watching; /* chans whose client may hang up while we wait */
+    h2o_linklist_t holding;  /* chans with unsent bytes (http.c): whom to shed */
     int n_streams, draining;
     px_http_stats_t stats;
     /* --tools on the HTTP transports (revproxy.c) */

@@ -94,7 +94,8 @@ struct hconn {
     int n_active;
     qline_t *queue, **queue_tail;
     int n_queued;
-    size_t held; /* bytes of the queued lines and of the bodies being POSTed */
+    size_t held;         /* bytes of the queued lines and of the bodies being POSTed */
+    px_budget_t *budget; /* held counts in it too (--max-queued-bytes; borrowed) */
     px_lines_t in;
     char session_id[256], version[64];
     int initialized; /* notifications/initialized went out: time for the GET stream */
@@ -345,8 +346,10 @@ static void add_session(xfer_t *x)
 
 static void xfer_free(xfer_t *x)
 {
-    if (x->body)
+    if (x->body) {
         x->c->held -= strlen(x->body);
+        px_budget_give(x->c->budget, strlen(x->body));
+    }
     if (x->easy) {
         curl_multi_remove_handle(x->c->multi, x->easy);
         curl_easy_cleanup(x->easy);
@@ -426,6 +429,7 @@ static void post_line(hconn_t *c, char *line)
 
     if (!x || !msg) {
         c->held -= strlen(line);
+        px_budget_give(c->budget, strlen(line));
         mcp_log(MCP_LOG_WARN, "cannot send a message to the mcp server", "error",
                 x ? "not JSON" : "out of memory", NULL);
         if (x)
@@ -555,7 +559,8 @@ static void on_bridge_line(void *ctx, const char *line, size_t len)
         return;
     }
     q->next = NULL;
-    c->held += len;
+    c->held += strlen(q->line);
+    px_budget_charge(c->budget, strlen(q->line)); /* read already: counted, reading pauses */
     *c->queue_tail = q;
     c->queue_tail = &q->next;
     c->n_queued++;
@@ -675,9 +680,11 @@ static void *conn_main(void *arg)
         snprintf(c->url, sizeof(c->url), "%s%s", c->base, c->path);
     }
     while (!c->down[0] && !atomic_load(&c->t.stop)) {
-        struct curl_waitfd wfd = {
-            .fd = c->t.fd,
-            .events = c->n_queued < MAX_QUEUED && c->held < MAX_HELD ? CURL_WAIT_POLLIN : 0};
+        struct curl_waitfd wfd = {.fd = c->t.fd,
+                                  .events = c->n_queued < MAX_QUEUED && c->held < MAX_HELD &&
+                                                    !px_budget_over(c->budget)
+                                                ? CURL_WAIT_POLLIN
+                                                : 0};
         uint64_t now;
 
         curl_multi_poll(c->multi, &wfd, 1, POLL_MS, NULL);
@@ -714,6 +721,8 @@ static void *conn_main(void *arg)
         free(q->line);
         free(q);
     }
+    px_budget_give(c->budget, c->held);
+    c->held = 0;
     if (c->multi)
         curl_multi_cleanup(c->multi);
     curl_slist_free_all(c->resolve_list);
@@ -749,6 +758,7 @@ static int http_open(px_backend_t *pb, int *rfd, int *wfd, int *efd, char *err, 
     c->t.destroy = conn_destroy;
     c->transport = cfg->transport;
     c->max_message = cfg->max_message;
+    c->budget = cfg->budget;
     snprintf(c->base, sizeof(c->base),
              strchr(cfg->target_host, ':') ? "http://[%s]:%d" : "http://%s:%d", cfg->target_host,
              cfg->target_port);

@@ -32,6 +32,7 @@
 
 #include "mcp/buf.h"
 #include "mcp/common.h"
+#include "budget.h"
 
 #define PX_VERSION "0.1.0"
 
@@ -72,6 +73,7 @@
 #define PX_UNINIT_IDLE_MS         60000 /* a session whose initialize failed lives this long */
 #define PX_STREAM_QUEUE_MAX       ((size_t)16 << 20) /* bytes queued on one client stream */
 #define PX_UPSTREAM_QUEUE         ((size_t)64 << 20) /* bytes queued towards the server */
+#define PX_DEF_MAX_QUEUED         ((size_t)64 << 20) /* all queued bytes (--max-queued-bytes) */
 
 typedef enum px_transport {
     PX_T_STDIO = 0,
@@ -92,6 +94,8 @@ typedef struct px_config {
     const char *target_path; /* the server's path for its transport (bridging) */
     int passthrough;         /* sse/streamable-http: h2o's reverse proxy, no bridging */
     size_t max_message;
+    size_t max_queued;   /* --max-queued-bytes: the budget of all queued bytes */
+    px_budget_t *budget; /* that budget, set up by px_run (NULL: none, as in unit tests) */
     int max_sessions, max_inflight;
     int max_connections; /* client connections served at once (0: derived from the fd limit) */
     int max_sessions_per_client; /* handshake-era sessions from one client address */

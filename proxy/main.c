@@ -2,6 +2,7 @@
  * a px_config_t, sets up logging and signals (SIGTERM/SIGINT set a flag the
  * loop checks; SIGPIPE is ignored), and calls px_run. Bad flags exit 2. */
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -59,6 +60,10 @@ static const char usage_text[] =
     "                               names, comma-separated, in $MCP_PROXY_ALLOWED_HOSTS\n"
     "      --allow-origin=ORIGIN    accept this exact Origin header too (repeatable)\n"
     "      --max-message-bytes=N    largest JSON-RPC message (default 4194304)\n"
+    "      --max-queued-bytes=N     most bytes queued in all (answers for slow clients,\n"
+    "                               request bodies, writes to the server, parked requests;\n"
+    "                               default 67108864, at least twice --max-message-bytes):\n"
+    "                               the slowest clients are shed, new work gets 503\n"
     "      --max-sessions=N         most open handshake-era sessions (default 1024)\n"
     "      --max-sessions-per-client=N  most sessions from one client address (default 256;\n"
     "                               its least recently used idle one makes room)\n"
@@ -98,6 +103,7 @@ enum {
     OPT_ORIGIN,
     OPT_ALLOW_HOST,
     OPT_MAX_MSG,
+    OPT_MAX_QUEUED,
     OPT_MAX_SESS,
     OPT_MAX_INFL,
     OPT_MAX_INFL_TOTAL,
@@ -132,6 +138,7 @@ static const struct option options[] = {
     {"allow-origin", required_argument, NULL, OPT_ORIGIN},
     {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
     {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+    {"max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED},
     {"max-sessions", required_argument, NULL, OPT_MAX_SESS},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFL},
     {"max-inflight-total", required_argument, NULL, OPT_MAX_INFL_TOTAL},
@@ -302,6 +309,10 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
         bad = mcp_opt_long(arg, 1024, 1L << 30, &l);
         cfg->max_message = (size_t)l;
         break;
+    case OPT_MAX_QUEUED:
+        bad = mcp_opt_long(arg, 2048, 1L << 40, &l);
+        cfg->max_queued = (size_t)l;
+        break;
     case OPT_MAX_SESS:
         bad = mcp_opt_int(arg, 1, 1000000, &cfg->max_sessions);
         break;
@@ -361,6 +372,8 @@ static int check(px_config_t *cfg)
 
     if (!cfg->tls_cert != !cfg->tls_key)
         return bad_usage("%s", "--tls-cert-file and --tls-key-file go together");
+    if (cfg->max_queued / 2 < cfg->max_message)
+        return bad_usage("%s", "--max-queued-bytes must be at least twice --max-message-bytes");
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->target_path || cfg->passthrough)
@@ -433,6 +446,10 @@ int main(int argc, char **argv)
         px_config_dispose(&cfg);
         return rc;
     }
+    /* --max-queued-bytes bounds the RSS only if freed buffers leave it: with
+     * glibc's dynamic mmap threshold, multi-MiB answers would move into the
+     * heap after the first one is freed and stay there (as in webhook/main.c) */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);

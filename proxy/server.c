@@ -57,6 +57,7 @@ typedef struct px_server {
     px_http_t http;
     px_bridge_t *bridge;
     px_upstream_t *upstream;
+    px_budget_t budget; /* --max-queued-bytes, for everything that queues (cfg->budget) */
     mcp_health_t *health;
     char target_url[512];
     h2o_url_t target;
@@ -537,6 +538,8 @@ static int setup(px_server_t *s, char *err, size_t errlen)
 
     s->max_conns = max_connections(s->cfg, mcp_raise_nofile());
     s->loop = h2o_evloop_create();
+    px_budget_init(&s->budget, s->cfg->max_queued);
+    s->cfg->budget = &s->budget;
     h2o_config_init(&s->globalconf);
     s->globalconf.http1.upgrade_to_http2 = 0; /* h2c and prior knowledge: HTTP/1.1 only */
     s->globalconf.max_request_entity_size = s->cfg->max_message;
@@ -590,7 +593,7 @@ static int setup(px_server_t *s, char *err, size_t errlen)
 
         if (!be)
             return -1;
-        s->upstream = px_upstream_new(s->loop, be, s->bridge, s->cfg->max_message);
+        s->upstream = px_upstream_new(s->loop, be, s->bridge, s->cfg);
         if (!s->upstream) {
             snprintf(err, errlen, "out of memory");
             return -1;

@@ -1,9 +1,9 @@
 /* The newline-framed stream to the MCP server, on the event loop: read
- * lines (capped) into the bridge, queue writes (capped) and hand them to the
- * socket one batch at a time, forward the server's stderr to the log at
- * debug, and when the stream ends tell the bridge, close the backend and
- * open it again after a backoff (0.2 s doubling to 10 s; back to 0.2 s once
- * a stream has lasted 30 s). */
+ * lines (capped) into the bridge, queue writes (capped, and counted in
+ * --max-queued-bytes) and hand them to the socket one batch at a time,
+ * forward the server's stderr to the log at debug, and when the stream ends
+ * tell the bridge, close the backend and open it again after a backoff
+ * (0.2 s doubling to 10 s; back to 0.2 s once a stream has lasted 30 s). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,8 @@
 #define BACKOFF_MAX_MS  10000
 #define STABLE_MS       30000
 #define STDERR_LINE_MAX 4096
+#define SMALL_MSG       4096       /* always queued: the proxy's own handshake, cancellations */
+#define KEEP_ALLOC      (64 << 10) /* a write buffer bigger than this is freed once written */
 
 struct px_upstream {
     h2o_loop_t *loop;
@@ -24,6 +26,8 @@ struct px_upstream {
     h2o_socket_t *rsock, *wsock, *esock;
     px_lines_t lines, elines;
     mcp_buf_t wq, wbusy;
+    px_budget_t *budget; /* borrowed */
+    size_t held;         /* bytes of wq and wbusy counted in it */
     int writing, open;
     uint64_t backoff_ms, reopen_at, opened_at, restarts;
     char last_err[256];
@@ -78,6 +82,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
     h2o_buffer_init(&sock->input, &h2o_socket_buffer_prototype);
     px_lines_feed(&u->lines, in->bytes, in->size, on_line, u);
     h2o_buffer_dispose(&in);
+    if (u->lines.buf.len == 0 && u->lines.buf.alloc > KEEP_ALLOC)
+        mcp_buf_dispose(&u->lines.buf); /* after a big answer: no big buffer kept */
 }
 
 static void on_stderr_line(void *ctx, const char *line, size_t len)
@@ -110,12 +116,25 @@ static void on_stderr(h2o_socket_t *sock, const char *err)
 
 static void flush(px_upstream_t *u);
 
+/* The written (or dropped) bytes of b leave the budget; a big buffer goes. */
+static void release(px_upstream_t *u, mcp_buf_t *b)
+{
+    size_t n = b->len < u->held ? b->len : u->held;
+
+    u->held -= n;
+    px_budget_give(u->budget, n);
+    if (b->alloc > KEEP_ALLOC)
+        mcp_buf_dispose(b);
+    else
+        mcp_buf_reset(b);
+}
+
 static void on_written(h2o_socket_t *sock, const char *err)
 {
     px_upstream_t *u = sock->data;
 
     u->writing = 0;
-    mcp_buf_reset(&u->wbusy);
+    release(u, &u->wbusy);
     if (err) {
         down(u, "cannot write to the MCP server");
         return;
@@ -146,6 +165,10 @@ int px_upstream_write(void *ctx, const char *line, size_t len)
 
     if (!u->open)
         return MCP_EIO;
+    if (len < SMALL_MSG) /* bounded by the in-flight caps; never refused */
+        px_budget_charge(u->budget, len + 1);
+    else if (px_budget_take(u->budget, len + 1) != 0)
+        return MCP_ETOOBIG;
     before = u->wq.len;
     rc = mcp_buf_add(&u->wq, line, len);
     if (rc == 0)
@@ -154,8 +177,10 @@ int px_upstream_write(void *ctx, const char *line, size_t len)
         u->wq.len = before; /* never a half message on the wire */
         if (u->wq.data)
             u->wq.data[before] = '\0';
+        px_budget_give(u->budget, len + 1);
         return rc;
     }
+    u->held += len + 1;
     flush(u);
     return 0;
 }
@@ -192,7 +217,7 @@ static void open_stream(px_upstream_t *u)
     u->open = 1;
     u->opened_at = now;
     u->last_err[0] = '\0';
-    mcp_buf_reset(&u->wq);
+    release(u, &u->wq);
     mcp_buf_reset(&u->lines.buf);
     u->lines.skipping = 0;
     h2o_socket_read_start(u->rsock, on_read);
@@ -222,8 +247,8 @@ static void down(px_upstream_t *u, const char *why)
     close_sock(&u->wsock);
     close_sock(&u->esock);
     u->writing = 0;
-    mcp_buf_reset(&u->wbusy);
-    mcp_buf_reset(&u->wq);
+    release(u, &u->wbusy);
+    release(u, &u->wq);
     u->be->close(u->be, 0);
     px_bridge_upstream_down(u->bridge, why);
     if (now - u->opened_at >= STABLE_MS)
@@ -256,7 +281,7 @@ uint64_t px_upstream_restarts(const px_upstream_t *u)
 }
 
 px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *bridge,
-                               size_t max_message)
+                               const px_config_t *cfg)
 {
     px_upstream_t *u = calloc(1, sizeof(*u));
 
@@ -268,7 +293,8 @@ px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *
     u->be = be;
     u->bridge = bridge;
     u->backoff_ms = BACKOFF_MIN_MS;
-    px_lines_init(&u->lines, max_message + 32); /* + a tagged backend's "@<upid> " */
+    u->budget = cfg->budget;
+    px_lines_init(&u->lines, cfg->max_message + 32); /* + a tagged backend's "@<upid> " */
     u->lines.on_drop = on_dropped;
     px_lines_init(&u->elines, STDERR_LINE_MAX);
     mcp_buf_init(&u->wq, PX_UPSTREAM_QUEUE);
@@ -290,6 +316,7 @@ void px_upstream_free(px_upstream_t *u)
     u->be->free(u->be);
     px_lines_dispose(&u->lines);
     px_lines_dispose(&u->elines);
+    px_budget_give(u->budget, u->held);
     mcp_buf_dispose(&u->wq);
     mcp_buf_dispose(&u->wbusy);
     free(u);

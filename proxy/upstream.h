@@ -39,9 +39,10 @@ struct px_backend {
 typedef struct px_upstream px_upstream_t;
 
 /* Start the stream at once (and again after each loss, with backoff).
- * `be` is owned by the upstream from here on; `bridge` is borrowed. */
+ * `be` is owned by the upstream from here on; `bridge` and `cfg` (its
+ * max_message and budget) are borrowed. */
 px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *bridge,
-                               size_t max_message);
+                               const px_config_t *cfg);
 /* Close the stream and free everything (the backend's close runs final). */
 void px_upstream_free(px_upstream_t *u);
 /* px_bridge_ops_t callbacks; ctx is the px_upstream_t. */

@@ -184,6 +184,11 @@ int px_ws_want_write(const px_ws_t *w)
     return wslay_event_want_write(w->ctx);
 }
 
+size_t px_ws_queued(const px_ws_t *w)
+{
+    return wslay_event_get_queued_msg_length(w->ctx);
+}
+
 /* ---- the opening handshake ---------------------------------------------------------------- */
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

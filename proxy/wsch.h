@@ -46,6 +46,8 @@ int px_ws_read(px_ws_t *w);
 /* Send what is queued (until it would block): 0 or MCP_EIO. */
 int px_ws_write(px_ws_t *w);
 int px_ws_want_write(const px_ws_t *w);
+/* Bytes of the messages queued and not sent yet. */
+size_t px_ws_queued(const px_ws_t *w);
 
 /* The opening handshake: a random Sec-WebSocket-Key, the GET request bytes
  * (auth_header is a whole "Authorization: ..." line or NULL), and the check
