@@ -256,6 +256,7 @@ void px_bridge_free(px_bridge_t *b)
         }
     for (parked_t *q = b->parked, *next; q; q = next) {
         next = q->next;
+        px_budget_give(b->cfg.budget, q->bytes);
         json_decref(q->msg);
         free(q);
     }

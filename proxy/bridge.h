@@ -41,6 +41,7 @@ typedef struct parked {
     px_session_t *session;
     px_chan_t *chan;
     json_t *msg;
+    size_t bytes; /* its size as sent, held in the memory budget */
     uint64_t deadline;
     struct parked *next;
 } parked_t;

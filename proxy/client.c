@@ -28,6 +28,7 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
     json_t *meta = json_object_get(params, "_meta");
     json_t *token = json_object_get(meta, "progressToken");
     pending_t *p = px_pending_add(b, P_CLIENT);
+    int rc;
 
     if (!p) {
         px_reply_error(b, reply, id, PX_E_INTERNAL, "out of memory", NULL, 500);
@@ -49,12 +50,14 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
                         s->log_level[0] ? s->log_level : NULL);
     else if (!s && b->server.era == PX_ERA_LEGACY)
         px_era_strip_meta(msg);
-    if (px_up_send(b, msg) != 0) {
+    if ((rc = px_up_send(b, msg)) != 0) {
         json_t *orig = json_incref(p->orig_id);
 
         px_pending_del(b, p);
-        px_reply_error(b, reply, orig, PX_E_INTERNAL, "the MCP server is not accepting input", NULL,
-                       503);
+        px_reply_error(b, reply, orig, PX_E_INTERNAL,
+                       rc == MCP_ETOOBIG ? "the proxy's queues are full (--max-queued-bytes); retry"
+                                         : "the MCP server is not accepting input",
+                       NULL, 503);
         json_decref(orig);
     }
 }
@@ -65,6 +68,11 @@ static int park(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 
     if (!q)
         return MCP_ETOOBIG;
+    q->bytes = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    if (px_budget_take(b->cfg.budget, q->bytes) != 0) { /* --max-queued-bytes */
+        free(q);
+        return MCP_ETOOBIG;
+    }
     q->session = s;
     q->chan = reply;
     q->msg = json_incref(msg);
@@ -277,6 +285,7 @@ static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
 
 void px_unpark(px_bridge_t *b, parked_t *q)
 {
+    px_budget_give(b->cfg.budget, q->bytes);
     q->chan->n_pending--;
     json_decref(q->msg);
     free(q);

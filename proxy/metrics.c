@@ -19,7 +19,8 @@ static void gauge(mcp_buf_t *out, const char *name, const char *help, uint64_t v
 }
 
 void px_metrics_render(mcp_buf_t *out, const px_bridge_stats_t *bs, const px_http_stats_t *hs,
-                       int sessions, size_t pending, int up, uint64_t restarts)
+                       int sessions, size_t pending, int up, uint64_t restarts,
+                       const px_budget_t *budget)
 {
     static const char *const classes[6] = {"2xx", "202", "4xx", "403", "5xx", "other"};
 
@@ -65,4 +66,17 @@ void px_metrics_render(mcp_buf_t *out, const px_bridge_stats_t *bs, const px_htt
                      hs->http[i]);
     counter(out, "mcp_proxy_sessions_opened_total", "Sessions opened.", hs->sessions_opened);
     counter(out, "mcp_proxy_streams_total", "Long-lived SSE streams opened.", hs->streams);
+    gauge(out, "mcp_proxy_connections", "Client connections open.", hs->connections);
+    counter(out, "mcp_proxy_connections_refused_total",
+            "Client connections refused over --max-connections.", hs->conns_refused);
+    if (budget) {
+        gauge(out, "mcp_proxy_queued_bytes", "Bytes queued, counted in --max-queued-bytes.",
+              px_budget_used(budget));
+        counter(out, "mcp_proxy_queue_refused_total",
+                "Work refused for want of room in --max-queued-bytes (503).",
+                atomic_load(&budget->refused));
+        counter(out, "mcp_proxy_queue_shed_bytes_total",
+                "Bytes freed by closing the slowest clients to stay in --max-queued-bytes.",
+                atomic_load(&budget->shed));
+    }
 }

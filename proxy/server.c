@@ -94,13 +94,15 @@ static void metrics(void *ctx, mcp_buf_t *out)
 {
     px_server_t *s = ctx;
 
+    s->http.stats.connections = (uint64_t)s->n_conns;
     if (s->bridge)
         px_metrics_render(out, px_bridge_stats(s->bridge), &s->http.stats,
                           px_bridge_n_sessions(s->bridge), px_bridge_n_pending(s->bridge),
                           px_bridge_state(s->bridge) == PX_READY,
-                          s->upstream ? px_upstream_restarts(s->upstream) : 0);
+                          s->upstream ? px_upstream_restarts(s->upstream) : 0, s->cfg->budget);
     else
-        px_metrics_render(out, NULL, &s->http.stats, 0, 0, atomic_load(&s->target_ok), 0);
+        px_metrics_render(out, NULL, &s->http.stats, 0, 0, atomic_load(&s->target_ok), 0,
+                          s->cfg->budget);
 }
 
 /* The separate health port runs on its own thread: only the atomic answer. */
@@ -293,6 +295,7 @@ static void refuse(px_server_t *s, h2o_socket_t *sock)
             shutdown(fd, SHUT_WR);
     }
     h2o_socket_close(sock);
+    s->http.stats.conns_refused++;
     log_refused(s, &s->cap_warned_at, "connection refused: --max-connections reached",
                 "too many connections");
 }

@@ -114,7 +114,7 @@ for i in $(seq 1 "$N"); do
   bad=""
   iptables -w -n -L "MCP-NODE-$slot" >/dev/null 2>&1 && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
     bad+="host chain MCP-NODE-$slot; "
-  iptables -w -S FORWARD | grep -q -- "-j MCP-NODE-$slot\$" && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
+  grep -q -- "-j MCP-NODE-$slot\$" <<<"$(iptables -w -S FORWARD)" && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
     bad+="host FORWARD jump; "
   left=$(procs_in_mntns "${MNTNS[-1]}")
   [[ -n $left ]] && bad+="processes left in the node's mount namespace: $left; "

@@ -179,7 +179,10 @@ echo "== out of file descriptors"
 # a cap above the descriptors, so that accept() runs out (a binary from before the flag
 # runs without it, and shows whether it spins)
 cap=()
-if "$PROXY" --help | grep -q -- --max-connections; then cap=(--max-connections 1000); fi
+# (the help is read whole first: grep -q would close the pipe early, and pipefail then
+# took the SIGPIPE for "no such flag" now and then, leaving the cap derived from 64 fds)
+help=$("$PROXY" --help 2>&1 || true)
+if [[ $help == *--max-connections* ]]; then cap=(--max-connections 1000); fi
 if LIMIT="prlimit --nofile=64" start_proxy fds "${cap[@]}"; then
     out=$(python3 "$WORK/client.py" fds "$PORT" "$PID" 100)
     cpu=$(sed -n 's/^cpu //p' <<<"$out")
