@@ -6,7 +6,11 @@
  * --tools (sorted, so the same set always gives the same bytes). Readiness
  * is the proxy's /health, which fails while the data path is down; liveness
  * asks /metrics, answered by the same event loop whatever the upstream does,
- * so a down MCP server does not get the proxy restarted. Hardened: non-root,
+ * so a down MCP server does not get the proxy restarted. The proxy answers
+ * only Hosts (and Origins) it is served under: --allow-host names its
+ * Service. A rolling restart fails no call: a preStop sleep keeps the old
+ * pod serving while its endpoint leaves the Service, then SIGTERM drains it
+ * (PROXY_PRESTOP_SECONDS). Hardened: non-root,
  * read-only root filesystem, no privilege escalation, no capabilities,
  * seccomp RuntimeDefault. The selector labels are ToolHive's (immutable).
  * Pure. */
@@ -15,6 +19,15 @@
 #include <string.h>
 
 #include "internal.h"
+
+/* On deletion the pod leaves the Service's endpoints at once, but every
+ * node's kube-proxy takes a moment to stop sending it new connections: the
+ * kubelet sleeps this long (its own preStop sleep action: no binary needed
+ * in the image) before it sends SIGTERM. Then the proxy turns
+ * unready, stops accepting and drains, up to its --drain-seconds (10) and a
+ * last 2 s for connections to close: within the grace period. */
+#define PROXY_PRESTOP_SECONDS 5
+#define PROXY_GRACE_SECONDS   30
 
 static int add_arg(json_t *args, const char *flag, const char *value)
 {
@@ -68,13 +81,32 @@ static char *tools_list(const mcp_server_t *s)
     return out;
 }
 
+static int add_service_names(json_t *args, const mcp_server_t *s)
+{
+    static const char *const suffix[] = {"", ".svc", ".svc.cluster.local"};
+    char svc[CTL_NAME_BUF + 16], name[sizeof(svc) + CTL_NAME_BUF + 32];
+    int rc;
+
+    snprintf(svc, sizeof(svc), CTL_PROXY_SVC_FMT, s->name);
+    rc = add_arg(args, "allow-host", svc);
+    for (size_t i = 0; !rc && i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(name, sizeof(name), "%s.%s%s", svc, s->namespace, suffix[i]);
+        rc = add_arg(args, "allow-host", name);
+    }
+    return rc;
+}
+
 /* --port=<port> --bind=:: (every address: the proxy's default is loopback)
  * --transport=<t> [--tools=a,b] then the upstream:
  * --namespace=<ns> --pod=<name>-0 --container=mcp (stdio) or
  * --target-host=mcp-<name>-headless.<ns>.svc --target-port=<targetPort>
  * --namespace=<ns> --pod=<name>-0 (HTTP transports: the proxy speaks the
  * server's transport at its default path, /mcp or /sse, and watches the pod
- * to reach it by its IP, as the headless name's DNS answer is cached). */
+ * to reach it by its IP, as the headless name's DNS answer is cached); last
+ * the names of the proxy's Service as --allow-host, mcp-<name>-proxy and
+ * that with .<ns>, .<ns>.svc and .<ns>.svc.cluster.local (the proxy allows
+ * loopback names and IP Hosts itself, so the ClusterIP needs no flag; other
+ * names come from MCP_PROXY_ALLOWED_HOSTS in the env overrides). */
 json_t *ctl_proxy_args(const mcp_server_t *s)
 {
     char buf[CTL_NAME_BUF + 128];
@@ -100,6 +132,7 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
     rc = rc || add_arg(args, "pod", buf);
     if (!ctl_http_transport(s))
         rc = rc || add_arg(args, "container", CTL_MCP_CONTAINER);
+    rc = rc || add_service_names(args, s);
     if (rc) {
         json_decref(args);
         return NULL;
@@ -130,16 +163,17 @@ static json_t *probe(const char *path, int delay, int period, int timeout, int f
 
 static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
 {
-    json_t *c = json_pack(
-        "{s:s, s:s, s:o, s:[{s:s, s:I, s:s}], s:o, s:o,"
-        " s:{s:b, s:b, s:b, s:b, s:{s:[s]}, s:{s:s}}}",
-        "name", CTL_PROXY_CONTAINER, "image",
-        opt && opt->proxy_image ? opt->proxy_image : CTL_DEFAULT_PROXY_IMAGE, "args",
-        ctl_proxy_args(s), "ports", "name", "http", "containerPort", (json_int_t)s->port,
-        "protocol", "TCP", "readinessProbe", probe("/health", 1, 2, 2, 1), "livenessProbe",
-        probe("/metrics", 10, 10, 5, 3), "securityContext", "runAsNonRoot", 1,
-        "readOnlyRootFilesystem", 1, "allowPrivilegeEscalation", 0, "privileged", 0, "capabilities",
-        "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
+    json_t *c =
+        json_pack("{s:s, s:s, s:o, s:[{s:s, s:I, s:s}], s:o, s:o, s:{s:{s:{s:i}}},"
+                  " s:{s:b, s:b, s:b, s:b, s:{s:[s]}, s:{s:s}}}",
+                  "name", CTL_PROXY_CONTAINER, "image",
+                  opt && opt->proxy_image ? opt->proxy_image : CTL_DEFAULT_PROXY_IMAGE, "args",
+                  ctl_proxy_args(s), "ports", "name", "http", "containerPort", (json_int_t)s->port,
+                  "protocol", "TCP", "readinessProbe", probe("/health", 1, 2, 2, 1),
+                  "livenessProbe", probe("/metrics", 10, 10, 5, 3), "lifecycle", "preStop", "sleep",
+                  "seconds", PROXY_PRESTOP_SECONDS, "securityContext", "runAsNonRoot", 1,
+                  "readOnlyRootFilesystem", 1, "allowPrivilegeEscalation", 0, "privileged", 0,
+                  "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
     json_t *env = proxy_env(s);
 
     if (c && env && json_array_size(env) == 0) {
@@ -159,11 +193,12 @@ static json_t *proxy_pod_labels(const char *name)
 json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt)
 {
     char sa[CTL_NAME_BUF];
-    json_t *pod = json_pack("{s:s, s:{s:b, s:i, s:i, s:{s:s}}, s:[o]}", "serviceAccountName",
-                            ctl_child_name(sa, sizeof(sa), CTL_PROXY_SA_FMT, s->name),
-                            "securityContext", "runAsNonRoot", 1, "runAsUser", CTL_RUN_AS_ID,
-                            "runAsGroup", CTL_RUN_AS_ID, "seccompProfile", "type", "RuntimeDefault",
-                            "containers", proxy_container(s, opt));
+    json_t *pod =
+        json_pack("{s:s, s:{s:b, s:i, s:i, s:{s:s}}, s:i, s:[o]}", "serviceAccountName",
+                  ctl_child_name(sa, sizeof(sa), CTL_PROXY_SA_FMT, s->name), "securityContext",
+                  "runAsNonRoot", 1, "runAsUser", CTL_RUN_AS_ID, "runAsGroup", CTL_RUN_AS_ID,
+                  "seccompProfile", "type", "RuntimeDefault", "terminationGracePeriodSeconds",
+                  PROXY_GRACE_SECONDS, "containers", proxy_container(s, opt));
 
     return ctl_with(ctl_typed_object("apps/v1", "Deployment",
                                      ctl_object_meta(s, s->name, &s->proxy_deployment)),

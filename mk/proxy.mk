@@ -40,6 +40,8 @@ test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clien
 	test/proxy/e2e_framing.sh $(PX_E2E_BIN) $(WH_BIN)
 	test/proxy/e2e_exec.sh $(PX_E2E_BIN)
 	test/proxy/e2e_budget.sh $(PX_E2E_BIN)
+	test/proxy/e2e_hosts.sh $(PX_E2E_BIN)
+	test/proxy/e2e_drain.sh $(PX_E2E_BIN)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
 	@mkdir -p $(@D)

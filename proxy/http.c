@@ -953,10 +953,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         mcp_buf_dispose(&out);
         return 0;
     }
+    /* draining: the connection closes after this answer; a bridged session's
+     * requests keep theirs, as the session lives here until its stream ends */
+    if (h->draining &&
+        (!h->bridge || (!path_is(req, "/messages") && !header(req, "mcp-session-id").base)))
+        req->http1_is_persistent = 0;
     if (!h->bridge)
         return px_rp_request(h, req) ? 0 : -1; /* the reverse proxy takes the rest */
-    if (h->draining && !path_is(req, "/messages") && !header(req, "mcp-session-id").base)
-        req->http1_is_persistent = 0;
     if (path_is(req, "/mcp")) {
         if (is_method(req, "POST"))
             return mcp_post(h, req);

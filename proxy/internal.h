@@ -5,6 +5,8 @@
  *   server.c   listener, loop, timers, health, drain (px_run)
  *   http.c     the h2o handlers: /mcp, /sse, /messages, /health, /metrics;
  *              each HTTP response stream is a px_chan_t for the bridge
+ *   hostcheck.c Host and Origin against the names the proxy is served
+ *              under (DNS rebinding; pure)
  *   bridge.c   the MCP logic, pure (no I/O): sessions, id rewriting,
  *              routing, era bridging; talks to the upstream through
  *              px_bridge_ops_t and to clients through px_chan_t
@@ -106,8 +108,7 @@ typedef struct px_config {
     double attach_stale;  /* seconds without a byte from the apiserver: a stale attach */
     const char **origins; /* --allow-origin: exact Origin values also allowed (owned array) */
     size_t n_origins;
-    char *
-        *hosts; /* --allow-host, MCP_PROXY_ALLOWED_HOSTS: names served under (hostcheck.c; owned) */
+    char **hosts; /* --allow-host, MCP_PROXY_ALLOWED_HOSTS (hostcheck.c; owned) */
     size_t n_hosts;
 } px_config_t;
 

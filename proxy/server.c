@@ -9,8 +9,9 @@
  * requests to its IP while it is Ready, and answers 503 at once while it is
  * not, instead of trusting the headless Service's cached DNS answer, which
  * names a replaced pod's dead IP for up to 30 s. SIGTERM drains: /health turns
- * 503, the listener closes, requests in flight get up to --drain-seconds to
- * finish, then streams end, sessions close and the server is stopped.
+ * 503 and answers close their connections, requests in flight get up to
+ * --drain-seconds to finish (the listener still open), then streams end,
+ * sessions close, the listener closes and the server is stopped.
  * The listener speaks HTTP/1.1 only (h2o's h2c upgrade and HTTP/2 prior
  * knowledge are off, DESIGN §5), serves at most --max-connections clients
  * at once, and stops accepting for a while when descriptors run out. */
@@ -664,19 +665,36 @@ static int no_connections(px_server_t *s)
     return h2o_linklist_is_empty(&s->ctx.http1._conns);
 }
 
+/* The reverse proxy keeps no count of its requests: a connection still open
+ * may be one in flight (answers close their connections while draining). */
+static int drained(px_server_t *s)
+{
+    return s->bridge ? nothing_in_flight(s) : no_connections(s);
+}
+
+/* SIGTERM; in Kubernetes it comes after the kubelet's preStop sleep, once
+ * the pod's endpoint has left the Service. /health turns 503 and every
+ * answer closes its connection (http.c), but the listener stays open while
+ * requests are in flight, up to --drain-seconds: a client that a slow node
+ * still sends here is served, not refused. Then the streams end (their
+ * handshake-era clients reconnect, elsewhere), the listener closes and the
+ * connections get the rest of the budget, at least 2 s, to finish. */
 static void drain(px_server_t *s)
 {
+    uint64_t budget = (uint64_t)(s->cfg->drain_seconds * 1000), start = h2o_now(s->loop), spent;
+
     atomic_store(&s->draining, 1);
     s->http.draining = 1;
     mcp_log(MCP_LOG_INFO, "draining", NULL);
+    run_for(s, budget, drained);
+    while (s->bridge && px_bridge_sessions(s->bridge))
+        px_http_close_session(&s->http, px_bridge_sessions(s->bridge));
     h2o_socket_read_stop(s->listener);
     h2o_socket_close(s->listener);
     s->listener = NULL;
-    run_for(s, (uint64_t)(s->cfg->drain_seconds * 1000), nothing_in_flight);
-    while (s->bridge && px_bridge_sessions(s->bridge))
-        px_http_close_session(&s->http, px_bridge_sessions(s->bridge));
     h2o_context_request_shutdown(&s->ctx);
-    run_for(s, 2000, no_connections);
+    spent = h2o_now(s->loop) - start;
+    run_for(s, spent + 2000 > budget ? 2000 : budget - spent, no_connections);
 }
 
 static void teardown(px_server_t *s)

@@ -315,7 +315,10 @@ static void test_proxy_args(void **state)
     server_from("t", "{\"image\":\"x\",\"tools\":[\"zeta\",\"alpha\",\"mid\"]}", &s);
     assert_args(&s,
                 "[\"--port=8080\",\"--bind=::\",\"--transport=stdio\",\"--tools=alpha,mid,zeta\","
-                "\"--namespace=ns1\",\"--pod=t-0\",\"--container=mcp\"]");
+                "\"--namespace=ns1\",\"--pod=t-0\",\"--container=mcp\","
+                "\"--allow-host=mcp-t-proxy\",\"--allow-host=mcp-t-proxy.ns1\","
+                "\"--allow-host=mcp-t-proxy.ns1.svc\","
+                "\"--allow-host=mcp-t-proxy.ns1.svc.cluster.local\"]");
     mcp_server_dispose(&s);
     server_from("h",
                 "{\"image\":\"x\",\"transport\":\"streamable-http\",\"port\":9000,"
@@ -323,7 +326,9 @@ static void test_proxy_args(void **state)
                 &s);
     assert_args(&s, "[\"--port=9000\",\"--bind=::\",\"--transport=streamable-http\","
                     "\"--target-host=mcp-h-headless.ns1.svc\",\"--target-port=3001\","
-                    "\"--namespace=ns1\",\"--pod=h-0\"]");
+                    "\"--namespace=ns1\",\"--pod=h-0\",\"--allow-host=mcp-h-proxy\","
+                    "\"--allow-host=mcp-h-proxy.ns1\",\"--allow-host=mcp-h-proxy.ns1.svc\","
+                    "\"--allow-host=mcp-h-proxy.ns1.svc.cluster.local\"]");
     mcp_server_dispose(&s);
 }
 
