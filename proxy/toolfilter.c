@@ -15,7 +15,9 @@
  * Fail closed: every message is parsed (no search for "tools" in the bytes
  * first: `\u0074ools` is the same key), and a body or event the filter
  * cannot parse is replaced by a JSON-RPC error. What parses and needs no
- * change passes unchanged, byte for byte. */
+ * change passes unchanged, byte for byte, and so does what holds nothing to
+ * parse: an empty body, an event with empty data (the priming event of a
+ * resumable stream, MCP 2025-11-25). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,7 +332,7 @@ static void event_done(px_sse_filter_t *f)
     }
     if (rc == 0 && name_len == 8 && memcmp(name, "endpoint", 8) == 0) {
         learn_key(f);
-    } else if (rc == 0 && n_data &&
+    } else if (rc == 0 && f->data.len > 0 && /* (empty data: a resumption's priming event) */
                (name_len == 0 || (name_len == 7 && !memcmp(name, "message", 7)))) {
         s = filter_text(&f->tf, f->key, f->data.data ? f->data.data : "", f->data.len, &rc);
     }

@@ -189,8 +189,9 @@ def post(base, body, headers=None, session=None, timeout=30):
     hostport, path = (u.split("/", 1) + [""])[:2]
     c = http.client.HTTPConnection(hostport, timeout=timeout)
     h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if session:
+    if session:  # 2025-11-25: answer streams open with a priming event (empty data)
         h["Mcp-Session-Id"] = session
+        h["MCP-Protocol-Version"] = "2025-11-25"
     h.update(headers or {})
     try:
         c.request("POST", "/" + path, body=body, headers=h)
@@ -231,7 +232,7 @@ def messages(raw):
 
 def initialize(base):
     st, r, raw = post(base, json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}))
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}))
     sid = r.getheader("Mcp-Session-Id")
     if st != 200:
         raise SystemExit(f"initialize: HTTP {st}: {raw[:300]!r}")
@@ -272,13 +273,45 @@ def bodies(base):
     # what the filter reads goes through: the allowed tool runs, the list is filtered
     st, _, raw = post(base, b'{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"echo",'
                       b'"arguments":{"message":"still \\u00e9 here"}}}', session=sid)
-    report(st == 200 and "still \u00e9 here" in raw.decode("utf-8", "replace"), "the allowed tool still runs",
-           f"HTTP {st}: {raw[:200]!r}")
+    report(st == 200 and "still \u00e9 here" in raw.decode("utf-8", "replace") and not errors(raw),
+           "the allowed tool still runs (its answer stream passes, priming event and all)",
+           f"HTTP {st}: {raw[:300]!r}")
     st, _, raw = post(base, b'{"jsonrpc":"2.0","id":15,"method":"tools/list"}',
                       headers={"Accept-Encoding": "gzip"}, session=sid)
     names = tool_names(raw)
-    report(st == 200 and names == {"echo", "get-sum"}, "tools/list with Accept-Encoding: gzip filtered",
-           f"HTTP {st}: {names}")
+    report(st == 200 and names == {"echo", "get-sum"} and not errors(raw),
+           "tools/list with Accept-Encoding: gzip filtered", f"HTTP {st}: {names} {raw[:300]!r}")
+    raw = stream_start(base, sid)
+    report(not errors(raw), "the session's GET stream passes (its priming event with empty data too)",
+           f"{raw[:300]!r}")
+
+
+def stream_start(base, sid, seconds=2.0):
+    """What the session's GET stream carries in its first seconds."""
+    u = base.split("//", 1)[1]
+    hostport, path = (u.split("/", 1) + [""])[:2]
+    c = http.client.HTTPConnection(hostport, timeout=seconds)
+    raw = b""
+    try:
+        c.request("GET", "/" + path, headers={"Accept": "text/event-stream", "Mcp-Session-Id": sid,
+                                              "MCP-Protocol-Version": "2025-11-25"})
+        r = c.getresponse()
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            raw += chunk
+    except OSError:
+        pass
+    finally:
+        c.close()
+    return raw
+
+
+def errors(raw):
+    """The messages of a body that are errors, or not JSON at all."""
+    return [m for m in messages(raw) if not isinstance(m, dict) or "error" in m]
 
 
 def tool_names(raw):

@@ -243,7 +243,9 @@ static void test_sse_rewritten_in_any_split(void **state)
                      "id: 43\ndata: not json \"tools\"\n\n"
                      "data: {\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{\"\\u0074ools\":[{\"name\":"
                      "\"get-env\"},{\"name\":\"echo\"}]}}\n\n"
-                     "event: other\ndata: not json\n\n";
+                     "event: other\ndata: not json\n\n"
+                     "id: 44\ndata:\n\n"
+                     "id: 45\ndata: \n\n";
     char want[4096];
 
     (void)state;
@@ -264,7 +266,9 @@ static void test_sse_rewritten_in_any_split(void **state)
              "invalid token near 'not'): withheld\"}}\n\n"
              "data: {\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{\"tools\":[{\"name\":\"echo\"}]}}"
              "\n\n"
-             "event: other\ndata: not json\n\n");
+             "event: other\ndata: not json\n\n"
+             "id: 44\ndata:\n\n"
+             "id: 45\ndata: \n\n");
     for (size_t split = 1; split <= strlen(in); split++) {
         feed_split(&cfg, in, split, 1 << 16, &out, NULL, NULL, NULL, 0);
         assert_string_equal(out.data, want);
