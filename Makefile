@@ -151,6 +151,7 @@ lint: deps ## clang-format check + cppcheck
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem --suppress=varFuncNullUB -Icommon/include -D__GNUC__ -DH2O_USE_LIBUV=0 \
 	    common/src webhook controller proxy tools
+	$(Q)tools/check-rooms.sh
 	@echo "lint: clean"
 
 format: ## Reformat all C sources in place

@@ -10,7 +10,7 @@ IMAGE_TAG  ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' $(IMA
 DOCKER     ?= docker
 # extra `docker build` flags (the comparison test passes --network=host)
 DOCKER_BUILD_FLAGS ?=
-IMAGES_DOCKER_TARGETS = webhook controller chart-test $(if $(wildcard $(IMAGES_ROOT)/proxy/*.c),proxy)
+IMAGES_DOCKER_TARGETS = webhook controller chart-test $(if $(wildcard $(IMAGES_ROOT)/proxy/main.c),proxy)
 
 # mmdebstrap builds the root file systems, catatonit is the pause image,
 # setcap (libcap2-bin) gives /coredns its capability; test-images uses ip and ss

@@ -3,7 +3,7 @@
 # Included by the top Makefile; uses its BUILD, CC, CPPFLAGS, CFLAGS,
 # LDFLAGS, LIBS, obj, BINS and TEST_BINS.
 
-PX_SRC     := $(sort $(wildcard proxy/*.c))
+PX_SRC     := $(sort $(wildcard proxy/*.c proxy/*/*.c))
 PX_BIN     := $(BUILD)/mcp-proxy
 PX_LIBOBJ  := $(call obj,$(filter-out proxy/main.c,$(PX_SRC)))
 PX_LIBS    := -lwslay
@@ -12,9 +12,9 @@ PX_FUZZ_DIR := build/fuzz
 PX_FUZZ_BIN := $(PX_FUZZ_DIR)/fuzz-proxy
 FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
-PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/era.c proxy/bridge.c proxy/client.c proxy/session.c \
-              proxy/config.c proxy/toolfilter.c proxy/budget.c \
-              proxy/wsch.c bench/proxy/fuzz_proxy.c
+PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
+              proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
+              proxy/upstream/wsch.c bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
 # proxy's as extra prerequisites (recipes expand TEST_BINS late, so += works).
@@ -23,7 +23,7 @@ TEST_BINS += $(TEST_PX)
 all: $(PX_BIN)
 test-unit test-valgrind: $(PX_BIN) $(TEST_PX)
 
-# not linked with libcurl: proxy/curl_dl.c opens it when the Kubernetes client needs it
+# not linked with libcurl: proxy/upstream/curl_dl.c opens it when the Kubernetes client needs it
 $(PX_BIN): $(call obj,$(PX_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(filter-out -lcurl,$(LIBS))
@@ -43,7 +43,7 @@ test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clien
 	test/proxy/e2e_hosts.sh $(PX_E2E_BIN)
 	test/proxy/e2e_drain.sh $(PX_E2E_BIN)
 
-$(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h)
+$(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy/*/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -O1 -g -fno-omit-frame-pointer \

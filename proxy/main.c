@@ -4,20 +4,18 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mcp/log.h"
 #include "mcp/opt.h"
 #include "mcp/validate.h"
-#include "hostcheck.h"
-#include "server.h"
+#include "front/hostcheck.h"
+#include "front/server.h"
 
 /* Loopback unless told otherwise: `--exec` on a laptop serves no one else. */
 #define DEFAULT_BIND "127.0.0.1"
@@ -154,27 +152,6 @@ static const struct option options[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
-
-/* Upstream TCP connects give up after about 15 s instead of Linux's ~127 s
- * (tcp_syn_retries 6). h2o 2.2's reverse proxy has one timeout for
- * connecting and for reading, and ours is a day long because SSE streams may
- * idle; so a connect to the IP of an MCP server pod that was just replaced
- * (the headless Service's DNS answer still names it) held the client's
- * request for minutes. This definition interposes libc's connect() for the
- * whole process (the executable's symbol wins over libc's for the shared
- * h2o library too): TCP sockets get TCP_SYNCNT 3, SYNs at 0, 1, 3 and 7 s,
- * ETIMEDOUT at ~15 s, which h2o answers with a 502. Everything else is the
- * plain system call. */
-int connect(int fd, const struct sockaddr *addr, socklen_t len)
-{
-    int type = 0, syncnt = 3;
-    socklen_t tl = sizeof(type);
-
-    if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) &&
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM)
-        setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
-    return (int)syscall(SYS_connect, fd, addr, len);
-}
 
 static volatile sig_atomic_t stop_flag;
 

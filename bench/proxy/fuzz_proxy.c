@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "mcp/log.h"
-#include "../../proxy/internal.h"
-#include "../../proxy/wsch.h"
+#include "../../proxy/bridge/bridge.h"
+#include "../../proxy/upstream/wsch.h"
 
 #define N_CHANS 64
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "mcp/log.h"
-#include "../../proxy/internal.h"
+#include "../../proxy/bridge/bridge.h"
 
 #define MAXMSG 64
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "mcp/log.h"
-#include "../../proxy/hostcheck.h"
+#include "../../proxy/front/hostcheck.h"
 
 static void config(px_config_t *cfg)
 {

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "mcp/log.h"
-#include "../../proxy/internal.h"
+#include "../../proxy/bridge/bridge.h"
 
 static void test_kinds(void **state)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../proxy/podwatch.h"
+#include "../../proxy/upstream/podwatch.h"
 
 #define POD(meta, status)                                                                          \
     "{\"metadata\":{\"name\":\"everything-0\",\"uid\":\"u1\"" meta "},\"status\":{" status "}}"

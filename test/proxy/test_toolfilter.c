@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "mcp/log.h"
-#include "../../proxy/internal.h"
+#include "../../proxy/bridge/bridge.h"
 
 static char *allowed[] = {"echo", "get-sum", NULL};
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "mcp/log.h"
-#include "../../proxy/wsch.h"
+#include "../../proxy/upstream/wsch.h"
 
 typedef struct wire {
     const uint8_t *in;

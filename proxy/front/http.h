@@ -5,7 +5,7 @@
 
 #include <h2o.h>
 
-#include "internal.h"
+#include "metrics.h"
 
 typedef struct px_http {
     const px_config_t *cfg;

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "../internal.h"
 
 /* The environment variable with more names, comma-separated. */
 #define PX_ALLOWED_HOSTS_ENV "MCP_PROXY_ALLOWED_HOSTS"

@@ -9,7 +9,7 @@
 #include <sys/random.h>
 
 #include "mcp/log.h"
-#include "bridge.h"
+#include "private.h"
 
 /* ---- sessions ----------------------------------------------------------------------------- */
 

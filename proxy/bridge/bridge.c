@@ -20,7 +20,7 @@
 #include <sys/random.h>
 
 #include "mcp/log.h"
-#include "bridge.h"
+#include "private.h"
 
 /* ---- the pending table --------------------------------------------------------------- */
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "internal.h"
+#include "../internal.h"
 #include "upstream.h"
 
 #define PX_WS_PROTOCOL "v5.channel.k8s.io"

@@ -8,7 +8,7 @@
 #include <h2o.h>
 #include <stdatomic.h>
 
-#include "internal.h"
+#include "../internal.h"
 
 /* A backend opens a byte stream and closes it again; upstream.c does the
  * framing, the write queue, the restarts and the backoff. open() must not
@@ -38,14 +38,28 @@ struct px_backend {
 
 typedef struct px_upstream px_upstream_t;
 
+/* Where the stream's events go: up (a new stream: learn the server), each
+ * line (and the upstream id of the request whose answer stream carried it,
+ * or 0; see px_backend_t.tagged), the ends of a line over the cap that was
+ * dropped, down (the stream is lost). The front wires them to the bridge;
+ * the upstream never calls the bridge itself. */
+typedef struct px_upstream_sink {
+    void (*up)(void *ctx, uint64_t now_ms);
+    void (*line)(void *ctx, const char *line, size_t len, int64_t cause);
+    void (*dropped)(void *ctx, const char *head, size_t hn, const char *tail, size_t tn);
+    void (*down)(void *ctx, const char *why);
+    void *ctx;
+} px_upstream_sink_t;
+
 /* Start the stream at once (and again after each loss, with backoff).
- * `be` is owned by the upstream from here on; `bridge` and `cfg` (its
- * max_message and budget) are borrowed. */
-px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *bridge,
+ * `be` is owned by the upstream from here on; `sink` is copied; `cfg` (its
+ * max_message and budget) is borrowed. */
+px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, const px_upstream_sink_t *sink,
                                const px_config_t *cfg);
 /* Close the stream and free everything (the backend's close runs final). */
 void px_upstream_free(px_upstream_t *u);
-/* px_bridge_ops_t callbacks; ctx is the px_upstream_t. */
+/* Write one line (no newline) / ask for a new stream (the bridge's
+ * px_bridge_ops_t fits them); ctx is the px_upstream_t. */
 int px_upstream_write(void *ctx, const char *line, size_t len);
 void px_upstream_restart(void *ctx, const char *why);
 void px_upstream_tick(px_upstream_t *u, uint64_t now_ms);

@@ -26,7 +26,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "mcp/log.h"
 #include "mcp/health.h"
@@ -34,9 +36,9 @@
 #include "mcp/tls.h"
 #include "framing.h"
 #include "http.h"
-#include "podwatch.h"
+#include "../upstream/podwatch.h"
 #include "server.h"
-#include "upstream.h"
+#include "../upstream/upstream.h"
 
 #define TICK_MS          100
 #define TARGET_CHECK_MS  2000 /* while the target is reachable */
@@ -89,6 +91,27 @@ static int ready(void *ctx)
     if (s->bridge)
         return px_bridge_state(s->bridge) == PX_READY;
     return atomic_load(&s->target_ok);
+}
+
+/* The upstream's events, for the bridge (the upstream room knows no bridge). */
+static void sink_up(void *ctx, uint64_t now_ms)
+{
+    px_bridge_upstream_up(ctx, now_ms);
+}
+
+static void sink_line(void *ctx, const char *line, size_t len, int64_t cause)
+{
+    px_bridge_upstream_line(ctx, line, len, cause);
+}
+
+static void sink_dropped(void *ctx, const char *head, size_t hn, const char *tail, size_t tn)
+{
+    px_bridge_upstream_dropped(ctx, head, hn, tail, tn);
+}
+
+static void sink_down(void *ctx, const char *why)
+{
+    px_bridge_upstream_down(ctx, why);
 }
 
 static void metrics(void *ctx, mcp_buf_t *out)
@@ -381,6 +404,30 @@ typedef struct target_pool {
     struct target_pool *next;
 } target_pool_t;
 
+/* Connects to the watched pod's IP give up after about 15 s instead of
+ * Linux's ~127 s (tcp_syn_retries 6). h2o 2.2's reverse proxy has one
+ * timeout for connecting and for reading, and ours is a day long because SSE
+ * streams may idle, and it offers no hook on the socket it connects; so a
+ * connect to the IP of an MCP server pod that was just replaced held the
+ * client's request for minutes. h2o connects with libc's connect(), which
+ * this definition interposes (the executable's symbol wins for the shared
+ * h2o library too), acting only on the address pool_for gave h2o's pool:
+ * TCP_SYNCNT 3 (SYNs at 0, 1, 3 and 7 s, ETIMEDOUT at ~15 s, which h2o
+ * answers with a 502). Every other connect is the plain system call;
+ * libcurl's (the bridged HTTP transports, the Kubernetes client) have
+ * CURLOPT_CONNECTTIMEOUT of their own. One loop thread sets the address. */
+static struct sockaddr_storage syn_limited;
+static socklen_t syn_limited_len;
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int syncnt = 3;
+
+    if (addr && syn_limited_len && len == syn_limited_len && memcmp(addr, &syn_limited, len) == 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
+    return (int)syscall(SYS_connect, fd, addr, len);
+}
+
 static target_pool_t *pool_for(px_server_t *s, const char *ip)
 {
     struct sockaddr_storage ss = {0};
@@ -401,6 +448,8 @@ static target_pool_t *pool_for(px_server_t *s, const char *ip)
         len = sizeof(*sin6);
     } else
         return NULL;
+    memcpy(&syn_limited, &ss, len);
+    syn_limited_len = len;
     p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
@@ -597,7 +646,13 @@ static int setup(px_server_t *s, char *err, size_t errlen)
 
         if (!be)
             return -1;
-        s->upstream = px_upstream_new(s->loop, be, s->bridge, s->cfg);
+        px_upstream_sink_t sink = {.up = sink_up,
+                                   .line = sink_line,
+                                   .dropped = sink_dropped,
+                                   .down = sink_down,
+                                   .ctx = s->bridge};
+
+        s->upstream = px_upstream_new(s->loop, be, &sink, s->cfg);
         if (!s->upstream) {
             snprintf(err, errlen, "out of memory");
             return -1;

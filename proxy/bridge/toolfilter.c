@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "bridge.h"
 
 #define SKIP_KEEP_BYTES 65536 /* buffers above this are freed after use */
 

@@ -12,7 +12,7 @@
 
 #include "mcp/json.h"
 #include "mcp/log.h"
-#include "internal.h"
+#include "../internal.h"
 #include "podwatch.h"
 
 mcp_kube_t *px_kube_open(volatile int *stop, mcp_kube_config_t *kc, char *err, size_t errlen)

@@ -2,10 +2,10 @@
  * learning the server, its responses, notifications and requests;
  * client.c: what clients send; session.c: handshake-era sessions and the
  * timers). Private to them: nothing else includes it. */
-#ifndef PX_BRIDGE_H
-#define PX_BRIDGE_H
+#ifndef PX_BRIDGE_PRIVATE_H
+#define PX_BRIDGE_PRIVATE_H
 
-#include "internal.h"
+#include "bridge.h"
 
 enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN, P_QUIET };
 /* P_QUIET: a request the proxy sends on its clients' behalf whose answer no

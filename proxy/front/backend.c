@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "server.h"
-#include "wsch.h"
+#include "../upstream/wsch.h"
 
 px_backend_t *px_server_backend(const px_config_t *cfg, char *err, size_t errlen)
 {

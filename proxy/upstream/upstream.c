@@ -1,8 +1,8 @@
 /* The newline-framed stream to the MCP server, on the event loop: read
- * lines (capped) into the bridge, queue writes (capped, and counted in
+ * lines (capped) into the sink (the bridge), queue writes (capped, and counted in
  * --max-queued-bytes) and hand them to the socket one batch at a time,
  * forward the server's stderr to the log at debug, and when the stream ends
- * tell the bridge, close the backend and open it again after a backoff
+ * tell the sink, close the backend and open it again after a backoff
  * (0.2 s doubling to 10 s; back to 0.2 s once a stream has lasted 30 s). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 struct px_upstream {
     h2o_loop_t *loop;
     px_backend_t *be;
-    px_bridge_t *bridge;
+    px_upstream_sink_t sink;
     h2o_socket_t *rsock, *wsock, *esock;
     px_lines_t lines, elines;
     mcp_buf_t wq, wbusy;
@@ -54,7 +54,7 @@ static void on_line(void *ctx, const char *line, size_t len)
         line += i;
         len -= i;
     }
-    px_bridge_upstream_line(u->bridge, line, len, cause);
+    u->sink.line(u->sink.ctx, line, len, cause);
 }
 
 static void on_dropped(void *ctx, const char *head, size_t hn, const char *tail, size_t tn)
@@ -62,7 +62,7 @@ static void on_dropped(void *ctx, const char *head, size_t hn, const char *tail,
     px_upstream_t *u = ctx;
 
     if (u->open)
-        px_bridge_upstream_dropped(u->bridge, head, hn, tail, tn);
+        u->sink.dropped(u->sink.ctx, head, hn, tail, tn);
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
@@ -221,7 +221,7 @@ static void open_stream(px_upstream_t *u)
     mcp_buf_reset(&u->lines.buf);
     u->lines.skipping = 0;
     h2o_socket_read_start(u->rsock, on_read);
-    px_bridge_upstream_up(u->bridge, now);
+    u->sink.up(u->sink.ctx, now);
 }
 
 static void close_sock(h2o_socket_t **s)
@@ -233,7 +233,7 @@ static void close_sock(h2o_socket_t **s)
     *s = NULL;
 }
 
-/* Lose the stream: tell the bridge, close the backend, schedule a reopen. */
+/* Lose the stream: tell the sink, close the backend, schedule a reopen. */
 static void down(px_upstream_t *u, const char *why)
 {
     uint64_t now = h2o_now(u->loop);
@@ -250,7 +250,7 @@ static void down(px_upstream_t *u, const char *why)
     release(u, &u->wbusy);
     release(u, &u->wq);
     u->be->close(u->be, 0);
-    px_bridge_upstream_down(u->bridge, why);
+    u->sink.down(u->sink.ctx, why);
     if (now - u->opened_at >= STABLE_MS)
         u->backoff_ms = BACKOFF_MIN_MS;
     u->reopen_at = now + u->backoff_ms;
@@ -280,7 +280,7 @@ uint64_t px_upstream_restarts(const px_upstream_t *u)
     return u->restarts;
 }
 
-px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *bridge,
+px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, const px_upstream_sink_t *sink,
                                const px_config_t *cfg)
 {
     px_upstream_t *u = calloc(1, sizeof(*u));
@@ -291,7 +291,7 @@ px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, px_bridge_t *
     }
     u->loop = loop;
     u->be = be;
-    u->bridge = bridge;
+    u->sink = *sink;
     u->backoff_ms = BACKOFF_MIN_MS;
     u->budget = cfg->budget;
     px_lines_init(&u->lines, cfg->max_message + 32); /* + a tagged backend's "@<upid> " */

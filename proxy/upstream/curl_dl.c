@@ -25,7 +25,7 @@
 #include <string.h>
 #include <curl/curl.h>
 
-#include "internal.h"
+#include "../internal.h"
 
 #define LIBCURL "libcurl.so.4"
 

@@ -5,7 +5,7 @@
  * counters the bridge and the HTTP layer keep (one thread: no atomics). */
 #include <inttypes.h>
 
-#include "internal.h"
+#include "metrics.h"
 
 static void counter(mcp_buf_t *out, const char *name, const char *help, uint64_t v)
 {

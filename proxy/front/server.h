@@ -4,8 +4,8 @@
 
 #include <signal.h>
 
-#include "internal.h"
-#include "upstream.h"
+#include "../internal.h"
+#include "../upstream/upstream.h"
 
 /* Serve until *stop is set (by a signal handler), then drain and return the
  * exit status. `cfg` is borrowed. */

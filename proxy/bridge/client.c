@@ -16,7 +16,7 @@
 #include <sys/random.h>
 
 #include "mcp/log.h"
-#include "bridge.h"
+#include "private.h"
 
 /* ---- requests from clients ------------------------------------------------------------------ */
 

@@ -9,7 +9,7 @@
  * server has no use for. */
 #include <string.h>
 
-#include "internal.h"
+#include "bridge.h"
 
 #define PREFIX "io.modelcontextprotocol/"
 

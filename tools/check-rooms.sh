@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The proxy's rooms (STYLE.md): a room includes only rooms below it. front/
+# may include bridge/ and upstream/; bridge/ and upstream/ include neither
+# each other nor front/; the shared files at the top of proxy/ include no
+# room (main.c, which starts everything, excepted). Prints each offence.
+set -u
+cd "$(dirname "$0")/.."
+bad=0
+offend() { echo "check-rooms: $1 includes $2 ($3)"; bad=1; }
+for f in proxy/*/*.[ch] proxy/*.[ch]; do
+    [ -e "$f" ] || continue
+    room=$(dirname "$f")
+    while read -r inc; do
+        case "$room:$inc" in
+        proxy/upstream:*../bridge/* | proxy/upstream:*../front/*)
+            offend "$f" "$inc" "upstream/ knows no bridge or front: hand lines to its sink" ;;
+        proxy/bridge:*../front/* | proxy/bridge:*../upstream/*)
+            offend "$f" "$inc" "bridge/ is pure: no front, no upstream" ;;
+        proxy:front/* | proxy:bridge/* | proxy:upstream/*)
+            [ "$f" = proxy/main.c ] || offend "$f" "$inc" "the shared files include no room" ;;
+        esac
+    done < <(sed -n 's/^#include "\(.*\)"/\1/p' "$f")
+done
+exit $bad
