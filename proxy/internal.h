@@ -181,6 +181,10 @@ void px_lines_feed(px_lines_t *l, const char *p, size_t n, px_line_cb cb, void *
  * 1 when p ends with `"id": <integer> }` (how JavaScript servers write it). */
 int px_scan_id(const char *p, size_t n, int64_t *id);
 int px_tail_id(const char *p, size_t n, int64_t *id);
+/* A tagged line (upstream.h, px_backend_t.tagged) starts with "@<upid> ":
+ * the upid (0 when there is none or it does not fit), with *line and *len
+ * moved past the tag. */
+int64_t px_line_cause(const char **line, size_t *len);
 
 /* Append one SSE event ("event: <event>\n" when event != NULL, then one
  * "data: " line per line of data, then a blank line). */

@@ -278,6 +278,30 @@ int px_scan_id(const char *p, size_t n, int64_t *id)
     return 0;
 }
 
+int64_t px_line_cause(const char **line, size_t *len)
+{
+    const char *p = *line;
+    size_t n = *len, i = 1;
+    int64_t cause = 0;
+
+    if (n == 0 || p[0] != '@')
+        return 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        if (cause > (INT64_MAX - 9) / 10) {
+            cause = 0; /* not ours: we write ids below 2^46 */
+            while (i < n && p[i] >= '0' && p[i] <= '9')
+                i++;
+            break;
+        }
+        cause = cause * 10 + (p[i] - '0');
+    }
+    if (i < n && p[i] == ' ')
+        i++;
+    *line = p + i;
+    *len = n - i;
+    return cause;
+}
+
 int px_tail_id(const char *p, size_t n, int64_t *id)
 {
     const char *e = p + n;

@@ -5,8 +5,11 @@
  * response check (and what a refusal's body adds to the log line), the
  * tool filter's rewriting of HTTP answers (event streams split anywhere,
  * whole JSON bodies), and an HTTP server's event stream as the HTTP backend
- * reads it (with the MCP headers built from each message). The first input
- * byte picks the mode.
+ * reads it (with the MCP headers built from each message), the request side
+ * of --passthrough --tools (what the server gets is what the filter parsed,
+ * with no call of a filtered tool left), HTTP/1.1 framing as the daemons
+ * screen it, and the upstream's tagged lines with the ids of unreadable
+ * answers. The first input byte picks the mode.
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcp/http1.h"
 #include "mcp/log.h"
 #include "../../proxy/bridge/bridge.h"
 #include "../../proxy/upstream/wsch.h"
@@ -439,6 +443,96 @@ static void run_toolfilter(const uint8_t *data, size_t size)
     mcp_buf_dispose(&out);
 }
 
+/* --passthrough --tools, the request side (revproxy.c): the body is parsed,
+ * refused calls become pings, and the server gets that parse written out.
+ * Oracle: what goes out parses again and calls no tool but "echo". */
+static void run_rp_request(const uint8_t *data, size_t size)
+{
+    static char *tools[] = {"echo", NULL};
+    px_config_t cfg;
+    json_t *msg, *refused = json_object(), *again;
+    int code, lists = 0;
+    char *out;
+
+    px_config_defaults(&cfg);
+    cfg.tools = tools;
+    msg = px_parse_batch((const char *)data, size, &code);
+    if (!msg || !refused) {
+        json_decref(msg);
+        json_decref(refused);
+        return;
+    }
+    px_tf_request(&cfg, &msg, refused, &lists);
+    out = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    again = out ? json_loads(out, JSON_DECODE_ANY, NULL) : NULL;
+    if (out && !again)
+        abort(); /* what we forward must be what a parser reads back */
+    for (size_t i = 0; again && i < (json_is_array(again) ? json_array_size(again) : 1); i++) {
+        json_t *m = json_is_array(again) ? json_array_get(again, i) : again;
+
+        if (json_is_object(m) && px_msg_kind(m) == PX_MSG_REQUEST &&
+            strcmp(px_msg_method(m), "tools/call") == 0 &&
+            !px_tool_allowed(
+                &cfg, json_string_value(json_object_get(json_object_get(m, "params"), "name"))))
+            abort(); /* a filtered tool would run */
+    }
+    json_decref(again);
+    free(out);
+    json_decref(msg);
+    json_decref(refused);
+}
+
+/* HTTP/1.1 framing (common/src/http1.c). Oracle: a head with a bare LF
+ * before its end, or two Content-Length lines, is never passed. */
+static void run_http1(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data;
+    const char *why = mcp_http1_framing_error(p, size);
+    const char *end = NULL;
+    size_t skip = 0;
+
+    while (skip + 1 < size && p[skip] == '\r' && p[skip + 1] == '\n')
+        skip += 2;
+    for (size_t i = skip; i + 3 < size && !end; i++)
+        if (memcmp(p + i, "\r\n\r\n", 4) == 0)
+            end = p + i + 4;
+    if (why || !end)
+        return;
+    int cl = 0;
+
+    for (const char *q = p + skip; q < end; q++) {
+        if (*q == '\n' && (q == p || q[-1] != '\r'))
+            abort(); /* a bare LF passed */
+        if ((q == p + skip || q[-1] == '\n') && end - q > 15 &&
+            strncasecmp(q, "content-length:", 15) == 0)
+            cl++;
+    }
+    if (cl > 1)
+        abort(); /* two Content-Lengths passed */
+}
+
+/* A line from a tagged backend: the cause, then the line; and the ids of a
+ * line that may not parse. Oracle: when the line is a JSON object whose
+ * top-level "id" is an integer, px_scan_id finds that id or none, never
+ * another (a wrong id would answer someone else's request). */
+static void run_lines(const uint8_t *data, size_t size)
+{
+    const char *line = (const char *)data;
+    size_t len = size;
+    int64_t id, cause = px_line_cause(&line, &len);
+    json_t *msg, *real;
+
+    if (cause < 0 || line < (const char *)data || line + len != (const char *)data + size)
+        abort();
+    msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL); /* the scans read one "id" */
+    real = json_object_get(msg, "id");
+    if (px_scan_id(line, len, &id) && json_is_integer(real) && json_integer_value(real) != id)
+        abort();
+    if (px_tail_id(line, len, &id) && json_is_integer(real) && json_integer_value(real) != id)
+        abort();
+    json_decref(msg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int once;
@@ -449,7 +543,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    switch (data[0] % 6) {
+    switch (data[0] % 9) {
     case 0:
     case 1:
         run_bridge(data + 1, size - 1);
@@ -462,6 +556,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         run_toolfilter(data + 1, size - 1);
+        break;
+    case 6:
+        run_rp_request(data + 1, size - 1);
+        break;
+    case 7:
+        run_http1(data + 1, size - 1);
+        break;
+    case 8:
+        run_lines(data + 1, size - 1);
         break;
     default:
         run_sse_reader(data + 1, size - 1);

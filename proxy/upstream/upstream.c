@@ -44,16 +44,8 @@ static void on_line(void *ctx, const char *line, size_t len)
 
     if (!u->open)
         return;
-    if (u->be->tagged && len && line[0] == '@') {
-        size_t i = 1;
-
-        while (i < len && line[i] >= '0' && line[i] <= '9' && cause < INT64_MAX / 10)
-            cause = cause * 10 + (line[i++] - '0');
-        if (i < len && line[i] == ' ')
-            i++;
-        line += i;
-        len -= i;
-    }
+    if (u->be->tagged)
+        cause = px_line_cause(&line, &len);
     u->sink.line(u->sink.ctx, line, len, cause);
 }
 
