@@ -34,7 +34,8 @@ wait_http() {
 }
 
 # wrk_mcp URL [SECONDS]: SESSIONS MCP sessions, one connection each, calling
-# TOOL for SECONDS (default DURATION) -> mcp.lua's RESULT line
+# TOOL for SECONDS (default DURATION) -> mcp.lua's RESULT line; with HIST set,
+# the round's latency histogram is appended to that file
 wrk_mcp() {
     wrk -t"$SESSIONS" -c"$SESSIONS" -d"${2:-$DURATION}s" --latency -s "$BENCH_LIB_DIR/proxy/mcp.lua" "$1" |
         grep '^RESULT'
@@ -43,27 +44,55 @@ wrk_mcp() {
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 us_to_ms() { awk -v u="$1" 'BEGIN{print u/1000}'; }
+ms1() { awk -v u="$1" 'BEGIN{printf "%.1f", u/1000}'; }
 
-# proxy_rounds SIDE=URL...: a 2 s warm-up of each side, then ROUNDS rounds
-# of wrk_mcp with the sides in turn; each RESULT line goes to $tmp/SIDE.r
-# and a summary of it to stdout
+# proxy_rounds SIDE=URL...: a WARMUP-second warm-up of each side (default 5:
+# the MCP server's first calls are slow), then ROUNDS rounds of wrk_mcp with
+# the sides in turn; each RESULT line goes to $tmp/SIDE.r, each round's
+# histogram is added to $tmp/SIDE.hist, and a summary of the round goes to
+# stdout. SIDE=-FUNC runs FUNC for a round instead (it warms up on its own,
+# prints a RESULT line and adds to $tmp/SIDE.hist).
 proxy_rounds() {
     local s r line
     for s in "$@"; do
-        wrk_mcp "${s#*=}" 2 >/dev/null || true
+        [[ ${s#*=} == -* ]] || HIST= wrk_mcp "${s#*=}" "${WARMUP:-5}" >/dev/null || true
         : >"$tmp/${s%%=*}.r"
+        : >"$tmp/${s%%=*}.hist"
     done
     for r in $(seq "$ROUNDS"); do
         for s in "$@"; do
-            line=$(wrk_mcp "${s#*=}") || line="RESULT rps=0 p50_us=0 p99_us=0 calls_ok=0 calls_failed=0 errors=0 non2xx=0"
-            echo "$line" >>"$tmp/${s%%=*}.r"
-            printf '   round %d  %-4s %7d calls/s  p50 %7d us  p99 %7d us  ok %d  failed %d  errors %d  non-2xx %d\n' \
-                "$r" "${s%%=*}" "$(field rps <<<"$line")" "$(field p50_us <<<"$line")" \
-                "$(field p99_us <<<"$line")" "$(field calls_ok <<<"$line")" \
-                "$(field calls_failed <<<"$line")" "$(field errors <<<"$line")" "$(field non2xx <<<"$line")"
+            if [[ ${s#*=} == -* ]]; then # run.sh's own load (its ${s#*=} function)
+                line=$("${s#*=-}") || line=
+            else
+                line=$(HIST=$tmp/${s%%=*}.hist wrk_mcp "${s#*=}") || line=
+            fi
+            [[ $line == RESULT* ]] || line="RESULT rps=0 p50_us=0 p99_us=0 calls_ok=0 calls_failed=0 errors=0 non2xx=0"
+            round_line "$r" "${s%%=*}" "$line"
         done
     done
 }
-# side_median SIDE NAME -> the median of NAME over SIDE's rounds; side_total SIDE NAME -> the sum
+# round_line ROUND SIDE RESULT-LINE: keep it in $tmp/SIDE.r and print it (with
+# "wrk": wrk's own p99, after its coordinated-omission correction: see mcp.lua)
+round_line() {
+    echo "$3" >>"$tmp/$2.r"
+    local wrk99=
+    [[ $3 == *wrk_p99_us=* ]] && wrk99=", wrk $(ms1 "$(field wrk_p99_us <<<"$3")")"
+    printf '   round %d  %-5s %5d calls/s  p50 %5s ms  p99 %5s ms (sessions %s-%s%s)  ok %d  failed %d  errors %d  non-2xx %d\n' \
+        "$1" "$2" "$(field rps <<<"$3")" "$(ms1 "$(field p50_us <<<"$3")")" \
+        "$(ms1 "$(field p99_us <<<"$3")")" "$(ms1 "$(field sess_p99_min_us <<<"$3")")" \
+        "$(ms1 "$(field sess_p99_max_us <<<"$3")")" "$wrk99" "$(field calls_ok <<<"$3")" \
+        "$(field calls_failed <<<"$3")" "$(field errors <<<"$3")" "$(field non2xx <<<"$3")"
+}
+# side_median SIDE NAME -> the median of NAME over SIDE's rounds; side_total SIDE NAME -> the sum;
+# side_range SIDE NAME -> "min-max" of NAME over the rounds, in ms
 side_median() { field "$2" <"$tmp/$1.r" | median; }
 side_total() { field "$2" <"$tmp/$1.r" | awk '{s+=$1} END{print s+0}'; }
+side_range() {
+    field "$2" <"$tmp/$1.r" | sort -n | awk 'NR==1{a=$1} {b=$1} END{printf "%.1f-%.1f", a/1000, b/1000}'
+}
+# side_pct SIDE P -> percentile P (us) of every call of every round of SIDE
+# (the histograms mcp.lua and stdio-load append: "bucket count", 100 us buckets)
+side_pct() {
+    sort -n "$tmp/$1.hist" | awk -v p="$2" '{b[NR]=$1; c[NR]=$2; n+=$2}
+        END {want=n*p/100; for (i=1; i<=NR; i++) if ((s+=c[i]) >= want) {print (b[i]+1)*100; exit} print 0}'
+}

@@ -21,6 +21,8 @@ KEYS = {
                    "writes_per_s", "raw_write_limit_per_s"],
     "proxy": ["calls_per_s", "peer_python_calls_per_s", "p99_ms", "peer_python_p99_ms", "rss_mib",
               "peer_python_rss_mib",
+              # mcp-server-time driven over stdio without a proxy (bench/proxy/stdio_load.c)
+              "server_alone_calls_per_s", "server_alone_p99_ms",
               # on the node (bench/proxy/node.sh): ours attached vs ToolHive's proxy runner
               "node_calls_per_s", "peer_thv_calls_per_s", "node_p50_ms", "peer_thv_p50_ms",
               "node_p99_ms", "peer_thv_p99_ms", "node_rss_mib", "peer_thv_rss_mib"],

@@ -3,11 +3,18 @@
 # bench-webhook is in mk/webhook.mk, bench-controller in mk/controller.mk.
 # Peers are built from Go modules / installed from PyPI into
 # ~/.cache/mcp-operator/peers the first time (bench/peers/build.sh).
-# Included by the top Makefile; uses its BUILD.
+# Included by the top Makefile; uses its BUILD, CC, LDFLAGS, obj.
+
+# the proxy bench's load without a proxy: what the MCP server alone gives
+PX_STDIO_LOAD := $(BUILD)/bench/stdio-load
+$(PX_STDIO_LOAD): $(call obj,bench/proxy/stdio_load.c)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 
 .PHONY: bench-proxy bench-proxy-abuse bench-proxy-node bench-smoke bench-peers
-bench-proxy: ## Proxy: mcp-proxy --exec vs the Python mcp-proxy, 16 MCP sessions calling tools/call
+bench-proxy: $(PX_STDIO_LOAD) ## Proxy: mcp-proxy --exec vs the Python mcp-proxy and the server alone, 16 MCP sessions calling tools/call
 	$(if $(wildcard proxy/main.c),$(MAKE) $(BUILD)/mcp-proxy)
 	bench/proxy/run.sh $(BUILD)
 
@@ -25,5 +32,5 @@ bench-peers: ## Build/install every benchmark peer into the cache (first time: m
 
 bench-smoke: ## A seconds-long run of every bench and its peers (part of make test)
 	$(MAKE) $(BUILD)/mcp-webhook $(BUILD)/bench/webhook-echo $(BUILD)/mcp-controller \
-	    $(if $(wildcard proxy/main.c),$(BUILD)/mcp-proxy)
+	    $(PX_STDIO_LOAD) $(if $(wildcard proxy/main.c),$(BUILD)/mcp-proxy)
 	bench/smoke.sh $(BUILD)

@@ -4,18 +4,27 @@
 # load, same run (DESIGN.md section 8).
 #   load: wrk -tS -cS (S = SESSIONS = 16 MCP sessions, one connection each)
 #         over streamable HTTP /mcp: initialize, initialized, then tools/call
-#         get_current_time in a loop (bench/proxy/mcp.lua); ours and the peer
-#         alternately, ROUNDS times; calls/s (answers with a result and
-#         "isError":false only), p50/p99; medians of the rounds.
+#         get_current_time in a loop (bench/proxy/mcp.lua); after a WARMUP,
+#         the peer, ours and the server alone in turn, ROUNDS times; calls/s
+#         (answers with a result and "isError":false only): the median of the
+#         rounds; p50/p99 of the tools/call round trips: over every call of
+#         every round (one round's p99 rests on ~150 calls, and the server's
+#         pauses, not the proxies, decide most of them: see the README).
+#   the server alone: BUILD/bench/stdio-load (bench/proxy/stdio_load.c) drives
+#         another mcp-server-time over its stdin/stdout with the same sessions
+#         and calls, no proxy, as 2026-07-28 requests (-m: what mcp-proxy
+#         sends a server that speaks that revision; the Python peer's SDK
+#         speaks the handshake era to it): the floor under our latency.
 #   memory: each proxy's own peak RSS (VmHWM), not the MCP server's.
-# usage: run.sh BUILD_DIR   (env: SESSIONS, DURATION, ROUNDS, SUMMARY)
+# usage: run.sh BUILD_DIR   (env: SESSIONS, DURATION, ROUNDS, WARMUP, SUMMARY)
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 SESSIONS=${SESSIONS:-16}
 DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-$((DURATION < 5 ? DURATION : 5))}
 SUMMARY=${SUMMARY:-$build/bench/summary.json}
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -28,6 +37,7 @@ bench_scratch mcp-proxy-bench
 server=$("$root/bench/peers/build.sh" mcp-server-time)
 peer=$("$root/bench/peers/build.sh" mcp-proxy-py)
 ours=$build/mcp-proxy
+load=$build/bench/stdio-load
 export TOOL=get_current_time ARGS='{"timezone":"UTC"}'
 
 have_ours=1
@@ -50,31 +60,61 @@ if ((have_ours)); then
     wait_http "http://127.0.0.1:$OURS_PORT/health"
 fi
 
+# the server alone, a round per line it is given (stdio-load -s)
+have_alone=0
+if [[ -x $load ]]; then
+    coproc ALONE { HIST=$tmp/alone.hist exec "$load" -s -m -c "$SESSIONS" -d "$DURATION" -r "$ROUNDS" \
+        -w "$WARMUP" -- "$server" 2>"$tmp/alone.log"; }
+    pids+=("$ALONE_PID")
+    have_alone=1
+else
+    echo "   server alone: NOT MEASURED: $load not built"
+fi
+alone_round() {
+    local l
+    echo go >&"${ALONE[1]}" && read -r -t $((DURATION + 60)) l <&"${ALONE[0]}" && echo "$l"
+}
+
 echo "== proxy: wrk -t$SESSIONS -c$SESSIONS -d${DURATION}s --latency -s bench/proxy/mcp.lua http://127.0.0.1:PORT"
 echo "   $SESSIONS MCP sessions (streamable HTTP /mcp), tools/call $TOOL $ARGS; $(nproc) CPUs"
+echo "   ${WARMUP} s warm-up of each side, then $ROUNDS rounds of ${DURATION} s in turn"
 echo "   server: $server (stdio)"
 echo "   ours:   mcp-proxy --transport stdio --exec -- mcp-server-time"
 echo "   peer:   mcp-proxy (PyPI $(basename "$(dirname "$(dirname "$peer")")")) SERVER  (stdio -> streamable HTTP)"
+echo "   alone:  stdio-load -m -c $SESSIONS -d $DURATION -- mcp-server-time  (the server without a proxy)"
 sides=("peer=http://127.0.0.1:$PEER_PORT")
 ((have_ours)) && sides+=("ours=http://127.0.0.1:$OURS_PORT")
+((have_alone)) && sides+=("alone=-alone_round")
 proxy_rounds "${sides[@]}"
+# pct SIDE -> "p50 X ms, p99 Y ms" over all its calls
+pct() { echo "p50 $(ms1 "$(side_pct "$1" 50)") ms, p99 $(ms1 "$(side_pct "$1" 99)") ms"; }
+if ((have_alone)); then
+    exec {ALONE[1]}>&-
+    echo "   the server alone (stdio-load): $(side_median alone rps) calls/s, $(pct alone) (per round p99 $(side_range alone p99_us) ms)"
+    sum "server_alone_calls_per_s=$(side_median alone rps)" \
+        "server_alone_p99_ms=$(us_to_ms "$(side_pct alone 99)")"
+else
+    sum "server_alone_calls_per_s=null:$load not built" "server_alone_p99_ms=null:$load not built"
+fi
 
 peer_rps=$(side_median peer rps)
-peer_p99=$(side_median peer p99_us)
+peer_p99=$(side_pct peer 99)
 peer_rss=$(hwm_mib "$peer_pid")
 failed=$(side_total peer calls_failed)
-echo "   peer (Python mcp-proxy): $peer_rps calls/s, p99 $((peer_p99 / 1000)) ms (medians), peak RSS $peer_rss MiB, failed calls $failed"
+echo "   peer (Python mcp-proxy): $peer_rps calls/s, $(pct peer) (per round p99 $(side_range peer p99_us) ms), peak RSS $peer_rss MiB, failed calls $failed"
 sum "peer_python_calls_per_s=$peer_rps" "peer_python_p99_ms=$(us_to_ms "$peer_p99")" \
     "peer_python_rss_mib=$peer_rss"
 if ((have_ours)); then
     rps=$(side_median ours rps)
-    p99=$(side_median ours p99_us)
+    p99=$(side_pct ours 99)
     rss=$(hwm_mib "$ours_pid")
     failed=$(side_total ours calls_failed)
-    echo "   ours (mcp-proxy --exec):  $rps calls/s, p99 $(awk -v u="$p99" 'BEGIN{printf "%.1f", u/1000}') ms (medians), peak RSS $rss MiB, failed calls $failed"
-    awk -v a="$rps" -v b="$peer_rps" -v p="$p99" -v q="$peer_p99" -v m="$rss" 'BEGIN {
-        printf "   ours/peer throughput %.2fx (target >= 2), p99 ratio %.2f (target <= 0.5), RSS %.1f MiB (target < 8)\n",
-            a / b, p / q, m }'
+    echo "   ours (mcp-proxy --exec):  $rps calls/s, $(pct ours) (per round p99 $(side_range ours p99_us) ms), peak RSS $rss MiB, failed calls $failed"
+    ratios=$(paste <(field p99_us <"$tmp/ours.r") <(field p99_us <"$tmp/peer.r") |
+        awk '$2 > 0 {r = $1 / $2; if (n++ == 0 || r < a) a = r; if (r > b) b = r} END {printf "%.2f-%.2f", a, b}')
+    awk -v a="$rps" -v b="$peer_rps" -v p="$p99" -v q="$peer_p99" -v m="$rss" -v r="$ratios" 'BEGIN {
+        printf "   ours/peer throughput %.2fx (target >= 2), p99 ratio %.2f (target <= 0.5; per round %s), RSS %.1f MiB (target < 8)\n",
+            a / b, p / q, r, m }'
     sum "calls_per_s=$rps" "p99_ms=$(us_to_ms "$p99")" "rss_mib=$rss"
 fi
 # a side that crashed or answered no call fails the bench (and the smoke run)
@@ -93,6 +133,11 @@ for side in peer ours; do
         rc=1
     fi
 done
+if ((have_alone)) && [[ $(side_total alone calls_ok) == 0 ]]; then
+    echo "   the server alone: no tools/call answered; stdio-load said:"
+    tail -3 "$tmp/alone.log" | sed 's/^/     /'
+    rc=1
+fi
 if grep -qi 'error\|traceback' "$tmp/peer.log"; then
     echo "   peer log (last lines):"
     tail -3 "$tmp/peer.log" | sed 's/^/     /'
