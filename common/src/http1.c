@@ -20,7 +20,7 @@ static int is_field(const char *p, size_t n, const char *name)
 const char *mcp_http1_framing_error(const char *buf, size_t len)
 {
     const char *p = buf, *end = buf + len;
-    int first = 1, cl = 0, te = 0;
+    int first = 1, cl = 0, te = 0, host = 0;
 
     while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
         p += 2;
@@ -41,6 +41,10 @@ const char *mcp_http1_framing_error(const char *buf, size_t len)
             return "more than one Content-Length";
         if (!first && is_field(p, n, "transfer-encoding") && te++)
             return "more than one Transfer-Encoding";
+        /* RFC 9112 §3.2: 400 for more than one Host; h2o keeps the last,
+         * a proxy in front may route by the first */
+        if (!first && is_field(p, n, "host") && host++)
+            return "more than one Host";
         first = 0;
         p = nl + 1;
     }

@@ -687,6 +687,7 @@ static void on_notification(px_bridge_t *b, json_t *msg, int64_t cause)
     if (!p) {
         mcp_log(MCP_LOG_DEBUG, "server notification for no one client: dropped", "method", method,
                 NULL);
+        b->stats.dropped++;
         return;
     }
     if (strcmp(method, "notifications/message") == 0 && !log_wanted(p, msg))

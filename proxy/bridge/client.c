@@ -382,7 +382,10 @@ static void client_request(px_bridge_t *b, px_session_t *s, px_chan_t *reply, js
         return;
     }
     if (!share_ok(b, s, reply)) {
-        px_reply_error(b, reply, id, PX_E_INTERNAL, "too many requests in flight", NULL, 429);
+        px_reply_error(b, reply, id, PX_E_INTERNAL,
+                       "too many requests in flight (--max-inflight per client, "
+                       "--max-inflight-total in all)",
+                       NULL, 429);
         return;
     }
     if (b->state == PX_READY) {
@@ -438,8 +441,15 @@ static void client_notification(px_bridge_t *b, px_session_t *s, json_t *msg)
         client_cancel(b, s, msg);
         return;
     }
-    /* roots/list_changed, a client's progress on a server request, ...: only a
-     * handshake-era server has use for them */
+    /* A client's progress on a server request: only a handshake-era server
+     * has use for it. Other notifications are about one client's own state
+     * (roots/list_changed), which a shared server cannot keep per client:
+     * forwarded, it made the server ask whoever was busy for its roots and
+     * show them to the client that notified. They are dropped. */
+    if (strcmp(method, "notifications/progress") != 0) {
+        mcp_log(MCP_LOG_DEBUG, "client notification not forwarded", "method", method, NULL);
+        return;
+    }
     if (b->state == PX_READY && b->server.era == PX_ERA_LEGACY) {
         px_era_strip_meta(msg);
         px_up_send(b, msg);
@@ -449,7 +459,7 @@ static void client_notification(px_bridge_t *b, px_session_t *s, json_t *msg)
 int px_bridge_client(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 {
     if (s)
-        s->last_active = b->now;
+        px_session_touch(b, s);
     switch (px_msg_kind(msg)) {
     case PX_MSG_REQUEST:
         client_request(b, s, reply, msg);

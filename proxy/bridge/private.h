@@ -66,6 +66,7 @@ struct px_session {
     char version[32], log_level[16];
     int log_rank; /* the level set with logging/setLevel (RFC 5424 rank), -1: none */
     uint64_t last_active;
+    uint64_t last_use; /* px_session_touch's counter: LRU order even within one tick */
     peer_t *peer;
     sub_t *subs;
     struct px_session *next;
@@ -84,6 +85,7 @@ struct px_bridge {
     pending_t *oldest, *newest;
     size_t n_modern;       /* 2026-07-28 requests in flight */
     int upstream_log_rank; /* what the proxy set on a handshake-era server, -1: nothing */
+    uint64_t uses;         /* counts session uses (px_session_touch) */
     peer_t *peers[PEER_BUCKETS];
     parked_t *parked, **parked_tail;
     size_t n_parked;
@@ -130,6 +132,8 @@ int px_subscribed_elsewhere(px_bridge_t *b, const px_session_t *except, const ch
 void px_send_quiet(px_bridge_t *b, const char *method, json_t *params);
 
 /* session.c */
+/* The session is in use now: idle time and LRU order start again. */
+void px_session_touch(px_bridge_t *b, px_session_t *s);
 peer_t *px_peer_get(px_bridge_t *b, const char *addr); /* NULL: out of memory */
 void px_peer_put(px_bridge_t *b, peer_t *peer);        /* free when unused */
 /* Free a session record (its subscriptions, caps; not its peer's count). */

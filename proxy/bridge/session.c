@@ -63,7 +63,7 @@ static px_session_t *idlest(px_bridge_t *b, const peer_t *peer)
 
     for (px_session_t *s = b->sessions; s; s = s->next)
         if ((!peer || s->peer == peer) && !s->n_inflight && !s->stream &&
-            (!best || s->last_active < best->last_active))
+            (!best || s->last_use < best->last_use))
             best = s;
     return best;
 }
@@ -74,8 +74,10 @@ static int evict(px_bridge_t *b, const peer_t *peer)
 
     if (!s)
         return -1;
-    mcp_log(MCP_LOG_INFO, "session evicted: too many sessions", "client", peer ? peer->addr : "any",
-            NULL);
+    /* debug: a flood of initializes must not become a flood of log lines */
+    mcp_log(MCP_LOG_DEBUG, "session evicted: too many sessions", "client",
+            peer ? peer->addr : "any", NULL);
+    b->stats.evicted++;
     if (b->on_closed)
         b->on_closed(b->on_closed_ctx, s);
     px_session_close(b, s);
@@ -101,6 +103,7 @@ px_session_t *px_session_open(px_bridge_t *b, int sse, const char *peer_addr, ui
         snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
     s->sse = sse;
     s->last_active = now_ms;
+    s->last_use = ++b->uses;
     s->log_rank = -1;
     s->peer = peer;
     s->next = b->sessions;
@@ -130,9 +133,16 @@ px_session_t *px_session_find(px_bridge_t *b, const char *id, uint64_t now_ms)
     for (px_session_t *s = b->sessions; s && id; s = s->next)
         if (strcmp(s->id, id) == 0) {
             s->last_active = now_ms;
+            s->last_use = ++b->uses;
             return s;
         }
     return NULL;
+}
+
+void px_session_touch(px_bridge_t *b, px_session_t *s)
+{
+    s->last_active = b->now;
+    s->last_use = ++b->uses;
 }
 
 const char *px_session_id(const px_session_t *s)

@@ -68,7 +68,8 @@ typedef struct xfer {
     char *body;     /* the message POSTed (owned) */
     json_t *req_id; /* the id of the request POSTed, or NULL (owned) */
     int is_initialize, answered, ctype_known, is_sse;
-    int with_session; /* the request carried Mcp-Session-Id */
+    char unreadable[160]; /* why the last part of its answer could not be read, or "" */
+    int with_session;     /* the request carried Mcp-Session-Id */
     long status;
     mcp_buf_t json; /* an application/json answer */
     px_sse_reader_t sse;
@@ -208,6 +209,7 @@ static void emit_text(xfer_t *x, const char *p, size_t n)
         char m[300];
 
         mcp_log(MCP_LOG_WARN, "mcp server sent invalid JSON", "error", e.text, NULL);
+        snprintf(x->unreadable, sizeof(x->unreadable), "%s", e.text);
         /* the answer to the request POSTed, if it is this: its client must hear */
         if (x->kind == X_POST && px_scan_id(p, n, &id) && json_is_integer(x->req_id) &&
             json_integer_value(x->req_id) == id) {
@@ -537,6 +539,12 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
         return;
     if (!x->is_sse && x->json.len)
         emit_text(x, x->json.data, x->json.len);
+    if (x->unreadable[0]) { /* what it sent was not JSON: say so, not that nothing came */
+        char m[300];
+
+        snprintf(m, sizeof(m), "the MCP server's answer could not be read: %s", x->unreadable);
+        answer_error(x, PX_E_INTERNAL, m);
+    }
     answer_error(x, PX_E_INTERNAL, "the MCP server ended its answer without a response");
 }
 

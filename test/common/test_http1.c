@@ -24,6 +24,8 @@ static const struct {
     {RL "Content-Type: a\r\n\r\n" RL "Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
      NULL}, /* only this request's head is read */
     {RL "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", "more than one Content-Length"},
+    {"GET / HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n\r\n", "more than one Host"},
+    {"GET / HTTP/1.1\r\nX-Host: a\r\nHost: 127.0.0.1\r\n\r\n", NULL},
     {RL "content-length: 5\r\nCONTENT-LENGTH: 5\r\n\r\n", "more than one Content-Length"},
     {RL "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", "both Content-Length and"},
     {RL "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n", "both Content-Length and"},

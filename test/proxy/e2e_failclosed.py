@@ -139,6 +139,8 @@ def framing(port, tls, path, review, fake):
         b"X-Folded: a\r\n\tTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
         "bare LF line ends": bad_target.replace(b"\r\n", b"\n") + b"Host: localhost\n\n",
         "one bare LF": bad_target + host + b"X-A: b\n\r\n",
+        # RFC 9112 3.2; h2o keeps the last Host, a proxy in front may route by the first
+        "two Hosts": bad_target + b"Host: evil.example\r\n" + host + b"\r\n",
     }
     for what, raw in cases.items():
         # alone

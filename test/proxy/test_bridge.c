@@ -636,6 +636,13 @@ static void test_per_client_notifications(void **state)
     /* no one in flight: a log line cannot be attributed, so it is dropped */
     server_says(fx, "%s", log_debug);
     assert_int_equal(fx->chans[5].n + fx->chans[6].n, 0);
+    assert_int_equal(px_bridge_stats(fx->b)->dropped, 1);
+    /* a client's roots/list_changed would make the server ask whoever is
+     * busy for its roots: it is not forwarded (the fresh-user review's
+     * finding: b's notification got a's roots) */
+    before = fx->n_up;
+    client(fx, b2, 7, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/roots/list_changed\"}");
+    assert_int_equal(fx->n_up, before);
     /* a's call in flight: a gets it (debug), on its call's stream; b gets nothing */
     client(fx, a, 3, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}");
     server_says(fx, "%s", log_debug);
@@ -796,8 +803,18 @@ static void test_sessions_per_client(void **state)
     for (int i = 0; i < 50; i++) /* an attacker's initialize flood */
         px_session_open(fx->b, 0, "10.0.0.66", 2 + (uint64_t)i);
     assert_int_equal(px_bridge_n_sessions(fx->b), 3);
+    assert_int_equal(px_bridge_stats(fx->b)->evicted, 48);
     assert_ptr_equal(px_session_find(fx->b, px_session_id(mine), 100), mine);
     assert_non_null(px_session_open(fx->b, 0, "10.0.0.10", 101));
+    /* opened within one tick: still the least recently used goes first */
+    px_session_t *first = px_session_open(fx->b, 0, "10.0.0.11", 200);
+    px_session_t *second = px_session_open(fx->b, 0, "10.0.0.11", 200);
+    char gone[40];
+
+    snprintf(gone, sizeof(gone), "%s", px_session_id(first));
+    assert_non_null(px_session_open(fx->b, 0, "10.0.0.11", 200));
+    assert_null(px_session_find(fx->b, gone, 200));
+    assert_ptr_equal(px_session_find(fx->b, px_session_id(second), 200), second);
     fx_free(fx);
 }
 
