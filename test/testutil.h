@@ -1,5 +1,7 @@
 /* Small helpers shared by the cmocka suites: reading fixture files and
- * listing fixture folders, so that a new case is a new folder, not new C. */
+ * listing fixture folders, so that a new case is a new folder, not new C;
+ * formatted paths, the clock, a free port and the built daemons for the
+ * suites that run servers. */
 #ifndef MCP_TESTUTIL_H
 #define MCP_TESTUTIL_H
 
@@ -31,5 +33,23 @@ char *tu_json_zeros(size_t n);
 
 /* True when MCP_UPDATE_GOLDEN=1: suites rewrite their expected files. */
 int tu_update_golden(void);
+
+/* snprintf into out (n bytes), truncating: paths and URLs. */
+void tu_pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Seconds on the monotonic clock. */
+double tu_now_s(void);
+
+/* Sleep for ms milliseconds. */
+void tu_sleep_ms(int ms);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago (for a server that
+ * takes a port number, not a socket). */
+int tu_free_port(void);
+
+/* The path of name (a daemon) in the build directory this test binary was
+ * built in: BUILD/test/<area>/<test> -> BUILD/<name>. Returns 0, or -1 when
+ * /proc/self/exe cannot be read. */
+int tu_build_path(char *out, size_t n, const char *name);
 
 #endif

@@ -32,7 +32,6 @@
 #include "mcp/log.h"
 #include "internal.h"
 
-#define ACCEPT_BURST    16
 #define ACCEPT_PAUSE_MS 100   /* out of descriptors: try accepting again after this */
 #define WARN_EVERY_MS   10000 /* at most one such warning this often per worker */
 
@@ -260,25 +259,25 @@ static void pause_accepting(worker_t *w, int err)
     }
 }
 
+/* A new connection (mcp_accept_burst), with the current certificate. */
+static void take(void *ctx, h2o_socket_t *sock)
+{
+    worker_t *w = ctx;
+
+    refresh_ssl_ctx(w);
+    h2o_accept(&w->accept_ctx, sock); /* SSL_new takes its own ctx reference */
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     worker_t *w = listener->data;
+    int exhausted;
 
     if (err != NULL)
         return;
-    for (int i = 0; i < ACCEPT_BURST; i++) {
-        h2o_socket_t *sock;
-
-        errno = 0;
-        sock = h2o_evloop_socket_accept(listener);
-        if (!sock) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(w, errno);
-            break;
-        }
-        refresh_ssl_ctx(w);
-        h2o_accept(&w->accept_ctx, sock); /* SSL_new takes its own ctx reference */
-    }
+    exhausted = mcp_accept_burst(listener, take, w);
+    if (exhausted)
+        pause_accepting(w, exhausted);
 }
 
 static void on_wake(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)

@@ -44,7 +44,6 @@
 #define TARGET_CHECK_MS  2000 /* while the target is reachable */
 #define TARGET_RETRY_MS  500  /* while it is not: /health turns 200 soon after it is back */
 #define PROXY_IO_TIMEOUT (24ull * 3600 * 1000) /* SSE streams may idle long */
-#define ACCEPT_BURST     16
 #define ACCEPT_PAUSE_MS  100   /* out of descriptors: try accepting again after this */
 #define DEF_MAX_CONNS    4096  /* --max-connections when the fd limit allows it */
 #define FD_RESERVE       64    /* descriptors kept for the server, the health port, logs */
@@ -324,35 +323,35 @@ static void refuse(px_server_t *s, h2o_socket_t *sock)
                 "too many connections");
 }
 
+/* A new client connection (mcp_accept_burst): refused over --max-connections. */
+static void take(void *ctx, h2o_socket_t *sock)
+{
+    px_server_t *s = ctx;
+
+    if (s->n_conns >= s->max_conns) {
+        refuse(s, sock);
+        return;
+    }
+    s->n_conns++;
+    sock->on_close.cb = conn_closed;
+    sock->on_close.data = s;
+    h2o_accept(&s->accept_ctx, sock);
+    /* a plain HTTP/1 connection now waits for its request in h2o's read
+     * callback: keep it, to let h2o read again (px_rp_watch) */
+    if (!s->accept_ctx.ssl_ctx && !s->http.http1_read && sock->_cb.read)
+        s->http.http1_read = sock->_cb.read;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     px_server_t *s = listener->data;
+    int exhausted;
 
     if (err)
         return;
-    for (int i = 0; i < ACCEPT_BURST; i++) {
-        h2o_socket_t *sock;
-
-        errno = 0;
-        sock = h2o_evloop_socket_accept(listener);
-        if (!sock) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                pause_accepting(s, errno);
-            break;
-        }
-        if (s->n_conns >= s->max_conns) {
-            refuse(s, sock);
-            continue;
-        }
-        s->n_conns++;
-        sock->on_close.cb = conn_closed;
-        sock->on_close.data = s;
-        h2o_accept(&s->accept_ctx, sock);
-        /* a plain HTTP/1 connection now waits for its request in h2o's read
-         * callback: keep it, to let h2o read again (px_rp_watch) */
-        if (!s->accept_ctx.ssl_ctx && !s->http.http1_read && sock->_cb.read)
-            s->http.http1_read = sock->_cb.read;
-    }
+    exhausted = mcp_accept_burst(listener, take, s);
+    if (exhausted)
+        pause_accepting(s, exhausted);
 }
 
 /* --max-connections unless given: DEF_MAX_CONNS, or fewer when the fd

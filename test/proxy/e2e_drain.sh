@@ -7,45 +7,9 @@
 # In Kubernetes the kubelet's preStop sleep comes first (controller/deployment.c), so by the
 # time SIGTERM arrives no new connection is routed here. Usage: e2e_drain.sh path/to/mcp-proxy
 set -euo pipefail
-PROXY=$(realpath "${1:-build/mcp-proxy}")
-HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
-VENV=$CACHE/venv
-NPM=$CACHE/npm/node_modules/@modelcontextprotocol
-WORK=$(mktemp -d)
-PIDS=()
-fail=0
+. "$(dirname "$0")/e2e_lib.sh" # PROXY VENV NPM WORK PIDS fail; start_proxy free_port finish
 LONG='"name":"trigger-long-running-operation","arguments":{"duration":4,"steps":2}'
 CALL_HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
-
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$HERE/setup_servers.sh" >/dev/null
-export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-
-start_proxy() { # name args...: sets PORT and PPID_
-    local name=$1 log=$WORK/$1.log
-    shift
-    "$PROXY" --port 0 --bind 127.0.0.1 "$@" >"$log" 2>&1 &
-    PPID_=$!
-    PIDS+=("$PPID_")
-    PORT=""
-    for _ in $(seq 400); do
-        PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
-        if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "FAIL $name: mcp-proxy did not become healthy in 40 s"
-    cat "$log"
-    exit 1
-}
 
 # sigterm_mid_call WHAT CURL-ARGS...: the call starts, SIGTERM 1 s later; its answer must come,
 # /health must be 503 meanwhile and the proxy must stop once it is done
@@ -81,7 +45,7 @@ sigterm_mid_call bridged "${CALL_HDRS[@]}" -H "MCP-Protocol-Version: $V" -H 'Mcp
     "http://127.0.0.1:$PORT/mcp"
 
 echo "== --passthrough in front of server-everything's streamable HTTP, a handshake-era session"
-free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free=$(free_port)
 PORT=$free node "$NPM/server-everything/dist/index.js" streamableHttp >"$WORK/everything.log" 2>&1 &
 PIDS+=($!)
 start_proxy passthrough --passthrough --transport streamable-http --target-host 127.0.0.1 --target-port "$free"
@@ -93,12 +57,4 @@ curl -s -m 10 -o /dev/null "${CALL_HDRS[@]}" "${SESSION_HDRS[@]}" \
 sigterm_mid_call passthrough "${CALL_HDRS[@]}" "${SESSION_HDRS[@]}" \
     --data '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{'"$LONG"'}}' "http://127.0.0.1:$PORT/mcp"
 
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-sleep 1
-if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
-    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
-    echo "FAIL sanitizer reports above"
-    fail=1
-fi
-if [ "$fail" = 0 ]; then echo "proxy drain e2e: all passed"; else echo "proxy drain e2e: FAILED"; fi
-exit "$fail"
+finish "proxy drain e2e"

@@ -16,7 +16,7 @@
 # requests 503 at once too).
 # Prints which era each server speaks. Usage: e2e_exec.sh path/to/mcp-proxy
 set -euo pipefail
-. "$(dirname "$0")/e2e_lib.sh" # PROXY HERE VENV NPM WORK PIDS fail; start_proxy wait_health free_port
+. "$(dirname "$0")/e2e_lib.sh" # PROXY HERE VENV NPM WORK PIDS fail; start_proxy wait_health free_port finish
 
 # 16 sessions of server-everything's client per run, each SDK (venv) a Python process: every
 # run must pass, and each venv must have run.
@@ -344,15 +344,5 @@ health_within 200 5 "bridged, replaced"
 clients "bridged, pod replaced" mcp2 mcp:modern,sse:legacy
 kill "$PPID_"
 
-# a sanitizer build (make test-proxy-e2e PX_E2E_BIN=build/asan/mcp-proxy) reports here
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-sleep 1
-if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
-    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
-    echo "FAIL sanitizer reports above"
-    fail=1
-fi
-
 echo "== eras: time=${ERA[time]}; fetch=${ERA[fetch]}; everything=${ERA[everything]}; github=${ERA[github]}"
-if [ "$fail" = 0 ]; then echo "proxy e2e: all passed"; else echo "proxy e2e: FAILED"; fi
-exit "$fail"
+finish "proxy e2e"

@@ -27,12 +27,7 @@ echo "== the default bind: loopback only (--bind not given)"
 "$PROXY" --port 0 --exec -- "$VENV/servers/bin/mcp-server-time" >"$WORK/bind.log" 2>&1 &
 BIND_PID=$!
 PIDS+=("$BIND_PID")
-bport=""
-for _ in $(seq 100); do
-    bport=$(grep -o '"msg":"listening","port":"[0-9]*"' "$WORK/bind.log" | grep -o '[0-9]*' | head -1 || true)
-    [ -n "$bport" ] && break
-    sleep 0.1
-done
+bport=$(wait_port "$WORK/bind.log" listening)
 addrs=$(ss -Htln "( sport = :${bport:-0} )" | awk '{print $4}' | tr '\n' ' ')
 if [ -n "$bport" ] && [ "$addrs" = "127.0.0.1:$bport " ]; then echo "ok   default bind: listening on $addrs"; else
     echo "FAIL default bind: listening on '$addrs', want 127.0.0.1:$bport only"; fail=1; fi
@@ -72,12 +67,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 "$WEBHOOK" --tls-cert-file "$WORK/wh-cert.pem" --tls-key-file "$WORK/wh-key.pem" --port 0 \
     --bind-address 127.0.0.1 --health-port -1 --workers 1 >"$WORK/webhook.log" 2>&1 &
 PIDS+=($!)
-WH=""
-for _ in $(seq 100); do
-    WH=$(grep -o '"msg":"serving","port":"[0-9]*"' "$WORK/webhook.log" | grep -o '[0-9]*' | head -1 || true)
-    [ -n "$WH" ] && break
-    sleep 0.1
-done
+WH=$(wait_port "$WORK/webhook.log" serving)
 if [ -n "$WH" ]; then
     "$PY" "$T" framing "$WH" --tls --path /validate-toolhive-stacklok-dev-v1alpha1-mcpserver \
         --review "$HERE/../fixtures/admission/invalid-missing-image-validate/review.json" || fail=1
@@ -85,12 +75,4 @@ else
     echo "FAIL mcp-webhook did not start:"; cat "$WORK/webhook.log"; fail=1
 fi
 
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-sleep 1
-if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
-    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
-    echo "FAIL sanitizer reports above"
-    fail=1
-fi
-if [ "$fail" = 0 ]; then echo "fail-closed e2e: all passed"; else echo "fail-closed e2e: FAILED"; fi
-exit "$fail"
+finish "fail-closed e2e"

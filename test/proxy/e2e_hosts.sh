@@ -13,49 +13,17 @@
 # MCP client through http://localhost:<port>, a bad MCP_PROXY_ALLOWED_HOSTS exits 2, and
 # --help documents the variable. Usage: e2e_hosts.sh path/to/mcp-proxy
 set -euo pipefail
-PROXY=$(realpath "${1:-build/mcp-proxy}")
-HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
-VENV=$CACHE/venv
-NPM=$CACHE/npm/node_modules/@modelcontextprotocol
-WORK=$(mktemp -d)
-PIDS=()
-fail=0
+. "$(dirname "$0")/e2e_lib.sh" # PROXY HERE VENV NPM WORK PIDS fail; start_proxy free_port finish
 INGRESS=mcp.ingress.example # the Ingress host a user lists
 APP=app.example             # a web UI calling the proxy from its own origin
 SVC=mcp-time-proxy.team-a.svc
-
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$HERE/setup_servers.sh" >/dev/null
-export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 # (a proxy without --allow-host, as before it existed, still runs every case, to fail them)
 "$PROXY" --help >"$WORK/help"
 ALLOW=()
 if grep -q -- --allow-host "$WORK/help"; then ALLOW=(--allow-host "$SVC"); fi
-start_proxy() { # name args...: sets PORT
-    local name=$1 log=$WORK/$1.log
-    shift
-    MCP_PROXY_ALLOWED_HOSTS=" $INGRESS, $APP" "$PROXY" --port 0 --bind 127.0.0.1 "${ALLOW[@]}" "$@" >"$log" 2>&1 &
-    PIDS+=($!)
-    PORT=""
-    for _ in $(seq 400); do
-        PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
-        if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "FAIL $name: mcp-proxy did not become healthy in 40 s"
-    cat "$log"
-    exit 1
-}
+# start_proxy with the names the controller (--allow-host) and a user (the variable) allow
+start_allowed() { MCP_PROXY_ALLOWED_HOSTS=" $INGRESS, $APP" start_proxy "$1" "${ALLOW[@]}" "${@:2}"; }
 
 # expect WANT HOST ORIGIN WHAT [PATH]: POST $BODY (GET for /health) with these Host and Origin
 # ("" for none); a 200 must carry $MARK, a 403 the JSON-RPC error naming what was refused
@@ -99,7 +67,7 @@ BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_curren
 HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream'
     -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get_current_time')
 MARK='datetime'
-start_proxy bridged --exec -- "$VENV/servers/bin/mcp-server-time"
+start_allowed bridged --exec -- "$VENV/servers/bin/mcp-server-time"
 cases
 # a real MCP client through a loopback name (as through kubectl port-forward)
 if timeout 60 "$VENV/mcp2/bin/python" "$HERE/e2e_client.py" --url "http://localhost:$PORT" --server time \
@@ -112,14 +80,14 @@ else
 fi
 
 echo "== --passthrough in front of server-everything's streamable HTTP, an initialize"
-free=$("$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free=$(free_port)
 PORT=$free node "$NPM/server-everything/dist/index.js" streamableHttp >"$WORK/everything.log" 2>&1 &
 PIDS+=($!)
 MODE=passthrough
 BODY='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e-hosts","version":"1"}}}'
 HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
 MARK='serverInfo'
-start_proxy passthrough --passthrough --transport streamable-http --target-host 127.0.0.1 --target-port "$free"
+start_allowed passthrough --passthrough --transport streamable-http --target-host 127.0.0.1 --target-port "$free"
 cases
 
 echo "== the allow-list's configuration"
@@ -142,12 +110,4 @@ fi
 if grep -q MCP_PROXY_ALLOWED_HOSTS "$WORK/help"; then echo "ok   --help names MCP_PROXY_ALLOWED_HOSTS"; else
     echo "FAIL --help does not name MCP_PROXY_ALLOWED_HOSTS"; fail=1; fi
 
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-sleep 1
-if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
-    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
-    echo "FAIL sanitizer reports above"
-    fail=1
-fi
-if [ "$fail" = 0 ]; then echo "proxy hosts e2e: all passed"; else echo "proxy hosts e2e: FAILED"; fi
-exit "$fail"
+finish "proxy hosts e2e"

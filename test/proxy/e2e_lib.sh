@@ -1,8 +1,9 @@
-# Sourced by the proxy's end-to-end scripts (e2e_exec.sh, e2e_framing.sh) after `set -euo
-# pipefail`, with the script's own arguments: $1 is the mcp-proxy to test. Installs the MCP
-# servers and clients once (setup_servers.sh), makes a work directory, and on exit kills what was
-# started (PIDS) and removes it. Sets PROXY HERE CACHE VENV NPM WORK PIDS fail; defines
-# start_proxy, wait_health and free_port.
+# Sourced by the proxy's end-to-end scripts (e2e_exec.sh, e2e_framing.sh, e2e_drain.sh,
+# e2e_hosts.sh, e2e_listeners.sh) after `set -euo pipefail`, with the script's own arguments: $1
+# is the mcp-proxy to test. Installs the MCP servers and clients once (setup_servers.sh; a script
+# that needs none sets NO_SERVERS=1 before sourcing), makes a work directory, and on exit kills
+# what was started (PIDS) and removes it. Sets PROXY HERE CACHE VENV NPM WORK PIDS fail; defines
+# start_proxy, wait_health, log_port, wait_port, free_port and finish.
 PROXY=$(realpath "${1:-build/mcp-proxy}")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MCP_CACHE:-$HOME/.cache/mcp-operator}
@@ -19,26 +20,32 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$HERE/setup_servers.sh" >/dev/null
+if [ -z "${NO_SERVERS:-}" ]; then "$HERE/setup_servers.sh" >/dev/null; fi
 export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
-# Start a proxy on an ephemeral port; sets PORT and PPID_ (the proxy's pid).
+# Start a proxy on an ephemeral port, its output in $WORK/<name>.log. Optional, as variables
+# (NAME=value start_proxy ...): LIMIT, a command to run it under (prlimit --nofile=64); TLS=1,
+# ask its /health over https; START_SECONDS, how long it has to become healthy (40). Sets PORT
+# and PPID_ (the proxy's pid). Not healthy in time: says so with its log, sets fail and returns 1
+# (which set -e makes fatal unless the call is a condition).
 start_proxy() { # name args...
-    local name=$1 log=$WORK/$1.log
+    local name=$1 log=$WORK/$1.log secs=${START_SECONDS:-40}
     shift
-    "$PROXY" --port 0 --bind 127.0.0.1 "$@" >"$log" 2>&1 &
+    # shellcheck disable=SC2086 # LIMIT is a command and its arguments
+    ${LIMIT:-} "$PROXY" --port 0 --bind 127.0.0.1 "$@" >"$log" 2>&1 &
     PPID_=$!
     PIDS+=("$PPID_")
     PORT=""
-    for _ in $(seq 400); do
-        PORT=$(grep -o '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' | head -1 || true)
-        if [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
+    for _ in $(seq $((secs * 10))); do
+        PORT=$(log_port "$log" listening)
+        if [ -n "$PORT" ] && curl -fsSk "http${TLS:+s}://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.1
     done
-    echo "FAIL $name: mcp-proxy did not become healthy in 40 s" >&2
-    cat "$log" >&2
+    echo "FAIL $name: mcp-proxy did not become healthy in $secs s"
+    cat "$log"
+    fail=1
     return 1
 }
 
@@ -50,4 +57,40 @@ wait_health() { # code seconds
     return 1
 }
 
-free_port() { "$VENV/mcp1/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The port of a daemon's first '"msg":"<msg>","port":"N"' log line (mcp-proxy's "listening",
+# mcp-webhook's "serving"), "" while there is none; wait_port waits up to 10 s for it.
+log_port() { # log msg
+    grep -ao "\"msg\":\"$2\",\"port\":\"[0-9]*\"" "$1" 2>/dev/null | grep -o '[0-9]*' | head -1 || true
+}
+wait_port() { # log msg
+    local port=""
+    for _ in $(seq 100); do
+        port=$(log_port "$1" "$2")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    echo "$port"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The end of a script: stop what was started and give it up to 15 s to go (a sanitizer build,
+# PX_E2E_BIN=build/asan/mcp-proxy, reports as it exits), fail on any sanitizer report in the
+# logs, print the verdict and exit with it.
+finish() { # what
+    local alive
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for _ in $(seq 150); do
+        alive=0
+        for p in "${PIDS[@]}"; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
+        if [ "$alive" = 0 ]; then break; fi
+        sleep 0.1
+    done
+    if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
+        grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
+        echo "FAIL sanitizer reports above"
+        fail=1
+    fi
+    if [ "$fail" = 0 ]; then echo "$1: all passed"; else echo "$1: FAILED"; fi
+    exit "$fail"
+}

@@ -9,19 +9,8 @@
 #   --max-connections: under it a client is served, over it gets 503 with Retry-After at once.
 # Usage: e2e_listeners.sh path/to/mcp-proxy
 set -euo pipefail
-PROXY=$(realpath "${1:-build/mcp-proxy}")
-HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d)
-PIDS=()
-fail=0
-
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-export LSAN_OPTIONS="suppressions=$HERE/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+NO_SERVERS=1 # (none downloaded: python3 runs the server below)
+. "$(dirname "$0")/e2e_lib.sh" # PROXY WORK PIDS fail; start_proxy free_port finish
 
 # A handshake-era MCP server in a few lines: initialize and ping; anything else is unknown.
 cat >"$WORK/server.py" <<'EOF'
@@ -121,36 +110,17 @@ elif mode == "cap":
     print("after one left:", health_within(port, 3))
 EOF
 
-# Start a proxy (LIMIT: a command to run it under) on an ephemeral port; sets PORT and PID.
-start_proxy() { # name args...
-    local name=$1 log=$WORK/$1.log
-    shift
-    ${LIMIT:-} "$PROXY" --port 0 --bind 127.0.0.1 "$@" --exec -- python3 "$WORK/server.py" \
-        >"$log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        PORT=$(grep -ao '"msg":"listening","port":"[0-9]*"' "$log" | grep -o '[0-9]*' || true)
-        if [ -n "$PORT" ] && curl -fsSk "http${TLS:+s}://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "FAIL $name: mcp-proxy did not become healthy in 10 s"
-    cat "$log"
-    fail=1
-    return 1
-}
+# start_proxy in front of the server above (LIMIT, TLS: see e2e_lib.sh); sets PORT and PPID_.
+START_SECONDS=10
+start_tiny() { start_proxy "$@" --exec -- python3 "$WORK/server.py"; }
 
 check() { # what got want
     if [ "$2" = "$3" ]; then echo "ok   $1: $2"; else echo "FAIL $1: got '$2', want '$3'"; fail=1; fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 echo "== HTTP/1.1 only, cleartext"
 HPORT=$(free_port)
-start_proxy plain --health-port "$HPORT"
+start_tiny plain --health-port "$HPORT"
 check "prior knowledge (curl)" \
     "$(curl -s -m 3 -o /dev/null -w '%{http_version}' --http2-prior-knowledge "http://127.0.0.1:$PORT/health" || true)" 0
 check "h2c upgrade (curl)" \
@@ -163,17 +133,17 @@ check "raw preface" "$(python3 "$WORK/client.py" preface "$PORT")" "HTTP/1.1 400
 check "raw h2c upgrade" "$(python3 "$WORK/client.py" h2c "$PORT")" "HTTP/1.1 200 OK"
 check "health port: preface" "$(python3 "$WORK/client.py" preface "$HPORT")" "HTTP/1.1 400 Bad Request"
 check "health port: h2c upgrade" "$(python3 "$WORK/client.py" h2c "$HPORT")" "HTTP/1.1 404 Not Found"
-kill "$PID"
+kill "$PPID_"
 
 echo "== HTTP/1.1 only, TLS"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
-TLS=1 start_proxy tls --tls-cert-file "$WORK/tls.crt" --tls-key-file "$WORK/tls.key"
+TLS=1 start_tiny tls --tls-cert-file "$WORK/tls.crt" --tls-key-file "$WORK/tls.key"
 check "TLS: ALPN h2 (curl --http2)" \
     "$(curl -sk -m 3 -o /dev/null -w '%{http_version} %{http_code}' --http2 "https://127.0.0.1:$PORT/health" || true)" "1.1 200"
 check "TLS: preface after ALPN http/1.1" "$(python3 "$WORK/client.py" tls-preface "$PORT")" \
     "HTTP/1.1 400 Bad Request"
-kill "$PID"
+kill "$PPID_"
 
 echo "== out of file descriptors"
 # a cap above the descriptors, so that accept() runs out (a binary from before the flag
@@ -183,39 +153,29 @@ cap=()
 # took the SIGPIPE for "no such flag" now and then, leaving the cap derived from 64 fds)
 help=$("$PROXY" --help 2>&1 || true)
 if [[ $help == *--max-connections* ]]; then cap=(--max-connections 1000); fi
-if LIMIT="prlimit --nofile=64" start_proxy fds "${cap[@]}"; then
-    out=$(python3 "$WORK/client.py" fds "$PORT" "$PID" 100)
+if LIMIT="prlimit --nofile=64" start_tiny fds "${cap[@]}"; then
+    out=$(python3 "$WORK/client.py" fds "$PORT" "$PPID_" 100)
     cpu=$(sed -n 's/^cpu //p' <<<"$out")
     check "CPU over 2 s with 100 clients and 64 descriptors below 0.3 s" \
         "$(awk -v c="$cpu" 'BEGIN { print (c < 0.3) ? "low" : "high (" c " s)" }')" low
     check "/health once the clients left" "$(sed -n 's/^health //p' <<<"$out")" 200
     check "accepting paused on EMFILE (logged)" \
         "$(grep -q '"cannot accept connections, pausing"' "$WORK/fds.log" && echo yes || echo no)" yes
-    kill "$PID"
+    kill "$PPID_"
 fi
 
 echo "== --max-connections"
-if start_proxy cap --max-connections 4; then
+if start_tiny cap --max-connections 4; then
     while read -r line; do
         check "4 connections allowed, ${line%%:*}" "${line#*: }" "$(case ${line%%:*} in
             under) echo "HTTP/1.1 200 OK" ;; over) echo "HTTP/1.1 503 Service Unavailable" ;;
             retry-after) echo True ;; *) echo 200 ;; esac)"
     done < <(python3 "$WORK/client.py" cap "$PORT" 4)
-    kill "$PID"
+    kill "$PPID_"
 fi
 set +e
 "$PROXY" --max-connections 0 --exec -- true >/dev/null 2>&1
 check "--max-connections 0 is a usage error" "$?" 2
 set -e
 
-# a sanitizer build (PX_E2E_BIN=build/asan/mcp-proxy) reports here
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-if grep -l 'Sanitizer' "$WORK"/*.log 2>/dev/null; then
-    grep -h -A30 'ERROR: .*Sanitizer' "$WORK"/*.log | head -80
-    echo "FAIL sanitizer reports above"
-    fail=1
-fi
-
-if [ "$fail" = 0 ]; then echo "proxy listeners: all passed"; else echo "proxy listeners: FAILED"; fi
-exit "$fail"
+finish "proxy listeners"

@@ -8,15 +8,12 @@
  * test/common/test_health.c. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +23,7 @@
 #include <cmocka.h>
 #include <openssl/ssl.h>
 
+#include "../testutil.h"
 #include "../../webhook/internal.h"
 
 /* h2o 2.2.5 leaks by design at thread exit: see test/webhook/lsan.supp. */
@@ -44,39 +42,14 @@ static const char h2c_upgrade[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
 static char certdir[] = "/tmp/mcp-wh-listen-XXXXXX";
 static char binary[512];
 
-static void pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out, n, fmt, ap);
-    va_end(ap);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 static wh_server_t *start(int http2)
 {
     char cert[300], key[300], err[512];
     wh_config_t cfg;
     wh_server_t *s;
 
-    pathf(cert, sizeof(cert), "%s/server.crt", certdir);
-    pathf(key, sizeof(key), "%s/server.key", certdir);
+    tu_pathf(cert, sizeof(cert), "%s/server.crt", certdir);
+    tu_pathf(key, sizeof(key), "%s/server.key", certdir);
     wh_config_defaults(&cfg);
     cfg.bind_address = "127.0.0.1";
     cfg.port = 0;
@@ -216,20 +189,6 @@ static void test_http2_flag(void **state)
 
 /* ---- item 9: out of file descriptors -------------------------------------------------- */
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* The binary with args, its RLIMIT_NOFILE soft and hard set to nofile
  * (so its own raise to the hard limit cannot lift it); output to log. */
 static pid_t spawn_limited(const char *log, rlim_t nofile, char *const *args)
@@ -264,7 +223,7 @@ static double cpu_s(pid_t pid)
     unsigned long long ut = 0, st = 0;
     FILE *f;
 
-    pathf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    tu_pathf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(buf, sizeof(buf), f));
@@ -307,33 +266,33 @@ static void test_out_of_fds(void **state)
                     "--drain-seconds=0",
                     "--bind-address=127.0.0.1",
                     NULL};
-    int port = free_port(), fds[CLIENTS], ok;
+    int port = tu_free_port(), fds[CLIENTS], ok;
     double t0, used;
     pid_t pid;
 
     (void)state;
-    pathf(a[0], sizeof(a[0]), "--port=%d", port);
-    pathf(a[1], sizeof(a[1]), "--tls-cert-file=%s/server.crt", certdir);
-    pathf(a[2], sizeof(a[2]), "--tls-key-file=%s/server.key", certdir);
-    pathf(log, sizeof(log), "%s/fds.log", certdir);
+    tu_pathf(a[0], sizeof(a[0]), "--port=%d", port);
+    tu_pathf(a[1], sizeof(a[1]), "--tls-cert-file=%s/server.crt", certdir);
+    tu_pathf(a[2], sizeof(a[2]), "--tls-key-file=%s/server.key", certdir);
+    tu_pathf(log, sizeof(log), "%s/fds.log", certdir);
     pid = spawn_limited(log, 32, args);
-    for (t0 = now_s(); !served(port) && now_s() - t0 < 5;)
-        sleep_ms(20);
+    for (t0 = tu_now_s(); !served(port) && tu_now_s() - t0 < 5;)
+        tu_sleep_ms(20);
     assert_true(served(port));
     for (int i = 0; i < CLIENTS; i++)
         assert_true((fds[i] = tcp_connect(port)) >= 0); /* the kernel's backlog takes them all */
-    sleep_ms(300);
+    tu_sleep_ms(300);
     t0 = cpu_s(pid);
-    sleep_ms(1000);
+    tu_sleep_ms(1000);
     used = cpu_s(pid) - t0;
     for (int i = 0; i < CLIENTS; i++)
         close(fds[i]);
-    for (t0 = now_s(); !served(port) && now_s() - t0 < 5;)
-        sleep_ms(50);
+    for (t0 = tu_now_s(); !served(port) && tu_now_s() - t0 < 5;)
+        tu_sleep_ms(50);
     ok = served(port);
     kill(pid, SIGTERM);
-    for (t0 = now_s(); waitpid(pid, NULL, WNOHANG) != pid; sleep_ms(20))
-        if (now_s() - t0 > 10) {
+    for (t0 = tu_now_s(); waitpid(pid, NULL, WNOHANG) != pid; tu_sleep_ms(20))
+        if (tu_now_s() - t0 > 10) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             fail_msg("mcp-webhook did not exit on SIGTERM");
@@ -348,15 +307,12 @@ static void test_out_of_fds(void **state)
 
 static int setup(void **state)
 {
-    char exe[512], cmd[700];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char cmd[700];
 
     (void)state;
-    if (n <= 0 || !mkdtemp(certdir))
+    if (tu_build_path(binary, sizeof(binary), "mcp-webhook") != 0 || !mkdtemp(certdir))
         return -1;
-    exe[n] = '\0';
-    pathf(binary, sizeof(binary), "%s/../../mcp-webhook", dirname(exe));
-    pathf(cmd, sizeof(cmd), "test/webhook/mkcerts.sh %s server", certdir);
+    tu_pathf(cmd, sizeof(cmd), "test/webhook/mkcerts.sh %s server", certdir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -367,7 +323,7 @@ static int teardown(void **state)
     (void)state;
     if (getenv("MCP_KEEP_TMP"))
         return 0;
-    pathf(cmd, sizeof(cmd), "rm -rf %s", certdir);
+    tu_pathf(cmd, sizeof(cmd), "rm -rf %s", certdir);
     return system(cmd) == 0 ? 0 : -1;
 }
 

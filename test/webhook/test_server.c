@@ -9,7 +9,6 @@
  * and the SIGTERM drain. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -55,16 +53,6 @@ static size_t review_len, review2_len;
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static void pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out, n, fmt, ap);
-    va_end(ap);
-}
-
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
@@ -76,21 +64,6 @@ static void sh(const char *fmt, ...)
     va_end(ap);
     if (system(cmd) != 0)
         fail_msg("command failed: %s", cmd);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 static wh_server_t *start(const char *cert, const char *key, int http2)
@@ -120,8 +93,8 @@ static wh_server_t *start_default(int http2)
 {
     char cert[300], key[300];
 
-    pathf(cert, sizeof(cert), "%s/server.crt", certdir);
-    pathf(key, sizeof(key), "%s/server.key", certdir);
+    tu_pathf(cert, sizeof(cert), "%s/server.crt", certdir);
+    tu_pathf(key, sizeof(key), "%s/server.key", certdir);
     return start(cert, key, http2);
 }
 
@@ -180,7 +153,7 @@ static void request(CURL *h, const char *url, const char *body, size_t len, resp
 
 static void url_of(char *out, size_t n, int port, const char *path)
 {
-    pathf(out, n, "https://127.0.0.1:%d%s", port, path);
+    tu_pathf(out, n, "https://127.0.0.1:%d%s", port, path);
 }
 
 /* POST the github review to validate; returns the HTTP status (0 on failure). */
@@ -413,10 +386,10 @@ static void test_slowloris(void **state)
     }
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L); /* land on every worker */
     for (int i = 0; i < 20; i++) {
-        double t0 = now_s();
+        double t0 = tu_now_s();
 
         assert_int_equal(post_review(h, port), 200);
-        assert_true(now_s() - t0 < 1.0);
+        assert_true(tu_now_s() - t0 < 1.0);
     }
     for (int i = 0; i < 6; i++)
         tls_close(slow[i]);
@@ -458,10 +431,10 @@ static void *load_main(void *arg)
 
 static void wait_reloads(wh_server_t *s, int ok, uint64_t want)
 {
-    double deadline = now_s() + 5;
+    double deadline = tu_now_s() + 5;
 
-    while (wh_metrics_reloads(wh_server_metrics(s), ok) < want && now_s() < deadline)
-        sleep_ms(10);
+    while (wh_metrics_reloads(wh_server_metrics(s), ok) < want && tu_now_s() < deadline)
+        tu_sleep_ms(10);
     assert_true(wh_metrics_reloads(wh_server_metrics(s), ok) >= want);
 }
 
@@ -469,10 +442,10 @@ static void wait_reloads(wh_server_t *s, int ok, uint64_t want)
 static void wait_progress(load_t *a, load_t *b)
 {
     long a0 = atomic_load(&a->ok), b0 = atomic_load(&b->ok);
-    double deadline = now_s() + 10;
+    double deadline = tu_now_s() + 10;
 
-    while ((atomic_load(&a->ok) < a0 + 3 || atomic_load(&b->ok) < b0 + 3) && now_s() < deadline)
-        sleep_ms(10);
+    while ((atomic_load(&a->ok) < a0 + 3 || atomic_load(&b->ok) < b0 + 3) && tu_now_s() < deadline)
+        tu_sleep_ms(10);
 }
 
 /* Point the Secret-style ..data link at version `v` (as the kubelet does). */
@@ -480,8 +453,8 @@ static void secret_swap(const char *dir, const char *v)
 {
     char tmp[300], data[300];
 
-    pathf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
-    pathf(data, sizeof(data), "%s/..data", dir);
+    tu_pathf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
+    tu_pathf(data, sizeof(data), "%s/..data", dir);
     assert_int_equal(symlink(v, tmp), 0);
     assert_int_equal(rename(tmp, data), 0);
 }
@@ -493,15 +466,15 @@ static void test_cert_rotation(void **state)
     wh_server_t *s;
 
     (void)state;
-    pathf(dir, sizeof(dir), "%s/secret", certdir);
+    tu_pathf(dir, sizeof(dir), "%s/secret", certdir);
     sh("mkdir -p %s/..v1 %s/..v2 && cp %s/server.crt %s/..v1/tls.crt && cp %s/server.key "
        "%s/..v1/tls.key && cp %s/other.crt %s/..v2/tls.crt && cp %s/other.key %s/..v2/tls.key",
        dir, dir, certdir, dir, certdir, dir, certdir, dir, certdir, dir);
     sh("cd %s && ln -s ..v1 ..data && ln -s ..data/tls.crt tls.crt && ln -s ..data/tls.key "
        "tls.key",
        dir);
-    pathf(cert, sizeof(cert), "%s/tls.crt", dir);
-    pathf(key, sizeof(key), "%s/tls.key", dir);
+    tu_pathf(cert, sizeof(cert), "%s/tls.crt", dir);
+    tu_pathf(key, sizeof(key), "%s/tls.key", dir);
     s = start(cert, key, 0);
     assert_true(served_serial(wh_server_port(s)) == file_serial(cert));
     keep.port = fresh.port = wh_server_port(s);
@@ -538,8 +511,8 @@ static void test_bad_pair_kept_old(void **state)
     CURL *h = client();
 
     (void)state;
-    pathf(cert, sizeof(cert), "%s/live.crt", certdir);
-    pathf(key, sizeof(key), "%s/live.key", certdir);
+    tu_pathf(cert, sizeof(cert), "%s/live.crt", certdir);
+    tu_pathf(key, sizeof(key), "%s/live.key", certdir);
     sh("cp %s/server.crt %s && cp %s/server.key %s", certdir, cert, certdir, key);
     s = start(cert, key, 0);
     serial = served_serial(wh_server_port(s));
@@ -568,7 +541,7 @@ static void test_health_metrics(void **state)
 
     (void)state;
     assert_int_equal(post_review(h, wh_server_port(s)), 200);
-    pathf(url, sizeof(url), "http://127.0.0.1:%d/metrics", wh_server_health_port(s));
+    tu_pathf(url, sizeof(url), "http://127.0.0.1:%d/metrics", wh_server_health_port(s));
     request(plain, url, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(
@@ -576,7 +549,7 @@ static void test_health_metrics(void **state)
     assert_non_null(strstr(r.body.data, "mcp_webhook_request_duration_seconds_bucket"));
     assert_non_null(strstr(r.body.data, "mcp_webhook_cert_reloads_total{result=\"success\"} 0"));
     mcp_buf_dispose(&r.body);
-    pathf(url, sizeof(url), "http://127.0.0.1:%d/readyz", wh_server_health_port(s));
+    tu_pathf(url, sizeof(url), "http://127.0.0.1:%d/readyz", wh_server_health_port(s));
     request(plain, url, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     mcp_buf_dispose(&r.body);
@@ -593,20 +566,6 @@ static void test_health_metrics(void **state)
 /* ---- the binary: flags and SIGTERM ------------------------------------------------------- */
 
 static char binary[512];
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
 
 /* Run the binary with args (NULL-terminated), output to `log`; returns the pid. */
 static pid_t spawn(const char *log, const char *const *args)
@@ -637,13 +596,13 @@ static pid_t spawn(const char *log, const char *const *args)
 /* Exit status of pid, waiting at most `seconds`; -1 on timeout (pid killed). */
 static int wait_exit(pid_t pid, double seconds)
 {
-    double deadline = now_s() + seconds;
+    double deadline = tu_now_s() + seconds;
     int st;
 
-    while (now_s() < deadline) {
+    while (tu_now_s() < deadline) {
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
@@ -665,7 +624,7 @@ static void test_flags(void **state)
     char log[300], *out;
 
     (void)state;
-    pathf(log, sizeof(log), "%s/flags.log", certdir);
+    tu_pathf(log, sizeof(log), "%s/flags.log", certdir);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(wait_exit(spawn(log, bad[i]), 5), 2);
     assert_int_equal(wait_exit(spawn(log, missing), 5), 2);
@@ -696,7 +655,7 @@ static void test_sigterm_drain(void **state)
     static const char head[] = "POST " WH_PATH_VALIDATE " HTTP/1.1\r\nHost: x\r\n"
                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n";
     char a[6][320], log[300], ready[128], buf[4096];
-    int port = free_port(), hport = free_port(), n;
+    int port = tu_free_port(), hport = tu_free_port(), n;
     const char *args[8] = {a[0], a[1], a[2], a[3], "--drain-seconds=1", "--shutdown-timeout=5",
                            NULL};
     CURL *h = client(), *plain = curl_easy_init();
@@ -706,15 +665,15 @@ static void test_sigterm_drain(void **state)
     pid_t pid;
 
     (void)state;
-    pathf(a[0], sizeof(a[0]), "--port=%d", port);
-    pathf(a[1], sizeof(a[1]), "--health-port=%d", hport);
-    pathf(a[2], sizeof(a[2]), "--tls-cert-file=%s/server.crt", certdir);
-    pathf(a[3], sizeof(a[3]), "--tls-key-file=%s/server.key", certdir);
-    pathf(log, sizeof(log), "%s/sigterm.log", certdir);
-    pathf(ready, sizeof(ready), "http://127.0.0.1:%d/readyz", hport);
+    tu_pathf(a[0], sizeof(a[0]), "--port=%d", port);
+    tu_pathf(a[1], sizeof(a[1]), "--health-port=%d", hport);
+    tu_pathf(a[2], sizeof(a[2]), "--tls-cert-file=%s/server.crt", certdir);
+    tu_pathf(a[3], sizeof(a[3]), "--tls-key-file=%s/server.key", certdir);
+    tu_pathf(log, sizeof(log), "%s/sigterm.log", certdir);
+    tu_pathf(ready, sizeof(ready), "http://127.0.0.1:%d/readyz", hport);
     pid = spawn(log, args);
-    for (t0 = now_s(); get_status(plain, ready) != 200 && now_s() - t0 < 5;)
-        sleep_ms(20);
+    for (t0 = tu_now_s(); get_status(plain, ready) != 200 && tu_now_s() - t0 < 5;)
+        tu_sleep_ms(20);
     assert_int_equal(get_status(plain, ready), 200);
     assert_int_equal(post_review(h, port), 200); /* h keeps its connection */
 
@@ -723,15 +682,15 @@ static void test_sigterm_drain(void **state)
     assert_true(SSL_write(inflight, buf, n) == n);
     assert_true(SSL_write(inflight, review, 10) == 10);
 
-    t0 = now_s();
+    t0 = tu_now_s();
     kill(pid, SIGTERM);
-    sleep_ms(200);
+    tu_sleep_ms(200);
     assert_int_equal(get_status(plain, ready), 503);
     assert_int_equal(post_review(h, port), 200);
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     assert_int_equal(post_review(h, port), 200);
-    while (now_s() - t0 < 1.5)
-        sleep_ms(20);
+    while (tu_now_s() - t0 < 1.5)
+        tu_sleep_ms(20);
     assert_int_equal(post_review(h, port), 0); /* no longer accepting */
 
     assert_true(SSL_write(inflight, review + 10, (int)review_len - 10) == (int)review_len - 10);
@@ -742,7 +701,7 @@ static void test_sigterm_drain(void **state)
     assert_non_null(strstr(buf, "Connection: close"));
     tls_close(inflight);
     assert_int_equal(wait_exit(pid, 5), 0);
-    assert_true(now_s() - t0 < 3.0);
+    assert_true(tu_now_s() - t0 < 3.0);
     SSL_CTX_free(ctx);
     curl_easy_cleanup(plain);
     curl_easy_cleanup(h);
@@ -752,25 +711,25 @@ static void test_sigterm_drain(void **state)
 static void test_sigterm_idle_keepalive(void **state)
 {
     char a[4][320], log[300];
-    int port = free_port();
+    int port = tu_free_port();
     const char *args[8] = {a[0], a[1], a[2], "--drain-seconds=0", "--health-port=-1", NULL};
     CURL *h = client();
     double t0;
     pid_t pid;
 
     (void)state;
-    pathf(a[0], sizeof(a[0]), "--port=%d", port);
-    pathf(a[1], sizeof(a[1]), "--tls-cert-file=%s/server.crt", certdir);
-    pathf(a[2], sizeof(a[2]), "--tls-key-file=%s/server.key", certdir);
-    pathf(log, sizeof(log), "%s/idle.log", certdir);
+    tu_pathf(a[0], sizeof(a[0]), "--port=%d", port);
+    tu_pathf(a[1], sizeof(a[1]), "--tls-cert-file=%s/server.crt", certdir);
+    tu_pathf(a[2], sizeof(a[2]), "--tls-key-file=%s/server.key", certdir);
+    tu_pathf(log, sizeof(log), "%s/idle.log", certdir);
     pid = spawn(log, args);
-    for (t0 = now_s(); post_review(h, port) != 200 && now_s() - t0 < 5;)
-        sleep_ms(20);
+    for (t0 = tu_now_s(); post_review(h, port) != 200 && tu_now_s() - t0 < 5;)
+        tu_sleep_ms(20);
     assert_int_equal(post_review(h, port), 200);
-    t0 = now_s();
+    t0 = tu_now_s();
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid, 5), 0);
-    assert_true(now_s() - t0 < 1.0);
+    assert_true(tu_now_s() - t0 < 1.0);
     curl_easy_cleanup(h);
 }
 
@@ -778,15 +737,10 @@ static void test_sigterm_idle_keepalive(void **state)
 
 static int setup(void **state)
 {
-    char exe[512];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
     (void)state;
-    if (n <= 0 || !mkdtemp(certdir))
+    if (tu_build_path(binary, sizeof(binary), "mcp-webhook") != 0 || !mkdtemp(certdir))
         return -1;
-    exe[n] = '\0';
-    pathf(binary, sizeof(binary), "%s/../../mcp-webhook", dirname(exe));
-    pathf(ca_file, sizeof(ca_file), "%s/ca.crt", certdir);
+    tu_pathf(ca_file, sizeof(ca_file), "%s/ca.crt", certdir);
     sh("test/webhook/mkcerts.sh %s server other", certdir);
     review = tu_read_file(REVIEW_FILE, &review_len);
     review2 = tu_read_file(PATCH_FILE, &review2_len);
