@@ -730,7 +730,8 @@ static int drained(px_server_t *s)
  * the pod's endpoint has left the Service. /health turns 503 and every
  * answer closes its connection (http.c), but the listener stays open while
  * requests are in flight, up to --drain-seconds: a client that a slow node
- * still sends here is served, not refused. Then the streams end (their
+ * still sends here is served, not refused. Calls still running then get a
+ * JSON-RPC error. Then the streams end (their
  * handshake-era clients reconnect, elsewhere), the listener closes and the
  * connections get the rest of the budget, at least 2 s, to finish. */
 static void drain(px_server_t *s)
@@ -741,6 +742,10 @@ static void drain(px_server_t *s)
     s->http.draining = 1;
     mcp_log(MCP_LOG_INFO, "draining", NULL);
     run_for(s, budget, drained);
+    /* calls the server did not finish in time get an error, not an empty reply */
+    if (s->bridge && px_bridge_n_pending(s->bridge))
+        px_bridge_upstream_down(s->bridge, "the proxy is shutting down");
+    run_for(s, 100, no_connections); /* those errors go out before the streams end */
     while (s->bridge && px_bridge_sessions(s->bridge))
         px_http_close_session(&s->http, px_bridge_sessions(s->bridge));
     h2o_socket_read_stop(s->listener);

@@ -44,6 +44,23 @@ sigterm_mid_call bridged "${CALL_HDRS[@]}" -H "MCP-Protocol-Version: $V" -H 'Mcp
     -H 'Mcp-Name: trigger-long-running-operation' --data '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{'"$LONG"',"_meta":{"io.modelcontextprotocol/protocolVersion":"'$V'","io.modelcontextprotocol/clientCapabilities":{}}}}' \
     "http://127.0.0.1:$PORT/mcp"
 
+echo "== bridged, a call longer than --drain-seconds 2: a JSON-RPC error, not an empty reply"
+rm -f "$WORK/answer"
+start_proxy bridged-long --drain-seconds 2 --exec -- node "$NPM/server-everything/dist/index.js" stdio
+curl -s -m 30 -o "$WORK/answer" "${CALL_HDRS[@]}" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' \
+    -H 'Mcp-Name: trigger-long-running-operation' --data '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":20,"steps":2},"_meta":{"io.modelcontextprotocol/protocolVersion":"'$V'","io.modelcontextprotocol/clientCapabilities":{}}}}' \
+    "http://127.0.0.1:$PORT/mcp" &
+call=$!
+sleep 1
+kill -TERM "$PPID_"
+wait "$call" || true
+if grep -q '"id":8,"error".*shutting down' "$WORK/answer"; then
+    echo "ok   bridged-long: the unfinished call got a JSON-RPC error naming the shutdown"
+else
+    echo "FAIL bridged-long: the unfinished call got: '$(head -c 300 "$WORK/answer")'"
+    fail=1
+fi
+
 echo "== --passthrough in front of server-everything's streamable HTTP, a handshake-era session"
 free=$(free_port)
 PORT=$free node "$NPM/server-everything/dist/index.js" streamableHttp >"$WORK/everything.log" 2>&1 &
