@@ -20,6 +20,7 @@ import threading
 import time
 
 import httpx
+from mcp_wire import events
 
 URL = sys.argv[1]
 PROXY_PID = int(sys.argv[2])
@@ -49,20 +50,6 @@ def modern(method, params=None, rid=1, token=None):
     if method == "tools/call":
         headers["mcp-name"] = params["name"]
     return body, headers
-
-
-def events(resp):
-    """Yield the JSON of each SSE data event, or the one JSON body."""
-    if resp.headers.get("content-type", "").startswith("application/json"):
-        yield json.loads(resp.read())
-        return
-    data = []
-    for line in resp.iter_lines():
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
-        elif line == "" and data:
-            yield json.loads("\n".join(data))
-            data = []
 
 
 def call(client, method, params=None, rid=1, token=None, timeout=30):

@@ -25,6 +25,7 @@ import threading
 import time
 
 import httpx
+from mcp_wire import events
 
 URL = sys.argv[1]
 CAUSE = "--cause" in sys.argv
@@ -37,20 +38,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
-
-
-def events(resp):
-    """Yield the JSON of each SSE data event, or the one JSON body."""
-    if resp.headers.get("content-type", "").startswith("application/json"):
-        yield json.loads(resp.read())
-        return
-    data = []
-    for line in resp.iter_lines():
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
-        elif line == "" and data:
-            yield json.loads("\n".join(data))
-            data = []
 
 
 class Session:
