@@ -499,11 +499,13 @@ static void run_http1(const uint8_t *data, size_t size)
     if (why || !end)
         return;
     int cl = 0;
+    const char *fields =
+        memchr(p + skip, '\n', (size_t)(end - (p + skip))); /* after the request line */
 
     for (const char *q = p + skip; q < end; q++) {
         if (*q == '\n' && (q == p || q[-1] != '\r'))
             abort(); /* a bare LF passed */
-        if ((q == p + skip || q[-1] == '\n') && end - q > 15 &&
+        if (q > fields && q[-1] == '\n' && end - q > 15 &&
             strncasecmp(q, "content-length:", 15) == 0)
             cl++;
     }
