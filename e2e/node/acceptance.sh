@@ -11,6 +11,9 @@
 #       must answer. RUNS: transport:mode,... (mcp|sse : modern|legacy|auto).
 #   expect_eq WHAT GOT WANT      t_fail unless equal
 #   registry_has NAME            the local registry serves image NAME
+#   ensure_images                the MCP client venvs, and every image of
+#                                images/local.sh in the local registry
+#                                (make images-local when one is missing)
 #   kill_container NS POD CONT   SIGKILL every process of that container on
 #                                the node (the kubelet restarts it in place)
 #   token_nowhere TOKEN DIR      TOKEN is in no object but Secrets, no Event,
@@ -47,6 +50,18 @@ registry_has() {
   curl -fsS -o /dev/null --max-time 5 \
     -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
     "http://${MCP_REGISTRY:-127.0.0.1:5000}/v2/$path/manifests/$tag"
+}
+
+ensure_images() {
+  local missing=0 n
+  # the Python mcp SDKs (1.x and 2.x) the clients use; quick when present
+  t_check "MCP clients" test/proxy/setup_servers.sh || return 1
+  for n in $(images/local.sh list); do
+    registry_has "$n" || missing=1
+  done
+  if ((missing)); then
+    t_check "make images-local" make -s images-local || return 1
+  fi
 }
 
 kill_container() {

@@ -45,17 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-images() {
-  local missing=0 n
-  # the Python mcp SDKs (1.x and 2.x) the clients use; quick when present
-  t_check "MCP clients" test/proxy/setup_servers.sh || return 1
-  for n in $(images/local.sh list); do
-    registry_has "$n" || missing=1
-  done
-  if ((missing)); then
-    t_check "make images-local" make -s images-local || return 1
-  fi
-}
+images() { ensure_images; }
 
 install() {
   t_check "helm install" op_install || { op_logs; return 1; }
