@@ -20,6 +20,10 @@
 
 /* ---- requests from clients ------------------------------------------------------------------ */
 
+/* MCP's log levels (RFC 5424 severities), least severe first: a rank is an index. */
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
+
 static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
@@ -47,7 +51,7 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
         json_object_set_new(meta, "progressToken", json_integer(p->upid));
     if (s && b->server.era == PX_ERA_MODERN)
         px_era_add_meta(msg, b->server.version, s->caps, s->client_info,
-                        s->log_level[0] ? s->log_level : NULL);
+                        s->log_rank >= 0 ? log_levels[s->log_rank] : NULL);
     else if (!s && b->server.era == PX_ERA_LEGACY)
         px_era_strip_meta(msg);
     if ((rc = px_up_send(b, msg)) != 0) {
@@ -105,11 +109,8 @@ static void answer_initialize(px_bridge_t *b, px_session_t *s, px_chan_t *reply,
 
 int px_log_rank(const char *level)
 {
-    static const char *const levels[] = {"debug", "info",     "notice", "warning",
-                                         "error", "critical", "alert",  "emergency"};
-
-    for (int i = 0; level && i < (int)MCP_ARRAY_LEN(levels); i++)
-        if (strcmp(level, levels[i]) == 0)
+    for (int i = 0; level && i < (int)MCP_ARRAY_LEN(log_levels); i++)
+        if (strcmp(level, log_levels[i]) == 0)
             return i;
     return -1;
 }
@@ -131,8 +132,6 @@ void px_send_quiet(px_bridge_t *b, const char *method, json_t *params)
 
 void px_sync_log_level(px_bridge_t *b)
 {
-    static const char *const names[] = {"debug", "info",     "notice", "warning",
-                                        "error", "critical", "alert",  "emergency"};
     int min = -1;
 
     for (px_session_t *s = b->sessions; s; s = s->next)
@@ -142,7 +141,7 @@ void px_sync_log_level(px_bridge_t *b)
         b->server.era != PX_ERA_LEGACY)
         return;
     b->upstream_log_rank = min;
-    px_send_quiet(b, "logging/setLevel", json_pack("{s:s}", "level", names[min]));
+    px_send_quiet(b, "logging/setLevel", json_pack("{s:s}", "level", log_levels[min]));
 }
 
 int px_session_subscribed(const px_session_t *s, const char *uri)
@@ -230,7 +229,6 @@ static int answer_locally(px_bridge_t *b, px_session_t *s, px_chan_t *reply, jso
             px_reply_error(b, reply, id, PX_E_PARAMS, "Invalid params: unknown log level", NULL, 0);
             return 1;
         }
-        snprintf(s->log_level, sizeof(s->log_level), "%s", level);
         s->log_rank = px_log_rank(level);
         if (b->server.era == PX_ERA_LEGACY)
             px_sync_log_level(b);

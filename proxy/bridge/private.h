@@ -63,7 +63,7 @@ struct px_session {
     int sse, initialized, n_inflight, n_subs;
     px_chan_t *stream;
     json_t *caps, *client_info;
-    char version[32], log_level[16];
+    char version[32];
     int log_rank; /* the level set with logging/setLevel (RFC 5424 rank), -1: none */
     uint64_t last_active;
     uint64_t last_use; /* px_session_touch's counter: LRU order even within one tick */
