@@ -66,10 +66,19 @@ static void up_restart(void *ctx, const char *why)
     fx->restarts++;
 }
 
+/* A new bridge from fx->cfg (the old one, if any, freed): for tests that change the config. */
+static void fx_bridge(fixture_t *fx)
+{
+    px_bridge_ops_t ops = {.write = up_write, .restart = up_restart, .ctx = fx};
+
+    px_bridge_free(fx->b);
+    fx->b = px_bridge_new(&fx->cfg, &ops);
+    assert_non_null(fx->b);
+}
+
 static fixture_t *fx_new(const char *tools)
 {
     fixture_t *fx = calloc(1, sizeof(*fx));
-    px_bridge_ops_t ops = {.write = up_write, .restart = up_restart, .ctx = fx};
     static char *filter[] = {"echo", NULL};
 
     px_config_defaults(&fx->cfg);
@@ -80,8 +89,7 @@ static fixture_t *fx_new(const char *tools)
     for (int i = 0; i < 8; i++) {
         fx->chans[i].super.send = fc_send;
     }
-    fx->b = px_bridge_new(&fx->cfg, &ops);
-    assert_non_null(fx->b);
+    fx_bridge(fx);
     return fx;
 }
 
@@ -686,9 +694,7 @@ static void test_request_deadline_and_shares(void **state)
 
     (void)state;
     fx->cfg.request_timeout = 5;
-    px_bridge_free(fx->b);
-    fx->b = px_bridge_new(&fx->cfg,
-                          &(px_bridge_ops_t){.write = up_write, .restart = up_restart, .ctx = fx});
+    fx_bridge(fx);
     up_modern(fx);
     client(fx, NULL, 0,
            "{\"jsonrpc\":\"2.0\",\"id\":\"slow\",\"method\":\"tools/call\",\"params\":{" MODERN_META
@@ -795,9 +801,7 @@ static void test_sessions_per_client(void **state)
     (void)state;
     fx->cfg.max_sessions = 8;
     fx->cfg.max_sessions_per_client = 2;
-    px_bridge_free(fx->b);
-    fx->b = px_bridge_new(&fx->cfg,
-                          &(px_bridge_ops_t){.write = up_write, .restart = up_restart, .ctx = fx});
+    fx_bridge(fx);
     up_legacy(fx);
     mine = px_session_open(fx->b, 0, "10.0.0.9", 1);
     for (int i = 0; i < 50; i++) /* an attacker's initialize flood */
