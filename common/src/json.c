@@ -130,6 +130,15 @@ int mcp_json_measure(const char *p, size_t n, const mcp_json_limits_t *lim, mcp_
     return rc;
 }
 
+const char *mcp_json_error_text(const json_error_t *e, char *out, size_t n)
+{
+    const char *near = strstr(e->text, " near '");
+    int len = near ? (int)(near - e->text) : (int)strlen(e->text);
+
+    snprintf(out, n, "%.*s (line %d, column %d)", len, e->text, e->line, e->column);
+    return out;
+}
+
 json_t *mcp_json_load_bounded(const char *p, size_t n, const mcp_json_limits_t *lim, char *why,
                               size_t whylen)
 {
@@ -151,8 +160,11 @@ json_t *mcp_json_load_bounded(const char *p, size_t n, const mcp_json_limits_t *
         return NULL;
     }
     j = json_loadb(p, n, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
-    if (!j)
-        snprintf(why, whylen, "not valid JSON: %s", err.text);
+    if (!j) {
+        char text[JSON_ERROR_TEXT_LENGTH + 40];
+
+        snprintf(why, whylen, "not valid JSON: %s", mcp_json_error_text(&err, text, sizeof(text)));
+    }
     return j;
 }
 

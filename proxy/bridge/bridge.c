@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "mcp/json.h"
 #include "mcp/log.h"
 #include "private.h"
 
@@ -791,6 +792,7 @@ static void unreadable_answer(px_bridge_t *b, int64_t upid, const char *why)
 
 void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len, int64_t cause)
 {
+    char why[JSON_ERROR_TEXT_LENGTH + 40];
     json_error_t err;
     json_t *msg = json_loadb(line, len, 0, &err);
     int64_t id;
@@ -807,7 +809,9 @@ void px_bridge_upstream_line(px_bridge_t *b, const char *line, size_t len, int64
         break;
     default:
         if (px_scan_id(line, len, &id))
-            unreadable_answer(b, id, msg ? "not a JSON-RPC 2.0 message" : err.text);
+            unreadable_answer(b, id,
+                              msg ? "not a JSON-RPC 2.0 message"
+                                  : mcp_json_error_text(&err, why, sizeof(why)));
         else
             mcp_log(MCP_LOG_WARN, "the mcp server wrote a line that is not a JSON-RPC message",
                     NULL);

@@ -42,6 +42,7 @@
 #include <curl/curl.h>
 #include <sys/socket.h>
 
+#include "mcp/json.h"
 #include "mcp/log.h"
 #include "podwatch.h"
 #include "upstream.h"
@@ -208,12 +209,12 @@ static void emit_text(xfer_t *x, const char *p, size_t n)
         int64_t id;
         char m[300];
 
-        mcp_log(MCP_LOG_WARN, "mcp server sent invalid JSON", "error", e.text, NULL);
-        snprintf(x->unreadable, sizeof(x->unreadable), "%s", e.text);
+        mcp_json_error_text(&e, x->unreadable, sizeof(x->unreadable));
+        mcp_log(MCP_LOG_WARN, "mcp server sent invalid JSON", "error", x->unreadable, NULL);
         /* the answer to the request POSTed, if it is this: its client must hear */
         if (x->kind == X_POST && px_scan_id(p, n, &id) && json_is_integer(x->req_id) &&
             json_integer_value(x->req_id) == id) {
-            snprintf(m, sizeof(m), "the MCP server's answer could not be read: %s", e.text);
+            snprintf(m, sizeof(m), "the MCP server's answer could not be read: %s", x->unreadable);
             answer_error(x, PX_E_INTERNAL, m);
         }
     }

@@ -134,6 +134,22 @@ static void test_find(void **state)
     json_decref(obj);
 }
 
+/* jansson quotes the offending token; the text we log or send must not. */
+static void test_error_text_quotes_no_input(void **state)
+{
+    json_error_t e;
+    char out[JSON_ERROR_TEXT_LENGTH + 40];
+
+    (void)state;
+    assert_null(json_loads("{\"token\": \"SECRETvalue\\ud800\"}", 0, &e));
+    assert_non_null(strstr(e.text, "SECRET")); /* what jansson says */
+    mcp_json_error_text(&e, out, sizeof(out));
+    assert_null(strstr(out, "SECRET"));
+    assert_non_null(strstr(out, "(line 1, column "));
+    assert_null(json_loads("[1, 2", 0, &e));
+    assert_non_null(strstr(mcp_json_error_text(&e, out, sizeof(out)), "(line 1, column "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_spans),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_error_text_quotes_no_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

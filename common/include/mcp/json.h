@@ -48,6 +48,11 @@ int mcp_json_measure(const char *p, size_t n, const mcp_json_limits_t *lim, mcp_
 /* jansson's json_loadb with JSON_ALLOW_NUL (Kubernetes strings may hold
  * U+0000) and JSON_DECODE_ANY, after mcp_json_measure within `lim`. New reference, or NULL with
  * the reason in why (e.g. "nested more than 64 levels deep"). */
+/* Why jansson refused a text, without the text: e->text up to its
+ * " near '<token>'" (which quotes the input, and may quote a secret), then
+ * the position. Into out[n]; returns out. For logs and error messages. */
+const char *mcp_json_error_text(const json_error_t *e, char *out, size_t n);
+
 json_t *mcp_json_load_bounded(const char *p, size_t n, const mcp_json_limits_t *lim, char *why,
                               size_t whylen);
 
