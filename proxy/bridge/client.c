@@ -351,18 +351,14 @@ static int id_ok(px_bridge_t *b, px_chan_t *reply, json_t *msg)
  * requests count too. */
 static int share_ok(px_bridge_t *b, px_session_t *s, px_chan_t *reply)
 {
-    peer_t *peer;
-    int mine;
+    const peer_t *peer;
 
     if (b->n_pending + b->n_parked >= (size_t)b->cfg.max_inflight_total)
         return 0;
     if (s)
         return s->n_inflight < b->cfg.max_inflight;
-    peer = px_peer_get(b, reply->peer);
-    mine = peer ? peer->inflight : 0;
-    if (peer)
-        px_peer_put(b, peer);
-    return mine < b->cfg.max_inflight;
+    peer = px_peer_find(b, reply->peer); /* a look, not an entry made and freed */
+    return !peer || peer->inflight < b->cfg.max_inflight;
 }
 
 static void client_request(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)

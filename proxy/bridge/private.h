@@ -134,8 +134,9 @@ void px_send_quiet(px_bridge_t *b, const char *method, json_t *params);
 /* session.c */
 /* The session is in use now: idle time and LRU order start again. */
 void px_session_touch(px_bridge_t *b, px_session_t *s);
-peer_t *px_peer_get(px_bridge_t *b, const char *addr); /* NULL: out of memory */
-void px_peer_put(px_bridge_t *b, peer_t *peer);        /* free when unused */
+peer_t *px_peer_find(px_bridge_t *b, const char *addr); /* NULL: none */
+peer_t *px_peer_get(px_bridge_t *b, const char *addr);  /* NULL: out of memory */
+void px_peer_put(px_bridge_t *b, peer_t *peer);         /* free when unused */
 /* Free a session record (its subscriptions, caps; not its peer's count). */
 void px_session_free(px_session_t *s);
 

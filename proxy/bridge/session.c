@@ -24,14 +24,21 @@ static size_t peer_slot(const char *addr)
     return (size_t)(h % PEER_BUCKETS);
 }
 
+peer_t *px_peer_find(px_bridge_t *b, const char *addr)
+{
+    for (peer_t *e = b->peers[peer_slot(addr)]; e; e = e->next)
+        if (strcmp(e->addr, addr) == 0)
+            return e;
+    return NULL;
+}
+
 peer_t *px_peer_get(px_bridge_t *b, const char *addr)
 {
     peer_t **head = &b->peers[peer_slot(addr)];
-    peer_t *e;
+    peer_t *e = px_peer_find(b, addr);
 
-    for (e = *head; e; e = e->next)
-        if (strcmp(e->addr, addr) == 0)
-            return e;
+    if (e)
+        return e;
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
