@@ -220,8 +220,9 @@ px_bridge_t *px_bridge_new(const px_config_t *cfg, const px_bridge_ops_t *ops)
         b->next_id = (int64_t)((uint64_t)b->next_id >> 18) + 1; /* < 2^46: exact in a double */
     b->upstream_log_rank = -1;
     b->parked_tail = &b->parked;
+    b->subscribers = json_object();
     mcp_buf_init(&b->out, cfg->max_message + 4096);
-    if (table_grow(b) != 0) {
+    if (!b->subscribers || table_grow(b) != 0) {
         px_bridge_free(b);
         return NULL;
     }
@@ -267,6 +268,7 @@ void px_bridge_free(px_bridge_t *b)
         free(r);
     }
     px_server_info_clear(&b->server);
+    json_decref(b->subscribers);
     free(b->table);
     mcp_buf_dispose(&b->out);
     free(b);
@@ -368,15 +370,13 @@ static void restore_session_state(px_bridge_t *b)
 {
     b->upstream_log_rank = -1;
     px_sync_log_level(b);
-    for (px_session_t *s = b->sessions; s; s = s->next)
-        for (sub_t *u = s->subs; u; u = u->next) {
-            int earlier = 0;
+    const char *uri;
+    json_t *n;
 
-            for (px_session_t *t = b->sessions; t != s && !earlier; t = t->next)
-                earlier = px_session_subscribed(t, u->uri);
-            if (!earlier)
-                px_send_quiet(b, "resources/subscribe", json_pack("{s:s}", "uri", u->uri));
-        }
+    json_object_foreach(b->subscribers, uri, n)
+    {
+        px_send_quiet(b, "resources/subscribe", json_pack("{s:s}", "uri", uri));
+    }
 }
 
 static void became_ready(px_bridge_t *b)
@@ -614,7 +614,9 @@ static void resource_updated(px_bridge_t *b, const json_t *msg)
 {
     const char *uri = json_string_value(json_object_get(json_object_get(msg, "params"), "uri"));
 
-    for (px_session_t *s = b->sessions; s && uri; s = s->next)
+    if (!uri || !px_subscribers(b, uri, 0))
+        return; /* nobody asked: no walk over the sessions */
+    for (px_session_t *s = b->sessions; s; s = s->next)
         if (s->stream && px_session_subscribed(s, uri))
             px_chan_msg(b, s->stream, msg, 0, 0);
 }

@@ -152,12 +152,15 @@ int px_session_subscribed(const px_session_t *s, const char *uri)
     return 0;
 }
 
-int px_subscribed_elsewhere(px_bridge_t *b, const px_session_t *except, const char *uri)
+int px_subscribers(px_bridge_t *b, const char *uri, int delta)
 {
-    for (px_session_t *s = b->sessions; s; s = s->next)
-        if (s != except && px_session_subscribed(s, uri))
-            return 1;
-    return 0;
+    json_int_t n = json_integer_value(json_object_get(b->subscribers, uri)) + delta;
+
+    if (n <= 0)
+        json_object_del(b->subscribers, uri);
+    else if (delta && json_object_set_new(b->subscribers, uri, json_integer(n)) != 0)
+        return -1;
+    return n > 0 ? (int)n : 0;
 }
 
 /* resources/subscribe and /unsubscribe of session s: the server hears of
@@ -174,13 +177,15 @@ static int subscription(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_
         pp = &(*pp)->next;
     if (on) {
         sub_t *u = NULL;
-        int first = !px_subscribed_elsewhere(b, NULL, uri);
 
         if (*pp) {
             px_reply_result(b, reply, id, NULL);
             return 1;
         }
-        if (s->n_subs >= PX_MAX_SUBS || !(u = calloc(1, sizeof(*u))) || !(u->uri = strdup(uri))) {
+        if (s->n_subs >= PX_MAX_SUBS || !(u = calloc(1, sizeof(*u))) || !(u->uri = strdup(uri)) ||
+            px_subscribers(b, uri, +1) < 0) {
+            if (u)
+                free(u->uri);
             free(u);
             px_reply_error(b, reply, id, PX_E_INTERNAL, "too many subscriptions", NULL, 0);
             return 1;
@@ -188,8 +193,8 @@ static int subscription(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_
         u->next = s->subs;
         s->subs = u;
         s->n_subs++;
-        if (first)
-            return 0; /* the server subscribes and answers */
+        if (px_subscribers(b, uri, 0) == 1)
+            return 0; /* the first subscriber: the server subscribes and answers */
         px_reply_result(b, reply, id, NULL);
         return 1;
     }
@@ -200,7 +205,7 @@ static int subscription(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_
         s->n_subs--;
         free(u->uri);
         free(u);
-        if (!px_subscribed_elsewhere(b, NULL, uri))
+        if (px_subscribers(b, uri, -1) == 0)
             return 0; /* the last one: the server unsubscribes and answers */
     }
     px_reply_result(b, reply, id, NULL);

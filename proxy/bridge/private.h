@@ -86,6 +86,7 @@ struct px_bridge {
     size_t n_modern;       /* 2026-07-28 requests in flight */
     int upstream_log_rank; /* what the proxy set on a handshake-era server, -1: nothing */
     uint64_t uses;         /* counts session uses (px_session_touch) */
+    json_t *subscribers;   /* resource URI -> how many sessions subscribed (handshake era) */
     peer_t *peers[PEER_BUCKETS];
     parked_t *parked, **parked_tail;
     size_t n_parked;
@@ -127,7 +128,10 @@ int px_log_rank(const char *level);
 void px_sync_log_level(px_bridge_t *b);
 /* Is a session subscribed to uri? Is any other than `except`? */
 int px_session_subscribed(const px_session_t *s, const char *uri);
-int px_subscribed_elsewhere(px_bridge_t *b, const px_session_t *except, const char *uri);
+/* Add delta to the count of sessions subscribed to uri (the bridge's
+ * subscribers map, so the first and the last are known without a walk over
+ * the sessions); the count now, or -1 when it could not be stored. */
+int px_subscribers(px_bridge_t *b, const char *uri, int delta);
 /* Send a request whose answer no one waits for (P_QUIET); params stolen. */
 void px_send_quiet(px_bridge_t *b, const char *method, json_t *params);
 

@@ -235,7 +235,7 @@ void px_session_close(px_bridge_t *b, px_session_t *s)
     }
     /* what it set on the shared server: its subscriptions, its log level */
     for (sub_t *u = s->subs; u; u = u->next)
-        if (b->state == PX_READY && !px_subscribed_elsewhere(b, s, u->uri))
+        if (px_subscribers(b, u->uri, -1) == 0 && b->state == PX_READY)
             px_send_quiet(b, "resources/unsubscribe", json_pack("{s:s}", "uri", u->uri));
     if (s->peer) {
         s->peer->sessions--;

@@ -681,6 +681,20 @@ static void test_per_client_notifications(void **state)
            "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/unsubscribe\",\"params\":{"
            "\"uri\":\"file:///x\"}}");
     assert_string_equal(px_msg_method(last_up(fx)), "resources/unsubscribe");
+    /* two subscribers: the server hears of the first and, at its close, of the last */
+    client(fx, b2, 7,
+           "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"resources/subscribe\",\"params\":{\"uri\":"
+           "\"file:///y\"}}");
+    assert_string_equal(px_msg_method(last_up(fx)), "resources/subscribe");
+    before = fx->n_up;
+    client(fx, a, 7,
+           "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"resources/subscribe\",\"params\":{\"uri\":"
+           "\"file:///y\"}}");
+    px_session_close(fx->b, b2); /* its calls in flight are cancelled, nothing else */
+    for (int i = before; i < fx->n_up; i++)
+        assert_string_equal(px_msg_method(fx->up[i]), "notifications/cancelled");
+    px_session_close(fx->b, a);
+    assert_string_equal(px_msg_method(last_up(fx)), "resources/unsubscribe");
     fx_free(fx);
 }
 
