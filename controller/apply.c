@@ -320,8 +320,9 @@ static int plan(ctl_rec_t *r, step_t *s, const json_t *want)
     return 1;
 }
 
-/* Delete a child we own that is no longer desired (e.g. the NetworkPolicy
- * after the profile changed). Only what the cache shows as ours. */
+/* Delete a child we own that is no longer desired (the MCP server's
+ * ServiceAccount once spec.serviceAccount is set, a previous version's
+ * objects). Only what the cache shows as ours. */
 static void prune(ctl_rec_t *r, const json_t *desired, const char *kind, const char *fmt)
 {
     char name[128], key[CTL_KEY_MAX], path[CTL_PATH_MAX];
@@ -368,7 +369,7 @@ void ctl_apply_all(ctl_rec_t *r, const json_t *desired)
     }
     if (r->res != CTL_RES_OK)
         return;
-    prune(r, desired, "NetworkPolicy", CTL_NETPOL_FMT);
+    prune(r, desired, "NetworkPolicy", CTL_OLD_NETPOL_FMT); /* upgrade */
     prune(r, desired, "ServiceAccount", CTL_SERVER_SA_FMT);
     prune(r, desired, "Role", CTL_OLD_ROLE_FMT); /* upgrade from the proxy runner */
 }

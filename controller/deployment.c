@@ -28,6 +28,12 @@
  * last 2 s for connections to close: within the grace period. */
 #define PROXY_PRESTOP_SECONDS 5
 #define PROXY_GRACE_SECONDS   30
+/* A ConfigMap profile, mounted for the forward proxy (--egress-profile); the
+ * kubelet updates the file when the ConfigMap changes and the proxy reloads
+ * it, so an edited allow_host restarts nothing. */
+#define PROFILE_VOLUME "permission-profile"
+#define PROFILE_DIR    "/etc/mcp-proxy/profile"
+#define PROFILE_FILE   "profile.json"
 
 static int add_arg(json_t *args, const char *flag, const char *value)
 {
@@ -133,6 +139,10 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
     if (!ctl_http_transport(s))
         rc = rc || add_arg(args, "container", CTL_MCP_CONTAINER);
     rc = rc || add_service_names(args, s);
+    if (ctl_egress_port(s)) {
+        rc = rc || add_int_arg(args, "egress-port", ctl_egress_port(s));
+        rc = rc || add_arg(args, "egress-profile", PROFILE_DIR "/" PROFILE_FILE);
+    }
     if (rc) {
         json_decref(args);
         return NULL;
@@ -176,11 +186,30 @@ static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
                   "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
     json_t *env = proxy_env(s);
 
+    if (c && ctl_egress_port(s) &&
+        (json_array_append_new(json_object_get(c, "ports"),
+                               json_pack("{s:s, s:i, s:s}", "name", CTL_EGRESS_PORT_NAME,
+                                         "containerPort", ctl_egress_port(s), "protocol",
+                                         "TCP")) != 0 ||
+         json_object_set_new(c, "volumeMounts",
+                             json_pack("[{s:s, s:s, s:b}]", "name", PROFILE_VOLUME, "mountPath",
+                                       PROFILE_DIR, "readOnly", 1)) != 0))
+        c = (json_decref(c), NULL);
     if (c && env && json_array_size(env) == 0) {
         json_decref(env);
         return c;
     }
     return ctl_with(c, "env", env);
+}
+
+/* The ConfigMap profile's key as PROFILE_FILE; NULL (no volume) otherwise. */
+static json_t *proxy_volumes(const mcp_server_t *s)
+{
+    if (!ctl_egress_port(s))
+        return NULL;
+    return json_pack("[{s:s, s:{s:s, s:[{s:s, s:s}]}}]", "name", PROFILE_VOLUME, "configMap",
+                     "name", s->profile.name, "items", "key", s->profile.key, "path",
+                     PROFILE_FILE);
 }
 
 static json_t *proxy_pod_labels(const char *name)
@@ -199,6 +228,10 @@ json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt)
                   "runAsNonRoot", 1, "runAsUser", CTL_RUN_AS_ID, "runAsGroup", CTL_RUN_AS_ID,
                   "seccompProfile", "type", "RuntimeDefault", "terminationGracePeriodSeconds",
                   PROXY_GRACE_SECONDS, "containers", proxy_container(s, opt));
+    json_t *vols = proxy_volumes(s);
+
+    if (vols)
+        pod = ctl_with(pod, "volumes", vols);
 
     return ctl_with(ctl_typed_object("apps/v1", "Deployment",
                                      ctl_object_meta(s, s->name, &s->proxy_deployment)),

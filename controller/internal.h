@@ -28,6 +28,10 @@
 #define CTL_MCP_CONTAINER              "mcp"
 #define CTL_PROXY_CONTAINER            "proxy"
 #define CTL_SERVER_PORT_NAME           "mcp"
+/* mcp-proxy's forward proxy for its MCP server (ConfigMap profiles), or the
+ * next port when spec.port is this one: ctl_egress_port(). */
+#define CTL_EGRESS_PORT                3128
+#define CTL_EGRESS_PORT_NAME           "egress"
 #define CTL_RUN_AS_ID                  65532 /* the proxy pod (our image's user) */
 /* On every child: the hash (hex) of the object as we last applied it. */
 #define CTL_APPLIED_HASH "toolhive.stacklok.dev/applied-hash"
@@ -39,7 +43,8 @@
 #define CTL_SERVER_SA_FMT    "%s-sa"
 #define CTL_PROXY_SVC_FMT    "mcp-%s-proxy"
 #define CTL_HEADLESS_SVC_FMT "mcp-%s-headless"
-#define CTL_NETPOL_FMT       "%s-egress"
+#define CTL_NETPOL_FMT       "%s" /* NetworkPolicy, like the workloads */
+#define CTL_OLD_NETPOL_FMT   "%s-egress" /* egress-only policy of the previous version */
 #define CTL_OLD_ROLE_FMT     "%s-proxy-runner" /* Role of the previous version */
 
 /* ==== desired objects: pure, one file per kind ============================== */
@@ -52,7 +57,7 @@ typedef struct ctl_options {
 
 /* desired.c: the objects of DESIGN.md section 4 for one MCPServer, in apply
  * order: proxy ServiceAccount, RoleBinding, MCP ServiceAccount (unless
- * spec.serviceAccount), NetworkPolicy (profile "none" or configmap), headless
+ * spec.serviceAccount), NetworkPolicy (always: ingress from the proxy only), headless
  * Service, StatefulSet, Deployment, proxy Service. Pure: no I/O, no globals.
  * Returns a new reference to a JSON array, or NULL on allocation failure.
  * `s` must be a valid server. */
@@ -104,13 +109,28 @@ json_t *ctl_server_pod_template(const mcp_server_t *s);
 json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt);
 json_t *ctl_proxy_args(const mcp_server_t *s);
 
-/* netpol.c. The egress NetworkPolicy, or NULL (and *oom = 0) when the profile
- * needs none. `profile` is the parsed ConfigMap profile for type configmap
- * (NULL allows DNS only). New reference; on OOM NULL and *oom = 1. */
+/* netpol.c. The NetworkPolicy "<name>": ingress to the MCP server pods only
+ * from the proxy pods (HTTP transports, on targetPort; stdio: none), egress
+ * by profile. `profile` is the parsed ConfigMap profile for type configmap
+ * (NULL allows DNS and the egress proxy only). New reference; on OOM NULL and
+ * *oom = 1. */
 json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oom);
 
-/* What a NetworkPolicy cannot enforce of a ConfigMap profile (host names,
- * read/write paths), as one line; NULL when everything is enforced. New
+/* The proxy's egress (forward proxy) port when the MCP server's HTTP(S) goes
+ * through it, i.e. for a ConfigMap profile whatever its content (so editing
+ * the ConfigMap restarts nothing): CTL_EGRESS_PORT, or the next port when
+ * spec.port is that one. 0 otherwise. */
+int ctl_egress_port(const mcp_server_t *s);
+
+/* Check a ConfigMap profile's network.outbound against ToolHive's format:
+ * allow_host entries are host names, "*.<domain>", ".<domain>" or IP
+ * addresses; allow_port integers 1-65535; allow_transport "tcp"/"udp";
+ * insecure_allow_all a boolean. Returns 0, or -1 with a message naming the
+ * field (e.g. network.outbound.allow_host[1]) and the rule in why. */
+int ctl_profile_check(const json_t *profile, char *why, size_t len);
+
+/* What no NetworkPolicy or proxy here enforces of a ConfigMap profile
+ * (read/write paths), as one line; NULL when everything is enforced. New
  * malloc'd string. */
 char *ctl_profile_warning(const json_t *profile);
 

@@ -1,14 +1,26 @@
-/* The egress NetworkPolicy that enforces a permission profile, which
- * ToolHive itself does not do in Kubernetes. It selects only the MCP server
- * pods (the StatefulSet's selector labels), never the proxy, which needs the
- * apiserver. Profile "none": all egress denied except DNS. A ConfigMap
- * profile (ToolHive's JSON format, network.outbound.{insecure_allow_all,
- * allow_port, allow_transport, allow_host}): DNS plus the listed ports to any
- * destination; what a NetworkPolicy cannot express (host names, file paths)
- * is reported by ctl_profile_warning(). Pure functions. */
+/* The NetworkPolicy "<name>" of every MCPServer (DESIGN.md section 4), which
+ * ToolHive itself does not write. It selects only the MCP server pods (the
+ * StatefulSet's selector labels), never the proxy, which needs the apiserver
+ * and its clients.
+ * Ingress: only from this MCPServer's proxy pods, on targetPort (sse,
+ * streamable-http); none at all for stdio, whose proxy attaches through the
+ * apiserver, not the pod network. So the proxy, its tool filter and its
+ * authentication cannot be walked around.
+ * Egress by permission profile: builtin "network" (or none set) and a
+ * ConfigMap profile with insecure_allow_all: unrestricted; builtin "none":
+ * DNS only. A ConfigMap profile (ToolHive's JSON format,
+ * network.outbound.{allow_host, allow_port, allow_transport}): DNS and the
+ * proxy's egress port (ctl_egress_port), where mcp-proxy allows exactly the
+ * allow_host names on the allow_port ports; only when allow_host is empty do
+ * the allow_port ports go straight to any destination, as a NetworkPolicy
+ * alone can say. What no policy here enforces (file paths) is reported by
+ * ctl_profile_warning(). Pure functions. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -75,23 +87,56 @@ fail:
     return NULL;
 }
 
+static bool is_configmap(const mcp_server_t *s)
+{
+    return s->profile.type && strcmp(s->profile.type, "configmap") == 0 && s->profile.name &&
+           s->profile.key;
+}
+
+static bool is_none(const mcp_server_t *s)
+{
+    return s->profile.type && strcmp(s->profile.type, "builtin") == 0 && s->profile.name &&
+           strcmp(s->profile.name, "none") == 0;
+}
+
+int ctl_egress_port(const mcp_server_t *s)
+{
+    if (!is_configmap(s))
+        return 0;
+    return s->port == CTL_EGRESS_PORT ? CTL_EGRESS_PORT + 1 : CTL_EGRESS_PORT;
+}
+
+/* {to: this MCPServer's proxy pods, ports: [its egress port]}. */
+static json_t *proxy_rule(const mcp_server_t *s)
+{
+    return json_pack("{s:[{s:{s:o}}], s:[{s:s, s:i}]}", "to", "podSelector", "matchLabels",
+                     ctl_selector_labels(s->name), "ports", "protocol", "TCP", "port",
+                     ctl_egress_port(s));
+}
+
+static bool has_hosts(const json_t *out)
+{
+    return json_array_size(json_object_get(out, "allow_host")) > 0;
+}
+
+/* The egress rules, or NULL (*oom unset) when egress is not restricted. */
 static json_t *egress_rules(const mcp_server_t *s, const json_t *profile, int *oom)
 {
     const json_t *out = outbound(profile);
-    json_t *rules = json_array(), *extra = NULL;
+    json_t *rules, *extra = NULL;
 
-    if (!rules)
+    if (!is_none(s) && !is_configmap(s))
+        return NULL;
+    if (is_configmap(s) && json_is_true(json_object_get(out, "insecure_allow_all")))
+        return NULL;
+    if (!(rules = json_array()) || json_array_append_new(rules, dns_rule()) != 0)
         goto fail;
-    if (strcmp(s->profile.type, "configmap") == 0 &&
-        json_is_true(json_object_get(out, "insecure_allow_all"))) {
-        if (json_array_append_new(rules, json_object()) != 0)
+    if (is_configmap(s)) {
+        if (json_array_append_new(rules, proxy_rule(s)) != 0)
             goto fail;
-        return rules;
+        if (!has_hosts(out))
+            extra = port_rule(out, oom);
     }
-    if (json_array_append_new(rules, dns_rule()) != 0)
-        goto fail;
-    if (strcmp(s->profile.type, "configmap") == 0)
-        extra = port_rule(out, oom);
     if (*oom || (extra && json_array_append_new(rules, extra) != 0))
         goto fail;
     return rules;
@@ -101,31 +146,39 @@ fail:
     return NULL;
 }
 
-static bool wants_policy(const mcp_server_t *s)
+/* [{from: this MCPServer's proxy pods, ports: [targetPort]}] for the HTTP
+ * transports; NULL for stdio (no rule: nothing may connect). */
+static json_t *ingress_rules(const mcp_server_t *s)
 {
-    const char *t = s->profile.type, *n = s->profile.name;
-
-    if (!t || !n)
-        return false;
-    return (strcmp(t, "builtin") == 0 && strcmp(n, "none") == 0) ||
-           (strcmp(t, "configmap") == 0 && s->profile.key);
+    if (!ctl_http_transport(s))
+        return NULL;
+    return json_pack("[{s:[{s:{s:o}}], s:[{s:s, s:I}]}]", "from", "podSelector", "matchLabels",
+                     ctl_selector_labels(s->name), "ports", "protocol", "TCP", "port",
+                     (json_int_t)s->target_port);
 }
 
 json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oom)
 {
-    char name[CTL_NAME_BUF];
-    json_t *o;
+    json_t *in = ingress_rules(s), *eg, *o;
 
     *oom = 0;
-    if (!wants_policy(s))
+    eg = egress_rules(s, profile, oom);
+    if (*oom || (ctl_http_transport(s) && !in)) {
+        json_decref(in);
+        json_decref(eg);
+        *oom = 1;
         return NULL;
-    ctl_child_name(name, sizeof(name), CTL_NETPOL_FMT, s->name);
-    o = ctl_with(
-        ctl_typed_object("networking.k8s.io/v1", "NetworkPolicy", ctl_object_meta(s, name, NULL)),
-        "spec",
-        json_pack("{s:{s:o}, s:[s], s:o}", "podSelector", "matchLabels",
-                  ctl_server_selector_labels(s->name), "policyTypes", "Egress", "egress",
-                  egress_rules(s, profile, oom)));
+    }
+    /* o*: a NULL rule list leaves its key out (stdio's ingress, unrestricted
+     * egress); both steal their references even on failure */
+    o = ctl_with(ctl_typed_object("networking.k8s.io/v1", "NetworkPolicy",
+                                  ctl_object_meta(s, s->name, NULL)),
+                 "spec",
+                 json_pack("{s:{s:o}, s:o, s:o*, s:o*}", "podSelector", "matchLabels",
+                           ctl_server_selector_labels(s->name), "policyTypes",
+                           eg ? json_pack("[s, s]", "Ingress", "Egress")
+                              : json_pack("[s]", "Ingress"),
+                           "ingress", in, "egress", eg));
     if (!o)
         *oom = 1;
     return o;
@@ -153,17 +206,111 @@ static void list_into(char *w, size_t len, const char *label, const json_t *a)
 char *ctl_profile_warning(const json_t *profile)
 {
     char w[WARN_MAX] = "";
-    const json_t *out = outbound(profile);
 
     if (!json_is_object(profile))
         return NULL;
-    if (!json_is_true(json_object_get(out, "insecure_allow_all")))
-        list_into(w, sizeof(w),
-                  "egress to host names is not enforced (NetworkPolicy has no host"
-                  " names); only ports are: allow_host",
-                  json_object_get(out, "allow_host"));
     list_into(w, sizeof(w), "file access is not enforced: read", json_object_get(profile, "read"));
     list_into(w, sizeof(w), "file access is not enforced: write",
               json_object_get(profile, "write"));
     return w[0] ? strdup(w) : NULL;
+}
+
+/* A DNS name (RFC 1123 labels of letters, digits and '-', not at either end
+ * of a label; at most 253 characters; one trailing dot allowed). */
+static bool dns_name(const char *h)
+{
+    size_t n = strlen(h), label = 0;
+
+    if (n > 0 && h[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? h[i] : '.';
+        if (c == '.') {
+            if (label == 0 || h[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool ip_literal(const char *h)
+{
+    unsigned char a[16];
+    char v6[64];
+    size_t n = strlen(h);
+
+    if (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1)
+        return true;
+    if (n < 3 || n - 2 >= sizeof(v6) || h[0] != '[' || h[n - 1] != ']')
+        return false;
+    memcpy(v6, h + 1, n - 2);
+    v6[n - 2] = '\0';
+    return inet_pton(AF_INET6, v6, a) == 1;
+}
+
+static bool host_entry(const char *h)
+{
+    if (strncmp(h, "*.", 2) == 0)
+        return dns_name(h + 2);
+    if (h[0] == '.')
+        return dns_name(h + 1);
+    return ip_literal(h) || dns_name(h);
+}
+
+#define FIELD "network.outbound."
+
+static int check_list(const json_t *out, const char *key, char *why, size_t len)
+{
+    const json_t *a = json_object_get(out, key);
+    size_t i;
+    json_t *v;
+
+    if (a && !json_is_array(a))
+        return snprintf(why, len, FIELD "%s: must be a list", key), -1;
+    json_array_foreach(a, i, v)
+    {
+        const char *sv = json_string_value(v);
+        json_int_t n = json_integer_value(v);
+        if (strcmp(key, "allow_host") == 0 && !(sv && host_entry(sv)))
+            return snprintf(why, len,
+                            FIELD "allow_host[%zu]: must be a host name, \"*.<domain>\","
+                                  " \".<domain>\" or an IP address (no scheme, port or path)",
+                            i),
+                   -1;
+        if (strcmp(key, "allow_port") == 0 && !(json_is_integer(v) && n >= 1 && n <= 65535))
+            return snprintf(why, len, FIELD "allow_port[%zu]: must be an integer from 1 to 65535",
+                            i),
+                   -1;
+        if (strcmp(key, "allow_transport") == 0 &&
+            !(sv && (strcasecmp(sv, "tcp") == 0 || strcasecmp(sv, "udp") == 0)))
+            return snprintf(why, len, FIELD "allow_transport[%zu]: must be \"tcp\" or \"udp\"", i),
+                   -1;
+    }
+    return 0;
+}
+
+int ctl_profile_check(const json_t *profile, char *why, size_t len)
+{
+    static const char *const lists[] = {"allow_host", "allow_port", "allow_transport"};
+    const json_t *net = json_object_get(profile, "network"), *out = outbound(profile), *all;
+
+    if (net && !json_is_object(net))
+        return snprintf(why, len, "network: must be an object"), -1;
+    if (out && !json_is_object(out))
+        return snprintf(why, len, "network.outbound: must be an object"), -1;
+    all = json_object_get(out, "insecure_allow_all");
+    if (all && !json_is_boolean(all))
+        return snprintf(why, len, FIELD "insecure_allow_all: must be true or false"), -1;
+    for (size_t i = 0; i < MCP_ARRAY_LEN(lists); i++)
+        if (check_list(out, lists[i], why, len) != 0)
+            return -1;
+    return 0;
 }

@@ -76,11 +76,11 @@ static json_t *load_profile(ctl_rec_t *r)
         ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s",
                      name, key, NULL);
     } else {
-        char why[128] = "not a JSON object";
+        char why[192] = "not a JSON object";
         p = mcp_json_load_bounded(
             text, json_string_length(json_object_get(json_object_get(resp.body, "data"), key)),
             &mcp_kube_limits, why, sizeof(why));
-        if (!json_is_object(p)) {
+        if (!json_is_object(p) || ctl_profile_check(p, why, sizeof(why)) != 0) {
             json_decref(p);
             p = NULL;
             ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" key \"%s\": %s",
@@ -213,7 +213,7 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
         workload(r, &in, msg, sizeof(msg));
     /* Changes to existing children are worth an Event; the first creation
      * is told by the status alone, which keeps the first reconcile within
-     * the budget of 8 writes (7 children + status). */
+     * the budget of 9 writes (8 children + status). */
     if (r->written.len && json_object_get(r->obj, "status"))
         event(r, "Normal", "Applied", r->written.data);
     if (r->np_written) {

@@ -61,13 +61,35 @@ static int add_resources(json_t *c, const mcp_server_t *s)
                : 0;
 }
 
-/* spec.env (values) then the secrets (references), each replacing an entry
- * of the same name from the template. */
+/* With a ConfigMap profile the MCP server reaches the network through its
+ * proxy's forward proxy, by the variables HTTP clients read (both cases:
+ * curl reads only http_proxy in lower case, Go and Python both), set over
+ * the user's own: its NetworkPolicy lets nothing else out, so a program
+ * that ignores them fails closed. NO_PROXY names loopback only, so even an
+ * in-cluster name goes through the proxy and its allow_host. */
+static int add_proxy_env(json_t *env, const mcp_server_t *s)
+{
+    static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                                        "https_proxy"};
+    char url[CTL_NAME_BUF * 2 + 64];
+    int rc = 0;
+
+    snprintf(url, sizeof(url), "http://" CTL_PROXY_SVC_FMT ".%s.svc:%d", s->name, s->namespace,
+             ctl_egress_port(s));
+    for (size_t i = 0; !rc && i < MCP_ARRAY_LEN(names); i++)
+        rc = ctl_json_upsert_named(env, ctl_env_var(names[i], url));
+    rc = rc || ctl_json_upsert_named(env, ctl_env_var("NO_PROXY", "localhost,127.0.0.1,::1"));
+    rc = rc || ctl_json_upsert_named(env, ctl_env_var("no_proxy", "localhost,127.0.0.1,::1"));
+    return rc;
+}
+
+/* spec.env (values), the secrets (references), then the egress proxy's
+ * variables, each replacing an entry of the same name from before. */
 static int add_env(json_t *c, const mcp_server_t *s)
 {
     json_t *env;
 
-    if (s->n_env == 0 && s->n_secrets == 0)
+    if (s->n_env == 0 && s->n_secrets == 0 && !ctl_egress_port(s))
         return 0;
     env = ctl_json_child(c, "env", true);
     if (!env)
@@ -86,7 +108,7 @@ static int add_env(json_t *c, const mcp_server_t *s)
         if (ctl_json_upsert_named(env, e) != 0)
             return -1;
     }
-    return 0;
+    return ctl_egress_port(s) ? add_proxy_env(env, s) : 0;
 }
 
 static int add_volumes(json_t *spec, json_t *c, const mcp_server_t *s)

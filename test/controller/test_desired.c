@@ -165,8 +165,25 @@ static void check_invariants(const mcp_server_t *s, const json_t *objects)
     assert_true(selects(sts_sel, pod_labels));
     snprintf(hl, sizeof(hl), "mcp-%s-headless", s->name);
     assert_true(json_equal(mcp_json_get(find(objects, "Service", hl), "spec.selector"), sts_sel));
-    if (np)
-        assert_true(json_equal(mcp_json_get(np, "spec.podSelector.matchLabels"), sts_sel));
+    /* every MCPServer has its NetworkPolicy: ingress only from its proxy
+     * pods (HTTP transports, on targetPort), none for stdio */
+    assert_non_null(np);
+    assert_string_equal(mcp_json_str(np, "metadata.name"), s->name);
+    assert_true(json_equal(mcp_json_get(np, "spec.podSelector.matchLabels"), sts_sel));
+    assert_string_equal(json_string_value(json_array_get(mcp_json_get(np, "spec.policyTypes"), 0)),
+                        "Ingress");
+    if (ctl_http_transport(s)) {
+        const json_t *rule = json_array_get(mcp_json_get(np, "spec.ingress"), 0);
+        const json_t *from = json_array_get(json_object_get(rule, "from"), 0);
+        assert_int_equal(json_array_size(mcp_json_get(np, "spec.ingress")), 1);
+        assert_true(json_equal(mcp_json_get(from, "podSelector.matchLabels"),
+                               mcp_json_get(dep, "spec.selector.matchLabels")));
+        assert_int_equal(json_integer_value(mcp_json_get(
+                             json_array_get(json_object_get(rule, "ports"), 0), "port")),
+                         s->target_port);
+    } else {
+        assert_null(mcp_json_get(np, "spec.ingress"));
+    }
     assert_false(selects(mcp_json_get(dep, "spec.selector.matchLabels"), pod_labels));
     assert_false(selects(sts_sel, mcp_json_get(dep, "spec.template.metadata.labels")));
     assert_true(selects(mcp_json_get(dep, "spec.selector.matchLabels"),
@@ -222,6 +239,27 @@ static void test_golden(void **state)
     }
     assert_true(n >= 16);
     tu_free_list(cases);
+}
+
+/* ctl_profile_check over test/fixtures/controller/profile-check.json: each
+ * case's profile and the message it must give (null: accepted). */
+static void test_profile_check(void **state)
+{
+    json_t *cases = tu_load_json("test/fixtures/controller/profile-check.json"), *c;
+    size_t i;
+
+    (void)state;
+    assert_true(json_array_size(cases) >= 10);
+    json_array_foreach(cases, i, c)
+    {
+        char why[256] = "";
+        const char *want = json_string_value(json_object_get(c, "error"));
+        int rc = ctl_profile_check(json_object_get(c, "profile"), why, sizeof(why));
+        if (want ? rc == 0 || strcmp(why, want) != 0 : rc != 0)
+            fail_msg("%s: got %d \"%s\", want \"%s\"", mcp_json_str(c, "case"), rc, why,
+                     want ? want : "(accepted)");
+    }
+    json_decref(cases);
 }
 
 /* The same input gives the same bytes (the skip-unchanged logic hashes it). */
@@ -411,6 +449,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_profile_check),
         cmocka_unit_test(test_proxy_image_option),
         cmocka_unit_test(test_service_url),
         cmocka_unit_test(test_proxy_args),

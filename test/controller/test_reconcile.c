@@ -107,13 +107,13 @@ static void test_first_then_noop(void **state)
 
     put_server(e, "fetch", fetch_spec, 1);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
-    /* 7 applies + 1 status, no Event on creation: the budget of 8; no reads
+    /* 8 applies + 1 status, no Event on creation: the budget of 9; no reads
      * (the cache knows no child: each is created by a create-only apply) */
-    assert_int_equal(e->api.applies, 7);
+    assert_int_equal(e->api.applies, 8);
     assert_int_equal(e->api.gets, 0);
     assert_int_equal(e->api.status_writes, 1);
     assert_int_equal(e->api.events, 0);
-    assert_true(fake_writes(&e->api) <= 8);
+    assert_true(fake_writes(&e->api) <= 9);
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
     assert_string_equal(mcp_json_str(srv, "status.url"),
@@ -595,7 +595,7 @@ static void test_ours_unlabelled(void **state)
     json_object_set_new(e->api.objs, SVC_PATH "mcp-fetch-proxy", svc);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
     assert_int_equal(e->api.gets, 1);
-    assert_int_equal(e->api.applies, 7);
+    assert_int_equal(e->api.applies, 8);
     assert_string_equal(json_string_value(json_object_get(
                             mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.labels"),
                             "app.kubernetes.io/managed-by")),
@@ -643,13 +643,17 @@ static void test_workloads_last(void **state)
     assert_null(strstr(e->api.log, "deployments"));
     assert_non_null(strstr(e->api.log, "serviceaccounts"));
     assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
-    assert_non_null(get(e, NP_PATH "iso-egress"));
+    assert_non_null(get(e, NP_PATH "iso"));
     assert_non_null(get(e, DEP_PATH "iso"));
 }
 
-static void test_networkpolicy_pruned(void **state)
+/* The profile decides the egress rules of the one NetworkPolicy, which
+ * stays: switching "none" to "network" drops the Egress type, not the
+ * ingress rule that keeps everyone but the proxy out. */
+static void test_networkpolicy_follows_profile(void **state)
 {
     env_t *e = *state;
+    const json_t *np;
 
     put_server(e, "iso",
                "{\"image\":\"docker.io/mcp/time\",\"permissionProfile\":{\"type\":\"builtin\","
@@ -657,15 +661,53 @@ static void test_networkpolicy_pruned(void **state)
                1);
     assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
     assert_int_equal(e->api.applies, 8);
-    assert_non_null(get(e, NP_PATH "iso-egress"));
+    np = get(e, NP_PATH "iso");
+    assert_int_equal(json_array_size(mcp_json_get(np, "spec.policyTypes")), 2);
+    assert_int_equal(json_array_size(mcp_json_get(np, "spec.egress")), 1); /* DNS */
     echo_watch(e);
     put_server(e, "iso",
                "{\"image\":\"docker.io/mcp/time\",\"permissionProfile\":{\"type\":\"builtin\","
                "\"name\":\"network\"}}",
                2);
     assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
-    assert_int_equal(e->api.deletes, 1);
-    assert_null(get(e, NP_PATH "iso-egress"));
+    assert_int_equal(e->api.deletes, 0);
+    np = get(e, NP_PATH "iso");
+    assert_int_equal(json_array_size(mcp_json_get(np, "spec.policyTypes")), 1);
+    assert_null(mcp_json_get(np, "spec.egress"));
+}
+
+/* The previous version's egress-only policy "<name>-egress" is ours: it goes
+ * once "<name>" replaces it; one of that name we do not own stays. */
+static void test_old_networkpolicy_pruned(void **state)
+{
+    env_t *e = *state;
+    json_t *old;
+
+    put_server(e, "iso", fetch_spec, 1);
+    for (int owned = 1; owned >= 0; owned--) {
+        old = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}}", "apiVersion",
+                        "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name",
+                        "iso-egress", "namespace", NS, "labels", "app.kubernetes.io/managed-by",
+                        CTL_MANAGED_BY, "toolhive-name", "iso");
+        if (owned)
+            json_object_set_new(
+                json_object_get(old, "metadata"), "ownerReferences",
+                json_pack("[{s:s, s:s, s:s, s:O, s:b}]", "apiVersion", MCP_API_VERSION, "kind",
+                          MCP_KIND, "name", "iso", "uid",
+                          mcp_json_get(get(e, SRV_PATH "iso"), "metadata.uid"), "controller", 1));
+        fake_stamp(&e->api, old, NULL);
+        json_object_set(e->api.objs, NP_PATH "iso-egress", old);
+        ctl_on_child_event(&e->ctrl, "ADDED", old, 1);
+        json_decref(old);
+        fake_reset_counts(&e->api);
+        assert_int_equal(reconcile(e, "iso"), CTL_RES_OK);
+        assert_int_equal(e->api.deletes, owned);
+        if (owned)
+            assert_null(get(e, NP_PATH "iso-egress"));
+        else
+            assert_non_null(get(e, NP_PATH "iso-egress"));
+        assert_non_null(get(e, NP_PATH "iso"));
+    }
 }
 
 /* ---- upgrade from the previous version (ToolHive proxy runner) ------------ */
@@ -775,6 +817,7 @@ static void test_upgrade(void **state)
     for (size_t i = 0; cases[i]; i++, n++) {
         char dir[512], path[600], name[64];
         const json_t *dep;
+        size_t n_vols;
 
         snprintf(dir, sizeof(dir), "%s/%s", UPGRADE_DIR, cases[i]);
         load_previous(e, dir, name);
@@ -799,7 +842,9 @@ static void test_upgrade(void **state)
                                                         0),
                                          "name"),
                             "proxy");
-        assert_null(mcp_json_get(dep, "spec.template.spec.volumes"));
+        /* none of the runner's volumes; the profile's for the egress proxy */
+        n_vols = json_array_size(mcp_json_get(dep, "spec.template.spec.volumes"));
+        assert_int_equal(n_vols, strcmp(cases[i], "seed-configmap-profile") == 0 ? 1 : 0);
         assert_exactly_desired(e, name);
         /* converted once: the watches echo the writes, and nothing more happens */
         echo_watch(e);
@@ -848,16 +893,31 @@ static void test_configmap_profile(void **state)
                    "\"allow_port\":[443]}}}");
     json_object_set_new(e->api.objs, "/api/v1/namespaces/default/configmaps/prof", cm);
     assert_int_equal(reconcile(e, "cm"), CTL_RES_OK);
-    np = get(e, NP_PATH "cm-egress");
+    np = get(e, NP_PATH "cm");
     assert_non_null(np);
+    /* allow_host: DNS and the proxy's egress port only, no direct 443 */
+    assert_int_equal(json_array_size(mcp_json_get(np, "spec.egress")), 2);
     assert_int_equal(
         json_integer_value(json_object_get(
             json_array_get(
                 json_object_get(json_array_get(mcp_json_get(np, "spec.egress"), 1), "ports"), 0),
             "port")),
-        443);
-    assert_int_equal(e->api.events, 2); /* Applied + ProfileNotEnforced */
-    assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Pending");
+        CTL_EGRESS_PORT);
+    assert_int_equal(e->api.events, 1); /* Applied; nothing left unenforced */
+    /* a profile that does not follow the format fails and keeps the policy */
+    echo_watch(e);
+    json_object_set_new(json_object_get(cm, "data"), "p.json",
+                        json_string("{\"network\":{\"outbound\":{\"allow_host\":"
+                                    "[\"https://example.com/\"]}}}"));
+    fake_reset_counts(&e->api);
+    assert_int_equal(reconcile(e, "cm"), CTL_RES_ERROR);
+    assert_int_equal(e->api.applies + e->api.deletes, 0);
+    assert_non_null(get(e, NP_PATH "cm"));
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.message"),
+                        "permission profile ConfigMap \"prof\" key \"p.json\": "
+                        "network.outbound.allow_host[0]: must be a host name, \"*.<domain>\", "
+                        "\".<domain>\" or an IP address (no scheme, port or path)");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Failed");
 }
 
 static void test_transient_error_retried(void **state)
@@ -954,7 +1014,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_in_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workloads_last, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_networkpolicy_pruned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_networkpolicy_follows_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_networkpolicy_pruned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_configmap_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_error_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_next_requeues, setup, teardown),
