@@ -189,8 +189,8 @@ static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
     if (c && ctl_egress_port(s) &&
         (json_array_append_new(json_object_get(c, "ports"),
                                json_pack("{s:s, s:i, s:s}", "name", CTL_EGRESS_PORT_NAME,
-                                         "containerPort", ctl_egress_port(s), "protocol",
-                                         "TCP")) != 0 ||
+                                         "containerPort", ctl_egress_port(s), "protocol", "TCP")) !=
+             0 ||
          json_object_set_new(c, "volumeMounts",
                              json_pack("[{s:s, s:s, s:b}]", "name", PROFILE_VOLUME, "mountPath",
                                        PROFILE_DIR, "readOnly", 1)) != 0))
@@ -208,8 +208,7 @@ static json_t *proxy_volumes(const mcp_server_t *s)
     if (!ctl_egress_port(s))
         return NULL;
     return json_pack("[{s:s, s:{s:s, s:[{s:s, s:s}]}}]", "name", PROFILE_VOLUME, "configMap",
-                     "name", s->profile.name, "items", "key", s->profile.key, "path",
-                     PROFILE_FILE);
+                     "name", s->profile.name, "items", "key", s->profile.key, "path", PROFILE_FILE);
 }
 
 static json_t *proxy_pod_labels(const char *name)

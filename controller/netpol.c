@@ -171,14 +171,14 @@ json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oo
     }
     /* o*: a NULL rule list leaves its key out (stdio's ingress, unrestricted
      * egress); both steal their references even on failure */
-    o = ctl_with(ctl_typed_object("networking.k8s.io/v1", "NetworkPolicy",
-                                  ctl_object_meta(s, s->name, NULL)),
-                 "spec",
-                 json_pack("{s:{s:o}, s:o, s:o*, s:o*}", "podSelector", "matchLabels",
-                           ctl_server_selector_labels(s->name), "policyTypes",
-                           eg ? json_pack("[s, s]", "Ingress", "Egress")
-                              : json_pack("[s]", "Ingress"),
-                           "ingress", in, "egress", eg));
+    o = ctl_with(
+        ctl_typed_object("networking.k8s.io/v1", "NetworkPolicy",
+                         ctl_object_meta(s, s->name, NULL)),
+        "spec",
+        json_pack("{s:{s:o}, s:o, s:o*, s:o*}", "podSelector", "matchLabels",
+                  ctl_server_selector_labels(s->name), "policyTypes",
+                  eg ? json_pack("[s, s]", "Ingress", "Egress") : json_pack("[s]", "Ingress"),
+                  "ingress", in, "egress", eg));
     if (!o)
         *oom = 1;
     return o;

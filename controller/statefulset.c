@@ -69,8 +69,7 @@ static int add_resources(json_t *c, const mcp_server_t *s)
  * in-cluster name goes through the proxy and its allow_host. */
 static int add_proxy_env(json_t *env, const mcp_server_t *s)
 {
-    static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-                                        "https_proxy"};
+    static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"};
     char url[CTL_NAME_BUF * 2 + 64];
     int rc = 0;
 

@@ -690,11 +690,11 @@ static void test_old_networkpolicy_pruned(void **state)
                         "iso-egress", "namespace", NS, "labels", "app.kubernetes.io/managed-by",
                         CTL_MANAGED_BY, "toolhive-name", "iso");
         if (owned)
-            json_object_set_new(
-                json_object_get(old, "metadata"), "ownerReferences",
-                json_pack("[{s:s, s:s, s:s, s:O, s:b}]", "apiVersion", MCP_API_VERSION, "kind",
-                          MCP_KIND, "name", "iso", "uid",
-                          mcp_json_get(get(e, SRV_PATH "iso"), "metadata.uid"), "controller", 1));
+            json_object_set_new(json_object_get(old, "metadata"), "ownerReferences",
+                                json_pack("[{s:s, s:s, s:s, s:O, s:b}]", "apiVersion",
+                                          MCP_API_VERSION, "kind", MCP_KIND, "name", "iso", "uid",
+                                          mcp_json_get(get(e, SRV_PATH "iso"), "metadata.uid"),
+                                          "controller", 1));
         fake_stamp(&e->api, old, NULL);
         json_object_set(e->api.objs, NP_PATH "iso-egress", old);
         ctl_on_child_event(&e->ctrl, "ADDED", old, 1);
