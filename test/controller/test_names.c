@@ -55,7 +55,7 @@ static const struct derived {
     {"label controller-revision-hash", "%s-" HASH, LABEL_VALUE},
     {"Service (headless)", "mcp-%s-headless", DNS1035_LABEL},
     {"Service (proxy)", "mcp-%s-proxy", DNS1035_LABEL},
-    {"NetworkPolicy", "%s-egress", DNS1123_SUBDOMAIN},
+    {"NetworkPolicy", "%s", DNS1123_SUBDOMAIN},
     {"Deployment", "%s", DNS1123_SUBDOMAIN},
     {"ReplicaSet", "%s-" HASH, DNS1123_SUBDOMAIN},
     {"Deployment pod", "%s-" HASH "-" POD5, DNS1123_SUBDOMAIN},
