@@ -22,6 +22,9 @@ void px_config_defaults(px_config_t *cfg)
     cfg->drain_seconds = PX_DEF_DRAIN;
     cfg->probe_timeout = PX_DEF_PROBE_TIMEOUT;
     cfg->attach_stale = PX_DEF_ATTACH_STALE;
+    cfg->egress_max_conns = PX_DEF_EGRESS_MAX_CONNS;
+    cfg->egress_idle_timeout = PX_DEF_EGRESS_IDLE;
+    cfg->egress_connect_timeout = PX_DEF_EGRESS_CONNECT;
 }
 
 void px_config_dispose(px_config_t *cfg)

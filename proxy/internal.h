@@ -20,6 +20,10 @@
  *               transport (httpup.c); the pod watch (podwatch.c), libcurl
  *               opened on first use (curl_dl.c). It hands lines to whoever
  *               made it through px_upstream_sink_t, never to the bridge
+ *   egress/     the forward proxy for the MCP server's own traffic
+ *               (--egress-port): listener and profile reload (egress.c),
+ *               connections (conn.c), requests and rules (request.c,
+ *               rules.c, pure); the front tells it the pod's IPs
  *   jsonrpc.c, config.c, budget.c: this header's functions */
 #ifndef PX_INTERNAL_H
 #define PX_INTERNAL_H
@@ -72,6 +76,10 @@
 #define PX_STREAM_QUEUE_MAX       ((size_t)16 << 20) /* bytes queued on one client stream */
 #define PX_UPSTREAM_QUEUE         ((size_t)64 << 20) /* bytes queued towards the server */
 #define PX_DEF_MAX_QUEUED         ((size_t)64 << 20) /* all queued bytes (--max-queued-bytes) */
+#define PX_DEF_EGRESS_MAX_CONNS   256                /* --egress-max-connections */
+#define PX_DEF_EGRESS_IDLE        300.0 /* --egress-idle-timeout: a tunnel silent both ways */
+#define PX_DEF_EGRESS_CONNECT     10.0  /* --egress-connect-timeout: to resolve, then to connect */
+#define PX_IP_TEXT                64    /* an IP address as text, with room to spare */
 
 typedef enum px_transport {
     PX_T_STDIO = 0,
@@ -106,6 +114,11 @@ typedef struct px_config {
     size_t n_origins;
     char **hosts; /* --allow-host, MCP_PROXY_ALLOWED_HOSTS (hostcheck.c; owned) */
     size_t n_hosts;
+    int egress_port;               /* --egress-port: the forward proxy's listener (0: none) */
+    const char *egress_profile;    /* --egress-profile: ToolHive's permission profile (JSON) */
+    int egress_max_conns;          /* --egress-max-connections */
+    double egress_idle_timeout;    /* --egress-idle-timeout, seconds */
+    double egress_connect_timeout; /* --egress-connect-timeout, seconds */
 } px_config_t;
 
 void px_config_defaults(px_config_t *cfg);

@@ -78,6 +78,24 @@ static const char usage_text[] =
     "                               (default 10)\n"
     "      --attach-stale=SEC       replace an attach stream silent this long (pinged at a\n"
     "                               third of it; default 30)\n"
+    "      --egress-port=N          also serve a forward proxy for the MCP server's own\n"
+    "                               traffic on N (same --bind; default 0: off): CONNECT\n"
+    "                               host:port and absolute-form http:// requests, only from\n"
+    "                               the MCP server (its pod's IPs; loopback with --exec),\n"
+    "                               only to the hosts and ports of --egress-profile; names\n"
+    "                               resolved by the proxy, private, loopback and link-local\n"
+    "                               addresses refused unless an exact entry names them\n"
+    "      --egress-profile=FILE    ToolHive's permission profile (JSON; network.outbound:\n"
+    "                               allow_host \"api.example.com\", \".example.com\" (it and\n"
+    "                               every name under it), \"*.example.com\" (names under\n"
+    "                               it), allow_port (none: 443 and 80), insecure_allow_all);\n"
+    "                               read again within a second of a change, a bad file keeps\n"
+    "                               the rules in force\n"
+    "      --egress-max-connections=N  most egress connections at once; more get 503\n"
+    "                               (default 256)\n"
+    "      --egress-idle-timeout=SEC  close a tunnel silent both ways this long (default 300)\n"
+    "      --egress-connect-timeout=SEC  to resolve a name, and then to connect (default 10;\n"
+    "                               504 when it runs out)\n"
     "      --log-level=LEVEL        debug, info, warn or error (default info)\n"
     "      --help                   show this help and exit\n"
     "      --version                show the version and exit\n";
@@ -112,6 +130,11 @@ enum {
     OPT_DRAIN,
     OPT_PROBE,
     OPT_STALE,
+    OPT_EGRESS_PORT,
+    OPT_EGRESS_PROFILE,
+    OPT_EGRESS_MAX_CONN,
+    OPT_EGRESS_IDLE,
+    OPT_EGRESS_CONNECT,
     OPT_LOG,
     OPT_HELP,
     OPT_VERSION,
@@ -147,6 +170,11 @@ static const struct option options[] = {
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
     {"probe-timeout", required_argument, NULL, OPT_PROBE},
     {"attach-stale", required_argument, NULL, OPT_STALE},
+    {"egress-port", required_argument, NULL, OPT_EGRESS_PORT},
+    {"egress-profile", required_argument, NULL, OPT_EGRESS_PROFILE},
+    {"egress-max-connections", required_argument, NULL, OPT_EGRESS_MAX_CONN},
+    {"egress-idle-timeout", required_argument, NULL, OPT_EGRESS_IDLE},
+    {"egress-connect-timeout", required_argument, NULL, OPT_EGRESS_CONNECT},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -320,6 +348,21 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     case OPT_STALE:
         bad = parse_seconds(arg, &cfg->attach_stale);
         break;
+    case OPT_EGRESS_PORT:
+        bad = mcp_opt_int(arg, 0, 65535, &cfg->egress_port);
+        break;
+    case OPT_EGRESS_PROFILE:
+        cfg->egress_profile = arg;
+        break;
+    case OPT_EGRESS_MAX_CONN:
+        bad = mcp_opt_int(arg, 1, 1000000, &cfg->egress_max_conns);
+        break;
+    case OPT_EGRESS_IDLE:
+        bad = parse_seconds(arg, &cfg->egress_idle_timeout);
+        break;
+    case OPT_EGRESS_CONNECT:
+        bad = parse_seconds(arg, &cfg->egress_connect_timeout);
+        break;
     case OPT_LOG:
         bad = mcp_log_set_level_name(arg) != 0;
         break;
@@ -351,6 +394,10 @@ static int check(px_config_t *cfg)
         return bad_usage("%s", "--tls-cert-file and --tls-key-file go together");
     if (cfg->max_queued / 2 < cfg->max_message)
         return bad_usage("%s", "--max-queued-bytes must be at least twice --max-message-bytes");
+    if (!cfg->egress_port != !cfg->egress_profile)
+        return bad_usage("%s", "--egress-port and --egress-profile go together");
+    if (cfg->egress_port && cfg->egress_port == cfg->port)
+        return bad_usage("%s", "--egress-port must differ from --port");
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->target_path || cfg->passthrough)

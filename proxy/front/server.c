@@ -69,6 +69,8 @@ typedef struct px_server {
     mcp_kube_t *kube; /* HTTP transports with --pod: the pod watch's client */
     px_podwatch_t watch;
     int watching;
+    px_pod_source_t egress_src;  /* where the egress proxy learns the pod's IPs */
+    px_egress_t *egress;         /* --egress-port */
     struct target_pool *pool;    /* keep-alive connections to the pod's current IP */
     struct target_pool *retired; /* to earlier IPs: freed once none of theirs is left */
     _Atomic int target_ok, stop_checker, draining;
@@ -209,38 +211,6 @@ static void *checker_main(void *arg)
 
 /* ---- listening
  * ------------------------------------------------------------------------------------ */
-
-static int open_listener(const char *addr, int port, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    char portstr[16];
-    int fd = -1, on = 1, off = 0;
-
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    if (getaddrinfo(addr ? addr : "::", portstr, &hints, &res) != 0 &&
-        (addr || getaddrinfo("0.0.0.0", portstr, &hints, &res) != 0)) {
-        snprintf(err, errlen, "cannot resolve bind address %s", addr ? addr : "::");
-        return -1;
-    }
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-            (ai->ai_family == AF_INET6 &&
-             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    if (fd < 0)
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", addr ? addr : "*", port,
-                 strerror(errno));
-    freeaddrinfo(res);
-    return fd;
-}
 
 /* Once per WARN_EVERY_MS at most: a flood must not flood the log too. */
 static int warn_due(px_server_t *s, uint64_t *last)
@@ -623,7 +593,7 @@ static int setup(px_server_t *s, char *err, size_t errlen)
         if (!s->accept_ctx.ssl_ctx)
             return -1;
     }
-    fd = open_listener(s->cfg->bind, s->cfg->port, err, errlen);
+    fd = px_open_listener(s->cfg->bind, s->cfg->port, err, errlen);
     if (fd < 0)
         return -1;
     s->listener = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -664,6 +634,11 @@ static int setup(px_server_t *s, char *err, size_t errlen)
             return -1;
         }
         s->checker_started = 1;
+    }
+    if (s->cfg->egress_port > 0) {
+        s->egress_src = (px_pod_source_t){s->upstream, s->watching ? &s->watch : NULL};
+        if (!(s->egress = px_egress_wire(s->loop, s->cfg, &s->egress_src, err, errlen)))
+            return -1;
     }
     if (s->cfg->health_port > 0) {
         mcp_health_ops_t hops = {.ready = ready_atomic, .metrics = no_metrics, .ctx = s};
@@ -758,6 +733,8 @@ static void drain(px_server_t *s)
 
 static void teardown(px_server_t *s)
 {
+    px_egress_free(s->egress); /* its connections end now: a tunnel has no request to drain */
+    s->egress = NULL;
     if (s->checker_started) {
         atomic_store(&s->stop_checker, 1);
         pthread_join(s->checker, NULL);

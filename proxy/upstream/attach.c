@@ -494,6 +494,13 @@ static int attach_tick(px_backend_t *pb, uint64_t now_ms)
     return be->cur && pod.generation != be->attached_generation; /* pod replaced or restarted */
 }
 
+static size_t attach_pod_ips(px_backend_t *pb, char (*ips)[PX_IP_TEXT], size_t max)
+{
+    attach_be_t *be = (attach_be_t *)pb;
+
+    return be->watching ? px_podwatch_ips(&be->watch, ips, max) : 0;
+}
+
 static void attach_free(px_backend_t *pb)
 {
     attach_be_t *be = (attach_be_t *)pb;
@@ -518,6 +525,7 @@ px_backend_t *px_attach_new(const px_config_t *cfg, char *err, size_t errlen)
     be->super.close = attach_close;
     be->super.tick = attach_tick;
     be->super.free = attach_free;
+    be->super.pod_ips = attach_pod_ips;
     be->cfg = cfg;
     be->kube = px_kube_open(&be->stop, &kc, err, errlen);
     if (!be->kube)

@@ -813,6 +813,13 @@ static int http_tick(px_backend_t *pb, uint64_t now_ms)
     return pod.generation != be->generation || !pod.ready || strcmp(pod.ip, be->ip) != 0;
 }
 
+static size_t http_pod_ips(px_backend_t *pb, char (*ips)[PX_IP_TEXT], size_t max)
+{
+    http_be_t *be = (http_be_t *)pb;
+
+    return be->watching ? px_podwatch_ips(&be->watch, ips, max) : 0;
+}
+
 static void http_free(px_backend_t *pb)
 {
     http_be_t *be = (http_be_t *)pb;
@@ -839,6 +846,7 @@ px_backend_t *px_http_backend_new(const px_config_t *cfg, char *err, size_t errl
     be->super.close = http_close;
     be->super.tick = http_tick;
     be->super.free = http_free;
+    be->super.pod_ips = http_pod_ips;
     be->cfg = cfg;
     if (px_curl_load(err, errlen) != 0) {
         free(be);

@@ -41,6 +41,23 @@ static int condition_ready(const json_t *obj)
     return st && strcmp(st, "True") == 0;
 }
 
+/* status.podIPs[].ip, else status.podIP. */
+static void pod_ips(const json_t *obj, px_pod_t *out)
+{
+    const json_t *list = mcp_json_get(obj, "status.podIPs"), *v;
+    size_t i;
+
+    json_array_foreach(list, i, v)
+    {
+        const char *ip = mcp_json_str(v, "ip");
+
+        if (ip && *ip && out->n_ips < PX_POD_MAX_IPS)
+            snprintf(out->ips[out->n_ips++], sizeof(out->ips[0]), "%s", ip);
+    }
+    if (out->n_ips == 0 && out->ip[0])
+        snprintf(out->ips[out->n_ips++], sizeof(out->ips[0]), "%s", out->ip);
+}
+
 void px_pod_from_json(const json_t *obj, const char *container, const px_pod_t *prev, px_pod_t *out)
 {
     const json_t *st =
@@ -59,6 +76,7 @@ void px_pod_from_json(const json_t *obj, const char *container, const px_pod_t *
         }
         out->ready =
             out->ip[0] && condition_ready(obj) && !mcp_json_get(obj, "metadata.deletionTimestamp");
+        pod_ips(obj, out);
     }
     out->generation = prev->generation;
     if (strcmp(out->uid, prev->uid) != 0 || strcmp(out->container_id, prev->container_id) != 0 ||
@@ -149,6 +167,17 @@ int px_podwatch_get(px_podwatch_t *pw, px_pod_t *out)
     synced = pw->synced;
     pthread_mutex_unlock(&pw->lock);
     return synced;
+}
+
+size_t px_podwatch_ips(px_podwatch_t *pw, char (*ips)[PX_IP_TEXT], size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&pw->lock);
+    for (; n < pw->pod.n_ips && n < max; n++)
+        memcpy(ips[n], pw->pod.ips[n], PX_IP_TEXT);
+    pthread_mutex_unlock(&pw->lock);
+    return n;
 }
 
 void px_podwatch_stop(px_podwatch_t *pw)

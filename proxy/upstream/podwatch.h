@@ -8,10 +8,15 @@
 #include <stdint.h>
 
 #include "mcp/kube.h"
+#include "../internal.h"
+
+#define PX_POD_MAX_IPS 2 /* status.podIPs: one per family */
 
 /* One pod as the watch last saw it; all zero while it does not exist. */
 typedef struct px_pod {
     char uid[64], container_id[160], ip[64];
+    char ips[PX_POD_MAX_IPS][PX_IP_TEXT]; /* status.podIPs (else podIP), while the pod exists */
+    size_t n_ips;
     int running;         /* the watched container is running */
     int ready;           /* condition Ready is True, podIP is set and the pod is not being deleted:
                             what puts it into its Services' endpoints (and the headless DNS answer) */
@@ -45,6 +50,10 @@ int px_podwatch_start(px_podwatch_t *pw, mcp_kube_t *kube, const char *ns, const
 /* A copy of the pod as last seen; returns whether a list has completed
  * (before that *out is all zero and means "not known yet", not "gone"). */
 int px_podwatch_get(px_podwatch_t *pw, px_pod_t *out);
+/* The pod's IPs as last seen (status.podIPs, else status.podIP), up to max
+ * of them into ips[], while it exists (Ready or not: the server may need
+ * the egress proxy while it starts); the count, 0 while none is known. */
+size_t px_podwatch_ips(px_podwatch_t *pw, char (*ips)[PX_IP_TEXT], size_t max);
 /* Waits for the thread (set kube's stop flag first) and frees the lock. */
 void px_podwatch_stop(px_podwatch_t *pw);
 

@@ -272,6 +272,11 @@ uint64_t px_upstream_restarts(const px_upstream_t *u)
     return u->restarts;
 }
 
+size_t px_upstream_pod_ips(px_upstream_t *u, char (*ips)[PX_IP_TEXT], size_t max)
+{
+    return u->be->pod_ips ? u->be->pod_ips(u->be, ips, max) : 0;
+}
+
 px_upstream_t *px_upstream_new(h2o_loop_t *loop, px_backend_t *be, const px_upstream_sink_t *sink,
                                const px_config_t *cfg)
 {

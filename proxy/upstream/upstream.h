@@ -34,6 +34,9 @@ struct px_backend {
     /* Bytes arrived from the server (stale detection); may be NULL. */
     void (*activity)(px_backend_t *be, uint64_t now_ms);
     void (*free)(px_backend_t *be);
+    /* The MCP server pod's current IPs (px_podwatch_ips), for the egress
+     * proxy's client check; may be NULL (no pod: --exec, or no watch). */
+    size_t (*pod_ips)(px_backend_t *be, char (*ips)[PX_IP_TEXT], size_t max);
 };
 
 typedef struct px_upstream px_upstream_t;
@@ -65,6 +68,8 @@ void px_upstream_restart(void *ctx, const char *why);
 void px_upstream_tick(px_upstream_t *u, uint64_t now_ms);
 int px_upstream_connected(const px_upstream_t *u);
 uint64_t px_upstream_restarts(const px_upstream_t *u);
+/* The backend's pod_ips (0 when it has none). */
+size_t px_upstream_pod_ips(px_upstream_t *u, char (*ips)[PX_IP_TEXT], size_t max);
 
 /* sthread.c: a stream served by a thread of its own (attach.c, httpup.c).
  * Embed it first in the stream's record; destroy frees the record (its fd
