@@ -14,7 +14,8 @@ FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
               proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
-              proxy/upstream/wsch.c bench/proxy/fuzz_proxy.c
+              proxy/upstream/wsch.c proxy/egress/request.c proxy/egress/rules.c \
+              bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
 # proxy's as extra prerequisites (recipes expand TEST_BINS late, so += works).
@@ -42,6 +43,7 @@ test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clien
 	test/proxy/e2e_budget.sh $(PX_E2E_BIN)
 	test/proxy/e2e_hosts.sh $(PX_E2E_BIN)
 	test/proxy/e2e_drain.sh $(PX_E2E_BIN)
+	test/proxy/e2e_egress.sh $(PX_E2E_BIN)
 
 $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy/*/*.h)
 	@mkdir -p $(@D)
@@ -50,7 +52,7 @@ $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(PX_FUZZ_SRC) $(PX_LIBS) $(LIBS)
 
-fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing and bridge for FUZZ_SECONDS
+fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing, bridge and egress request heads for FUZZ_SECONDS
 	@mkdir -p $(PX_FUZZ_DIR)/proxy-corpus $(PX_FUZZ_DIR)/proxy-artifacts
 	@cp test/fixtures/proxy/fuzz-seeds/* $(PX_FUZZ_DIR)/proxy-corpus/ 2>/dev/null || true
 	$(PX_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \

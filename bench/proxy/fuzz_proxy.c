@@ -8,8 +8,9 @@
  * reads it (with the MCP headers built from each message), the request side
  * of --passthrough --tools (what the server gets is what the filter parsed,
  * with no call of a filtered tool left), HTTP/1.1 framing as the daemons
- * screen it, and the upstream's tagged lines with the ids of unreadable
- * answers. The first input byte picks the mode.
+ * screen it, the upstream's tagged lines with the ids of unreadable
+ * answers, and the egress proxy's request heads (CONNECT and absolute-form,
+ * with what follows them as a body). The first input byte picks the mode.
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -22,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mcp/http1.h"
 #include "mcp/log.h"
 #include "../../proxy/bridge/bridge.h"
 #include "../../proxy/upstream/wsch.h"
+#include "../../proxy/egress/request.h"
 
 #define N_CHANS 64
 
@@ -535,6 +538,62 @@ static void run_lines(const uint8_t *data, size_t size)
     json_decref(msg);
 }
 
+/* The forwarded head: one request, in origin-form, with one Host, no
+ * Proxy-* or hop-by-hop header, ending in "Connection: close". */
+static void check_forwarded(const mcp_buf_t *fwd)
+{
+    struct phr_header hs[PX_EG_MAX_HEADERS + 8];
+    size_t n = MCP_ARRAY_LEN(hs), ml, pl, host = 0, conn = 0;
+    const char *m, *path;
+    int minor,
+        head = phr_parse_request(fwd->data, fwd->len, &m, &ml, &path, &pl, &minor, hs, &n, 0);
+
+    if (head < 0 || (size_t)head != fwd->len || pl == 0 || path[0] != '/' || minor != 1 ||
+        mcp_http1_framing_error(fwd->data, fwd->len))
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        host += hs[i].name_len == 4 && strncasecmp(hs[i].name, "host", 4) == 0;
+        conn += hs[i].name_len == 10 && strncasecmp(hs[i].name, "connection", 10) == 0;
+        if ((hs[i].name_len >= 6 && strncasecmp(hs[i].name, "proxy-", 6) == 0) ||
+            (hs[i].name_len == 7 && strncasecmp(hs[i].name, "upgrade", 7) == 0) ||
+            (hs[i].name_len == 10 && strncasecmp(hs[i].name, "keep-alive", 10) == 0))
+            abort();
+    }
+    if (host != 1 || conn != 1 || n == 0 || hs[n - 1].value_len != 5 ||
+        memcmp(hs[n - 1].value, "close", 5) != 0)
+        abort();
+}
+
+/* The egress proxy's request heads (proxy/egress/request.c). Oracles: an
+ * accepted head has a canonical host (taking it again changes nothing) and
+ * a port, a forwarded one passes check_forwarded, and the bytes after the
+ * head are taken as body no more than they are. */
+static void run_egress(const uint8_t *data, size_t size)
+{
+    static px_eg_request_t req;
+    char why[200], again[PX_EG_HOST_BUF];
+    mcp_buf_t fwd;
+    int is_ip, rc;
+
+    mcp_buf_init(&fwd, PX_EG_FWD_MAX);
+    rc = px_eg_request_parse((const char *)data, size, &req, &fwd, why, sizeof(why));
+    if (rc > 0) {
+        if ((size_t)rc > size || req.head_len != (size_t)rc || req.port < 1 || req.port > 65535 ||
+            px_eg_host_canon(req.host, strlen(req.host), again, sizeof(again), &is_ip) ||
+            strcmp(again, req.host) != 0 || is_ip != req.is_ip)
+            abort();
+        if (req.kind == PX_EG_FORWARD) {
+            ssize_t t = px_eg_body_take(&req.body, (const char *)data + rc, size - (size_t)rc);
+
+            check_forwarded(&fwd);
+            if (t < -1 || t > (ssize_t)(size - (size_t)rc))
+                abort();
+        }
+    } else if (rc < -1 || (rc == -1 && !why[0]))
+        abort();
+    mcp_buf_dispose(&fwd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int once;
@@ -545,7 +604,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    switch (data[0] % 9) {
+    switch (data[0] % 10) {
     case 0:
     case 1:
         run_bridge(data + 1, size - 1);
@@ -567,6 +626,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 8:
         run_lines(data + 1, size - 1);
+        break;
+    case 9:
+        run_egress(data + 1, size - 1);
         break;
     default:
         run_sse_reader(data + 1, size - 1);

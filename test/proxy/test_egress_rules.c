@@ -124,15 +124,15 @@ static void do_profile(table_t *t, const char *line, char *json, const char *wan
 }
 
 /* "bad" when the host has no canonical form, else the match's name. */
-static const char *run_match(table_t *t, const char *host, int port, px_eg_match_t *m,
-                             int *is_ip)
+static const char *run_match(table_t *t, const char *host, int port, px_eg_match_t *m, int *is_ip)
 {
     char canon[PX_EG_HOST_BUF], why[400];
 
     if (px_eg_host_canon(host, strlen(host), canon, sizeof(canon), is_ip))
         return "bad";
     *m = px_eg_rules_match(&t->rules, canon, *is_ip, port, why, sizeof(why));
-    if (*m < PX_EG_ALLOW_EXACT && (!strstr(why, "network.outbound.allow_") || !strstr(why, " not ")))
+    if (*m < PX_EG_ALLOW_EXACT &&
+        (!strstr(why, "network.outbound.allow_") || !strstr(why, " not ")))
         return "no reason";
     return match_name(*m);
 }
@@ -270,8 +270,8 @@ static void test_table(void **state)
 /* The rules keep their entries' kinds and ports, and the reasons name the rule. */
 static void test_reasons(void **state)
 {
-    static const char json[] =
-        "{\"network\":{\"outbound\":{\"allow_host\":[\".a.example\",\"*.b.example\",\"c.example\"]}}}";
+    static const char json[] = "{\"network\":{\"outbound\":{\"allow_host\":[\".a.example\",\"*.b."
+                               "example\",\"c.example\"]}}}";
     px_eg_rules_t r;
     char err[200], why[400];
 
@@ -281,12 +281,10 @@ static void test_reasons(void **state)
     assert_int_equal(r.hosts[0].kind, PX_EG_DOMAIN);
     assert_int_equal(r.hosts[1].kind, PX_EG_SUBS);
     assert_int_equal(r.hosts[2].kind, PX_EG_EXACT);
-    assert_int_equal(px_eg_rules_match(&r, "x.example", 0, 443, why, sizeof(why)),
-                     PX_EG_DENY_HOST);
+    assert_int_equal(px_eg_rules_match(&r, "x.example", 0, 443, why, sizeof(why)), PX_EG_DENY_HOST);
     assert_string_equal(why, "host \"x.example\" is not in the permission profile's "
                              "network.outbound.allow_host");
-    assert_int_equal(px_eg_rules_match(&r, "c.example", 0, 22, why, sizeof(why)),
-                     PX_EG_DENY_PORT);
+    assert_int_equal(px_eg_rules_match(&r, "c.example", 0, 22, why, sizeof(why)), PX_EG_DENY_PORT);
     assert_string_equal(why, "port 22 is not in network.outbound.allow_port (empty: 443 and 80)");
     px_eg_rules_dispose(&r);
 }
