@@ -2,7 +2,9 @@
  * Ready only with condition Ready True, a podIP and no deletionTimestamp
  * (what puts a pod into its Services' endpoints); the generation moves when
  * the pod is replaced or its container restarts, not when only readiness
- * or the IP change; a pod that is gone is all zero. */
+ * or the IP change; a pod that is gone is all zero. Its IPs (status.podIPs,
+ * else podIP), which the egress proxy lets in, are known whether it is Ready
+ * or not. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -98,12 +100,35 @@ static void test_generation(void **state)
     assert_true(d.ready);
 }
 
+static void test_pod_ips(void **state)
+{
+    px_pod_t zero = {0}, p;
+
+    (void)state;
+    from(POD("", "\"podIP\":\"10.244.0.7\",\"podIPs\":[{\"ip\":\"10.244.0.7\"},"
+                 "{\"ip\":\"fd00:10:244::7\"},{\"ip\":\"10.0.0.9\"}]," RUNNING("c1") "," READY(
+                     "False")),
+         &zero, &p);
+    assert_false(p.ready);
+    assert_int_equal(p.n_ips, PX_POD_MAX_IPS); /* one per family; more are not kept */
+    assert_string_equal(p.ips[0], "10.244.0.7");
+    assert_string_equal(p.ips[1], "fd00:10:244::7");
+    from(POD("", "\"podIP\":\"10.244.0.8\"," RUNNING("c1")), &zero, &p); /* no podIPs */
+    assert_int_equal(p.n_ips, 1);
+    assert_string_equal(p.ips[0], "10.244.0.8");
+    from(POD("", RUNNING("c1")), &zero, &p); /* scheduled, no IP yet */
+    assert_int_equal(p.n_ips, 0);
+    from(NULL, &zero, &p); /* gone */
+    assert_int_equal(p.n_ips, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_pod),
         cmocka_unit_test(test_not_ready),
         cmocka_unit_test(test_generation),
+        cmocka_unit_test(test_pod_ips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
