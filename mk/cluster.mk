@@ -1,7 +1,8 @@
 # Local Kubernetes cluster for e2e tests and `make run`: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and a node (containerd + runc, CNI,
-# kubelet, kube-proxy, CoreDNS), plus kubectl and helm, all built from Go
-# modules (runc from Debian). See the README's "Local cluster" section.
+# kubelet, kube-proxy, kube-network-policies, CoreDNS), plus kubectl and helm,
+# all built from Go modules (runc from Debian). See the README's "Local
+# cluster" section.
 # Included from the top-level Makefile; also usable as `make -f mk/cluster.mk <target>`.
 # Variables are prefixed K8S_/CLUSTER_ to stay out of the way of the includer.
 
@@ -15,12 +16,13 @@ NODE_CYCLES    ?= 20
 
 # what the node needs from Debian (runc, iptables, catatonit for the pause
 # image, socat to reach the registry from the node's namespace, busybox-static
-# for the harness's test image, envsubst for the config templates)
-DEB_PKGS += runc iptables catatonit socat busybox-static gettext-base iproute2
+# for the harness's test image, envsubst for the config templates, nft to
+# look at the NetworkPolicy enforcer's table)
+DEB_PKGS += runc iptables catatonit socat busybox-static gettext-base iproute2 nftables
 
 .PHONY: k8s-bins cluster-up cluster-down cluster-status test-e2e-harness test-node-cycles
 
-k8s-bins: ## Build/cache the cluster's binaries: Kubernetes, etcd, helm, containerd, CNI, CoreDNS, crane
+k8s-bins: ## Build/cache the cluster's binaries: Kubernetes, etcd, helm, containerd, CNI, CoreDNS, crane, kube-network-policies
 	$(K8S_BUILD)
 
 cluster-up: k8s-bins ## Start the local cluster with its node (prints the kubeconfig path)

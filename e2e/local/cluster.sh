@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local Kubernetes cluster for e2e tests and `make run`: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and a real node (containerd + runc,
-# CNI bridge, kubelet, kube-proxy, CoreDNS in-cluster), all built from Go
-# modules (e2e/local/build.sh) and run on this machine, no Docker. The node
+# CNI bridge, kubelet, kube-proxy, kube-network-policies enforcing
+# NetworkPolicy, CoreDNS in-cluster), all built from Go modules
+# (e2e/local/build.sh) and run on this machine, no Docker. The node
 # lives in its own network and mount namespaces (see node/node.sh); pods
 # cannot reach anything off the machine. Needs root; MCP_CLUSTER_NODE=0 runs
 # the control plane alone (on 127.0.0.1, Pods stay Pending).
@@ -440,7 +441,7 @@ cmd_status() {
     return 1
   fi
   API_URL=$(<"$RUN/api-url")
-  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-network-policies; do
     [[ -f $RUN/$n.pid ]] || continue
     if pid_alive "$n"; then echo "$n: running (pid $(<"$RUN/$n.pid"))"; else echo "$n: not running"; fi
   done

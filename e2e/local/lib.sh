@@ -111,3 +111,26 @@ t_summary() {
   printf '%d passed, %d failed\n' "$T_PASSED" "$T_FAILED"
   ((T_FAILED == 0))
 }
+
+# ---------------------------------------------------------------- node image
+# node_test_image: make sure the local registry holds NODE_TEST_IMAGE, the
+# node tests' throwaway image (Debian's static busybox on an empty base,
+# under the project's own name); prints why and returns 1 when it cannot.
+NODE_TEST_IMAGE=ghcr.io/mcp-operator/node-test:busybox
+node_test_image() {
+  local crane ref tmp a rc
+  crane=$("$(dirname "${BASH_SOURCE[0]}")/build.sh" paths | sed -n 's/^NODE_BIN_DIR=//p')/crane
+  ref=${MCP_REGISTRY:-127.0.0.1:5000}/mcp-operator/node-test:busybox
+  "$crane" digest --insecure "$ref" >/dev/null 2>&1 && return 0
+  [[ -x /bin/busybox ]] || { echo "no /bin/busybox (Debian package busybox-static)"; return 1; }
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/img/bin"
+  cp /bin/busybox "$tmp/img/bin/busybox"
+  for a in sh cat echo httpd nslookup sleep wget ls; do ln -s busybox "$tmp/img/bin/$a"; done
+  tar -C "$tmp/img" --owner=0 --group=0 -cf "$tmp/layer.tar" . &&
+    "$crane" append --insecure --oci-empty-base -f "$tmp/layer.tar" -t "$ref" >/dev/null &&
+    "$crane" mutate --insecure --set-platform linux/amd64 --entrypoint /bin/sh "$ref" >/dev/null
+  rc=$?
+  rm -rf "$tmp"
+  return $rc
+}

@@ -133,22 +133,11 @@ test_namespace_delete() {
 }
 
 # ---------------------------------------------------------------- node
-# A throwaway image for the node tests: Debian's static busybox on an empty
-# base, pushed to the local registry under the project's own name.
-TEST_IMAGE=ghcr.io/mcp-operator/node-test:busybox
-push_test_image() {
-  local crane=$NODE_BIN_DIR/crane reg=${MCP_REGISTRY:-127.0.0.1:5000}
-  local ref=$reg/mcp-operator/node-test:busybox
-  "$crane" digest --insecure "$ref" >/dev/null 2>&1 && return 0
-  [[ -x /bin/busybox ]] || { t_fail "no /bin/busybox (Debian package busybox-static)"; return 1; }
-  mkdir -p "$TMP/img/bin"
-  cp /bin/busybox "$TMP/img/bin/busybox"
-  local a
-  for a in sh cat echo httpd nslookup sleep wget ls; do ln -s busybox "$TMP/img/bin/$a"; done
-  tar -C "$TMP/img" --owner=0 --group=0 -cf "$TMP/layer.tar" .
-  t_check "crane append" "$crane" append --insecure --oci-empty-base -f "$TMP/layer.tar" -t "$ref" || return 1
-  t_check "crane mutate" "$crane" mutate --insecure --set-platform linux/amd64 --entrypoint /bin/sh "$ref" || return 1
-}
+# A throwaway image for the node tests (lib.sh's node_test_image): Debian's
+# static busybox on an empty base, pushed to the local registry under the
+# project's own name.
+TEST_IMAGE=$NODE_TEST_IMAGE
+push_test_image() { t_check "push $TEST_IMAGE" node_test_image; }
 
 test_node_ready() {
   t_check "get node" k get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' || return 1

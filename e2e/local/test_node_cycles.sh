@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Brings the local cluster (with its node) up and down N times (default 2) in
 # a cluster directory of its own and checks that the machine is left as it
-# was: mounts, network namespaces, links, iptables chains and rules, cgroups
-# and processes. While each cluster is up it checks that the egress firewall
-# is in place (by inspecting iptables, never by sending traffic), after each
-# `down` that it is gone.
+# was: mounts, network namespaces, links, iptables chains and rules, nftables
+# tables, cgroups and processes. While each cluster is up it checks that the
+# egress firewall is in place (by inspecting iptables, never by sending
+# traffic) and that the NetworkPolicy enforcer runs in the node's network
+# namespace; after each `down` that the firewall is gone and that nothing is
+# in or holds the node's network namespace any more (so the enforcer's
+# nftables table, which lives there, is gone with it).
 #
 # Other clusters may be up at the same time (concurrent test runs): what they
 # own is told apart by slot (the link mcpn<slot>'s alias names its cluster
@@ -44,6 +47,7 @@ snapshot() {
     ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}'
     iptables-save -t filter | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-filter /'
     iptables-save -t nat | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-nat /'
+    nft list tables | sed 's/^/nft /'
     ip route show | sed 's/^/route /'
     while read -r p; do
       find "$p" -mindepth 1 -maxdepth 1 -type d -name 'mcp-node-*' -printf "cgroup $p/%f\n"
@@ -65,11 +69,12 @@ filter_foreign() {
   grep -Ev "$re"
 }
 
-# procs_in_mntns NS...: "pid(comm)" of each process in one of these mount
-# namespaces, except those in the cgroup of a slot another cluster owns now
-# (namespace ids are recycled: a later cluster's may reuse an earlier one's)
-procs_in_mntns() {
-  local p ns m cg foreign
+# procs_in_ns mnt|net NS...: "pid(comm)" of each process in one of these
+# namespaces or holding one open (a file descriptor keeps a namespace alive),
+# except those in the cgroup of a slot another cluster owns now (namespace
+# ids are recycled: a later cluster's may reuse an earlier one's)
+procs_in_ns() {
+  local type=$1 p ns m cg foreign; shift
   foreign=" $(foreign_slots | tr '\n' ' ') "
   while read -r p ns; do
     for m in "$@"; do
@@ -78,8 +83,8 @@ procs_in_mntns() {
       [[ $cg =~ ^/mcp-node-([0-9]+)(/|$) && $foreign == *" ${BASH_REMATCH[1]} "* ]] && continue
       echo "$p($(cat "/proc/$p/comm" 2>/dev/null))"
     done
-  done < <({ find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
-    awk '{split($1, a, "/"); print a[3], $2}')
+  done < <({ find /proc/[0-9]*/ns/"$type" /proc/[0-9]*/fd/* -maxdepth 0 -printf '%p %l\n' 2>/dev/null || true; } |
+    awk '{split($1, a, "/"); print a[3], $2}' | sort -u)
 }
 
 t_begin "machine snapshot before"
@@ -87,6 +92,7 @@ snapshot "$WORK/before"
 t_pass
 
 MNTNS=()
+NETNS=()
 for i in $(seq 1 "$N"); do
   t_begin "cycle $i: up"
   if ! "$HERE/cluster.sh" up >"$WORK/up.log" 2>&1; then
@@ -99,12 +105,20 @@ for i in $(seq 1 "$N"); do
   eval "$("$HERE/cluster.sh" env)"
   slot=$MCP_CLUSTER_NODE_SLOT
   MNTNS+=("$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/mnt")")
+  NETNS+=("$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/net")")
   t_check "node Ready" bash -c "'$MCP_KUBECTL' get node '$MCP_CLUSTER_NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" &&
     t_check "firewall: node chain" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C MCP-NODE-EGRESS -j DROP &&
     t_check "firewall: node FORWARD jump" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C FORWARD -s "$MCP_CLUSTER_POD_CIDR" -j MCP-NODE-EGRESS &&
     t_check "firewall: host chain" iptables -w -C "MCP-NODE-$slot" -j DROP &&
     t_check "firewall: host FORWARD jump" iptables -w -C FORWARD -i "mcpn$slot" -j "MCP-NODE-$slot" &&
+    t_check "NetworkPolicy enforcer in the node's network namespace" bash -c \
+      "pid=\$(<'$D/run/kube-network-policies.pid') && [[ \$(readlink /proc/\$pid/exe) == */kube-network-policies ]] &&
+       [[ \$(readlink /proc/\$pid/ns/net) == '${NETNS[-1]}' ]]" &&
     t_pass
+  # (its nftables table needs the kernel's nft queue expression: see 36_netpol_enforced.sh)
+  nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" nft list table inet kube-network-policies >/dev/null 2>&1 &&
+    echo "#   nft table inet kube-network-policies in the node's network namespace" ||
+    echo "#   no nft table inet kube-network-policies in the node's network namespace"
 
   t_begin "cycle $i: down leaves nothing of slot $slot"
   if ! "$HERE/cluster.sh" down >"$WORK/down.log" 2>&1; then
@@ -116,17 +130,19 @@ for i in $(seq 1 "$N"); do
     bad+="host chain MCP-NODE-$slot; "
   grep -q -- "-j MCP-NODE-$slot\$" <<<"$(iptables -w -S FORWARD)" && [[ " $(foreign_slots | tr '\n' ' ') " != *" $slot "* ]] &&
     bad+="host FORWARD jump; "
-  left=$(procs_in_mntns "${MNTNS[-1]}")
+  left=$(procs_in_ns mnt "${MNTNS[-1]}")
   [[ -n $left ]] && bad+="processes left in the node's mount namespace: $left; "
+  left=$(procs_in_ns net "${NETNS[-1]}")
+  [[ -n $left ]] && bad+="processes in or holding the node's network namespace: $left; "
   [[ -e $D/node ]] && bad+="$D/node left; "
   if [[ -n $bad ]]; then t_fail "$bad"; else t_pass; fi
 done
 
-t_begin "no process left in any of the node's mount namespaces"
-left=$(procs_in_mntns "${MNTNS[@]}")
+t_begin "no process left in (or holding) any of the node's mount or network namespaces"
+left=$(procs_in_ns mnt "${MNTNS[@]}")$(procs_in_ns net "${NETNS[@]}")
 if [[ -n $left ]]; then t_fail "$left"; else t_pass; fi
 
-t_begin "machine as it was: mounts, netns, links, iptables, routes, cgroups, processes"
+t_begin "machine as it was: mounts, netns, links, iptables, nftables, routes, cgroups, processes"
 snapshot "$WORK/after"
 filter_foreign <"$WORK/before" >"$WORK/b"
 filter_foreign <"$WORK/after" >"$WORK/a"

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# The local cluster's node: containerd + runc + CNI bridge, kubelet, kube-proxy
-# and the pods they run, all on this machine, no Docker. Sourced by
-# e2e/local/cluster.sh (uses its D, RUN, LOGS, PKI, log, die, sign, ...).
+# The local cluster's node: containerd + runc + CNI bridge, kubelet, kube-proxy,
+# kube-network-policies (enforces NetworkPolicy: nftables + NFQUEUE, its table
+# inet kube-network-policies in the node's network namespace) and the pods
+# they run, all on this machine, no Docker. Sourced by e2e/local/cluster.sh
+# (uses its D, RUN, LOGS, PKI, log, die, sign, ...).
 #
 # Isolation. The node lives in its own network namespace and its own private
 # mount namespace, both held by one "holder" process (unshare ... sleep):
@@ -9,12 +11,14 @@
 #     eth0 (node side, 10.243.<slot>.2/30). The node has no default route, so
 #     nothing a pod sends can leave the machine; the machine routes the pod and
 #     service CIDRs to the node, so ClusterIPs are reachable from here.
-#     kube-proxy's KUBE-* chains, the bridge and the pods' veths all live in
-#     the node's namespace and vanish with it.
+#     kube-proxy's KUBE-* chains, kube-network-policies' nftables table, the
+#     bridge and the pods' veths all live in the node's namespace and vanish
+#     with it.
 #   - mounts: /run, /var/lib and /var/log are fresh tmpfs inside the node's
 #     mount namespace (containerd's shim sockets, runc state, the pods'
 #     netns files, the kubelet's bind mount of its root dir, overlay rootfs
-#     mounts: none of them is visible on the machine, all vanish with it).
+#     mounts, the enforcer's ServiceAccount token: none of them is visible
+#     on the machine, all vanish with it).
 #     The kubelet's machine-wide kernel settings (vm.overcommit_memory,
 #     kernel.panic, ...) are shown to it read-only with the values it wants
 #     (protectKernelDefaults: true), so it never changes the machine's.
@@ -44,6 +48,7 @@ node_resolve_bins() {
   SCHEDULER=$K8S_BIN_DIR/kube-scheduler
   KUBELET=$K8S_BIN_DIR/kubelet
   KUBE_PROXY=$K8S_BIN_DIR/kube-proxy
+  KNP=$NODE_BIN_DIR/kube-network-policies
   CONTAINERD=$NODE_BIN_DIR/containerd
   CRANE=$NODE_BIN_DIR/crane
   CNI_BIN_DIR=$NODE_BIN_DIR/cni
@@ -51,7 +56,7 @@ node_resolve_bins() {
   COREDNS_VERSION=$(awk '$1=="github.com/coredns/coredns" && $2 ~ /^v/ {print $2; exit}' "$HERE/../../tools/coredns/go.mod")
   COREDNS_IMAGE=registry.k8s.io/coredns/coredns:$COREDNS_VERSION
   local b
-  for b in "$SCHEDULER" "$KUBELET" "$KUBE_PROXY" "$CONTAINERD" "$NODE_BIN_DIR/containerd-shim-runc-v2" "$CRANE" \
+  for b in "$SCHEDULER" "$KUBELET" "$KUBE_PROXY" "$KNP" "$CONTAINERD" "$NODE_BIN_DIR/containerd-shim-runc-v2" "$CRANE" \
     "$NODE_BIN_DIR/coredns" "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/host-local" "$CNI_BIN_DIR/loopback" "$CNI_BIN_DIR/portmap"; do
     [[ -x $b ]] || die "missing binary $b (run e2e/local/build.sh)"
   done
@@ -61,7 +66,7 @@ node_resolve_bins() {
 node_preflight() {
   [[ $(id -u) == 0 ]] || die "the node needs root (containerd, kubelet, network namespaces); MCP_CLUSTER_NODE=0 runs the control plane alone"
   local c
-  for c in "$RUNC" unshare nsenter ip iptables iptables-save socat envsubst; do
+  for c in "$RUNC" unshare nsenter ip iptables iptables-save nft socat envsubst; do
     command -v "$c" >/dev/null || die "missing $c (make deps installs it)"
   done
   grep -qw overlay /proc/filesystems || die "the kernel has no overlayfs (containerd's snapshotter needs it)"
@@ -414,12 +419,72 @@ node_start() {
   start_node kube-proxy env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" \
     "$KUBE_PROXY" --config="$RUN/kube-proxy.yaml" --v="$VERBOSITY"
 
+  node_netpol_start
+
   wait_for "node $NODE_NAME Ready" node_ready
   log "node: $NODE_NAME Ready; deploying CoreDNS ($COREDNS_IMAGE, kube-dns at $DNS_IP)"
   render coredns.yaml "$RUN/coredns.yaml"
   "$KUBECTL" --kubeconfig="$D/kubeconfig" apply -f "$RUN/coredns.yaml" >>"$LOGS/coredns-apply.log" 2>&1 ||
     { cat "$LOGS/coredns-apply.log" >&2; die "could not apply CoreDNS"; }
   wait_for "CoreDNS available" coredns_ready
+  node_netpol_check
+}
+
+# ---------------------------------------------------------------- netpol
+# kube-network-policies v0.8.0 takes its API server and credentials from the
+# in-cluster places only (rest.InClusterConfig: KUBERNETES_SERVICE_HOST/PORT,
+# /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}). The token
+# (ServiceAccount kube-system/kube-network-policies, RBAC in
+# node/kube-network-policies.yaml, valid as long as the certificates) goes to
+# the node's own /run, a tmpfs of its mount namespace: never on the machine.
+# The AdminNetworkPolicy APIs stay off; fail-closed (no --fail-open) like
+# upstream's DaemonSet. It catches SIGINT only: SIGTERM ends it at once and
+# its table stays until the node's network namespace goes, at teardown.
+KNP_SA_DIR=/run/secrets/kubernetes.io/serviceaccount
+KNP_TABLE=kube-network-policies
+KNP_QUEUE=100
+
+node_netpol_start() {
+  "$KUBECTL" --kubeconfig="$D/kubeconfig" apply -f "$HERE/node/kube-network-policies.yaml" \
+    >>"$LOGS/kube-network-policies-apply.log" 2>&1 ||
+    { cat "$LOGS/kube-network-policies-apply.log" >&2; die "could not apply the kube-network-policies RBAC"; }
+  node_exec mkdir -p "$KNP_SA_DIR"
+  node_exec cp "$PKI/ca.crt" "$KNP_SA_DIR/ca.crt"
+  "$KUBECTL" --kubeconfig="$D/kubeconfig" -n kube-system create token kube-network-policies --duration=720h |
+    node_exec sh -c "umask 077 && cat >'$KNP_SA_DIR/token' && test -s '$KNP_SA_DIR/token'" ||
+    die "could not create the kube-network-policies token"
+  KNP_KERNEL_OK=1
+  node_nft_queue_ok || {
+    KNP_KERNEL_OK=0
+    log "node: WARNING: this kernel has no nftables queue expression (CONFIG_NFT_QUEUE): kube-network-policies cannot install its rules, NetworkPolicy will NOT be enforced"
+  }
+  log "node: starting kube-network-policies (NetworkPolicy, nfqueue $KNP_QUEUE)"
+  local api=${API_URL#https://}
+  start_node kube-network-policies env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" \
+    "KUBERNETES_SERVICE_HOST=${api%:*}" "KUBERNETES_SERVICE_PORT=${api##*:}" \
+    "$KNP" --hostname-override="$NODE_NAME" --nfqueue-id="$KNP_QUEUE" \
+    --admin-network-policy=false --baseline-admin-network-policy=false \
+    --metrics-bind-address=127.0.0.1:9080 --v="$VERBOSITY"
+}
+
+# the kernel takes an nftables queue rule (checked, never applied: nft -c)
+node_nft_queue_ok() {
+  printf 'table inet mcp-probe {\n chain c {\n  type filter hook postrouting priority 0;\n  queue num %s bypass\n }\n}\n' \
+    "$KNP_QUEUE" | node_net nft -c -f - >/dev/null 2>&1
+}
+
+node_netpol_table() { node_net nft list table inet "$KNP_TABLE" >/dev/null 2>&1; }
+
+# once the node is up: the enforcer runs and has its table (not fatal, the
+# rest of the cluster works without it; 36_netpol_enforced.sh fails instead)
+node_netpol_check() {
+  local i
+  for i in $(seq 1 $((KNP_KERNEL_OK ? 50 : 1))); do
+    pid_alive kube-network-policies || die "kube-network-policies exited: $(tail -n 5 "$LOGS/kube-network-policies.log")"
+    node_netpol_table && { log "node: NetworkPolicy enforced (nft table inet $KNP_TABLE)"; return 0; }
+    sleep 0.2
+  done
+  log "node: WARNING: kube-network-policies has no nft table, NetworkPolicy is NOT enforced: $(grep -m1 -A1 'syncing nftables rules' "$LOGS/kube-network-policies.log" | tr -s '\n\t' '  ')"
 }
 
 node_ready() {
@@ -446,7 +511,8 @@ EOF
 }
 
 node_is_up() {
-  holder_alive && pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy
+  holder_alive && pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy &&
+    pid_alive kube-network-policies
 }
 
 # ---------------------------------------------------------------- down
@@ -460,7 +526,8 @@ node_stop() {
   # stop the kubelet first so it restarts nothing
   signal_one kubelet
   signal_one kube-proxy
-  reap kubelet kube-proxy
+  signal_one kube-network-policies
+  reap kubelet kube-proxy kube-network-policies
   # the pods' processes, then containerd and its shims
   if [[ -n $slot ]]; then
     local pids_h k

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# NetworkPolicy is enforced on the local node (kube-network-policies, see
+# e2e/local/node/node.sh), with plain busybox pods (web servers on :8080):
+#   - the enforcer runs in the node's namespaces and has its nftables table;
+#   - with no policy a pod reaches another pod;
+#   - a default-deny ingress policy on the target keeps out a pod of the same
+#     namespace, a pod of another namespace and the machine itself (its
+#     connection to the pod IP is routed into the node: forwarded there);
+#   - an allow rule from pods labelled role=friend lets exactly that pod in
+#     (a pod of another namespace with the same label stays out);
+#   - an egress policy allowing only DNS blocks the pod's other egress while
+#     its names still resolve;
+#   - removing the policies restores connectivity within 10 s.
+# Every refused connection is a timeout (or a refusal) seen within a short
+# timeout (PROBE_T seconds); the probes of one step run in parallel.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+[[ -n ${MCP_CLUSTER_NODE_NAME:-} ]] || { echo "skip - no node in this cluster"; echo "0 passed, 0 failed"; exit 0; }
+# shellcheck source=../local/lib.sh
+. e2e/local/lib.sh
+
+A=np-$$-a
+B=np-$$-b
+PROBE_T=2   # seconds a refused connection may take to show
+RESTORE_T=10
+NSX=(nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net")
+TMP=$(mktemp -d)
+declare -A IP
+
+cleanup() {
+  kubectl delete namespace "$A" "$B" --ignore-not-found --wait=false >/dev/null 2>&1
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# pod NS NAME LABELS ("k: v, ..."): a web server answering its own name on :8080
+pod() {
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $2, namespace: $1, labels: {$3}}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: web
+    image: $NODE_TEST_IMAGE
+    command: [/bin/sh, -c, 'echo $2 >/www/index.html && exec httpd -f -p 8080 -h /www']
+    ports: [{containerPort: 8080}]
+    volumeMounts: [{name: www, mountPath: /www}]
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+  volumes: [{name: www, emptyDir: {}}]
+---
+EOF
+}
+
+# fetch FROM DEST: the page of pod DEST (its last line: DEST's name), fetched
+# by pod FROM (NS/NAME) or by the machine (host). In the pods busybox nc -w
+# (busybox 1.35's wget -T segfaults): "nc: timed out" when it times out.
+fetch() {
+  if [[ $1 == host ]]; then
+    curl -sS --max-time "$PROBE_T" "http://${IP[$2]}:8080/"
+  else
+    timeout $((PROBE_T + 10)) kubectl -n "${1%/*}" exec "${1#*/}" -- /bin/sh -c \
+      "printf 'GET / HTTP/1.0\r\n\r\n' | /bin/busybox nc -w $PROBE_T ${IP[$2]} 8080"
+  fi
+}
+
+# probe N FROM DEST: one fetch; its output, status and milliseconds in $TMP/N.*
+probe() {
+  local t0
+  t0=$(date +%s%N)
+  fetch "$2" "$3" >"$TMP/$1.out" 2>&1
+  echo $? >"$TMP/$1.rc"
+  echo $((($(date +%s%N) - t0) / 1000000)) >"$TMP/$1.ms"
+}
+
+# verdict N FROM DEST open|blocked: what probe N saw is what was expected
+verdict() {
+  local out rc ms slack=1
+  out=$(tr '\n' ' ' <"$TMP/$1.out") rc=$(<"$TMP/$1.rc") ms=$(<"$TMP/$1.ms")
+  [[ $2 == host ]] || slack=4 # a pod's fetch also pays for kubectl exec
+  case $4 in
+    open)
+      [[ $rc == 0 && $(tail -n 1 "$TMP/$1.out") == "${3#*/}" ]] && return 0
+      t_fail "$2 -> $3 should connect: exit $rc after ${ms} ms: $out" ;;
+    blocked)
+      if [[ $rc != 0 && $out =~ (timed out|refused) ]] && ((ms < (PROBE_T + slack) * 1000)); then
+        echo "#   $2 -> $3 blocked: ${out% } (${ms} ms)"
+        return 0
+      fi
+      t_fail "$2 -> $3 should be blocked: exit $rc after ${ms} ms: $out" ;;
+  esac
+  return 1
+}
+
+# expect "FROM DEST open|blocked"...: the probes run at once, each is checked
+expect() {
+  local i from dest want rc=0
+  for i in $(seq 1 $#); do
+    read -r from dest want <<<"${!i}"
+    probe "$i" "$from" "$dest" &
+  done
+  wait
+  for i in $(seq 1 $#); do
+    read -r from dest want <<<"${!i}"
+    verdict "$i" "$from" "$dest" "$want" || rc=1
+  done
+  return $rc
+}
+
+# until_open SECS FROM DEST: connects within SECS (each try bounded by PROBE_T)
+until_open() {
+  local t0=$SECONDS
+  while ! [[ $(fetch "$2" "$3" 2>/dev/null | tail -n 1) == "${3#*/}" ]]; do
+    ((SECONDS - t0 < $1)) || { t_fail "$2 -> $3 not open within $1 s"; return 1; }
+    sleep 0.2
+  done
+  echo "#   $2 -> $3 open after $((SECONDS - t0)) s"
+}
+
+# in_set DEST: the enforcer queues DEST's packets (its IP in the table's set)
+in_set() { "${NSX[@]}" nft list set inet kube-network-policies podips-v4 | grep -qw "${IP[$1]}"; }
+not_in_set() { ! in_set "$1"; }
+
+enforcer() {
+  local pid_file=$MCP_CLUSTER_DIR/run/kube-network-policies.pid pid
+  [[ -f $pid_file ]] || { t_fail "no $pid_file: the node runs no enforcer"; return 1; }
+  pid=$(<"$pid_file")
+  [[ -d /proc/$pid && $(basename "$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -1)") == kube-network-policies ]] ||
+    { t_fail "kube-network-policies (pid $pid) is not running"; return 1; }
+  [[ $(readlink "/proc/$pid/ns/net") == "$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/net")" ]] ||
+    { t_fail "kube-network-policies is not in the node's network namespace"; return 1; }
+  "${NSX[@]}" nft list table inet kube-network-policies >/dev/null 2>&1 && return 0
+  t_fail "no nftables table inet kube-network-policies in the node's namespace; the enforcer says: $(
+    grep -m1 -A1 'syncing nftables rules' "$MCP_CLUSTER_LOGS/kube-network-policies.log" | tr -s '\n\t' '  ')$(
+    printf 'table inet probe {\n chain c {\n  type filter hook postrouting priority 0;\n  queue num 100\n }\n}\n' |
+      "${NSX[@]}" nft -c -f - >/dev/null 2>&1 || echo "; the kernel takes no nftables queue rule (CONFIG_NFT_QUEUE)")"
+  return 1
+}
+
+pods() {
+  t_check "test image" node_test_image || return 1
+  t_check "namespaces" kubectl create namespace "$A" || return 1
+  t_check "namespace $B" kubectl create namespace "$B" || return 1
+  { pod "$A" target 'app: target'; pod "$A" client 'app: client'
+    pod "$A" friend 'app: friend, role: friend'; pod "$B" other 'app: other, role: friend'; } >"$TMP/pods.yaml"
+  t_check "create pods" kubectl apply -f "$TMP/pods.yaml" || return 1
+  t_check "pods Ready" kubectl wait --for=condition=Ready --timeout=90s -n "$A" pod/target pod/client pod/friend || return 1
+  t_check "pod Ready" kubectl wait --for=condition=Ready --timeout=90s -n "$B" pod/other || return 1
+  local p
+  for p in "$A/target" "$A/client" "$A/friend" "$B/other"; do
+    IP[$p]=$(kubectl -n "${p%/*}" get pod "${p#*/}" -o jsonpath='{.status.podIP}')
+    [[ -n ${IP[$p]} ]] || { t_fail "$p has no IP"; return 1; }
+  done
+}
+
+no_policy() {
+  expect "$A/client $A/target open" "$B/other $A/target open" "$A/friend $A/target open" \
+    "host $A/target open" "$A/client $B/other open"
+}
+
+deny_ingress() {
+  t_check "apply deny" kubectl -n "$A" apply -f - <<EOF || return 1
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: target-deny}
+spec:
+  podSelector: {matchLabels: {app: target}}
+  policyTypes: [Ingress]
+EOF
+  t_eventually 10 in_set "$A/target"
+  expect "$A/client $A/target blocked" "$A/friend $A/target blocked" "$B/other $A/target blocked" \
+    "host $A/target blocked" "$A/client $B/other open"
+}
+
+allow_friend() {
+  t_check "apply allow" kubectl -n "$A" apply -f - <<EOF || return 1
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: target-from-friend}
+spec:
+  podSelector: {matchLabels: {app: target}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: friend}}}]
+    ports: [{protocol: TCP, port: 8080}]
+EOF
+  until_open 10 "$A/friend" "$A/target" || return 1
+  expect "$A/friend $A/target open" "$A/client $A/target blocked" "$B/other $A/target blocked" \
+    "host $A/target blocked"
+}
+
+egress_dns_only() {
+  t_check "apply egress" kubectl -n "$A" apply -f - <<EOF || return 1
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-dns-only}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+EOF
+  t_eventually 10 in_set "$A/client"
+  expect "$A/client $B/other blocked" "$A/friend $B/other open" || return 1
+  local svc
+  svc=$(kubectl get service kubernetes -o jsonpath='{.spec.clusterIP}')
+  t_check "name resolution" kubectl -n "$A" exec client -- \
+    /bin/busybox timeout 5 nslookup kubernetes.default.svc.cluster.local || return 1
+  grep -q "Address: $svc" <<<"$T_LAST_OUTPUT" || t_fail "nslookup: $T_LAST_OUTPUT"
+}
+
+removed() {
+  expect "$A/client $B/other blocked" "host $A/target blocked" || return 1
+  t_check "delete egress" kubectl -n "$A" delete networkpolicy client-dns-only || return 1
+  until_open "$RESTORE_T" "$A/client" "$B/other" || return 1
+  t_check "delete ingress" kubectl -n "$A" delete networkpolicy target-deny target-from-friend || return 1
+  until_open "$RESTORE_T" host "$A/target" || return 1
+  expect "$A/client $A/target open" "$B/other $A/target open" || return 1
+  t_eventually 10 not_in_set "$A/target"
+}
+
+t0=$SECONDS
+t_test "kube-network-policies runs in the node with its nftables table" enforcer
+t_test "pods of two namespaces run" pods
+if [[ $T_STATE == passed ]]; then
+  t_test "no policy: pods and the machine reach the target" no_policy
+  t_test "default-deny ingress keeps out the same namespace, another one and the machine" deny_ingress
+  t_test "an allow rule from role=friend lets exactly that pod in" allow_friend
+  t_test "egress allowing only DNS blocks other egress, names still resolve" egress_dns_only
+  t_test "removing the policies restores connectivity within ${RESTORE_T} s" removed
+fi
+echo "# ${SECONDS}s in all ($((SECONDS - t0))s of cases)"
+t_summary
