@@ -4,7 +4,8 @@
 # profile in a kubelet-style ConfigMap directory (profile.json -> ..data/profile.json, ..data a
 # symlink swapped on each change), python3's http.server on 127.0.0.1 as the origin.
 #   allowed      CONNECT (curl -p --proxy) and absolute-form http:// (curl --proxy) reach the
-#                origin; 20 MB pass the tunnel unchanged; one log line per connection
+#                origin; 20 MB pass unchanged; 8 tunnels whose clients never read cost the
+#                proxy far less than what they asked for (back-pressure); one log line each
 #   refused      a host not on the list and a port not on the list (403 naming the rule), a
 #                name allowed by a ".localhost" domain entry that resolves to loopback (403),
 #                non-canonical IPv4 hosts, origin-form and HTTP/2 requests (400), a closed
@@ -99,6 +100,28 @@ if curl -s -m 60 -p --proxy "$P" -o "$WORK/big.out" "http://127.0.0.1:$ORIGIN/bi
 if curl -s -m 60 --proxy "$P" -o "$WORK/big2.out" "http://127.0.0.1:$ORIGIN/big.bin" &&
     cmp -s "$WORK/www/big.bin" "$WORK/big2.out"; then ok "20 MB through absolute-form, unchanged"; else
     bad "20 MB through absolute-form differ"; fi
+
+# back-pressure: 8 tunnels pull 20 MB each and never read; the proxy stops reading the origin
+# while its write to the client waits, so its RSS grows by far less than the 160 MB asked for
+python3 - "$EG" "$ORIGIN" "$PID1" >"$WORK/slow.out" 2>&1 <<'PY' || true
+import socket, sys, time
+eg, origin, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rss = lambda: int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1])
+before, held = rss(), []
+for _ in range(8):
+    s = socket.create_connection(("127.0.0.1", eg), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % origin)
+    s.recv(39)
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.append(s)
+time.sleep(3)
+print("grew_kib", rss() - before)
+PY
+grew=$(sed -n 's/^grew_kib //p' "$WORK/slow.out")
+if [ -n "$grew" ] && [ "$grew" -lt 16384 ]; then
+    ok "8 tunnels that never read 20 MB each: the proxy's RSS grew by $grew KiB"; else
+    bad "back-pressure: $(cat "$WORK/slow.out")"; fi
 
 echo "== refused"
 via "a host not on the list" 403 'host "evil.example" is not in the permission profile'"'"'s network.outbound.allow_host' \
