@@ -144,6 +144,10 @@ static void answer(conn_t *c, int status, const char *why)
     c->refused = 1;
     c->status = status;
     snprintf(c->reason, sizeof(c->reason), "%s", why);
+    if (c->lookup) { /* timed out: its answer, when it comes, is dropped */
+        c->lookup->c = NULL;
+        c->lookup = NULL;
+    }
     if (c->origin) {
         h2o_socket_close(c->origin);
         c->origin = NULL;
@@ -284,11 +288,13 @@ static void on_written(h2o_socket_t *sock, const char *err)
     h2o_buffer_consume(&source(c, up)->input, c->busy[up]);
     c->bytes[up] += c->busy[up];
     c->busy[up] = 0;
-    if (!c->eof[up])
-        pump(c, up);
-    else if (!(up && c->req.kind == PX_EG_FORWARD))
+    if (!c->eof[up]) {
+        pump(c, up); /* may end the connection: c is not touched after it */
+        return;
+    }
+    if (!(up && c->req.kind == PX_EG_FORWARD))
         shutdown(h2o_socket_get_fd(sock), SHUT_WR);
-    if (c->eof[up] && over(c))
+    if (over(c))
         finish(c, "closed");
 }
 
@@ -337,14 +343,14 @@ static void start(conn_t *c)
     c->refused = 0;
     snprintf(c->reason, sizeof(c->reason), "%s", match_text(c->match));
     h2o_buffer_consume(&c->client->input, c->req.head_len);
+    c->phase = P_RELAY; /* from now on the idle timeout: the connect timeout is over */
+    arm(c, &c->eg->idle_timeout);
     if (c->req.kind == PX_EG_CONNECT) {
         c->status = 200;
         iov = h2o_iovec_init(H2O_STRLIT("HTTP/1.1 200 Connection established\r\n\r\n"));
         h2o_socket_write(c->client, &iov, 1, on_established);
         return;
     }
-    c->phase = P_RELAY;
-    arm(c, &c->eg->idle_timeout);
     h2o_socket_read_start(c->origin, on_read);
     iov = h2o_iovec_init(c->out.data, c->out.len);
     c->busy[1] = 0; /* the head is ours: nothing of the client's input to consume */

@@ -9,7 +9,7 @@
 #   refused      a host not on the list and a port not on the list (403 naming the rule), a
 #                name allowed by a ".localhost" domain entry that resolves to loopback (403),
 #                non-canonical IPv4 hosts, origin-form and HTTP/2 requests (400), a closed
-#                port (502)
+#                port (502), a connect that hangs (504)
 #   reload       a changed profile is in force within 2 s, same pid; a bad one keeps the rules
 #   budgets      --egress-max-connections (503 + Retry-After), --egress-idle-timeout
 #   clients      --exec: loopback only; a source on this machine's own non-loopback address is
@@ -131,6 +131,28 @@ via "a port not on the list" 403 "port 22 is not in network.outbound.allow_port"
 via "localhost (a .localhost domain entry) resolves to loopback" 403 \
     '"localhost" resolves to 127.0.0.1, a loopback address' --proxy "$P" "http://localhost:$ORIGIN/file.txt"
 via "an allowed port with nothing listening" 502 "cannot connect to 127.0.0.1" --proxy "$P" "http://127.0.0.1:$CLOSED/"
+# a listener whose accept queue is full drops SYNs: the connect hangs until the timeout (3 s)
+python3 - "$CLOSED" >"$WORK/blackhole.out" 2>&1 <<'PY' &
+import socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(0)
+held = []
+for _ in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.1", int(sys.argv[1])))
+    held.append(c)
+    time.sleep(0.2)
+print("full", flush=True)
+time.sleep(30)
+PY
+BLACKHOLE=$!
+PIDS+=("$BLACKHOLE")
+for _ in $(seq 30); do grep -q full "$WORK/blackhole.out" && break; sleep 0.1; done
+via "a connect that hangs (--egress-connect-timeout 3)" 504 "connecting to 127.0.0.1 took longer than 3 s" \
+    --proxy "$P" "http://127.0.0.1:$CLOSED/"
+kill "$BLACKHOLE" 2>/dev/null || true
 raw "CONNECT 2130706433 (decimal IPv4)" "HTTP/1.1 400" "CONNECT 2130706433:$ORIGIN HTTP/1.1\r\n\r\n"
 raw "CONNECT 0177.0.0.1 (octal IPv4)" "HTTP/1.1 400" "CONNECT 0177.0.0.1:$ORIGIN HTTP/1.1\r\n\r\n"
 raw "GET http://127.1/ (short IPv4)" "HTTP/1.1 400" "GET http://127.1:$ORIGIN/ HTTP/1.1\r\n\r\n"
