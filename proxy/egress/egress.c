@@ -24,6 +24,7 @@
 #define MIN_DNS_THREADS  4    /* h2o's getaddrinfo threads (its default is 1) */
 #define LOOKUP_DRAIN_MS  2000 /* at exit, lookups still running get this long */
 #define PROFILE_ERR_TEXT 300
+#define ACCEPT_PAUSE_MS  100 /* out of descriptors: accept again after this */
 
 /* ---- the profile
  * ------------------------------------------------------------------------------------ */
@@ -230,10 +231,30 @@ static void take(void *ctx, h2o_socket_t *sock)
     px_eg_conn_start(eg, sock, peer);
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void resume_accepting(h2o_timeout_entry_t *entry)
+{
+    px_egress_t *eg = H2O_STRUCT_FROM_MEMBER(px_egress_t, accept_entry, entry);
+
+    h2o_socket_read_start(eg->listener, on_accept);
+}
+
+/* Out of descriptors the connection stays queued and the listener readable:
+ * not watched for ACCEPT_PAUSE_MS, so the loop does not spin on it. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    if (!err)
-        mcp_accept_burst(listener, take, listener->data);
+    px_egress_t *eg = listener->data;
+    int exhausted;
+
+    if (err)
+        return;
+    exhausted = mcp_accept_burst(listener, take, eg);
+    if (!exhausted)
+        return;
+    h2o_socket_read_stop(listener);
+    h2o_timeout_link(eg->loop, &eg->accept_timeout, &eg->accept_entry);
+    warn_refused(eg, "egress: cannot accept connections, pausing", strerror(exhausted));
 }
 
 /* ---- life
@@ -250,6 +271,8 @@ static void init_timeouts(px_egress_t *eg)
     h2o_timeout_init(eg->loop, &eg->idle_timeout, (uint64_t)(cfg->egress_idle_timeout * 1000));
     h2o_timeout_init(eg->loop, &eg->linger_timeout, PX_EG_LINGER_MS);
     h2o_timeout_init(eg->loop, &eg->reload_timeout, RELOAD_MS);
+    h2o_timeout_init(eg->loop, &eg->accept_timeout, ACCEPT_PAUSE_MS);
+    eg->accept_entry.cb = resume_accepting;
     eg->reload_entry.cb = on_reload;
     h2o_timeout_link(eg->loop, &eg->reload_timeout, &eg->reload_entry);
 }
@@ -312,12 +335,15 @@ void px_egress_free(px_egress_t *eg)
     px_eg_conn_close_all(eg, "the proxy is stopping");
     if (h2o_timeout_is_linked(&eg->reload_entry))
         h2o_timeout_unlink(&eg->reload_entry);
+    if (h2o_timeout_is_linked(&eg->accept_entry))
+        h2o_timeout_unlink(&eg->accept_entry);
     drain_lookups(eg);
     h2o_timeout_dispose(eg->loop, &eg->head_timeout);
     h2o_timeout_dispose(eg->loop, &eg->connect_timeout);
     h2o_timeout_dispose(eg->loop, &eg->idle_timeout);
     h2o_timeout_dispose(eg->loop, &eg->linger_timeout);
     h2o_timeout_dispose(eg->loop, &eg->reload_timeout);
+    h2o_timeout_dispose(eg->loop, &eg->accept_timeout);
     px_eg_rules_dispose(&eg->rules);
     free(eg);
 }

@@ -19,7 +19,8 @@ struct px_egress {
     h2o_linklist_t conns; /* conn_t.link */
     int n_conns;
     h2o_timeout_t head_timeout, connect_timeout, idle_timeout, linger_timeout, reload_timeout;
-    h2o_timeout_entry_t reload_entry;
+    h2o_timeout_t accept_timeout; /* out of descriptors: the listener rests */
+    h2o_timeout_entry_t reload_entry, accept_entry;
     h2o_multithread_queue_t *queue; /* h2o's getaddrinfo answers arrive here */
     h2o_multithread_receiver_t resolver;
     int lookups; /* getaddrinfo calls not answered yet, their connections gone or not */

@@ -11,7 +11,8 @@
 #                non-canonical IPv4 hosts, origin-form and HTTP/2 requests (400), a closed
 #                port (502), a connect that hangs (504)
 #   reload       a changed profile is in force within 2 s, same pid; a bad one keeps the rules
-#   budgets      --egress-max-connections (503 + Retry-After), --egress-idle-timeout
+#   budgets      --egress-max-connections (503 + Retry-After), --egress-idle-timeout, out of
+#                descriptors (accepting pauses, no spinning)
 #   clients      --exec: loopback only; a source on this machine's own non-loopback address is
 #                closed (skipped when the machine has none); Kubernetes mode (stdio over
 #                pods/attach through test/proxy/fake_apiserver.py, pod IP 127.0.0.2): only
@@ -244,6 +245,26 @@ if grep -q "tunnel: HTTP/1.1 200" "$WORK/budget.out" && grep -q "idle end: b'' [
     grep -q '"end":"idle timeout"' "$LOG2"; then
     ok "--egress-idle-timeout 1: a silent tunnel closed after $(sed -n 's/idle end: b.. //p' "$WORK/budget.out") s"; else
     bad "idle timeout: $(cat "$WORK/budget.out")"; fi
+kill "$PPID_"
+# out of descriptors: the egress listener rests instead of spinning on accept()
+LIMIT="prlimit --nofile=48" start_proxy fds --egress-port "$(free_port)" --egress-profile "$WORK/cm/profile.json" \
+    --egress-max-connections 1000 --exec -- "$VENV/servers/bin/mcp-server-time"
+EG4=$(log_port "$WORK/fds.log" "egress listening")
+cpu=$(python3 - "$EG4" "$PPID_" <<'PY'
+import socket, sys, time
+eg, pid = int(sys.argv[1]), sys.argv[2]
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().split(")")[1].split()
+    return (int(f[11]) + int(f[12])) / 100
+held = [socket.create_connection(("127.0.0.1", eg)) for _ in range(80)]
+c0 = cpu()
+time.sleep(2)
+print(round(cpu() - c0, 2))
+PY
+)
+if awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' && grep -q '"egress: cannot accept connections, pausing"' "$WORK/fds.log"; then
+    ok "80 connections, 48 descriptors: paused accepting (logged), ${cpu} s CPU over 2 s"; else
+    bad "out of descriptors: CPU $cpu s over 2 s"; fi
 kill "$PPID_"
 
 echo "== Kubernetes mode: only the MCP server pod's IP (127.0.0.2, through a stand-in apiserver)"
