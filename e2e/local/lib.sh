@@ -116,6 +116,7 @@ t_summary() {
 # node_test_image: make sure the local registry holds NODE_TEST_IMAGE, the
 # node tests' throwaway image (Debian's static busybox on an empty base,
 # under the project's own name); prints why and returns 1 when it cannot.
+# shellcheck disable=SC2034 # used by the files that source this one
 NODE_TEST_IMAGE=ghcr.io/mcp-operator/node-test:busybox
 node_test_image() {
   local crane ref tmp a rc
