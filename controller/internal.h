@@ -30,9 +30,9 @@
 #define CTL_SERVER_PORT_NAME           "mcp"
 /* mcp-proxy's forward proxy for its MCP server (ConfigMap profiles), or the
  * next port when spec.port is this one: ctl_egress_port(). */
-#define CTL_EGRESS_PORT                3128
-#define CTL_EGRESS_PORT_NAME           "egress"
-#define CTL_RUN_AS_ID                  65532 /* the proxy pod (our image's user) */
+#define CTL_EGRESS_PORT      3128
+#define CTL_EGRESS_PORT_NAME "egress"
+#define CTL_RUN_AS_ID        65532 /* the proxy pod (our image's user) */
 /* On every child: the hash (hex) of the object as we last applied it. */
 #define CTL_APPLIED_HASH "toolhive.stacklok.dev/applied-hash"
 
@@ -43,8 +43,8 @@
 #define CTL_SERVER_SA_FMT    "%s-sa"
 #define CTL_PROXY_SVC_FMT    "mcp-%s-proxy"
 #define CTL_HEADLESS_SVC_FMT "mcp-%s-headless"
-#define CTL_NETPOL_FMT       "%s" /* NetworkPolicy, like the workloads */
-#define CTL_OLD_NETPOL_FMT   "%s-egress" /* egress-only policy of the previous version */
+#define CTL_NETPOL_FMT       "%s"              /* NetworkPolicy, like the workloads */
+#define CTL_OLD_NETPOL_FMT   "%s-egress"       /* egress-only policy of the previous version */
 #define CTL_OLD_ROLE_FMT     "%s-proxy-runner" /* Role of the previous version */
 
 /* ==== desired objects: pure, one file per kind ============================== */
