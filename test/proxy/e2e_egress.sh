@@ -120,7 +120,9 @@ time.sleep(3)
 print("grew_kib", rss() - before)
 PY
 grew=$(sed -n 's/^grew_kib //p' "$WORK/slow.out")
-if [ -n "$grew" ] && [ "$grew" -lt 16384 ]; then
+if grep -q __asan_init "$PROXY"; then # its quarantine keeps freed buffers in the RSS
+    echo "skip back-pressure by RSS: an ASan build (its quarantine holds freed memory); grew $grew KiB"
+elif [ -n "$grew" ] && [ "$grew" -lt 16384 ]; then
     ok "8 tunnels that never read 20 MB each: the proxy's RSS grew by $grew KiB"; else
     bad "back-pressure: $(cat "$WORK/slow.out")"; fi
 
