@@ -122,11 +122,10 @@ json_t *ctl_network_policy(const mcp_server_t *s, const json_t *profile, int *oo
  * spec.port is that one. 0 otherwise. */
 int ctl_egress_port(const mcp_server_t *s);
 
-/* Check a ConfigMap profile's network.outbound against ToolHive's format:
- * allow_host entries are host names, "*.<domain>", ".<domain>" or IP
- * addresses; allow_port integers 1-65535; allow_transport "tcp"/"udp";
- * insecure_allow_all a boolean. Returns 0, or -1 with a message naming the
- * field (e.g. network.outbound.allow_host[1]) and the rule in why. */
+/* Check a ConfigMap profile as mcp-proxy's forward proxy reads it
+ * (mcp/egress_rules.h: ToolHive's format; allow_host entries are host names,
+ * ".<domain>", "*.<domain>" or IP addresses; allow_port integers 1-65535).
+ * Returns 0, or -1 with a message naming the member and the rule in why. */
 int ctl_profile_check(const json_t *profile, char *why, size_t len);
 
 /* What no NetworkPolicy or proxy here enforces of a ConfigMap profile

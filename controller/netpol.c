@@ -15,14 +15,13 @@
  * the allow_port ports go straight to any destination, as a NetworkPolicy
  * alone can say. What no policy here enforces (file paths) is reported by
  * ctl_profile_warning(). Pure functions. */
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "internal.h"
+#include "mcp/egress_rules.h"
 
 #define WARN_MAX 512
 
@@ -215,102 +214,12 @@ char *ctl_profile_warning(const json_t *profile)
     return w[0] ? strdup(w) : NULL;
 }
 
-/* A DNS name (RFC 1123 labels of letters, digits and '-', not at either end
- * of a label; at most 253 characters; one trailing dot allowed). */
-static bool dns_name(const char *h)
-{
-    size_t n = strlen(h), label = 0;
-
-    if (n > 0 && h[n - 1] == '.')
-        n--;
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i <= n; i++) {
-        char c = i < n ? h[i] : '.';
-        if (c == '.') {
-            if (label == 0 || h[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool ip_literal(const char *h)
-{
-    unsigned char a[16];
-    char v6[64];
-    size_t n = strlen(h);
-
-    if (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1)
-        return true;
-    if (n < 3 || n - 2 >= sizeof(v6) || h[0] != '[' || h[n - 1] != ']')
-        return false;
-    memcpy(v6, h + 1, n - 2);
-    v6[n - 2] = '\0';
-    return inet_pton(AF_INET6, v6, a) == 1;
-}
-
-static bool host_entry(const char *h)
-{
-    if (strncmp(h, "*.", 2) == 0)
-        return dns_name(h + 2);
-    if (h[0] == '.')
-        return dns_name(h + 1);
-    return ip_literal(h) || dns_name(h);
-}
-
-#define FIELD "network.outbound."
-
-static int check_list(const json_t *out, const char *key, char *why, size_t len)
-{
-    const json_t *a = json_object_get(out, key);
-    size_t i;
-    json_t *v;
-
-    if (a && !json_is_array(a))
-        return snprintf(why, len, FIELD "%s: must be a list", key), -1;
-    json_array_foreach(a, i, v)
-    {
-        const char *sv = json_string_value(v);
-        json_int_t n = json_integer_value(v);
-        if (strcmp(key, "allow_host") == 0 && !(sv && host_entry(sv)))
-            return snprintf(why, len,
-                            FIELD "allow_host[%zu]: must be a host name, \"*.<domain>\","
-                                  " \".<domain>\" or an IP address (no scheme, port or path)",
-                            i),
-                   -1;
-        if (strcmp(key, "allow_port") == 0 && !(json_is_integer(v) && n >= 1 && n <= 65535))
-            return snprintf(why, len, FIELD "allow_port[%zu]: must be an integer from 1 to 65535",
-                            i),
-                   -1;
-        if (strcmp(key, "allow_transport") == 0 &&
-            !(sv && (strcasecmp(sv, "tcp") == 0 || strcasecmp(sv, "udp") == 0)))
-            return snprintf(why, len, FIELD "allow_transport[%zu]: must be \"tcp\" or \"udp\"", i),
-                   -1;
-    }
-    return 0;
-}
-
 int ctl_profile_check(const json_t *profile, char *why, size_t len)
 {
-    static const char *const lists[] = {"allow_host", "allow_port", "allow_transport"};
-    const json_t *net = json_object_get(profile, "network"), *out = outbound(profile), *all;
+    mcp_eg_rules_t rules;
+    int rc = mcp_eg_rules_from_json(profile, &rules, why, len);
 
-    if (net && !json_is_object(net))
-        return snprintf(why, len, "network: must be an object"), -1;
-    if (out && !json_is_object(out))
-        return snprintf(why, len, "network.outbound: must be an object"), -1;
-    all = json_object_get(out, "insecure_allow_all");
-    if (all && !json_is_boolean(all))
-        return snprintf(why, len, FIELD "insecure_allow_all: must be true or false"), -1;
-    for (size_t i = 0; i < MCP_ARRAY_LEN(lists); i++)
-        if (check_list(out, lists[i], why, len) != 0)
-            return -1;
-    return 0;
+    if (rc == 0)
+        mcp_eg_rules_dispose(&rules);
+    return rc == 0 ? 0 : -1;
 }

@@ -76,7 +76,7 @@ static json_t *load_profile(ctl_rec_t *r)
         ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s",
                      name, key, NULL);
     } else {
-        char why[192] = "not a JSON object";
+        char why[384] = "not a JSON object";
         p = mcp_json_load_bounded(
             text, json_string_length(json_object_get(json_object_get(resp.body, "data"), key)),
             &mcp_kube_limits, why, sizeof(why));

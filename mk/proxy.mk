@@ -14,7 +14,7 @@ FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
               proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
-              proxy/upstream/wsch.c proxy/egress/request.c proxy/egress/rules.c \
+              proxy/upstream/wsch.c proxy/egress/request.c \
               bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the

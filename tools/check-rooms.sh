@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The proxy's rooms (STYLE.md): a room includes only rooms below it. front/
-# may include bridge/ and upstream/; bridge/ and upstream/ include neither
-# each other nor front/; the shared files at the top of proxy/ include no
+# may include bridge/, upstream/ and egress/; bridge/, upstream/ and egress/
+# include none of the other rooms; the shared files at the top of proxy/ include no
 # room (main.c, which starts everything, excepted). Prints each offence.
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +16,9 @@ for f in proxy/*/*.[ch] proxy/*.[ch]; do
             offend "$f" "$inc" "upstream/ knows no bridge or front: hand lines to its sink" ;;
         proxy/bridge:*../front/* | proxy/bridge:*../upstream/*)
             offend "$f" "$inc" "bridge/ is pure: no front, no upstream" ;;
-        proxy:front/* | proxy:bridge/* | proxy:upstream/*)
+        proxy/egress:*../front/* | proxy/egress:*../bridge/* | proxy/egress:*../upstream/*)
+            offend "$f" "$inc" "egress/ stands alone: the pod's IPs come through its callback" ;;
+        proxy:front/* | proxy:bridge/* | proxy:upstream/* | proxy:egress/*)
             [ "$f" = proxy/main.c ] || offend "$f" "$inc" "the shared files include no room" ;;
         esac
     done < <(sed -n 's/^#include "\(.*\)"/\1/p' "$f")

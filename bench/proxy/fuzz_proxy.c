@@ -542,7 +542,7 @@ static void run_lines(const uint8_t *data, size_t size)
  * Proxy-* or hop-by-hop header, ending in "Connection: close". */
 static void check_forwarded(const mcp_buf_t *fwd)
 {
-    struct phr_header hs[PX_EG_MAX_HEADERS + 8];
+    struct phr_header hs[MCP_EG_MAX_HEADERS + 8];
     size_t n = MCP_ARRAY_LEN(hs), ml, pl, host = 0, conn = 0;
     const char *m, *path;
     int minor,
@@ -570,20 +570,20 @@ static void check_forwarded(const mcp_buf_t *fwd)
  * head are taken as body no more than they are. */
 static void run_egress(const uint8_t *data, size_t size)
 {
-    static px_eg_request_t req;
-    char why[200], again[PX_EG_HOST_BUF];
+    static mcp_eg_request_t req;
+    char why[200], again[MCP_EG_HOST_BUF];
     mcp_buf_t fwd;
     int is_ip, rc;
 
-    mcp_buf_init(&fwd, PX_EG_FWD_MAX);
-    rc = px_eg_request_parse((const char *)data, size, &req, &fwd, why, sizeof(why));
+    mcp_buf_init(&fwd, MCP_EG_FWD_MAX);
+    rc = mcp_eg_request_parse((const char *)data, size, &req, &fwd, why, sizeof(why));
     if (rc > 0) {
         if ((size_t)rc > size || req.head_len != (size_t)rc || req.port < 1 || req.port > 65535 ||
-            px_eg_host_canon(req.host, strlen(req.host), again, sizeof(again), &is_ip) ||
+            mcp_eg_host_canon(req.host, strlen(req.host), again, sizeof(again), &is_ip) ||
             strcmp(again, req.host) != 0 || is_ip != req.is_ip)
             abort();
-        if (req.kind == PX_EG_FORWARD) {
-            ssize_t t = px_eg_body_take(&req.body, (const char *)data + rc, size - (size_t)rc);
+        if (req.kind == MCP_EG_FORWARD) {
+            ssize_t t = mcp_eg_body_take(&req.body, (const char *)data + rc, size - (size_t)rc);
 
             check_forwarded(&fwd);
             if (t < -1 || t > (ssize_t)(size - (size_t)rc))

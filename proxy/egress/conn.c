@@ -38,9 +38,9 @@ struct conn {
     h2o_timeout_entry_t timer;
     lookup_t *lookup;
     phase_t phase;
-    px_eg_request_t req;
+    mcp_eg_request_t req;
     mcp_buf_t out; /* the head for the origin, or our own answer */
-    px_eg_match_t match;
+    mcp_eg_match_t match;
     int status;     /* what the client was answered: ours, or the origin's */
     int refused;    /* the decision */
     int eof[2];     /* [1] client to origin, [0] origin to client: no more bytes */
@@ -53,11 +53,12 @@ static void on_read(h2o_socket_t *sock, const char *err);
 
 /* ---- the end -------------------------------------------------------------------------------- */
 
-static const char *match_text(px_eg_match_t m)
+static const char *match_text(mcp_eg_match_t m)
 {
-    return m == PX_EG_ALLOW_EXACT    ? "an exact allow_host entry"
-           : m == PX_EG_ALLOW_SUFFIX ? "a domain allow_host entry"
-                                     : "insecure_allow_all";
+    return m == MCP_EG_ALLOW_EXACT    ? "an exact allow_host entry"
+           : m == MCP_EG_ALLOW_SUFFIX ? "a domain allow_host entry"
+           : m == MCP_EG_ALLOW_ANY    ? "allow_port without allow_host"
+                                      : "insecure_allow_all";
 }
 
 static void log_line(conn_t *c, const char *end)
@@ -71,9 +72,9 @@ static void log_line(conn_t *c, const char *end)
     snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(h2o_now(c->eg->loop) - c->started));
     mcp_log(MCP_LOG_INFO, "egress connection", "client", c->peer, "host", c->req.host, "port", port,
             "kind",
-            c->req.kind == PX_EG_CONNECT ? "connect"
-            : c->req.kind                ? "http"
-                                         : "none",
+            c->req.kind == MCP_EG_CONNECT ? "connect"
+            : c->req.kind                 ? "http"
+                                          : "none",
             "decision", c->refused ? "refused" : "allowed", "reason", c->reason, "address", c->addr,
             "status", status, "bytes_up", up, "bytes_down", down, "duration_ms", ms, "end", end,
             NULL);
@@ -187,7 +188,7 @@ static void on_timeout(h2o_timeout_entry_t *entry)
 
     switch (c->phase) {
     case P_HEAD:
-        answerf(c, 408, "no complete request head within %d s", PX_EG_HEAD_TIMEOUT_MS / 1000);
+        answerf(c, 408, "no complete request head within %d s", MCP_EG_HEAD_TIMEOUT_MS / 1000);
         break;
     case P_RESOLVE:
         answerf(c, 504, "resolving \"%s\" took longer than %d s", c->req.host, secs);
@@ -221,7 +222,7 @@ static int over(conn_t *c)
 {
     if (c->busy[0] || c->busy[1])
         return 0;
-    return c->req.kind == PX_EG_FORWARD ? c->eof[0] : c->eof[0] && c->eof[1];
+    return c->req.kind == MCP_EG_FORWARD ? c->eof[0] : c->eof[0] && c->eof[1];
 }
 
 /* No more bytes this way: pass the end on (a forwarded request's origin
@@ -230,7 +231,7 @@ static void end_direction(conn_t *c, int up)
 {
     c->eof[up] = 1;
     h2o_socket_read_stop(source(c, up));
-    if (!c->busy[up] && !(up && c->req.kind == PX_EG_FORWARD))
+    if (!c->busy[up] && !(up && c->req.kind == MCP_EG_FORWARD))
         shutdown(h2o_socket_get_fd(sink(c, up)), SHUT_WR);
     if (over(c))
         finish(c, "closed");
@@ -239,7 +240,7 @@ static void end_direction(conn_t *c, int up)
 /* The origin's status code, from the start of its answer. */
 static void note_status(conn_t *c, const char *p, size_t n)
 {
-    if (c->req.kind == PX_EG_FORWARD && c->status == 0 && n >= 12 && memcmp(p, "HTTP/1.", 7) == 0)
+    if (c->req.kind == MCP_EG_FORWARD && c->status == 0 && n >= 12 && memcmp(p, "HTTP/1.", 7) == 0)
         c->status = atoi(p + 9);
 }
 
@@ -252,8 +253,8 @@ static void pump(conn_t *c, int up)
     size_t n = src->input->size;
     h2o_iovec_t iov;
 
-    if (up && c->req.kind == PX_EG_FORWARD) {
-        ssize_t t = px_eg_body_take(&c->req.body, src->input->bytes, n);
+    if (up && c->req.kind == MCP_EG_FORWARD) {
+        ssize_t t = mcp_eg_body_take(&c->req.body, src->input->bytes, n);
 
         if (t < 0) {
             finish(c, "bad chunked request body");
@@ -262,7 +263,7 @@ static void pump(conn_t *c, int up)
         n = (size_t)t;
     }
     if (n == 0) {
-        if (up && c->req.body.done && c->req.kind == PX_EG_FORWARD)
+        if (up && c->req.body.done && c->req.kind == MCP_EG_FORWARD)
             end_direction(c, 1); /* the one request is through: the rest is not passed */
         else
             h2o_socket_read_start(src, on_read);
@@ -292,7 +293,7 @@ static void on_written(h2o_socket_t *sock, const char *err)
         pump(c, up); /* may end the connection: c is not touched after it */
         return;
     }
-    if (!(up && c->req.kind == PX_EG_FORWARD))
+    if (!(up && c->req.kind == MCP_EG_FORWARD))
         shutdown(h2o_socket_get_fd(sock), SHUT_WR);
     if (over(c))
         finish(c, "closed");
@@ -305,7 +306,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
 
     arm(c, &c->eg->idle_timeout);
     if (err) {
-        if (up && c->req.kind == PX_EG_FORWARD && !c->req.body.done) {
+        if (up && c->req.kind == MCP_EG_FORWARD && !c->req.body.done) {
             finish(c, "the client closed in the middle of its request");
             return;
         }
@@ -345,7 +346,7 @@ static void start(conn_t *c)
     h2o_buffer_consume(&c->client->input, c->req.head_len);
     c->phase = P_RELAY; /* from now on the idle timeout: the connect timeout is over */
     arm(c, &c->eg->idle_timeout);
-    if (c->req.kind == PX_EG_CONNECT) {
+    if (c->req.kind == MCP_EG_CONNECT) {
         c->status = 200;
         iov = h2o_iovec_init(H2O_STRLIT("HTTP/1.1 200 Connection established\r\n\r\n"));
         h2o_socket_write(c->client, &iov, 1, on_established);
@@ -375,7 +376,7 @@ static void on_connect(h2o_socket_t *sock, const char *err)
 
 static void connect_to(conn_t *c, struct sockaddr *sa, socklen_t len)
 {
-    int rcvbuf = PX_EG_RCVBUF;
+    int rcvbuf = MCP_EG_RCVBUF;
 
     c->phase = P_CONNECT;
     c->origin = h2o_socket_connect(c->eg->loop, sa, len, on_connect);
@@ -400,33 +401,33 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t len)
 }
 
 /* Refused: the first address's class names the rule. */
-static void refuse_address(conn_t *c, px_eg_addr_class_t cls, const char *ip)
+static void refuse_address(conn_t *c, mcp_eg_addr_class_t cls, const char *ip)
 {
-    const char *rule = cls == PX_EG_PRIVATE
+    const char *rule = cls == MCP_EG_PRIVATE
                            ? "and no exact allow_host entry names it"
                            : "which only an allow_host entry of that very IP address allows";
 
     if (c->req.is_ip)
-        answerf(c, 403, "%s is %s, %s", c->req.host, px_eg_addr_class_text(cls), rule);
+        answerf(c, 403, "%s is %s, %s", c->req.host, mcp_eg_addr_class_text(cls), rule);
     else
         answerf(c, 403, "\"%s\" resolves to %s, %s, %s", c->req.host, ip,
-                px_eg_addr_class_text(cls), rule);
+                mcp_eg_addr_class_text(cls), rule);
 }
 
 /* Connect to the first address the rules allow. */
 static void choose(conn_t *c, struct addrinfo *res)
 {
-    px_eg_addr_class_t first = PX_EG_PUBLIC;
+    mcp_eg_addr_class_t first = MCP_EG_PUBLIC;
     char first_ip[PX_IP_TEXT] = "";
 
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        px_eg_addr_class_t cls;
+        mcp_eg_addr_class_t cls;
 
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
-        cls = px_eg_addr_classify(ai->ai_addr);
+        cls = mcp_eg_addr_classify(ai->ai_addr);
         addr_text(ai->ai_addr, c->addr, sizeof(c->addr));
-        if (px_eg_addr_allowed(cls, c->match, c->req.is_ip)) {
+        if (mcp_eg_addr_allowed(cls, c->match, c->req.is_ip)) {
             connect_to(c, ai->ai_addr, ai->ai_addrlen);
             return;
         }
@@ -502,8 +503,8 @@ static void decide(conn_t *c)
     char why[sizeof(c->reason)];
 
     c->match =
-        px_eg_rules_match(&c->eg->rules, c->req.host, c->req.is_ip, c->req.port, why, sizeof(why));
-    if (c->match < PX_EG_ALLOW_EXACT) {
+        mcp_eg_rules_match(&c->eg->rules, c->req.host, c->req.is_ip, c->req.port, why, sizeof(why));
+    if (c->match < MCP_EG_ALLOW_EXACT) {
         answer(c, 403, why);
         return;
     }
@@ -520,8 +521,8 @@ static void on_head(h2o_socket_t *sock, const char *err)
         finish(c, "the client closed before its request head was complete");
         return;
     }
-    rc = px_eg_request_parse(sock->input->bytes, sock->input->size, &c->req, &c->out, why,
-                             sizeof(why));
+    rc = mcp_eg_request_parse(sock->input->bytes, sock->input->size, &c->req, &c->out, why,
+                              sizeof(why));
     if (rc == 0)
         return;
     h2o_socket_read_stop(sock);
@@ -533,10 +534,10 @@ static void on_head(h2o_socket_t *sock, const char *err)
     decide(c);
 }
 
-void px_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer)
+void mcp_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer)
 {
     conn_t *c = calloc(1, sizeof(*c));
-    int rcvbuf = PX_EG_RCVBUF;
+    int rcvbuf = MCP_EG_RCVBUF;
 
     if (!c) {
         h2o_socket_close(sock);
@@ -548,7 +549,7 @@ void px_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer)
     c->timer.cb = on_timeout;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     snprintf(c->reason, sizeof(c->reason), "no request yet");
-    mcp_buf_init(&c->out, PX_EG_FWD_MAX);
+    mcp_buf_init(&c->out, MCP_EG_FWD_MAX);
     sock->data = c;
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     h2o_linklist_insert(&eg->conns, &c->link);
@@ -557,7 +558,7 @@ void px_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer)
     h2o_socket_read_start(sock, on_head);
 }
 
-void px_eg_conn_close_all(px_egress_t *eg, const char *why)
+void mcp_eg_conn_close_all(px_egress_t *eg, const char *why)
 {
     while (!h2o_linklist_is_empty(&eg->conns))
         finish(H2O_STRUCT_FROM_MEMBER(conn_t, link, eg->conns.next), why);

@@ -36,7 +36,7 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* The whole file (at most PX_EG_PROFILE_MAX bytes) into *out (malloc'd, the
+/* The whole file (at most MCP_EG_PROFILE_MAX bytes) into *out (malloc'd, the
  * caller frees), its stat in *st. 0 or -1 with the reason in err. */
 static int read_file(const char *path, char **out, size_t *len, struct stat *st, char *err,
                      size_t errlen)
@@ -45,11 +45,11 @@ static int read_file(const char *path, char **out, size_t *len, struct stat *st,
     ssize_t n = 0;
     char *buf = NULL;
 
-    if (fd < 0 || fstat(fd, st) != 0 || st->st_size > PX_EG_PROFILE_MAX ||
+    if (fd < 0 || fstat(fd, st) != 0 || st->st_size > MCP_EG_PROFILE_MAX ||
         !(buf = malloc((size_t)st->st_size + 1))) {
         snprintf(err, errlen, "%s",
-                 fd >= 0 && st->st_size > PX_EG_PROFILE_MAX ? "the file is over 1 MiB"
-                                                            : strerror(errno));
+                 fd >= 0 && st->st_size > MCP_EG_PROFILE_MAX ? "the file is over 1 MiB"
+                                                             : strerror(errno));
         goto fail;
     }
     for (size_t got = 0; got < (size_t)st->st_size; got += (size_t)n)
@@ -83,7 +83,7 @@ static void rules_loaded(px_egress_t *eg)
  * the opened file's), which the next check compares with. */
 static void load(px_egress_t *eg, const struct stat *st_path)
 {
-    px_eg_rules_t fresh;
+    mcp_eg_rules_t fresh;
     char err[PROFILE_ERR_TEXT] = "", *text = NULL;
     size_t len = 0;
     struct stat st = {0};
@@ -91,14 +91,14 @@ static void load(px_egress_t *eg, const struct stat *st_path)
 
     eg->seen = st_path ? *st_path : st;
     if (rc == 0)
-        rc = px_eg_rules_parse(text, len, &fresh, err, sizeof(err));
+        rc = mcp_eg_rules_parse(text, len, &fresh, err, sizeof(err));
     free(text);
     if (rc != 0) {
         mcp_log(MCP_LOG_ERROR, "egress profile not loaded: the rules in force stay", "path",
                 eg->cfg->egress_profile, "error", err[0] ? err : "out of memory", NULL);
         return;
     }
-    px_eg_rules_dispose(&eg->rules);
+    mcp_eg_rules_dispose(&eg->rules);
     eg->rules = fresh;
     rules_loaded(eg);
 }
@@ -154,7 +154,7 @@ static int same_ip(const uint8_t *a, size_t alen, const char *text)
 int px_egress_client_allowed(const px_egress_clients_t *c, const struct sockaddr *sa)
 {
     static const uint8_t lo6[16] = {[15] = 1};
-    char ips[PX_EG_MAX_CLIENT_IPS][PX_IP_TEXT];
+    char ips[MCP_EG_MAX_CLIENT_IPS][PX_IP_TEXT];
     uint8_t a[16];
     size_t alen = addr_bytes(sa, a), n;
 
@@ -162,8 +162,8 @@ int px_egress_client_allowed(const px_egress_clients_t *c, const struct sockaddr
         return 0;
     if (c->loopback && ((alen == 4 && a[0] == 127) || (alen == 16 && memcmp(a, lo6, 16) == 0)))
         return 1;
-    n = c->pod_ips ? c->pod_ips(c->ctx, ips, PX_EG_MAX_CLIENT_IPS) : 0;
-    for (size_t i = 0; i < n && i < PX_EG_MAX_CLIENT_IPS; i++)
+    n = c->pod_ips ? c->pod_ips(c->ctx, ips, MCP_EG_MAX_CLIENT_IPS) : 0;
+    for (size_t i = 0; i < n && i < MCP_EG_MAX_CLIENT_IPS; i++)
         if (same_ip(a, alen, ips[i]))
             return 1;
     return 0;
@@ -228,7 +228,7 @@ static void take(void *ctx, h2o_socket_t *sock)
         busy(eg, sock, peer);
         return;
     }
-    px_eg_conn_start(eg, sock, peer);
+    mcp_eg_conn_start(eg, sock, peer);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err);
@@ -265,11 +265,11 @@ static void init_timeouts(px_egress_t *eg)
 {
     const px_config_t *cfg = eg->cfg;
 
-    h2o_timeout_init(eg->loop, &eg->head_timeout, PX_EG_HEAD_TIMEOUT_MS);
+    h2o_timeout_init(eg->loop, &eg->head_timeout, MCP_EG_HEAD_TIMEOUT_MS);
     h2o_timeout_init(eg->loop, &eg->connect_timeout,
                      (uint64_t)(cfg->egress_connect_timeout * 1000));
     h2o_timeout_init(eg->loop, &eg->idle_timeout, (uint64_t)(cfg->egress_idle_timeout * 1000));
-    h2o_timeout_init(eg->loop, &eg->linger_timeout, PX_EG_LINGER_MS);
+    h2o_timeout_init(eg->loop, &eg->linger_timeout, MCP_EG_LINGER_MS);
     h2o_timeout_init(eg->loop, &eg->reload_timeout, RELOAD_MS);
     h2o_timeout_init(eg->loop, &eg->accept_timeout, ACCEPT_PAUSE_MS);
     eg->accept_entry.cb = resume_accepting;
@@ -332,7 +332,7 @@ void px_egress_free(px_egress_t *eg)
         return;
     h2o_socket_read_stop(eg->listener);
     h2o_socket_close(eg->listener);
-    px_eg_conn_close_all(eg, "the proxy is stopping");
+    mcp_eg_conn_close_all(eg, "the proxy is stopping");
     if (h2o_timeout_is_linked(&eg->reload_entry))
         h2o_timeout_unlink(&eg->reload_entry);
     if (h2o_timeout_is_linked(&eg->accept_entry))
@@ -344,6 +344,6 @@ void px_egress_free(px_egress_t *eg)
     h2o_timeout_dispose(eg->loop, &eg->linger_timeout);
     h2o_timeout_dispose(eg->loop, &eg->reload_timeout);
     h2o_timeout_dispose(eg->loop, &eg->accept_timeout);
-    px_eg_rules_dispose(&eg->rules);
+    mcp_eg_rules_dispose(&eg->rules);
     free(eg);
 }

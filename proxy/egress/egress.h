@@ -18,7 +18,7 @@
 
 #include "../internal.h"
 
-#define PX_EG_MAX_CLIENT_IPS 4 /* pod IPs asked for (dual stack has two) */
+#define MCP_EG_MAX_CLIENT_IPS 4 /* pod IPs asked for (dual stack has two) */
 
 /* Who may use the egress port. */
 typedef struct px_egress_clients {

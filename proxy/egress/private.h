@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 
 #include "egress.h"
-#include "rules.h"
+#include "mcp/egress_rules.h"
 
-#define PX_EG_HEAD_TIMEOUT_MS 10000 /* a request head arrives within this */
-#define PX_EG_LINGER_MS       5000  /* our own answer is taken within this */
-#define PX_EG_RCVBUF          65536 /* SO_RCVBUF: what one read may bring, each side */
+#define MCP_EG_HEAD_TIMEOUT_MS 10000 /* a request head arrives within this */
+#define MCP_EG_LINGER_MS       5000  /* our own answer is taken within this */
+#define MCP_EG_RCVBUF          65536 /* SO_RCVBUF: what one read may bring, each side */
 
 struct px_egress {
     h2o_loop_t *loop;
@@ -24,7 +24,7 @@ struct px_egress {
     h2o_multithread_queue_t *queue; /* h2o's getaddrinfo answers arrive here */
     h2o_multithread_receiver_t resolver;
     int lookups; /* getaddrinfo calls not answered yet, their connections gone or not */
-    px_eg_rules_t rules;
+    mcp_eg_rules_t rules;
     struct stat seen; /* the profile file as last read (or tried) */
     int missing;      /* it could not be stat()ed last time */
     uint64_t warned_at, refused_since;
@@ -32,8 +32,8 @@ struct px_egress {
 
 /* conn.c: serve a new client connection (sock owned from here on; peer is
  * its address as text, for the log). */
-void px_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer);
+void mcp_eg_conn_start(px_egress_t *eg, h2o_socket_t *sock, const char *peer);
 /* Close every connection, each with its log line (end = why). */
-void px_eg_conn_close_all(px_egress_t *eg, const char *why);
+void mcp_eg_conn_close_all(px_egress_t *eg, const char *why);
 
 #endif

@@ -66,7 +66,7 @@ static int dropped(const struct phr_header *hs, size_t n, const struct phr_heade
 }
 
 /* Content-Length and Transfer-Encoding into the body's framing. */
-static int body_framing(const struct phr_header *hs, size_t n, px_eg_body_t *b, char *why,
+static int body_framing(const struct phr_header *hs, size_t n, mcp_eg_body_t *b, char *why,
                         size_t whylen)
 {
     memset(b, 0, sizeof(*b));
@@ -97,10 +97,10 @@ static int body_framing(const struct phr_header *hs, size_t n, px_eg_body_t *b, 
     return 0;
 }
 
-static int take_host(px_eg_request_t *req, h2o_iovec_t host, char *why, size_t whylen)
+static int take_host(mcp_eg_request_t *req, h2o_iovec_t host, char *why, size_t whylen)
 {
     const char *w =
-        px_eg_host_canon(host.base, host.len, req->host, sizeof(req->host), &req->is_ip);
+        mcp_eg_host_canon(host.base, host.len, req->host, sizeof(req->host), &req->is_ip);
 
     if (w)
         snprintf(why, whylen, "bad host: %s", w);
@@ -108,7 +108,7 @@ static int take_host(px_eg_request_t *req, h2o_iovec_t host, char *why, size_t w
 }
 
 static int parse_connect(const char *path, size_t path_len, const struct phr_header *hs, size_t n,
-                         px_eg_request_t *req, char *why, size_t whylen)
+                         mcp_eg_request_t *req, char *why, size_t whylen)
 {
     h2o_iovec_t host;
     uint16_t port;
@@ -120,7 +120,7 @@ static int parse_connect(const char *path, size_t path_len, const struct phr_hea
         return -1;
     if (!req->body.done || req->body.left)
         return bad(why, whylen, "a CONNECT request has no body");
-    req->kind = PX_EG_CONNECT;
+    req->kind = MCP_EG_CONNECT;
     req->port = port;
     return take_host(req, host, why, whylen);
 }
@@ -143,7 +143,7 @@ static int rewrite(const char *method, size_t method_len, const h2o_url_t *url,
 }
 
 static int parse_forward(const char *method, size_t method_len, const char *path, size_t path_len,
-                         const struct phr_header *hs, size_t n, px_eg_request_t *req,
+                         const struct phr_header *hs, size_t n, mcp_eg_request_t *req,
                          mcp_buf_t *fwd, char *why, size_t whylen)
 {
     h2o_url_t url;
@@ -162,26 +162,26 @@ static int parse_forward(const char *method, size_t method_len, const char *path
     if (body_framing(hs, n, &req->body, why, whylen) != 0 ||
         take_host(req, url.host, why, whylen) != 0)
         return -1;
-    req->kind = PX_EG_FORWARD;
+    req->kind = MCP_EG_FORWARD;
     req->port = h2o_url_get_port(&url);
     if (rewrite(method, method_len, &url, hs, n, fwd) != 0)
         return bad(why, whylen, "the request head is too large");
     return 0;
 }
 
-int px_eg_request_parse(const char *buf, size_t len, px_eg_request_t *req, mcp_buf_t *fwd,
-                        char *why, size_t whylen)
+int mcp_eg_request_parse(const char *buf, size_t len, mcp_eg_request_t *req, mcp_buf_t *fwd,
+                         char *why, size_t whylen)
 {
-    struct phr_header hs[PX_EG_MAX_HEADERS];
-    size_t n = PX_EG_MAX_HEADERS, method_len, path_len;
+    struct phr_header hs[MCP_EG_MAX_HEADERS];
+    size_t n = MCP_EG_MAX_HEADERS, method_len, path_len;
     const char *method, *path, *framing;
     int minor, head, rc;
 
     memset(req, 0, sizeof(*req));
     head = phr_parse_request(buf, len, &method, &method_len, &path, &path_len, &minor, hs, &n, 0);
-    if (head == -2 && len < PX_EG_HEAD_MAX)
+    if (head == -2 && len < MCP_EG_HEAD_MAX)
         return 0;
-    if (head == -2 || head > PX_EG_HEAD_MAX)
+    if (head == -2 || head > MCP_EG_HEAD_MAX)
         return bad(why, whylen, "the request head is over 16384 bytes");
     if (head < 0)
         return bad(why, whylen, "not an HTTP/1.x request (or over 100 header fields)");
@@ -199,7 +199,7 @@ int px_eg_request_parse(const char *buf, size_t len, px_eg_request_t *req, mcp_b
     return head;
 }
 
-ssize_t px_eg_body_take(px_eg_body_t *b, const char *p, size_t n)
+ssize_t mcp_eg_body_take(mcp_eg_body_t *b, const char *p, size_t n)
 {
     size_t off = 0;
 

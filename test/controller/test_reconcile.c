@@ -915,8 +915,9 @@ static void test_configmap_profile(void **state)
     assert_non_null(get(e, NP_PATH "cm"));
     assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.message"),
                         "permission profile ConfigMap \"prof\" key \"p.json\": "
-                        "network.outbound.allow_host[0]: must be a host name, \"*.<domain>\", "
-                        "\".<domain>\" or an IP address (no scheme, port or path)");
+                        "network.outbound.allow_host entry \"https://example.com/\": a URL, not "
+                        "a host (an entry is a host name, \".<domain>\", \"*.<domain>\" or an IP "
+                        "address, without scheme, port or path)");
     assert_string_equal(mcp_json_str(get(e, SRV_PATH "cm"), "status.phase"), "Failed");
 }
 

@@ -72,15 +72,15 @@ static void check_request(table_t *t, const char *line, const char *want, const 
 {
     char buf[8192], why[200] = "", got[400], reason[200];
     size_t n = unescape(escaped, buf);
-    px_eg_request_t *req = calloc(1, sizeof(*req));
-    int rc = px_eg_request_parse(buf, n, req, &t->fwd, why, sizeof(why));
+    mcp_eg_request_t *req = calloc(1, sizeof(*req));
+    int rc = mcp_eg_request_parse(buf, n, req, &t->fwd, why, sizeof(why));
 
     if (rc > 0)
-        snprintf(got, sizeof(got), "%s:%s:%d", req->kind == PX_EG_CONNECT ? "connect" : "forward",
+        snprintf(got, sizeof(got), "%s:%s:%d", req->kind == MCP_EG_CONNECT ? "connect" : "forward",
                  req->host, req->port);
     else
         snprintf(got, sizeof(got), "%s", rc == 0 ? "incomplete" : "bad");
-    t->forward = rc > 0 && req->kind == PX_EG_FORWARD;
+    t->forward = rc > 0 && req->kind == MCP_EG_FORWARD;
     if (strncmp(want, "bad:", 4) == 0) {
         snprintf(reason, sizeof(reason), "%s", want + 4);
         for (char *p = reason; *p; p++)
@@ -102,7 +102,7 @@ static void test_table(void **state)
 
     (void)state;
     assert_non_null(f);
-    mcp_buf_init(&t.fwd, PX_EG_FWD_MAX);
+    mcp_buf_init(&t.fwd, MCP_EG_FWD_MAX);
     while (fgets(line, sizeof(line), f)) {
         char *sp;
 
@@ -127,17 +127,18 @@ static void test_table(void **state)
 /* A head over 16 KiB is refused, not waited for. */
 static void test_head_cap(void **state)
 {
-    size_t n = PX_EG_HEAD_MAX + 100;
+    size_t n = MCP_EG_HEAD_MAX + 100;
     char *big = malloc(n), why[200];
-    px_eg_request_t *req = calloc(1, sizeof(*req));
+    mcp_eg_request_t *req = calloc(1, sizeof(*req));
     mcp_buf_t fwd;
 
     (void)state;
-    mcp_buf_init(&fwd, PX_EG_FWD_MAX);
+    mcp_buf_init(&fwd, MCP_EG_FWD_MAX);
     memcpy(big, "GET http://a.example/ HTTP/1.1\r\nX: ", 35);
     memset(big + 35, 'a', n - 35);
-    assert_int_equal(px_eg_request_parse(big, PX_EG_HEAD_MAX - 1, req, &fwd, why, sizeof(why)), 0);
-    assert_int_equal(px_eg_request_parse(big, n, req, &fwd, why, sizeof(why)), -1);
+    assert_int_equal(mcp_eg_request_parse(big, MCP_EG_HEAD_MAX - 1, req, &fwd, why, sizeof(why)),
+                     0);
+    assert_int_equal(mcp_eg_request_parse(big, n, req, &fwd, why, sizeof(why)), -1);
     assert_non_null(strstr(why, "16384"));
     mcp_buf_dispose(&fwd);
     free(req);
@@ -145,13 +146,13 @@ static void test_head_cap(void **state)
 }
 
 /* Feed body bytes in pieces of `step`: how many were taken, and done. */
-static size_t feed(px_eg_body_t *b, const char *p, size_t n, size_t step)
+static size_t feed(mcp_eg_body_t *b, const char *p, size_t n, size_t step)
 {
     size_t taken = 0;
 
     for (size_t off = 0; off < n && !b->done; off += step) {
         size_t len = n - off < step ? n - off : step;
-        ssize_t t = px_eg_body_take(b, p + off, len);
+        ssize_t t = mcp_eg_body_take(b, p + off, len);
 
         assert_true(t >= 0 && (size_t)t <= len);
         taken += (size_t)t;
@@ -167,7 +168,7 @@ static void test_bodies(void **state)
                                   "GET http://next.example/ HTTP/1.1\r\n\r\n";
     static const char tail[] = "GET http://next.example/ HTTP/1.1\r\n\r\n";
     size_t body = sizeof(chunked) - 1 - (sizeof(tail) - 1);
-    px_eg_body_t *b = calloc(1, sizeof(*b));
+    mcp_eg_body_t *b = calloc(1, sizeof(*b));
 
     (void)state;
     for (size_t step = 1; step <= sizeof(chunked); step++) {
@@ -181,10 +182,10 @@ static void test_bodies(void **state)
     b->left = 3;
     assert_int_equal(feed(b, "abcdef", 6, 2), 3);
     assert_true(b->done);
-    assert_int_equal(px_eg_body_take(b, "x", 1), 0);
+    assert_int_equal(mcp_eg_body_take(b, "x", 1), 0);
     memset(b, 0, sizeof(*b));
     b->chunked = 1;
-    assert_int_equal(px_eg_body_take(b, "zz\r\n", 4), -1); /* not a chunk size */
+    assert_int_equal(mcp_eg_body_take(b, "zz\r\n", 4), -1); /* not a chunk size */
     free(b);
 }
 

@@ -14,13 +14,13 @@
 #include <cmocka.h>
 
 #include "../../proxy/egress/egress.h"
-#include "../../proxy/egress/rules.h"
+#include "mcp/egress_rules.h"
 
 #define CASES     "test/fixtures/proxy/egress/cases.txt"
 #define MIN_CASES 150 /* the table as written: a truncated file fails */
 
 typedef struct table {
-    px_eg_rules_t rules;
+    mcp_eg_rules_t rules;
     int have_rules, lineno, cases, failed;
 } table_t;
 
@@ -59,14 +59,14 @@ static char *word(char **p)
     return w;
 }
 
-static const char *match_name(px_eg_match_t m)
+static const char *match_name(mcp_eg_match_t m)
 {
-    static const char *const names[] = {"host", "port", "exact", "suffix", "all"};
+    static const char *const names[] = {"host", "port", "exact", "suffix", "all", "any"};
 
     return names[m];
 }
 
-static const char *class_name(px_eg_addr_class_t c)
+static const char *class_name(mcp_eg_addr_class_t c)
 {
     static const char *const names[] = {"public",      "private",   "loopback", "linklocal",
                                         "unspecified", "multicast", "broadcast"};
@@ -90,9 +90,9 @@ static int to_sockaddr(const char *ip, struct sockaddr_storage *ss)
 
 static void do_canon(table_t *t, const char *line, char *rest)
 {
-    char *in = word(&rest), *want = word(&rest), out[PX_EG_HOST_BUF], got[PX_EG_HOST_BUF + 8];
+    char *in = word(&rest), *want = word(&rest), out[MCP_EG_HOST_BUF], got[MCP_EG_HOST_BUF + 8];
     int is_ip;
-    const char *why = px_eg_host_canon(in, strlen(in), out, sizeof(out), &is_ip);
+    const char *why = mcp_eg_host_canon(in, strlen(in), out, sizeof(out), &is_ip);
 
     snprintf(got, sizeof(got), "%s%s", why ? "bad" : is_ip ? "ip:" : "name:", why ? "" : out);
     if (strcmp(got, want) != 0)
@@ -101,16 +101,16 @@ static void do_canon(table_t *t, const char *line, char *rest)
 
 static void do_profile(table_t *t, const char *line, char *json, const char *want_reason)
 {
-    px_eg_rules_t r;
+    mcp_eg_rules_t r;
     char err[300] = "";
-    int rc = px_eg_rules_parse(json, strlen(json), &r, err, sizeof(err));
+    int rc = mcp_eg_rules_parse(json, strlen(json), &r, err, sizeof(err));
 
     if (want_reason) {
         if (rc == 0 || !strstr(err, want_reason))
             fail_line(t, line, "rc %d, reason \"%s\", want a failure naming \"%s\"", rc, err,
                       want_reason);
         if (rc == 0)
-            px_eg_rules_dispose(&r);
+            mcp_eg_rules_dispose(&r);
         return;
     }
     if (rc != 0) {
@@ -118,20 +118,20 @@ static void do_profile(table_t *t, const char *line, char *json, const char *wan
         return;
     }
     if (t->have_rules)
-        px_eg_rules_dispose(&t->rules);
+        mcp_eg_rules_dispose(&t->rules);
     t->rules = r;
     t->have_rules = 1;
 }
 
 /* "bad" when the host has no canonical form, else the match's name. */
-static const char *run_match(table_t *t, const char *host, int port, px_eg_match_t *m, int *is_ip)
+static const char *run_match(table_t *t, const char *host, int port, mcp_eg_match_t *m, int *is_ip)
 {
-    char canon[PX_EG_HOST_BUF], why[400];
+    char canon[MCP_EG_HOST_BUF], why[400];
 
-    if (px_eg_host_canon(host, strlen(host), canon, sizeof(canon), is_ip))
+    if (mcp_eg_host_canon(host, strlen(host), canon, sizeof(canon), is_ip))
         return "bad";
-    *m = px_eg_rules_match(&t->rules, canon, *is_ip, port, why, sizeof(why));
-    if (*m < PX_EG_ALLOW_EXACT &&
+    *m = mcp_eg_rules_match(&t->rules, canon, *is_ip, port, why, sizeof(why));
+    if (*m < MCP_EG_ALLOW_EXACT &&
         (!strstr(why, "network.outbound.allow_") || !strstr(why, " not ")))
         return "no reason";
     return match_name(*m);
@@ -140,7 +140,7 @@ static const char *run_match(table_t *t, const char *host, int port, px_eg_match
 static void do_match(table_t *t, const char *line, char *rest)
 {
     char *host = word(&rest), *port = word(&rest), *want = word(&rest);
-    px_eg_match_t m;
+    mcp_eg_match_t m;
     int is_ip;
     const char *got = run_match(t, host, atoi(port), &m, &is_ip);
 
@@ -152,7 +152,7 @@ static void do_decide(table_t *t, const char *line, char *rest)
 {
     char *host = word(&rest), *port = word(&rest), *ip = word(&rest), *want = word(&rest);
     struct sockaddr_storage ss;
-    px_eg_match_t m = PX_EG_DENY_HOST;
+    mcp_eg_match_t m = MCP_EG_DENY_HOST;
     int is_ip = 0, ok;
 
     run_match(t, host, atoi(port), &m, &is_ip);
@@ -160,7 +160,7 @@ static void do_decide(table_t *t, const char *line, char *rest)
         fail_line(t, line, "bad address in the table");
         return;
     }
-    ok = px_eg_addr_allowed(px_eg_addr_classify((struct sockaddr *)&ss), m, is_ip);
+    ok = mcp_eg_addr_allowed(mcp_eg_addr_classify((struct sockaddr *)&ss), m, is_ip);
     if (strcmp(ok ? "allow" : "refuse", want) != 0)
         fail_line(t, line, "got %s (match %s), want %s", ok ? "allow" : "refuse", match_name(m),
                   want);
@@ -176,7 +176,7 @@ static void do_addr(table_t *t, const char *line, char *rest)
         fail_line(t, line, "bad address in the table");
         return;
     }
-    got = class_name(px_eg_addr_classify((struct sockaddr *)&ss));
+    got = class_name(mcp_eg_addr_classify((struct sockaddr *)&ss));
     if (strcmp(got, want) != 0)
         fail_line(t, line, "got %s, want %s", got, want);
 }
@@ -261,7 +261,7 @@ static void test_table(void **state)
     }
     fclose(f);
     if (t.have_rules)
-        px_eg_rules_dispose(&t.rules);
+        mcp_eg_rules_dispose(&t.rules);
     fprintf(stderr, "%s: %d cases, %d failed\n", CASES, t.cases, t.failed);
     assert_int_equal(t.failed, 0);
     assert_true(t.cases >= MIN_CASES);
@@ -272,21 +272,23 @@ static void test_reasons(void **state)
 {
     static const char json[] = "{\"network\":{\"outbound\":{\"allow_host\":[\".a.example\",\"*.b."
                                "example\",\"c.example\"]}}}";
-    px_eg_rules_t r;
+    mcp_eg_rules_t r;
     char err[200], why[400];
 
     (void)state;
-    assert_int_equal(px_eg_rules_parse(json, sizeof(json) - 1, &r, err, sizeof(err)), 0);
+    assert_int_equal(mcp_eg_rules_parse(json, sizeof(json) - 1, &r, err, sizeof(err)), 0);
     assert_int_equal(r.n_hosts, 3);
-    assert_int_equal(r.hosts[0].kind, PX_EG_DOMAIN);
-    assert_int_equal(r.hosts[1].kind, PX_EG_SUBS);
-    assert_int_equal(r.hosts[2].kind, PX_EG_EXACT);
-    assert_int_equal(px_eg_rules_match(&r, "x.example", 0, 443, why, sizeof(why)), PX_EG_DENY_HOST);
+    assert_int_equal(r.hosts[0].kind, MCP_EG_DOMAIN);
+    assert_int_equal(r.hosts[1].kind, MCP_EG_SUBS);
+    assert_int_equal(r.hosts[2].kind, MCP_EG_EXACT);
+    assert_int_equal(mcp_eg_rules_match(&r, "x.example", 0, 443, why, sizeof(why)),
+                     MCP_EG_DENY_HOST);
     assert_string_equal(why, "host \"x.example\" is not in the permission profile's "
                              "network.outbound.allow_host");
-    assert_int_equal(px_eg_rules_match(&r, "c.example", 0, 22, why, sizeof(why)), PX_EG_DENY_PORT);
+    assert_int_equal(mcp_eg_rules_match(&r, "c.example", 0, 22, why, sizeof(why)),
+                     MCP_EG_DENY_PORT);
     assert_string_equal(why, "port 22 is not in network.outbound.allow_port (empty: 443 and 80)");
-    px_eg_rules_dispose(&r);
+    mcp_eg_rules_dispose(&r);
 }
 
 int main(void)

@@ -11,7 +11,7 @@
 
 #include "mcp/common.h"
 #include "mcp/json.h"
-#include "rules.h"
+#include "mcp/egress_rules.h"
 
 #define LABEL_MAX 63
 
@@ -60,7 +60,8 @@ static const char *canon_ipv6(const char *s, char *out, size_t outlen)
     if (strchr(s, '%'))
         return "an IPv6 zone is not allowed";
     if (inet_pton(AF_INET6, s, &a) != 1 || !inet_ntop(AF_INET6, &a, out, (socklen_t)outlen))
-        return "not an IPv6 address";
+        return strstr(s, "://") ? "a URL, not a host"
+                                : "has a ':' but is no IPv6 address (a port?)";
     return NULL;
 }
 
@@ -71,7 +72,7 @@ static const char *check_name(const char *s, int *is_ip)
     const char *last = s;
     size_t n = strlen(s);
 
-    if (n > PX_EG_HOST_MAX)
+    if (n > MCP_EG_HOST_MAX)
         return "the host name is longer than 253 characters";
     if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-_") != n)
         return "the host name has a character other than a-z, 0-9, '.', '-' and '_'";
@@ -94,9 +95,9 @@ static const char *check_name(const char *s, int *is_ip)
     return NULL;
 }
 
-const char *px_eg_host_canon(const char *host, size_t len, char *out, size_t outlen, int *is_ip)
+const char *mcp_eg_host_canon(const char *host, size_t len, char *out, size_t outlen, int *is_ip)
 {
-    char tmp[PX_EG_HOST_BUF];
+    char tmp[MCP_EG_HOST_BUF];
     const char *why;
 
     *is_ip = 0;
@@ -108,7 +109,7 @@ const char *px_eg_host_canon(const char *host, size_t len, char *out, size_t out
     }
     if (len == 0)
         return "the host is empty";
-    if (len >= sizeof(tmp) || outlen < PX_EG_HOST_BUF)
+    if (len >= sizeof(tmp) || outlen < MCP_EG_HOST_BUF)
         return "the host name is longer than 253 characters";
     for (size_t i = 0; i < len; i++)
         tmp[i] = host[i] >= 'A' && host[i] <= 'Z' ? (char)(host[i] - 'A' + 'a') : host[i];
@@ -130,25 +131,28 @@ const char *px_eg_host_canon(const char *host, size_t len, char *out, size_t out
 /* ---- the profile
  * --------------------------------------------------------------------------------- */
 
-static int add_host(px_eg_rules_t *r, const char *entry, char *err, size_t errlen)
+static int add_host(mcp_eg_rules_t *r, const char *entry, char *err, size_t errlen)
 {
-    px_eg_entry_kind_t kind = PX_EG_EXACT;
+    mcp_eg_entry_kind_t kind = MCP_EG_EXACT;
     const char *name = entry, *why;
-    char canon[PX_EG_HOST_BUF];
+    char canon[MCP_EG_HOST_BUF];
     int is_ip;
 
     if (strncmp(entry, "*.", 2) == 0) {
-        kind = PX_EG_SUBS;
+        kind = MCP_EG_SUBS;
         name += 2;
     } else if (entry[0] == '.') {
-        kind = PX_EG_DOMAIN;
+        kind = MCP_EG_DOMAIN;
         name += 1;
     }
-    why = px_eg_host_canon(name, strlen(name), canon, sizeof(canon), &is_ip);
-    if (!why && is_ip && kind != PX_EG_EXACT)
+    why = mcp_eg_host_canon(name, strlen(name), canon, sizeof(canon), &is_ip);
+    if (!why && is_ip && kind != MCP_EG_EXACT)
         why = "a \".\" or \"*.\" entry must name a domain, not an IP address";
     if (why) {
-        snprintf(err, errlen, "network.outbound.allow_host entry \"%.100s\": %s", entry, why);
+        snprintf(err, errlen,
+                 "network.outbound.allow_host entry \"%.100s\": %s (an entry is a host name,"
+                 " \".<domain>\", \"*.<domain>\" or an IP address, without scheme, port or path)",
+                 entry, why);
         return MCP_EINVAL;
     }
     r->hosts[r->n_hosts].name = strdup(canon);
@@ -165,6 +169,12 @@ static int bad(char *err, size_t errlen, const char *what)
     return MCP_EINVAL;
 }
 
+static int entry_bad(char *err, size_t errlen, const char *list, size_t i, const char *what)
+{
+    snprintf(err, errlen, "network.outbound.%s[%zu] %s", list, i, what);
+    return MCP_EINVAL;
+}
+
 /* A member that must be an array when present (null counts as absent). */
 static int get_array(const json_t *obj, const char *key, const json_t **out, char *err,
                      size_t errlen)
@@ -176,15 +186,15 @@ static int get_array(const json_t *obj, const char *key, const json_t **out, cha
         snprintf(err, errlen, "network.outbound.%s is not an array", key);
         return MCP_EINVAL;
     }
-    if (*out && json_array_size(*out) > PX_EG_MAX_ENTRIES) {
+    if (*out && json_array_size(*out) > MCP_EG_MAX_ENTRIES) {
         snprintf(err, errlen, "network.outbound.%s has more than %d entries", key,
-                 PX_EG_MAX_ENTRIES);
+                 MCP_EG_MAX_ENTRIES);
         return MCP_EINVAL;
     }
     return 0;
 }
 
-static int read_outbound(const json_t *out, px_eg_rules_t *r, char *err, size_t errlen)
+static int read_outbound(const json_t *out, mcp_eg_rules_t *r, char *err, size_t errlen)
 {
     const json_t *hosts, *ports, *transports, *all = json_object_get(out, "insecure_allow_all"), *v;
     size_t i;
@@ -204,7 +214,7 @@ static int read_outbound(const json_t *out, px_eg_rules_t *r, char *err, size_t 
     json_array_foreach(hosts, i, v)
     {
         if (!json_is_string(v))
-            return bad(err, errlen, "network.outbound.allow_host has an entry that is no string");
+            return entry_bad(err, errlen, "allow_host", i, "is not a string");
         if ((rc = add_host(r, json_string_value(v), err, errlen)) != 0)
             return rc;
     }
@@ -213,14 +223,13 @@ static int read_outbound(const json_t *out, px_eg_rules_t *r, char *err, size_t 
         json_int_t p = json_is_integer(v) ? json_integer_value(v) : 0;
 
         if (p < 1 || p > 65535)
-            return bad(err, errlen, "network.outbound.allow_port has an entry that is no port");
+            return entry_bad(err, errlen, "allow_port", i, "is not a port from 1 to 65535");
         r->ports[r->n_ports++] = (uint16_t)p;
     }
     json_array_foreach(transports, i, v)
     {
         if (!json_is_string(v)) /* ToolHive's later field; only TCP is proxied anyway */
-            return bad(err, errlen,
-                       "network.outbound.allow_transport has an entry that is no string");
+            return entry_bad(err, errlen, "allow_transport", i, "is not a string");
     }
     return 0;
 }
@@ -235,38 +244,45 @@ static const json_t *get_object(const json_t *obj, const char *key, int *bad_typ
     return json_is_object(v) ? v : NULL;
 }
 
-int px_eg_rules_parse(const char *json, size_t len, px_eg_rules_t *out, char *err, size_t errlen)
+int mcp_eg_rules_from_json(const json_t *root, mcp_eg_rules_t *out, char *err, size_t errlen)
+{
+    const json_t *net, *outbound = NULL;
+    int rc = 0, bad_type = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(root))
+        return bad(err, errlen, "the profile is not a JSON object");
+    net = get_object(root, "network", &bad_type);
+    if (net)
+        outbound = get_object(net, "outbound", &bad_type);
+    if (bad_type)
+        rc = bad(err, errlen,
+                 net ? "network.outbound is not an object" : "network is not an object");
+    else if (outbound)
+        rc = read_outbound(outbound, out, err, errlen);
+    if (rc != 0)
+        mcp_eg_rules_dispose(out);
+    return rc;
+}
+
+int mcp_eg_rules_parse(const char *json, size_t len, mcp_eg_rules_t *out, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    const json_t *net, *outbound = NULL;
-    int rc = 0, bad_type = 0;
     char text[160];
+    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!root) {
         snprintf(err, errlen, "not JSON: %s", mcp_json_error_text(&jerr, text, sizeof(text)));
         return MCP_EINVAL;
     }
-    if (!json_is_object(root)) {
-        rc = bad(err, errlen, "the profile is not a JSON object");
-        goto out;
-    }
-    net = get_object(root, "network", &bad_type);
-    if (net)
-        outbound = get_object(net, "outbound", &bad_type);
-    if (bad_type)
-        rc = bad(err, errlen, "network or network.outbound is not an object");
-    else if (outbound)
-        rc = read_outbound(outbound, out, err, errlen);
-out:
+    rc = mcp_eg_rules_from_json(root, out, err, errlen);
     json_decref(root);
-    if (rc != 0)
-        px_eg_rules_dispose(out);
     return rc;
 }
 
-void px_eg_rules_dispose(px_eg_rules_t *r)
+void mcp_eg_rules_dispose(mcp_eg_rules_t *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++)
         free(r->hosts[i].name);
@@ -286,26 +302,28 @@ static int under(const char *host, const char *name)
     return h > n + 1 && host[h - n - 1] == '.' && strcmp(host + h - n, name) == 0;
 }
 
-static px_eg_match_t match_host(const px_eg_rules_t *r, const char *host, int is_ip)
+static mcp_eg_match_t match_host(const mcp_eg_rules_t *r, const char *host, int is_ip)
 {
-    px_eg_match_t best = PX_EG_DENY_HOST;
+    mcp_eg_match_t best = MCP_EG_DENY_HOST;
 
     for (size_t i = 0; i < r->n_hosts; i++) {
-        const px_eg_entry_t *e = &r->hosts[i];
+        const mcp_eg_entry_t *e = &r->hosts[i];
 
-        if (strcmp(e->name, host) == 0 && e->kind == PX_EG_EXACT)
-            return PX_EG_ALLOW_EXACT;
-        if (is_ip || e->kind == PX_EG_EXACT)
+        if (strcmp(e->name, host) == 0 && e->kind == MCP_EG_EXACT)
+            return MCP_EG_ALLOW_EXACT;
+        if (is_ip || e->kind == MCP_EG_EXACT)
             continue;
-        if (under(host, e->name) || (e->kind == PX_EG_DOMAIN && strcmp(e->name, host) == 0))
-            best = PX_EG_ALLOW_SUFFIX;
+        if (under(host, e->name) || (e->kind == MCP_EG_DOMAIN && strcmp(e->name, host) == 0))
+            best = MCP_EG_ALLOW_SUFFIX;
     }
-    if (best == PX_EG_DENY_HOST && r->allow_all)
-        best = PX_EG_ALLOW_ALL;
+    if (best == MCP_EG_DENY_HOST && r->allow_all)
+        best = MCP_EG_ALLOW_ALL;
+    else if (best == MCP_EG_DENY_HOST && r->n_hosts == 0 && r->n_ports > 0)
+        best = MCP_EG_ALLOW_ANY;
     return best;
 }
 
-static int port_allowed(const px_eg_rules_t *r, int port)
+static int port_allowed(const mcp_eg_rules_t *r, int port)
 {
     if (r->allow_all)
         return 1;
@@ -317,12 +335,12 @@ static int port_allowed(const px_eg_rules_t *r, int port)
     return 0;
 }
 
-px_eg_match_t px_eg_rules_match(const px_eg_rules_t *r, const char *host, int is_ip, int port,
-                                char *why, size_t whylen)
+mcp_eg_match_t mcp_eg_rules_match(const mcp_eg_rules_t *r, const char *host, int is_ip, int port,
+                                  char *why, size_t whylen)
 {
-    px_eg_match_t m = match_host(r, host, is_ip);
+    mcp_eg_match_t m = match_host(r, host, is_ip);
 
-    if (m == PX_EG_DENY_HOST) {
+    if (m == MCP_EG_DENY_HOST) {
         snprintf(why, whylen,
                  "host \"%s\" is not in the permission profile's network.outbound.allow_host",
                  host);
@@ -331,7 +349,7 @@ px_eg_match_t px_eg_rules_match(const px_eg_rules_t *r, const char *host, int is
     if (!port_allowed(r, port)) {
         snprintf(why, whylen, "port %d is not in network.outbound.allow_port%s", port,
                  r->n_ports ? "" : " (empty: 443 and 80)");
-        return PX_EG_DENY_PORT;
+        return MCP_EG_DENY_PORT;
     }
     return m;
 }
@@ -339,22 +357,22 @@ px_eg_match_t px_eg_rules_match(const px_eg_rules_t *r, const char *host, int is
 /* ---- addresses
  * ----------------------------------------------------------------------------------- */
 
-static px_eg_addr_class_t classify4(uint32_t a)
+static mcp_eg_addr_class_t classify4(uint32_t a)
 {
     if ((a >> 24) == 0)
-        return PX_EG_UNSPECIFIED;
+        return MCP_EG_UNSPECIFIED;
     if ((a >> 24) == 127)
-        return PX_EG_LOOPBACK;
+        return MCP_EG_LOOPBACK;
     if ((a >> 24) == 10 || (a & 0xfff00000u) == 0xac100000u || (a & 0xffff0000u) == 0xc0a80000u ||
         (a & 0xffc00000u) == 0x64400000u)
-        return PX_EG_PRIVATE;
+        return MCP_EG_PRIVATE;
     if ((a & 0xffff0000u) == 0xa9fe0000u)
-        return PX_EG_LINKLOCAL;
+        return MCP_EG_LINKLOCAL;
     if ((a & 0xf0000000u) == 0xe0000000u)
-        return PX_EG_MULTICAST;
+        return MCP_EG_MULTICAST;
     if ((a & 0xf0000000u) == 0xf0000000u)
-        return PX_EG_BROADCAST;
-    return PX_EG_PUBLIC;
+        return MCP_EG_BROADCAST;
+    return MCP_EG_PUBLIC;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -370,12 +388,12 @@ static int zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-static px_eg_addr_class_t classify6(const uint8_t *b)
+static mcp_eg_addr_class_t classify6(const uint8_t *b)
 {
     static const uint8_t nat64[4] = {0x00, 0x64, 0xff, 0x9b};
 
     if (zero(b, 15) && b[15] <= 1)
-        return b[15] ? PX_EG_LOOPBACK : PX_EG_UNSPECIFIED;
+        return b[15] ? MCP_EG_LOOPBACK : MCP_EG_UNSPECIFIED;
     if (zero(b, 10) && b[10] == 0xff && b[11] == 0xff)
         return classify4(be32(b + 12)); /* IPv4-mapped */
     if (zero(b, 12))
@@ -385,45 +403,45 @@ static px_eg_addr_class_t classify6(const uint8_t *b)
     if (b[0] == 0x20 && b[1] == 0x02)
         return classify4(be32(b + 2)); /* 6to4 */
     if (b[0] == 0xff)
-        return PX_EG_MULTICAST;
+        return MCP_EG_MULTICAST;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-        return PX_EG_LINKLOCAL;
+        return MCP_EG_LINKLOCAL;
     if ((b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || (b[0] & 0xfe) == 0xfc)
-        return PX_EG_PRIVATE; /* site-local (deprecated), unique local */
-    return PX_EG_PUBLIC;
+        return MCP_EG_PRIVATE; /* site-local (deprecated), unique local */
+    return MCP_EG_PUBLIC;
 }
 
-px_eg_addr_class_t px_eg_addr_classify(const struct sockaddr *sa)
+mcp_eg_addr_class_t mcp_eg_addr_classify(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return classify4(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
     if (sa->sa_family == AF_INET6)
         return classify6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
-    return PX_EG_UNSPECIFIED;
+    return MCP_EG_UNSPECIFIED;
 }
 
-const char *px_eg_addr_class_text(px_eg_addr_class_t c)
+const char *mcp_eg_addr_class_text(mcp_eg_addr_class_t c)
 {
     static const char *const text[] = {
-        [PX_EG_PUBLIC] = "a public address",
-        [PX_EG_PRIVATE] = "a private address",
-        [PX_EG_LOOPBACK] = "a loopback address",
-        [PX_EG_LINKLOCAL] = "a link-local address",
-        [PX_EG_UNSPECIFIED] = "an unspecified address",
-        [PX_EG_MULTICAST] = "a multicast address",
-        [PX_EG_BROADCAST] = "a broadcast or reserved address",
+        [MCP_EG_PUBLIC] = "a public address",
+        [MCP_EG_PRIVATE] = "a private address",
+        [MCP_EG_LOOPBACK] = "a loopback address",
+        [MCP_EG_LINKLOCAL] = "a link-local address",
+        [MCP_EG_UNSPECIFIED] = "an unspecified address",
+        [MCP_EG_MULTICAST] = "a multicast address",
+        [MCP_EG_BROADCAST] = "a broadcast or reserved address",
     };
 
     return (unsigned)c < MCP_ARRAY_LEN(text) ? text[c] : "an unknown address";
 }
 
-int px_eg_addr_allowed(px_eg_addr_class_t c, px_eg_match_t m, int host_is_ip)
+int mcp_eg_addr_allowed(mcp_eg_addr_class_t c, mcp_eg_match_t m, int host_is_ip)
 {
-    if (m < PX_EG_ALLOW_EXACT)
+    if (m < MCP_EG_ALLOW_EXACT)
         return 0;
-    if (c == PX_EG_PUBLIC)
+    if (c == MCP_EG_PUBLIC)
         return 1;
-    if (c == PX_EG_PRIVATE)
-        return m == PX_EG_ALLOW_EXACT;
-    return m == PX_EG_ALLOW_EXACT && host_is_ip;
+    if (c == MCP_EG_PRIVATE)
+        return m == MCP_EG_ALLOW_EXACT;
+    return m == MCP_EG_ALLOW_EXACT && host_is_ip;
 }
