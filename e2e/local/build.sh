@@ -2,15 +2,15 @@
 # Build the local cluster's binaries from Go modules (no Docker, no release
 # tarballs): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 # kube-proxy, kubectl, etcd, helm, and for the node containerd (+ its runc
-# shim and ctr), the CNI plugins, CoreDNS, crane and kube-network-policies
-# (the NetworkPolicy enforcer). Every version is pinned in one place: the
-# wrapper modules under tools/<name>/go.mod.
+# shim and ctr), the CNI plugins, CoreDNS, crane and kube-router (its network
+# policy controller is the node's NetworkPolicy enforcer). Every version is
+# pinned in one place: the wrapper modules under tools/<name>/go.mod.
 #
 # Binaries are cached outside the repository:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/k8s/<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/etcd/<ver>/bin/etcd
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/helm/<ver>/bin/helm
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/node/<the pins>/bin/{containerd,...,coredns,crane,kube-network-policies}
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/node/<the pins>/bin/{containerd,...,coredns,crane,kube-router}
 # A binary that already exists is not rebuilt (K8S_FORCE_REBUILD=1 to force).
 #
 # Usage: e2e/local/build.sh [k8s|etcd|helm|node|paths]...   (default: all)
@@ -48,8 +48,8 @@ CONTAINERD_VERSION=$(modver tools/containerd github.com/containerd/containerd/v2
 CNI_VERSION=$(modver tools/cni github.com/containernetworking/plugins)
 COREDNS_VERSION=$(modver tools/coredns github.com/coredns/coredns)
 CRANE_VERSION=$(modver tools/crane github.com/google/go-containerregistry)
-KNP_VERSION=$(modver tools/kube-network-policies sigs.k8s.io/kube-network-policies)
-NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-crane-$CRANE_VERSION-knp-$KNP_VERSION/bin
+KUBE_ROUTER_VERSION=$(modver tools/kube-router github.com/cloudnativelabs/kube-router/v2)
+NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-crane-$CRANE_VERSION-kube-router-$KUBE_ROUTER_VERSION/bin
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 # shellcheck source=go.sh
@@ -115,8 +115,8 @@ build_node() {
   gobuild tools/coredns "$NODE_BIN_DIR/coredns" github.com/coredns/coredns \
     "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
   gobuild tools/crane "$NODE_BIN_DIR/crane" github.com/google/go-containerregistry/cmd/crane ""
-  # (upstream's main has no version variable to stamp)
-  gobuild tools/kube-network-policies "$NODE_BIN_DIR/kube-network-policies" sigs.k8s.io/kube-network-policies/cmd ""
+  gobuild tools/kube-router "$NODE_BIN_DIR/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+    "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=$BUILD_DATE"
 }
 
 gen_k8s_mod() {
@@ -162,7 +162,7 @@ for t in "${targets[@]}"; do
     k8s) log "kubernetes $K8S_VERSION"; build_k8s ;;
     etcd) log "etcd $ETCD_VERSION"; build_etcd ;;
     helm) log "helm $HELM_VERSION ($HELM_MODULE)"; build_helm ;;
-    node) log "containerd $CONTAINERD_VERSION, CNI plugins $CNI_VERSION, CoreDNS $COREDNS_VERSION, crane $CRANE_VERSION, kube-network-policies $KNP_VERSION"; build_node ;;
+    node) log "containerd $CONTAINERD_VERSION, CNI plugins $CNI_VERSION, CoreDNS $COREDNS_VERSION, crane $CRANE_VERSION, kube-router $KUBE_ROUTER_VERSION"; build_node ;;
     paths)
       echo "K8S_BIN_DIR=$K8S_BIN_DIR"
       echo "ETCD_BIN_DIR=$ETCD_BIN_DIR"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Local Kubernetes cluster for e2e tests and `make run`: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and a real node (containerd + runc,
-# CNI bridge, kubelet, kube-proxy, kube-network-policies enforcing
-# NetworkPolicy, CoreDNS in-cluster), all built from Go modules
-# (e2e/local/build.sh) and run on this machine, no Docker. The node
+# CNI bridge, kubelet, kube-proxy, kube-router's network policy controller
+# enforcing NetworkPolicy with iptables + ipset, CoreDNS in-cluster), all
+# built from Go modules (e2e/local/build.sh) and run on this machine, no
+# Docker. (Not kube-network-policies: its nftables `queue` rules need
+# CONFIG_NFT_QUEUE, which this kernel lacks: "netlink receive: no such file
+# or directory", nothing enforced.) The node
 # lives in its own network and mount namespaces (see node/node.sh); pods
 # cannot reach anything off the machine. Needs root; MCP_CLUSTER_NODE=0 runs
 # the control plane alone (on 127.0.0.1, Pods stay Pending).
@@ -441,7 +444,7 @@ cmd_status() {
     return 1
   fi
   API_URL=$(<"$RUN/api-url")
-  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-network-policies; do
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-router; do
     [[ -f $RUN/$n.pid ]] || continue
     if pid_alive "$n"; then echo "$n: running (pid $(<"$RUN/$n.pid"))"; else echo "$n: not running"; fi
   done

@@ -244,12 +244,13 @@ test_dns() {
 # the egress firewall, inspected (never probed by sending traffic out)
 test_firewall() {
   local nsx=(nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net") slot=$MCP_CLUSTER_NODE_SLOT
-  t_check "node chain" "${nsx[@]}" iptables -w -S MCP-NODE-EGRESS || return 1
+  # (in the mangle table, which runs before kube-router's ACCEPTs in filter)
+  t_check "node chain" "${nsx[@]}" iptables -w -t mangle -S MCP-NODE-EGRESS || return 1
   local rules=$T_LAST_OUTPUT
   grep -qx -- '-A MCP-NODE-EGRESS -j DROP' <<<"$rules" || { t_fail "no DROP in MCP-NODE-EGRESS: $rules"; return 1; }
-  t_check "node FORWARD" "${nsx[@]}" iptables -w -S FORWARD || return 1
+  t_check "node FORWARD" "${nsx[@]}" iptables -w -t mangle -S FORWARD || return 1
   grep -qx -- "-A FORWARD -s $MCP_CLUSTER_POD_CIDR -j MCP-NODE-EGRESS" <<<"$T_LAST_OUTPUT" ||
-    { t_fail "FORWARD does not send the pods to MCP-NODE-EGRESS: $T_LAST_OUTPUT"; return 1; }
+    { t_fail "mangle FORWARD does not send the pods to MCP-NODE-EGRESS: $T_LAST_OUTPUT"; return 1; }
   t_check "host chain" iptables -w -S "MCP-NODE-$slot" || return 1
   grep -qx -- "-A MCP-NODE-$slot -j DROP" <<<"$T_LAST_OUTPUT" || { t_fail "host chain: $T_LAST_OUTPUT"; return 1; }
   t_check "host FORWARD" iptables -w -S FORWARD || return 1

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Brings the local cluster (with its node) up and down N times (default 2) in
 # a cluster directory of its own and checks that the machine is left as it
-# was: mounts, network namespaces, links, iptables chains and rules, nftables
-# tables, cgroups and processes. While each cluster is up it checks that the
-# egress firewall is in place (by inspecting iptables, never by sending
-# traffic) and that the NetworkPolicy enforcer runs in the node's network
-# namespace; after each `down` that the firewall is gone and that nothing is
-# in or holds the node's network namespace any more (so the enforcer's
-# nftables table, which lives there, is gone with it).
+# was: mounts, network namespaces, links, iptables chains and rules (every
+# table), ipsets, cgroups and processes. While each cluster is up it checks
+# that the egress firewall is in place (by inspecting iptables, never by
+# sending traffic) and that the NetworkPolicy enforcer (kube-router) runs in
+# the node's network namespace with its chains and, for a policy applied
+# there, its ipsets, and that none of them is in the machine's; after each
+# `down` that the firewall is gone, that nothing is in or holds the node's
+# network namespace any more (so kube-router's chains and ipsets, which live
+# there, are gone with it) and that the machine has none of them.
 #
 # Other clusters may be up at the same time (concurrent test runs): what they
 # own is told apart by slot (the link mcpn<slot>'s alias names its cluster
@@ -45,9 +47,8 @@ snapshot() {
     findmnt -rn -o TARGET,FSTYPE | sed 's/^/mount /'
     ip netns list 2>/dev/null | sed 's/^/netns /'
     ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}'
-    iptables-save -t filter | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-filter /'
-    iptables-save -t nat | grep -E '^(:|-A)' | sed -E 's/\[[0-9:]+\]//; s/^/ipt-nat /'
-    nft list tables | sed 's/^/nft /'
+    iptables-save | awk '/^\*/ {t = substr($0, 2)} /^(:|-A)/ {print "ipt-" t " " $0}' | sed -E 's/ \[[0-9:]+\]//'
+    ipset list -n | sed 's/^/ipset /'
     ip route show | sed 's/^/route /'
     while read -r p; do
       find "$p" -mindepth 1 -maxdepth 1 -type d -name 'mcp-node-*' -printf "cgroup $p/%f\n"
@@ -87,6 +88,29 @@ procs_in_ns() {
     awk '{split($1, a, "/"); print a[3], $2}' | sort -u)
 }
 
+# kube-router's top-level chains, jumped to from INPUT, FORWARD and OUTPUT
+# (CMD... runs iptables-save where they should be: the node's namespace)
+enforcer_chains() {
+  local rules c
+  rules=$("$@" iptables-save -t filter) || return 1
+  for c in INPUT FORWARD OUTPUT; do
+    grep -q -- "^-A $c .*-j KUBE-ROUTER-$c\$" <<<"$rules" || { echo "no jump from $c to KUBE-ROUTER-$c"; return 1; }
+  done
+}
+# the ipsets of a NetworkPolicy (KUBE-DST-*: the pods it selects; here none)
+enforcer_ipsets() { "$@" ipset list -n | grep -q '^KUBE-DST-'; }
+# the machine's own namespace holds none of kube-router's chains or ipsets
+machine_clean() {
+  local left
+  left=$({ iptables-save -t filter | grep -E '^:KUBE-(ROUTER|POD-FW|NWPLCY)-'; ipset list -n | grep -E '^KUBE-(SRC|DST)-'; } | tr '\n' ' ')
+  [[ -z $left ]] || { echo "kube-router's chains or ipsets on the machine: $left"; return 1; }
+}
+# a default-deny ingress policy for a namespace without pods (kube-router
+# makes its ipset all the same)
+POLICY='{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+  "metadata": {"name": "cycles-deny", "namespace": "default"},
+  "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}'
+
 t_begin "machine snapshot before"
 snapshot "$WORK/before"
 t_pass
@@ -107,18 +131,18 @@ for i in $(seq 1 "$N"); do
   MNTNS+=("$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/mnt")")
   NETNS+=("$(readlink "/proc/$MCP_CLUSTER_NODE_PID/ns/net")")
   t_check "node Ready" bash -c "'$MCP_KUBECTL' get node '$MCP_CLUSTER_NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" &&
-    t_check "firewall: node chain" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C MCP-NODE-EGRESS -j DROP &&
-    t_check "firewall: node FORWARD jump" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -C FORWARD -s "$MCP_CLUSTER_POD_CIDR" -j MCP-NODE-EGRESS &&
+    t_check "firewall: node chain" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -t mangle -C MCP-NODE-EGRESS -j DROP &&
+    t_check "firewall: node FORWARD jump" nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" iptables -w -t mangle -C FORWARD -s "$MCP_CLUSTER_POD_CIDR" -j MCP-NODE-EGRESS &&
     t_check "firewall: host chain" iptables -w -C "MCP-NODE-$slot" -j DROP &&
     t_check "firewall: host FORWARD jump" iptables -w -C FORWARD -i "mcpn$slot" -j "MCP-NODE-$slot" &&
     t_check "NetworkPolicy enforcer in the node's network namespace" bash -c \
-      "pid=\$(<'$D/run/kube-network-policies.pid') && [[ \$(readlink /proc/\$pid/exe) == */kube-network-policies ]] &&
+      "pid=\$(<'$D/run/kube-router.pid') && [[ \$(readlink /proc/\$pid/exe) == */kube-router ]] &&
        [[ \$(readlink /proc/\$pid/ns/net) == '${NETNS[-1]}' ]]" &&
+    t_check "its chains in the node's filter table" enforcer_chains nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" &&
+    t_check "a NetworkPolicy" "$MCP_KUBECTL" apply -f - <<<"$POLICY" &&
+    t_eventually 10 enforcer_ipsets nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" &&
+    t_check "none of its chains or ipsets in the machine's network namespace" machine_clean &&
     t_pass
-  # (its nftables table needs the kernel's nft queue expression: see 36_netpol_enforced.sh)
-  nsenter --net="/proc/$MCP_CLUSTER_NODE_PID/ns/net" nft list table inet kube-network-policies >/dev/null 2>&1 &&
-    echo "#   nft table inet kube-network-policies in the node's network namespace" ||
-    echo "#   no nft table inet kube-network-policies in the node's network namespace"
 
   t_begin "cycle $i: down leaves nothing of slot $slot"
   if ! "$HERE/cluster.sh" down >"$WORK/down.log" 2>&1; then
@@ -135,6 +159,7 @@ for i in $(seq 1 "$N"); do
   left=$(procs_in_ns net "${NETNS[-1]}")
   [[ -n $left ]] && bad+="processes in or holding the node's network namespace: $left; "
   [[ -e $D/node ]] && bad+="$D/node left; "
+  machine_clean >"$WORK/left" || bad+="$(tr '\n' ' ' <"$WORK/left"); "
   if [[ -n $bad ]]; then t_fail "$bad"; else t_pass; fi
 done
 
@@ -142,7 +167,7 @@ t_begin "no process left in (or holding) any of the node's mount or network name
 left=$(procs_in_ns mnt "${MNTNS[@]}")$(procs_in_ns net "${NETNS[@]}")
 if [[ -n $left ]]; then t_fail "$left"; else t_pass; fi
 
-t_begin "machine as it was: mounts, netns, links, iptables, nftables, routes, cgroups, processes"
+t_begin "machine as it was: mounts, netns, links, iptables, ipsets, routes, cgroups, processes"
 snapshot "$WORK/after"
 filter_foreign <"$WORK/before" >"$WORK/b"
 filter_foreign <"$WORK/after" >"$WORK/a"

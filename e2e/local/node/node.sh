@@ -1,9 +1,12 @@
 # shellcheck shell=bash
 # The local cluster's node: containerd + runc + CNI bridge, kubelet, kube-proxy,
-# kube-network-policies (enforces NetworkPolicy: nftables + NFQUEUE, its table
-# inet kube-network-policies in the node's network namespace) and the pods
-# they run, all on this machine, no Docker. Sourced by e2e/local/cluster.sh
-# (uses its D, RUN, LOGS, PKI, log, die, sign, ...).
+# kube-router's network policy controller (enforces NetworkPolicy with
+# iptables + ipset in the node's network namespace) and the pods they run, all
+# on this machine, no Docker. Sourced by e2e/local/cluster.sh (uses its D,
+# RUN, LOGS, PKI, log, die, sign, ...). Not kube-network-policies (kindnet's
+# enforcer, tried first): it needs the nftables `queue` expression, which
+# this kernel lacks (# CONFIG_NFT_QUEUE is not set, no modules): its rules
+# were refused with "netlink receive: no such file or directory".
 #
 # Isolation. The node lives in its own network namespace and its own private
 # mount namespace, both held by one "holder" process (unshare ... sleep):
@@ -11,14 +14,13 @@
 #     eth0 (node side, 10.243.<slot>.2/30). The node has no default route, so
 #     nothing a pod sends can leave the machine; the machine routes the pod and
 #     service CIDRs to the node, so ClusterIPs are reachable from here.
-#     kube-proxy's KUBE-* chains, kube-network-policies' nftables table, the
-#     bridge and the pods' veths all live in the node's namespace and vanish
-#     with it.
+#     kube-proxy's KUBE-* chains, kube-router's KUBE-ROUTER-*, KUBE-POD-FW-*
+#     and KUBE-NWPLCY-* chains and its ipsets, the bridge and the pods' veths
+#     all live in the node's namespace and vanish with it.
 #   - mounts: /run, /var/lib and /var/log are fresh tmpfs inside the node's
 #     mount namespace (containerd's shim sockets, runc state, the pods'
 #     netns files, the kubelet's bind mount of its root dir, overlay rootfs
-#     mounts, the enforcer's ServiceAccount token: none of them is visible
-#     on the machine, all vanish with it).
+#     mounts: none of them is visible on the machine, all vanish with it).
 #     The kubelet's machine-wide kernel settings (vm.overcommit_memory,
 #     kernel.panic, ...) are shown to it read-only with the values it wants
 #     (protectKernelDefaults: true), so it never changes the machine's.
@@ -48,7 +50,7 @@ node_resolve_bins() {
   SCHEDULER=$K8S_BIN_DIR/kube-scheduler
   KUBELET=$K8S_BIN_DIR/kubelet
   KUBE_PROXY=$K8S_BIN_DIR/kube-proxy
-  KNP=$NODE_BIN_DIR/kube-network-policies
+  KUBE_ROUTER=$NODE_BIN_DIR/kube-router
   CONTAINERD=$NODE_BIN_DIR/containerd
   CRANE=$NODE_BIN_DIR/crane
   CNI_BIN_DIR=$NODE_BIN_DIR/cni
@@ -56,7 +58,7 @@ node_resolve_bins() {
   COREDNS_VERSION=$(awk '$1=="github.com/coredns/coredns" && $2 ~ /^v/ {print $2; exit}' "$HERE/../../tools/coredns/go.mod")
   COREDNS_IMAGE=registry.k8s.io/coredns/coredns:$COREDNS_VERSION
   local b
-  for b in "$SCHEDULER" "$KUBELET" "$KUBE_PROXY" "$KNP" "$CONTAINERD" "$NODE_BIN_DIR/containerd-shim-runc-v2" "$CRANE" \
+  for b in "$SCHEDULER" "$KUBELET" "$KUBE_PROXY" "$KUBE_ROUTER" "$CONTAINERD" "$NODE_BIN_DIR/containerd-shim-runc-v2" "$CRANE" \
     "$NODE_BIN_DIR/coredns" "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/host-local" "$CNI_BIN_DIR/loopback" "$CNI_BIN_DIR/portmap"; do
     [[ -x $b ]] || die "missing binary $b (run e2e/local/build.sh)"
   done
@@ -66,7 +68,7 @@ node_resolve_bins() {
 node_preflight() {
   [[ $(id -u) == 0 ]] || die "the node needs root (containerd, kubelet, network namespaces); MCP_CLUSTER_NODE=0 runs the control plane alone"
   local c
-  for c in "$RUNC" unshare nsenter ip iptables iptables-save nft socat envsubst; do
+  for c in "$RUNC" unshare nsenter ip iptables iptables-save iptables-restore ipset socat envsubst; do
     command -v "$c" >/dev/null || die "missing $c (make deps installs it)"
   done
   grep -qw overlay /proc/filesystems || die "the kernel has no overlayfs (containerd's snapshotter needs it)"
@@ -187,18 +189,22 @@ node_ns_up() {
 }
 
 # The egress firewall. In the node's namespace (where pods' traffic is
-# routed): chain MCP-NODE-EGRESS in FORWARD drops anything from the pod CIDR
-# to an address that is not the node's own (the link), a pod's or a
-# Service's. On the machine: chain MCP-NODE-<slot> in FORWARD drops anything
-# forwarded from or to the node's link (the machine never routes for it).
+# routed): chain MCP-NODE-EGRESS in the mangle table's FORWARD drops anything
+# from the pod CIDR to an address that is not the node's own (the link), a
+# pod's or a Service's. Mangle, not filter: netfilter runs mangle's FORWARD
+# first, and kube-router keeps its own jump first in filter's FORWARD and
+# ACCEPTs there whatever the NetworkPolicies admit, so a filter chain after it
+# would never see a pod's traffic. On the machine: chain MCP-NODE-<slot> in
+# FORWARD drops anything forwarded from or to the node's link (the machine
+# never routes for it).
 node_firewall_up() {
   node_firewall_down "${HOST_CHAIN#MCP-NODE-}" # a dead cluster's leftovers in this slot
-  node_net iptables -w -N MCP-NODE-EGRESS
-  node_net iptables -w -A MCP-NODE-EGRESS -d "$POD_CIDR" -j RETURN
-  node_net iptables -w -A MCP-NODE-EGRESS -d "$SERVICE_CIDR" -j RETURN
-  node_net iptables -w -A MCP-NODE-EGRESS -d "$LINK_CIDR" -j RETURN
-  node_net iptables -w -A MCP-NODE-EGRESS -j DROP
-  node_net iptables -w -I FORWARD 1 -s "$POD_CIDR" -j MCP-NODE-EGRESS
+  node_net iptables -w -t mangle -N MCP-NODE-EGRESS
+  node_net iptables -w -t mangle -A MCP-NODE-EGRESS -d "$POD_CIDR" -j RETURN
+  node_net iptables -w -t mangle -A MCP-NODE-EGRESS -d "$SERVICE_CIDR" -j RETURN
+  node_net iptables -w -t mangle -A MCP-NODE-EGRESS -d "$LINK_CIDR" -j RETURN
+  node_net iptables -w -t mangle -A MCP-NODE-EGRESS -j DROP
+  node_net iptables -w -t mangle -I FORWARD 1 -s "$POD_CIDR" -j MCP-NODE-EGRESS
   iptables -w -N "$HOST_CHAIN"
   iptables -w -A "$HOST_CHAIN" -j DROP
   iptables -w -I FORWARD 1 -i "$NODE_LINK" -j "$HOST_CHAIN"
@@ -296,6 +302,7 @@ node_pki() {
   sign kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" "$ku\nextendedKeyUsage=clientAuth"
   sign kubelet "/CN=$NODE_NAME" "$ku\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:$NODE_NAME,IP:$NODE_IP"
   sign kube-proxy "/CN=system:kube-proxy" "$ku\nextendedKeyUsage=clientAuth"
+  sign kube-router "/CN=kube-router" "$ku\nextendedKeyUsage=clientAuth"
   sign kube-scheduler "/CN=system:kube-scheduler" "$ku\nextendedKeyUsage=clientAuth"
   sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$ku\nextendedKeyUsage=clientAuth"
   chmod 600 "$PKI"/*.key
@@ -397,6 +404,7 @@ node_start() {
   render kube-proxy.yaml "$RUN/kube-proxy.yaml"
   write_kubeconfig "$RUN/kubelet.kubeconfig" kubelet-client
   write_kubeconfig "$RUN/kube-proxy.kubeconfig" kube-proxy
+  write_kubeconfig "$RUN/kube-router.kubeconfig" kube-router
 
   # the registry, seen from inside the node on the same address: a unix
   # socket crosses the namespaces (machine: socket -> registry; node:
@@ -419,72 +427,50 @@ node_start() {
   start_node kube-proxy env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" \
     "$KUBE_PROXY" --config="$RUN/kube-proxy.yaml" --v="$VERBOSITY"
 
-  node_netpol_start
-
   wait_for "node $NODE_NAME Ready" node_ready
+  node_netpol_start
   log "node: $NODE_NAME Ready; deploying CoreDNS ($COREDNS_IMAGE, kube-dns at $DNS_IP)"
   render coredns.yaml "$RUN/coredns.yaml"
   "$KUBECTL" --kubeconfig="$D/kubeconfig" apply -f "$RUN/coredns.yaml" >>"$LOGS/coredns-apply.log" 2>&1 ||
     { cat "$LOGS/coredns-apply.log" >&2; die "could not apply CoreDNS"; }
   wait_for "CoreDNS available" coredns_ready
-  node_netpol_check
 }
 
 # ---------------------------------------------------------------- netpol
-# kube-network-policies v0.8.0 takes its API server and credentials from the
-# in-cluster places only (rest.InClusterConfig: KUBERNETES_SERVICE_HOST/PORT,
-# /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}). The token
-# (ServiceAccount kube-system/kube-network-policies, RBAC in
-# node/kube-network-policies.yaml, valid as long as the certificates) goes to
-# the node's own /run, a tmpfs of its mount namespace: never on the machine.
-# The AdminNetworkPolicy APIs stay off; fail-closed (no --fail-open) like
-# upstream's DaemonSet. It catches SIGINT only: SIGTERM ends it at once and
-# its table stays until the node's network namespace goes, at teardown.
-KNP_SA_DIR=/run/secrets/kubernetes.io/serviceaccount
-KNP_TABLE=kube-network-policies
-KNP_QUEUE=100
-
+# kube-router v2.1.0 with its network policy controller alone (no routing: the
+# CNI bridge routes; no service proxy: kube-proxy serves Services), as k3s
+# runs it beside kube-proxy. It reads the Node object (its InternalIP tells
+# its pods from the others; no podCIDR needed), so it starts once the node
+# is registered, as the user kube-router (client certificate; RBAC in
+# node/kube-router.yaml). It puts jumps to KUBE-ROUTER-{INPUT,FORWARD,OUTPUT}
+# first in the filter table, a KUBE-POD-FW-* chain per pod (REJECT what no
+# policy admits; traffic from the node itself to its pods, e.g. the kubelet's
+# probes, always passes) and KUBE-NWPLCY-* chains matching KUBE-SRC-*/
+# KUBE-DST-* ipsets, by running iptables, iptables-save/restore and ipset:
+# the same PATH, so the same iptables backend, as kube-proxy. Health and
+# metrics servers off (its health server cannot bind to loopback only).
+# SIGTERM stops it and leaves its rules; they go with the node's namespace.
 node_netpol_start() {
-  "$KUBECTL" --kubeconfig="$D/kubeconfig" apply -f "$HERE/node/kube-network-policies.yaml" \
-    >>"$LOGS/kube-network-policies-apply.log" 2>&1 ||
-    { cat "$LOGS/kube-network-policies-apply.log" >&2; die "could not apply the kube-network-policies RBAC"; }
-  node_exec mkdir -p "$KNP_SA_DIR"
-  node_exec cp "$PKI/ca.crt" "$KNP_SA_DIR/ca.crt"
-  "$KUBECTL" --kubeconfig="$D/kubeconfig" -n kube-system create token kube-network-policies --duration=720h |
-    node_exec sh -c "umask 077 && cat >'$KNP_SA_DIR/token' && test -s '$KNP_SA_DIR/token'" ||
-    die "could not create the kube-network-policies token"
-  KNP_KERNEL_OK=1
-  node_nft_queue_ok || {
-    KNP_KERNEL_OK=0
-    log "node: WARNING: this kernel has no nftables queue expression (CONFIG_NFT_QUEUE): kube-network-policies cannot install its rules, NetworkPolicy will NOT be enforced"
-  }
-  log "node: starting kube-network-policies (NetworkPolicy, nfqueue $KNP_QUEUE)"
-  local api=${API_URL#https://}
-  start_node kube-network-policies env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" \
-    "KUBERNETES_SERVICE_HOST=${api%:*}" "KUBERNETES_SERVICE_PORT=${api##*:}" \
-    "$KNP" --hostname-override="$NODE_NAME" --nfqueue-id="$KNP_QUEUE" \
-    --admin-network-policy=false --baseline-admin-network-policy=false \
-    --metrics-bind-address=127.0.0.1:9080 --v="$VERBOSITY"
+  "$KUBECTL" --kubeconfig="$D/kubeconfig" apply -f "$HERE/node/kube-router.yaml" \
+    >>"$LOGS/kube-router-apply.log" 2>&1 ||
+    { cat "$LOGS/kube-router-apply.log" >&2; die "could not apply the kube-router RBAC"; }
+  log "node: starting kube-router (NetworkPolicy: firewall only)"
+  start_node kube-router env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" "NODE_NAME=$NODE_NAME" \
+    "$KUBE_ROUTER" --kubeconfig="$RUN/kube-router.kubeconfig" --hostname-override="$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --enable-ipv4=true --enable-ipv6=false --service-cluster-ip-range="$SERVICE_CIDR" \
+    --health-port=0 --metrics-port=0 --v="$VERBOSITY"
+  wait_for "kube-router's chains" node_netpol_chains
+  log "node: NetworkPolicy enforced (kube-router's KUBE-ROUTER-* chains in the node's filter table)"
 }
 
-# the kernel takes an nftables queue rule (checked, never applied: nft -c)
-node_nft_queue_ok() {
-  printf 'table inet mcp-probe {\n chain c {\n  type filter hook postrouting priority 0;\n  queue num %s bypass\n }\n}\n' \
-    "$KNP_QUEUE" | node_net nft -c -f - >/dev/null 2>&1
-}
-
-node_netpol_table() { node_net nft list table inet "$KNP_TABLE" >/dev/null 2>&1; }
-
-# once the node is up: the enforcer runs and has its table (not fatal, the
-# rest of the cluster works without it; 36_netpol_enforced.sh fails instead)
-node_netpol_check() {
-  local i
-  for i in $(seq 1 $((KNP_KERNEL_OK ? 50 : 1))); do
-    pid_alive kube-network-policies || die "kube-network-policies exited: $(tail -n 5 "$LOGS/kube-network-policies.log")"
-    node_netpol_table && { log "node: NetworkPolicy enforced (nft table inet $KNP_TABLE)"; return 0; }
-    sleep 0.2
+# the filter table's INPUT, FORWARD and OUTPUT jump to kube-router's chains
+node_netpol_chains() {
+  local rules c
+  rules=$(node_net iptables-save -t filter) || return 1
+  for c in INPUT FORWARD OUTPUT; do
+    grep -q -- "^-A $c .*-j KUBE-ROUTER-$c\$" <<<"$rules" || return 1
   done
-  log "node: WARNING: kube-network-policies has no nft table, NetworkPolicy is NOT enforced: $(grep -m1 -A1 'syncing nftables rules' "$LOGS/kube-network-policies.log" | tr -s '\n\t' '  ')"
 }
 
 node_ready() {
@@ -512,7 +498,7 @@ EOF
 
 node_is_up() {
   holder_alive && pid_alive containerd && pid_alive kubelet && pid_alive kube-proxy &&
-    pid_alive kube-network-policies
+    pid_alive kube-router
 }
 
 # ---------------------------------------------------------------- down
@@ -526,8 +512,8 @@ node_stop() {
   # stop the kubelet first so it restarts nothing
   signal_one kubelet
   signal_one kube-proxy
-  signal_one kube-network-policies
-  reap kubelet kube-proxy kube-network-policies
+  signal_one kube-router
+  reap kubelet kube-proxy kube-router
   # the pods' processes, then containerd and its shims
   if [[ -n $slot ]]; then
     local pids_h k
