@@ -1,0 +1,15 @@
+# The kind e2e (e2e/kind/): kind, its node image and everything the cluster
+# runs built on this machine, a Docker daemon of its own started and removed
+# by each target. Included by the top Makefile; uses images.mk's targets.
+
+KIND_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
+
+.PHONY: kind-bins kind-node-image test-kind
+
+kind-bins: ## kind, kubeadm, kindnetd, crictl from their Go modules (e2e/kind/build.sh bins)
+	@$(KIND_ROOT)/e2e/kind/build.sh bins
+
+# the node image takes pause and CoreDNS from the local registry
+kind-node-image: registry-up ## The kind node image, built here and cached as a tarball (needs root; starts its own dockerd)
+	@$(KIND_ROOT)/images/local.sh build pause coredns
+	@$(KIND_ROOT)/e2e/kind/build.sh node-image
