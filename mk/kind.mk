@@ -13,3 +13,6 @@ kind-bins: ## kind, kubeadm, kindnetd, crictl from their Go modules (e2e/kind/bu
 kind-node-image: registry-up ## The kind node image, built here and cached as a tarball (needs root; starts its own dockerd)
 	@$(KIND_ROOT)/images/local.sh build pause coredns
 	@$(KIND_ROOT)/e2e/kind/build.sh node-image
+
+test-kind: images-local kind-bins ## kind e2e: cluster of the node image built here, images by Docker, helm install, a sample called (prints N passed, N failed)
+	@$(KIND_ROOT)/e2e/kind/run.sh
