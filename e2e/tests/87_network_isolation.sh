@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Network isolation on the local cluster's node, where kube-network-policies
+# Network isolation on the local cluster's node, where kube-router's policy controller
 # enforces NetworkPolicy (issue 20), with the chart's images and real MCP
 # servers and clients:
 #   - permission profiles: the fetch server (--allow-private-ips) with
