@@ -23,17 +23,8 @@
 # One cluster for all cases (the suite's). Needs the images in the local
 # registry (`make images-local`, run first when they are missing).
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT" || exit 1
-[[ -n ${MCP_CLUSTER_NODE_NAME:-} ]] || { echo "skip - no node in this cluster"; echo "0 passed, 0 failed"; exit 0; }
-export E2E_WORK=${E2E_WORK:-$(mktemp -d)}
-export OP_MODE=cluster OP_CHART_IMAGES=1 OP_LOG_LEVEL=info
-# shellcheck source=../local/lib.sh
-. e2e/local/lib.sh
-# shellcheck source=../lib/operator.sh
-. e2e/lib/operator.sh
-# shellcheck source=../node/acceptance.sh
-. e2e/node/acceptance.sh
+# shellcheck source=../node/prologue.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../node/prologue.sh"
 
 NS=acc
 TOKEN=ghp-e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')

@@ -17,17 +17,8 @@
 #     "none" and back, and the next connection obeys within 10 s;
 #   - an edited allow_host reaches the running proxy without a restart.
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT" || exit 1
-[[ -n ${MCP_CLUSTER_NODE_NAME:-} ]] || { echo "skip - no node in this cluster"; echo "0 passed, 0 failed"; exit 0; }
-export E2E_WORK=${E2E_WORK:-$(mktemp -d)}
-export OP_MODE=cluster OP_CHART_IMAGES=1 OP_LOG_LEVEL=info
-# shellcheck source=../local/lib.sh
-. e2e/local/lib.sh
-# shellcheck source=../lib/operator.sh
-. e2e/lib/operator.sh
-# shellcheck source=../node/acceptance.sh
-. e2e/node/acceptance.sh
+# shellcheck source=../node/prologue.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../node/prologue.sh"
 
 NS=netiso
 OTHER=netiso-other
