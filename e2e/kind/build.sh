@@ -49,10 +49,11 @@ K8S_VERSION=$(_kind_modver k8s k8s.io/kubernetes)
 ETCD_VERSION=$(_kind_modver etcd go.etcd.io/etcd/server/v3)
 COREDNS_VERSION=$(_kind_modver coredns github.com/coredns/coredns)
 
-# The node's Debian release: bookworm, whose systemd (252) still boots on a
-# cgroup v1 hierarchy. kind v0.33.0's own base is trixie (systemd 257), which
-# refuses cgroup v1 unless SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1 is on its
-# command line (KIND_NODE_SUITE=trixie builds that variant, with the flag).
+# The node's Debian release: bookworm, the release of our images (systemd
+# 252). kind v0.33.0's own base is trixie (systemd 257): KIND_NODE_SUITE=trixie
+# builds that; it boots in the node on this cgroup v1 machine as well
+# (measured: Ready in 24 s), systemd 257 not refusing the cgroup v1 hierarchy
+# the container is given.
 KIND_NODE_SUITE=${KIND_NODE_SUITE:-bookworm}
 # what kind's images/base/Dockerfile installs, minus fuse-overlayfs (rootless
 # only), nfs-common and open-iscsi (network storage), plus Debian's runc
@@ -176,9 +177,21 @@ node_paths() {
   KIND_NODE_TAR=$KIND_CACHE/node-$KIND_NODE_KEY.tar
 }
 
+# twice CMD...: CMD, once more if it fails. dockerd unpacks layers in a
+# process of its own in a new mount namespace (docker-untar), which another
+# engineer's concurrent test_node_cycles.sh has SIGKILLed here ("Error
+# processing tar file(signal: killed)": e2e/local/node/node.sh kills whatever
+# runs in the mount namespace whose number its node's had, once that number
+# is free and reused)
+twice() {
+  "$@" && return 0
+  klog "failed, once more: $*"
+  "$@"
+}
+
 # dbuild TAG DIR: docker build without network (everything is in DIR)
 dbuild() {
-  docker build --network=none -q -t "$1" "$2" >/dev/null
+  twice docker build --network=none -q -t "$1" "$2" >/dev/null
 }
 
 # static_image NAME BINARY: NAME = a root-less-Debian image with BINARY in
@@ -242,7 +255,7 @@ write_manifests() {
 }
 
 build_node_image() {
-  local mod t0=$SECONDS node_fs net_fs cid images n init=()
+  local mod t0=$SECONDS node_fs net_fs cid images n init
   mod=$(kind_module_dir)
   [[ -d $mod/images/base/files ]] || { klog "no kind module source ($mod)"; return 1; }
   REG=127.0.0.1:${MCP_REGISTRY_PORT:-5000}
@@ -263,12 +276,9 @@ build_node_image() {
   chmod 0755 "$ctx"/files/usr/local/bin/* "$ctx"/files/kind/bin/*
   cp "$NODE_BIN_DIR"/{containerd,containerd-shim-runc-v2,ctr} "$KIND_BIN_DIR/crictl" "$ctx/bin/"
   cp "$NODE_BIN_DIR"/cni/{host-local,loopback,portmap} "$KIND_BIN_DIR/cni/ptp" "$ctx/cni/"
-  docker import "$node_fs" "localhost/mcp-operator/kind-rootfs:$KIND_NODE_KEY" >/dev/null
-  # kind's entrypoint, then our mcp-init (e2e/kind/node/kind/bin), then
-  # systemd. systemd 256 and later refuse a cgroup v1 hierarchy unless told
-  # otherwise on their command line (in a container: PID 1's arguments)
+  twice docker import "$node_fs" "localhost/mcp-operator/kind-rootfs:$KIND_NODE_KEY" >/dev/null
+  # kind's entrypoint, then our mcp-init (e2e/kind/node/kind/bin), then systemd
   init=(/usr/local/bin/entrypoint /kind/bin/mcp-init /sbin/init)
-  [[ $KIND_NODE_SUITE == bookworm ]] || init+=(SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1)
   INIT_JSON=$(printf '%s\n' "${init[@]}" | jq -R . | jq -cs .)
   cat >"$ctx/Dockerfile" <<EOF
 FROM localhost/mcp-operator/kind-rootfs:$KIND_NODE_KEY AS build
@@ -305,7 +315,7 @@ EOF
 
   # the cluster's images
   NET_BASE=localhost/mcp-operator/kind-net:$KIND_NODE_KEY
-  docker import "$net_fs" "$NET_BASE" >/dev/null
+  twice docker import "$net_fs" "$NET_BASE" >/dev/null
   images=()
   for n in kube-apiserver kube-controller-manager kube-scheduler; do
     static_image "registry.k8s.io/$n:$K8S_VERSION" "$K8S_BIN_DIR/$n"
@@ -390,7 +400,7 @@ node_image() {
   fi
   if [[ ${1:-} == load ]] && ! docker image inspect "$KIND_NODE_IMAGE" >/dev/null 2>&1; then
     local t0=$SECONDS
-    docker load -q -i "$KIND_NODE_TAR" >/dev/null
+    twice docker load -q -i "$KIND_NODE_TAR" >/dev/null
     klog "loaded $KIND_NODE_IMAGE ($((SECONDS - t0))s)"
   fi
   ((own == 0)) || dockerd_stop
