@@ -270,22 +270,7 @@ if awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' && grep -q '"egress: cannot accep
 kill "$PPID_"
 
 echo "== Kubernetes mode: only the MCP server pod's IP (127.0.0.2, through a stand-in apiserver)"
-mkdir -p "$WORK/k8s"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
-    -out "$WORK/k8s/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-python3 "$HERE/fake_apiserver.py" --cert "$WORK/k8s/cert.pem" --key "$WORK/k8s/key.pem" --token t0ken \
-    --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" --pod-ip 127.0.0.2 -- \
-    "$VENV/servers/bin/mcp-server-time" >"$WORK/k8s/fake.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$WORK/k8s/port" ] && break; sleep 0.1; done
-cat >"$WORK/k8s/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:$(cat "$WORK/k8s/port")", certificate-authority: "$WORK/k8s/cert.pem"}}]
-users: [{name: u, user: {token: t0ken}}]
-contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
-current-context: x
-EOF
+fake_apiserver 127.0.0.2 "$VENV/servers/bin/mcp-server-time"
 EG3=$(free_port)
 KUBECONFIG=$WORK/k8s/kubeconfig start_proxy attach --transport stdio --namespace ns --pod srv-0 \
     --egress-port "$EG3" --egress-profile "$WORK/cm/profile.json"

@@ -246,23 +246,7 @@ for args in "--transport sse --target-host h --target-port 1 --target-path nope"
 done
 
 echo "== stdio over pods/attach (v5.channel.k8s.io) through a stand-in apiserver (test/proxy/fake_apiserver.py)"
-mkdir -p "$WORK/k8s"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
-    -out "$WORK/k8s/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-python3 "$HERE/fake_apiserver.py" --cert "$WORK/k8s/cert.pem" --key "$WORK/k8s/key.pem" --token t0ken \
-    --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" --pod-ip 127.0.0.1 -- node "$NPM/server-everything/dist/index.js" stdio \
-    >"$WORK/k8s/fake.log" 2>&1 &
-FAKE=$!
-PIDS+=("$FAKE")
-for _ in $(seq 100); do [ -s "$WORK/k8s/port" ] && break; sleep 0.1; done
-cat >"$WORK/k8s/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:$(cat "$WORK/k8s/port")", certificate-authority: "$WORK/k8s/cert.pem"}}]
-users: [{name: u, user: {token: t0ken}}]
-contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
-current-context: x
-EOF
+fake_apiserver 127.0.0.1 node "$NPM/server-everything/dist/index.js" stdio
 KUBECONFIG=$WORK/k8s/kubeconfig start_proxy attach --transport stdio --namespace ns --pod srv-0 --attach-stale 3
 ATTACH_RUNS=mcp:modern,sse:legacy,mcp:legacy
 clients attached "mcp2 mcp1" "$ATTACH_RUNS"

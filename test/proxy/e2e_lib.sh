@@ -72,6 +72,29 @@ wait_port() { # log msg
     echo "$port"
 }
 
+# A stand-in apiserver (fake_apiserver.py) in $WORK/k8s serving pod srv-0 at POD_IP, whose
+# attach runs CMD; writes $WORK/k8s/kubeconfig and sets FAKE to its pid (also in PIDS).
+fake_apiserver() { # pod-ip cmd...
+    local ip=$1
+    shift
+    mkdir -p "$WORK/k8s"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/k8s/key.pem" \
+        -out "$WORK/k8s/cert.pem" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+    python3 "$HERE/fake_apiserver.py" --cert "$WORK/k8s/cert.pem" --key "$WORK/k8s/key.pem" --token t0ken \
+        --port-file "$WORK/k8s/port" --pid-file "$WORK/k8s/pid" --pod-ip "$ip" -- "$@" >"$WORK/k8s/fake.log" 2>&1 &
+    FAKE=$!
+    PIDS+=("$FAKE")
+    for _ in $(seq 100); do [ -s "$WORK/k8s/port" ] && break; sleep 0.1; done
+    cat >"$WORK/k8s/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:$(cat "$WORK/k8s/port")", certificate-authority: "$WORK/k8s/cert.pem"}}]
+users: [{name: u, user: {token: t0ken}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
+current-context: x
+EOF
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The end of a script: stop what was started and give it up to 15 s to go (a sanitizer build,
