@@ -441,7 +441,7 @@ int mcp_eg_addr_allowed(mcp_eg_addr_class_t c, mcp_eg_match_t m, int host_is_ip)
         return 0;
     if (c == MCP_EG_PUBLIC)
         return 1;
-    if (c == MCP_EG_PRIVATE)
-        return m == MCP_EG_ALLOW_EXACT;
+    if (c == MCP_EG_PRIVATE) /* insecure_allow_all: as its NetworkPolicy lets all out */
+        return m == MCP_EG_ALLOW_EXACT || m == MCP_EG_ALLOW_ALL;
     return m == MCP_EG_ALLOW_EXACT && host_is_ip;
 }
