@@ -18,7 +18,7 @@ else
 Q := @
 endif
 
-PKGS     := libh2o-evloop jansson libcurl yaml-0.1 openssl
+PKGS     := libh2o-evloop jansson libcurl yaml-0.1 openssl cjose
 CPPFLAGS := -Icommon/include -Itest -D_GNU_SOURCE -DH2O_USE_LIBUV=0
 CFLAGS   := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
             -MMD -MP -fno-omit-frame-pointer $(SAN)
@@ -89,7 +89,7 @@ $(BUILD)/test/controller/%: $(call obj,test/controller/%.c) $(call obj,test/test
 DEB_PKGS := build-essential pkg-config libh2o-evloop-dev libjansson-dev libcmocka-dev \
             libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev clang clang-format cppcheck \
             valgrind openssl curl jq wrk nghttp2-client procps util-linux libwslay-dev \
-            gnuplot-nox
+            gnuplot-nox libcjose-dev
 .PHONY: deps
 deps: ## Install missing Debian packages (quick when all are present)
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \

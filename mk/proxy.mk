@@ -3,7 +3,15 @@
 # Included by the top Makefile; uses its BUILD, CC, CPPFLAGS, CFLAGS,
 # LDFLAGS, LIBS, obj, BINS and TEST_BINS.
 
-PX_SRC     := $(sort $(wildcard proxy/*.c proxy/*/*.c))
+# proxy/auth/ (token verification over cjose) is linked into the unit tests,
+# the fuzzer and bench-auth, not yet into mcp-proxy: the images gain
+# libcjose0 when the request path calls it.
+PX_AUTH_SRC    := $(sort $(wildcard proxy/auth/*.c))
+PX_AUTH_OBJ    := $(call obj,$(PX_AUTH_SRC))
+PX_AUTH_CFLAGS := $(shell pkg-config --cflags cjose 2>/dev/null)
+PX_AUTH_LIBS   := $(shell pkg-config --libs cjose 2>/dev/null || echo -lcjose -ljansson -lcrypto)
+$(PX_AUTH_OBJ): CPPFLAGS += $(PX_AUTH_CFLAGS)
+PX_SRC     := $(filter-out $(PX_AUTH_SRC),$(sort $(wildcard proxy/*.c proxy/*/*.c)))
 PX_BIN     := $(BUILD)/mcp-proxy
 PX_LIBOBJ  := $(call obj,$(filter-out proxy/main.c,$(PX_SRC)))
 PX_LIBS    := -lwslay
@@ -14,7 +22,7 @@ FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
               proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
-              proxy/upstream/wsch.c proxy/egress/request.c \
+              proxy/upstream/wsch.c proxy/egress/request.c $(PX_AUTH_SRC) \
               bench/proxy/fuzz_proxy.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
@@ -29,10 +37,10 @@ $(PX_BIN): $(call obj,$(PX_SRC)) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(filter-out -lcurl,$(LIBS))
 
-$(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(COMMON_LIB)
+$(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(PX_AUTH_OBJ) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(PX_AUTH_LIBS) $(LIBS)
 
 .PHONY: test-proxy-e2e fuzz-proxy
 PX_E2E_BIN ?= $(PX_BIN)
@@ -50,7 +58,7 @@ $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -O1 -g -fno-omit-frame-pointer \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $(PX_FUZZ_SRC) $(PX_LIBS) $(LIBS)
+	    -o $@ $(PX_FUZZ_SRC) $(PX_LIBS) $(PX_AUTH_LIBS) $(LIBS)
 
 fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing, bridge and egress request heads for FUZZ_SECONDS
 	@mkdir -p $(PX_FUZZ_DIR)/proxy-corpus $(PX_FUZZ_DIR)/proxy-artifacts

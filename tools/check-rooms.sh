@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The proxy's rooms (STYLE.md): a room includes only rooms below it. front/
-# may include bridge/, upstream/ and egress/; bridge/, upstream/ and egress/
-# include none of the other rooms; the shared files at the top of proxy/ include no
+# may include bridge/, upstream/, egress/ and auth/; bridge/, upstream/,
+# egress/ and auth/ include none of the other rooms (auth/ only common/ and
+# ../internal.h); the shared files at the top of proxy/ include no
 # room (main.c, which starts everything, excepted). Prints each offence.
 set -u
 cd "$(dirname "$0")/.."
@@ -18,7 +19,12 @@ for f in proxy/*/*.[ch] proxy/*.[ch]; do
             offend "$f" "$inc" "bridge/ is pure: no front, no upstream" ;;
         proxy/egress:*../front/* | proxy/egress:*../bridge/* | proxy/egress:*../upstream/*)
             offend "$f" "$inc" "egress/ stands alone: the pod's IPs come through its callback" ;;
-        proxy:front/* | proxy:bridge/* | proxy:upstream/* | proxy:egress/*)
+        proxy/auth:../* | proxy/auth:*/../*)
+            [ "$inc" = ../internal.h ] ||
+                offend "$f" "$inc" "auth/ is pure: common/ and ../internal.h only" ;;
+        proxy/bridge:*../auth/* | proxy/upstream:*../auth/* | proxy/egress:*../auth/*)
+            offend "$f" "$inc" "only front/ calls auth/" ;;
+        proxy:front/* | proxy:bridge/* | proxy:upstream/* | proxy:egress/* | proxy:auth/*)
             [ "$f" = proxy/main.c ] || offend "$f" "$inc" "the shared files include no room" ;;
         esac
     done < <(sed -n 's/^#include "\(.*\)"/\1/p' "$f")
