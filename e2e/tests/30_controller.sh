@@ -134,7 +134,7 @@ terminating() {
 # the unit test's fixtures; the new controller converts them in place, by
 # real server-side apply: the old container, its volume and the Role go.
 upgrade() {
-    local dir=$ROOT/test/fixtures/controller/upgrade/seed-configmap-profile n=cmprof uid left want
+    local dir=$ROOT/test/fixtures/controller/upgrade/seed-configmap-profile n=cmprof uid left want vols
     # no controller may run: the second one of the hand-over may be the leader
     if [ -n "${SECOND:-}" ]; then
         kill "$SECOND" 2>/dev/null
@@ -163,14 +163,18 @@ upgrade() {
         t_fail "not converted: $(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[*].name}') $(kubectl -n $NS get role,rolebinding -o name | tr '\n' ' ')"
         return 1
     }
-    [ -z "$(kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.volumes}')" ] ||
-        t_fail "the profile volume stayed"
+    # the runner's profile volume becomes this version's: the same ConfigMap, mounted for the
+    # proxy's forward proxy as profile.json
+    vols=$(kubectl -n $NS get deployment $n -o jsonpath='{range .spec.template.spec.volumes[*]}{.name}={.configMap.name}/{.configMap.items[*].path} {end}')
+    [ "$vols" = "permission-profile=my-permission-profile/profile.json " ] ||
+        t_fail "the profile volume was not converted: $vols"
     kubectl -n $NS get deployment $n -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- --k8s-pod-patch &&
         t_fail "old args stayed"
-    # exactly the objects this version makes (Role gone, StatefulSet and headless Service new)
+    # exactly the objects this version makes (Role and the egress-only policy gone, StatefulSet,
+    # headless Service and the NetworkPolicy named like the MCPServer new)
     left=$(kubectl -n $NS get serviceaccounts,roles,rolebindings,networkpolicies,services,statefulsets,deployments \
         -l toolhive-name=$n -o name | sort | tr '\n' ' ')
-    want="deployment.apps/$n networkpolicy.networking.k8s.io/$n-egress rolebinding.rbac.authorization.k8s.io/$n-proxy-runner service/mcp-$n-headless service/mcp-$n-proxy serviceaccount/$n-proxy-runner serviceaccount/$n-sa statefulset.apps/$n "
+    want="deployment.apps/$n networkpolicy.networking.k8s.io/$n rolebinding.rbac.authorization.k8s.io/$n-proxy-runner service/mcp-$n-headless service/mcp-$n-proxy serviceaccount/$n-proxy-runner serviceaccount/$n-sa statefulset.apps/$n "
     [ "$left" = "$want" ] || t_fail "objects: $left"
 }
 

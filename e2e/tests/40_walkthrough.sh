@@ -113,12 +113,21 @@ secret_by_reference() {
     if grep -qF "$TOKEN" "$E2E_WORK"/op/*.log; then t_fail "the token value is in a log"; fi
 }
 
+expect_types() { # NAME TYPES
+    local got
+    got=$(kubectl get networkpolicy "$1" -o jsonpath='{.spec.policyTypes[*]}')
+    [ "$got" = "$2" ] || { t_fail "networkpolicy $1: policyTypes '$got', want '$2'"; return 1; }
+}
+
 profiles() {
     t_check "none" kubectl apply -f "$ROOT/config/samples/builtin-none-profile.yaml" || return 1
     t_check "configmap" kubectl apply -f "$ROOT/config/samples/configmap-profile.yaml" || return 1
-    t_eventually 30 kubectl get networkpolicy time-egress || return 1
-    t_eventually 30 kubectl get networkpolicy fetch-restricted-egress || return 1
-    t_check "no policy for network" bash -c '! kubectl get networkpolicy fetch-egress 2>/dev/null'
+    # one NetworkPolicy per MCPServer, named like it: egress restricted for none (DNS) and the
+    # ConfigMap profile (DNS and the proxy's egress port), not for network; ingress always
+    t_eventually 30 kubectl get networkpolicy time fetch-restricted || return 1
+    t_eventually 30 kubectl get networkpolicy fetch || return 1
+    expect_types time "Ingress Egress" && expect_types fetch-restricted "Ingress Egress" &&
+        expect_types fetch "Ingress"
 }
 
 all_samples() {
