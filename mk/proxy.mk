@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
               proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
               proxy/upstream/wsch.c proxy/egress/request.c $(PX_AUTH_SRC) \
-              bench/proxy/fuzz_proxy.c
+              bench/proxy/fuzz_proxy.c bench/proxy/fuzz_auth.c
 
 # Rules read before this file expanded BINS and TEST_BINS already: add the
 # proxy's as extra prerequisites (recipes expand TEST_BINS late, so += works).
@@ -60,9 +60,20 @@ $(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ $(PX_FUZZ_SRC) $(PX_LIBS) $(PX_AUTH_LIBS) $(LIBS)
 
-fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing, bridge and egress request heads for FUZZ_SECONDS
+fuzz-proxy: $(PX_FUZZ_BIN) ## Fuzz the proxy's JSON-RPC, framing, bridge, egress request heads and auth (tokens, JWKS, DPoP) for FUZZ_SECONDS
 	@mkdir -p $(PX_FUZZ_DIR)/proxy-corpus $(PX_FUZZ_DIR)/proxy-artifacts
 	@cp test/fixtures/proxy/fuzz-seeds/* $(PX_FUZZ_DIR)/proxy-corpus/ 2>/dev/null || true
 	$(PX_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(PX_FUZZ_DIR)/proxy-artifacts/ -print_final_stats=1 \
 	    $(PX_FUZZ_DIR)/proxy-corpus
+
+# the cost of one verification with a parsed key set (bench/proxy/auth_bench.c)
+PX_AUTH_BENCH := $(BUILD)/bench/bench-auth
+$(PX_AUTH_BENCH): $(call obj,bench/proxy/auth_bench.c) $(PX_AUTH_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_AUTH_LIBS)
+
+.PHONY: bench-auth
+bench-auth: $(PX_AUTH_BENCH) ## proxy/auth: ns per token verification (RS256, PS256, ES256, ES384), DPoP proof, JWKS parse; AUTH_BENCH_ARGS="N RUNS"
+	$(PX_AUTH_BENCH) $(AUTH_BENCH_ARGS)

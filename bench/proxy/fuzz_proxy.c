@@ -10,7 +10,9 @@
  * with no call of a filtered tool left), HTTP/1.1 framing as the daemons
  * screen it, the upstream's tagged lines with the ids of unreadable
  * answers, and the egress proxy's request heads (CONNECT and absolute-form,
- * with what follows them as a body). The first input byte picks the mode.
+ * with what follows them as a body), and proxy/auth's tokens, key sets,
+ * discovery documents and DPoP proofs (modes 10 to 13, fuzz_auth.c). The
+ * first input byte picks the mode.
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -32,6 +34,8 @@
 #include "../../proxy/egress/request.h"
 
 #define N_CHANS 64
+
+void fuzz_auth(unsigned mode, const uint8_t *data, size_t size); /* fuzz_auth.c */
 
 typedef struct fchan {
     px_chan_t super;
@@ -604,7 +608,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    switch (data[0] % 10) {
+    switch (data[0] % 14) {
     case 0:
     case 1:
         run_bridge(data + 1, size - 1);
@@ -629,6 +633,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 9:
         run_egress(data + 1, size - 1);
+        break;
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+        fuzz_auth(data[0] % 14, data + 1, size - 1);
         break;
     default:
         run_sse_reader(data + 1, size - 1);

@@ -33,7 +33,11 @@ static int audience_ok(const json_t *aud, const char *want)
 
     if (json_is_string(aud))
         return string_is(aud, want);
-    json_array_foreach(aud, i, item) if (string_is(item, want)) return 1;
+    json_array_foreach(aud, i, item)
+    {
+        if (string_is(item, want))
+            return 1;
+    }
     return 0;
 }
 

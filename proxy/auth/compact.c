@@ -108,10 +108,18 @@ int px_auth__tree_too_deep(const json_t *v, int max)
     if (max <= 0)
         return 1;
     if (json_is_array(v)) {
-        json_array_foreach(v, i, item) if (px_auth__tree_too_deep(item, max - 1)) return 1;
+        json_array_foreach(v, i, item)
+        {
+            if (px_auth__tree_too_deep(item, max - 1))
+                return 1;
+        }
         return 0;
     }
-    json_object_foreach((json_t *)v, key, item) if (px_auth__tree_too_deep(item, max - 1)) return 1;
+    json_object_foreach((json_t *)v, key, item)
+    {
+        if (px_auth__tree_too_deep(item, max - 1))
+            return 1;
+    }
     return 0;
 }
 

@@ -112,18 +112,32 @@ static int dot_segments(const char *p, size_t n, out_t *o)
     return o->n == base ? put(o, "/", 1) : 0;
 }
 
+/* A host: a name of letters, digits and "-._~" (no userinfo, no
+ * percent-encoding), or an IP literal of hex digits, ":" and "." in []. */
+static int host_ok(const char *h, size_t n)
+{
+    int literal = n >= 2 && h[0] == '[' && h[n - 1] == ']';
+    const char *allowed = literal ? "0123456789abcdefABCDEF:." : "-._~";
+
+    if (literal)
+        h++, n -= 2;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)h[i]; /* never NUL: h is inside a C string */
+
+        if (!strchr(allowed, c) && (literal || !isalnum(c)))
+            return 0;
+    }
+    return n > 0;
+}
+
 /* host[:port] of authority a[0..n) into o, lowercased, without the scheme's
- * default port; no userinfo, no percent-encoding. */
+ * default port. */
 static int authority(const char *a, size_t n, int https, out_t *o)
 {
-    const char *colon = NULL, *end = a + n;
+    const char *colon = NULL, *end = a + n, *rb;
 
-    if (n == 0 || memchr(a, '@', n) || memchr(a, '%', n))
-        return -1;
-    if (a[0] == '[') {
-        const char *rb = memchr(a, ']', n);
-
-        if (!rb)
+    if (n > 0 && a[0] == '[') {
+        if (!(rb = memchr(a, ']', n)))
             return -1;
         colon = rb + 1 < end ? rb + 1 : NULL;
         if (colon && *colon != ':')
@@ -131,7 +145,8 @@ static int authority(const char *a, size_t n, int https, out_t *o)
     } else {
         colon = memchr(a, ':', n);
     }
-    if (put_lower(o, a, (size_t)((colon ? colon : end) - a)) != 0)
+    if (!host_ok(a, (size_t)((colon ? colon : end) - a)) ||
+        put_lower(o, a, (size_t)((colon ? colon : end) - a)) != 0)
         return -1;
     if (!colon || colon + 1 == end)
         return 0;

@@ -18,8 +18,11 @@ static int for_verify(const json_t *jwk)
         return 0;
     if (!ops)
         return 1;
-    json_array_foreach(ops, i, op) if (json_is_string(op) &&
-                                       strcmp(json_string_value(op), "verify") == 0) return 1;
+    json_array_foreach(ops, i, op)
+    {
+        if (json_is_string(op) && strcmp(json_string_value(op), "verify") == 0)
+            return 1;
+    }
     return 0;
 }
 
