@@ -33,6 +33,7 @@
 
 /* Named caps and defaults. */
 #define PX_AUTH_DEF_MAX_TOKEN   ((size_t)16 << 10)  /* bytes of a token or proof */
+#define PX_AUTH_MAX_TOKEN_HARD  ((size_t)1 << 20)   /* above any max_token: cjose counts in int */
 #define PX_AUTH_DEF_MAX_DEPTH   16                  /* JSON nesting of header and claims */
 #define PX_AUTH_DEF_SKEW        60                  /* seconds of clock skew, exp/nbf/iat */
 #define PX_AUTH_DEF_DPOP_WINDOW 300                 /* seconds a DPoP proof's iat stays good */

@@ -42,12 +42,14 @@ int px_auth_discovery_url(const char *issuer, char *out, size_t outlen)
 static int jwks_uri_ok(const char *uri, size_t len, const char *issuer)
 {
     int s = http_scheme(uri);
-    const char *host = uri + (s == 2 ? 8 : 7);
-    size_t hlen = strcspn(host, "/?");
+    const char *host;
+    size_t hlen;
 
-    if (s == 0 || (s == 1 && http_scheme(issuer) != 1) || strlen(uri) != len || hlen == 0)
+    if (s == 0 || (s == 1 && http_scheme(issuer) != 1) || strlen(uri) != len)
         return 0;
-    if (memchr(host, '@', hlen) || strchr(uri, '#'))
+    host = uri + (s == 2 ? 8 : 7);
+    hlen = strcspn(host, "/?");
+    if (hlen == 0 || memchr(host, '@', hlen) || strchr(uri, '#'))
         return 0;
     for (const char *p = uri; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)

@@ -68,7 +68,7 @@ int px_auth__jws_open(const char *tok, size_t len, size_t max, int depth, unsign
     int rc;
 
     memset(j, 0, sizeof(*j));
-    if (len > max)
+    if (len > max || len > PX_AUTH_MAX_TOKEN_HARD)
         return px_auth__fail(why, PX_AUTH_E_TOO_BIG, "token too large");
     if ((rc = screen(tok, len, &j->sig_len, why)) != 0)
         return rc;
