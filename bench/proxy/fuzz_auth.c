@@ -161,7 +161,7 @@ static void run_jwks(const uint8_t *data, size_t size)
 
     if (rc == 0 && (px_auth_keyset_count(ks) == 0 || px_auth_keyset_count(ks) > PX_AUTH_MAX_KEYS))
         abort();
-    if (rc != 0 && ks)
+    if ((rc != 0 && ks) || ERR_peek_error())
         abort();
     if (rc != 0)
         check_refusal(rc, why);

@@ -3,6 +3,7 @@
  * costs no key parsing. Keys we cannot use are skipped, as §5 asks. */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/err.h>
 
 #include "private.h"
 
@@ -71,6 +72,7 @@ int px_auth_keyset_parse(const char *json, size_t len, px_auth_keyset_t **out, c
         rc = px_auth__fail(why, PX_AUTH_E_JWKS, "JWKS has no usable signature key");
 out:
     json_decref(doc);
+    ERR_clear_error(); /* what cjose left of the keys it could not import */
     if (rc)
         px_auth_keyset_free(ks);
     else
