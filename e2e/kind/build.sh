@@ -410,6 +410,7 @@ node_image() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 node_image_cleanup() {
+  set +e
   [[ -z ${BUILD_CID:-} ]] || docker rm -f -v "$BUILD_CID" >/dev/null 2>&1
   [[ -z $DOCKERD_DIR ]] || dockerd_stop
   rm -rf "$WORK"

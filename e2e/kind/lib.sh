@@ -73,18 +73,20 @@ dockerd_start() {
   return 1
 }
 
+# (safe under set -e: build.sh runs with it)
 dockerd_stop() {
   local i m
   if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
-    kill "$DOCKERD_PID"
+    kill "$DOCKERD_PID" 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$DOCKERD_PID" 2>/dev/null
-    wait "$DOCKERD_PID" 2>/dev/null
+    kill -9 "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
   fi
   DOCKERD_PID=
   [[ -n $DOCKERD_DIR ]] || return 0
   # whatever dockerd (or its containerd) left mounted under its directories
-  grep -o " $DOCKERD_DIR/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  { grep -o " $DOCKERD_DIR/[^ ]*" /proc/self/mounts || true; } | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$DOCKERD_DIR"
   DOCKERD_DIR=
 }
