@@ -106,8 +106,9 @@ const char *mcp_eg_addr_class_text(mcp_eg_addr_class_t c);
 /* May the proxy connect to an address of class c, for a destination that
  * matched as m? Public addresses always; private ones only when an exact
  * entry names the host, or under insecure_allow_all (whose NetworkPolicy
- * lets the pod reach them directly anyway); loopback (the proxy's own pod), link-local, unspecified, multicast and
- * broadcast ones only when the host is an IP literal an exact entry names. */
+ * lets the pod reach them directly anyway); loopback (the proxy's own pod), link-local,
+ * unspecified, multicast and broadcast ones only when the host is an IP literal an exact entry
+ * names. */
 int mcp_eg_addr_allowed(mcp_eg_addr_class_t c, mcp_eg_match_t m, int host_is_ip);
 
 #endif
