@@ -78,8 +78,7 @@ typedef enum px_auth_err {
  * ("ok", "too_big", "unknown_kid", "dpop_htu", ...); static, never NULL. */
 const char *px_auth_err_name(int err);
 
-/* ---- algorithms (RFC 7518 §3.1) ---------------------------------------------------------------
- */
+/* ---- algorithms (RFC 7518 §3.1) ------------------------------------------------------- */
 
 /* One bit per JWS algorithm this room verifies; EdDSA is absent because
  * cjose 0.6.2.1 has no OKP keys. HMAC (HS*) and `none` have no bit at all:
@@ -101,8 +100,7 @@ enum {
  * mask. Unknown names, HS*, none and an empty list give PX_AUTH_E_ALG. */
 int px_auth_algs_parse(const char *csv, unsigned *mask, const char **why);
 
-/* ---- key sets (RFC 7517 §5) -------------------------------------------------------------------
- */
+/* ---- key sets (RFC 7517 §5) ----------------------------------------------------------- */
 
 typedef struct px_auth_keyset px_auth_keyset_t;
 
@@ -115,12 +113,12 @@ typedef struct px_auth_keyset px_auth_keyset_t;
  * JSON, nested over 16, no `keys` array: MALFORMED / NESTING; no usable key
  * left: PX_AUTH_E_JWKS. Returns 0 and *out (free with px_auth_keyset_free). */
 int px_auth_keyset_parse(const char *json, size_t len, px_auth_keyset_t **out, const char **why);
+/* Free ks and its keys; NULL is a no-op. */
 void px_auth_keyset_free(px_auth_keyset_t *ks);
-/* Number of keys kept. */
+/* Number of keys kept (0 for NULL). */
 size_t px_auth_keyset_count(const px_auth_keyset_t *ks);
 
-/* ---- access tokens (RFC 7519 §7.2, RFC 8725, RFC 9068) ----------------------------------------
- */
+/* ---- access tokens (RFC 7519 §7.2, RFC 8725, RFC 9068) -------------------------------- */
 
 typedef struct px_auth_config {
     const char *issuer;   /* required; `iss` must equal it byte for byte (RFC 7519 §4.1.1) */
@@ -158,8 +156,7 @@ int px_auth_jwt_verify(const px_auth_config_t *cfg, const px_auth_keyset_t *ks, 
  * be refused by the caller. */
 const char *px_auth_claims_jkt(const json_t *claims);
 
-/* ---- DPoP proofs (RFC 9449 §4) ----------------------------------------------------------------
- */
+/* ---- DPoP proofs (RFC 9449 §4) -------------------------------------------------------- */
 
 typedef struct px_auth_dpop_req {
     const char *method;       /* the request's method, e.g. "POST" (§4.3 check 8) */
@@ -214,14 +211,16 @@ int px_auth_jwk_thumbprint(const json_t *jwk, char *out, const char **why);
  * string of at most outlen - 1 bytes. 0 or PX_AUTH_E_DPOP_HTU. */
 int px_auth_htu_normalize(const char *uri, char *out, size_t outlen);
 
-/* ---- discovery and the JWKS behind one small interface ----------------------------------------
- */
+/* ---- discovery and the JWKS behind one small interface -------------------------------- */
 
 /* The I/O the proxy supplies later: fetch url (https, or http only when the
- * issuer is http) reading at most max_bytes, then call done exactly once,
- * on the caller's loop, with the HTTP status (0 when no answer) and the
- * body (borrowed for the call). No redirects to other hosts; a deadline of
- * the caller's choosing. */
+ * issuer is http; url borrowed for the call) reading at most max_bytes;
+ * return 0 and call done exactly once, on the caller's loop, with the HTTP
+ * status (0 when no answer: refused, timed out, over max_bytes) and the
+ * body (borrowed for the call), or return nonzero and never call done. No
+ * redirects to other hosts; a deadline of the caller's choosing. The
+ * discovery document first (px_auth_discovery_url, PX_AUTH_MAX_DISCOVERY
+ * bytes) unless a jwks_uri is configured, then the JWKS (PX_AUTH_MAX_JWKS). */
 typedef void (*px_auth_fetch_done_cb)(void *done_ctx, int status, const char *body, size_t len);
 typedef struct px_auth_jwks_source {
     int (*fetch)(void *ctx, const char *url, size_t max_bytes, px_auth_fetch_done_cb done,
@@ -248,6 +247,7 @@ typedef struct px_auth_discovery {
  * DISCOVERY with *out zeroed. */
 int px_auth_discovery_parse(const char *doc, size_t len, const char *want_issuer,
                             px_auth_discovery_t *out, const char **why);
+/* Free d's strings and zero it (a zeroed d is fine). */
 void px_auth_discovery_dispose(px_auth_discovery_t *d);
 
 /* The key set the proxy holds and when to fetch it again: caller-allocated,
@@ -260,7 +260,9 @@ typedef struct px_auth_jwks_cache {
     int64_t max_age;        /* seconds after which keys are fetched again anyway (3600) */
 } px_auth_jwks_cache_t;
 
+/* No keys, never attempted, min_interval 60 s, max_age 3600 s. */
 void px_auth_jwks_cache_init(px_auth_jwks_cache_t *c);
+/* Free the keys (c stays usable, empty). */
 void px_auth_jwks_cache_dispose(px_auth_jwks_cache_t *c);
 /* Should a fetch start now? Yes when there are no keys, when they are older
  * than max_age, or when unknown_kid is set; but never twice within

@@ -11,8 +11,7 @@
 /* Set *why (when why is non-NULL) and return err: `return px_auth__fail(why, E, "...")`. */
 int px_auth__fail(const char **why, int err, const char *text);
 
-/* ---- compact.c: the screens -------------------------------------------------------------------
- */
+/* ---- compact.c: the screens ----------------------------------------------------------- */
 
 /* Is s[0..n) strict base64url (RFC 4648 §5, no padding, RFC 7515 §2): only
  * the 64 letters, n % 4 != 1, and the unused low bits of the last letter
@@ -32,8 +31,7 @@ int px_auth__tree_too_deep(const json_t *v, int max);
 int px_auth__load_object(const char *s, size_t n, size_t cap, int depth, json_t **out,
                          const char **why);
 
-/* ---- alg.c ------------------------------------------------------------------------------------
- */
+/* ---- alg.c ---------------------------------------------------------------------------- */
 
 typedef struct px_auth_alg {
     const char *name; /* "RS256" */
@@ -46,8 +44,7 @@ typedef struct px_auth_alg {
 /* The allowed algorithm named name (mask 0 = all), or NULL. */
 const px_auth_alg_t *px_auth__alg_find(const char *name, unsigned mask);
 
-/* ---- jwk.c: one public key --------------------------------------------------------------------
- */
+/* ---- jwk.c: one public key ------------------------------------------------------------ */
 
 typedef struct px_auth_key {
     cjose_jwk_t *jwk; /* owned */
@@ -69,16 +66,14 @@ int px_auth__key_fits(const px_auth_key_t *k, const px_auth_alg_t *a);
 /* Does the JWK have a private member (RFC 7518 §6.2.2, §6.3.2, §6.4)? */
 int px_auth__jwk_has_private(const json_t *jwk);
 
-/* ---- keyset.c ---------------------------------------------------------------------------------
- */
+/* ---- keyset.c ------------------------------------------------------------------------- */
 
 struct px_auth_keyset {
     size_t n;
     px_auth_key_t keys[];
 };
 
-/* ---- jws.c: a JWS compact serialization opened by cjose ---------------------------------------
- */
+/* ---- jws.c: a JWS compact serialization opened by cjose ------------------------------- */
 
 typedef struct px_auth_jws {
     cjose_jws_t *jws;         /* owned */
@@ -101,8 +96,7 @@ int px_auth__jws_claims(const px_auth_jws_t *j, int depth, json_t **claims, cons
 /* Release, and empty OpenSSL's error queue. */
 void px_auth__jws_close(px_auth_jws_t *j);
 
-/* ---- claims.c ---------------------------------------------------------------------------------
- */
+/* ---- claims.c ------------------------------------------------------------------------- */
 
 /* A NumericDate claim (RFC 7519 §2): 0 and *t when present and a number,
  * 1 when absent, -1 when of another type. */
