@@ -4,6 +4,7 @@
 #ifndef TEST_PROXY_AUTH_CASES_H
 #define TEST_PROXY_AUTH_CASES_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,19 @@ typedef struct want {
     char words[96]; /* what the reason must contain ("" for anything) */
     long count;     /* "ok <n>": a number after ok, or -1 */
 } want_t;
+
+/* Print "<dir>: <what>" and return 1 (a failed check of a case). */
+__attribute__((format(printf, 2, 3))) static int case_failed(const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", dir);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
 
 /* <dir>/want: "<code>[ <words>]". 0, or -1 when missing. */
 static int want_read(const char *dir, want_t *w)

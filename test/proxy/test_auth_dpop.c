@@ -60,12 +60,12 @@ static int run_dpop_case(const char *dir)
     tu_pathf(jti, sizeof(jti), "proof-%s", base);
     if (rc == 0 && (strcmp(out.jti, jti) != 0 || strlen(out.jkt) != PX_AUTH_JKT_LEN ||
                     out.iat != req.now - 10))
-        failed = fprintf(stderr, "%s: result jti=%s jkt=%s iat=%lld\n", dir, out.jti, out.jkt,
-                         (long long)out.iat) > 0;
+        failed =
+            case_failed(dir, "result jti=%s jkt=%s iat=%lld", out.jti, out.jkt, (long long)out.iat);
     if (rc == 0 && req.at_claims && strcmp(out.jkt, px_auth_claims_jkt(claims)) != 0)
-        failed = fprintf(stderr, "%s: jkt is not the bound one\n", dir) > 0;
+        failed = case_failed(dir, "jkt is not the bound one");
     if (rc != 0 && out.jti[0])
-        failed = fprintf(stderr, "%s: jti left on failure\n", dir) > 0;
+        failed = case_failed(dir, "jti left on failure");
     free(proof);
     free(at);
     json_decref(claims);

@@ -118,9 +118,9 @@ static int run_jwt_case(const char *dir)
     rc = px_auth_jwt_verify(&cfg, ks, tok, len, now, &claims, &why);
     failed = want_check(dir, &w, rc, why, tok, len);
     if (rc == 0 && !json_equal(json_object_get(claims, "iss"), json_object_get(cfgj, "issuer")))
-        failed = fprintf(stderr, "%s: claims without the issuer\n", dir) > 0;
+        failed = case_failed(dir, "claims without the issuer");
     if (rc != 0 && claims != NULL)
-        failed = fprintf(stderr, "%s: claims left on failure\n", dir) > 0;
+        failed = case_failed(dir, "claims left on failure");
     json_decref(claims);
     json_decref(cfgj);
     free(tok);
@@ -143,10 +143,9 @@ static int run_jwks_case(const char *dir)
     rc = px_auth_keyset_parse(doc, len, &ks, &why);
     failed = want_check(dir, &w, rc, why, NULL, 0);
     if (rc == 0 && w.count >= 0 && px_auth_keyset_count(ks) != (size_t)w.count)
-        failed = fprintf(stderr, "%s: %zu keys kept, want %ld\n", dir, px_auth_keyset_count(ks),
-                         w.count) > 0;
+        failed = case_failed(dir, "%zu keys kept, want %ld", px_auth_keyset_count(ks), w.count);
     if (rc != 0 && ks != NULL)
-        failed = fprintf(stderr, "%s: key set left on failure\n", dir) > 0;
+        failed = case_failed(dir, "key set left on failure");
     px_auth_keyset_free(ks);
     free(doc);
     return failed;
@@ -172,7 +171,7 @@ static int run_discovery_case(const char *dir)
     failed = want_check(dir, &w, rc, why, NULL, 0);
     if (rc == 0 &&
         (!d.jwks_uri || strcmp(d.issuer, json_string_value(json_object_get(cfgj, "issuer"))) != 0))
-        failed = fprintf(stderr, "%s: issuer or jwks_uri not returned\n", dir) > 0;
+        failed = case_failed(dir, "issuer or jwks_uri not returned");
     px_auth_discovery_dispose(&d);
     json_decref(cfgj);
     free(doc);
