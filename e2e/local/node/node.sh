@@ -543,15 +543,23 @@ node_teardown() {
     node_firewall_down "$slot"
     [[ $(cat "/sys/class/net/mcpn$slot/ifalias" 2>/dev/null) == "$D" ]] && { ip link del "mcpn$slot" 2>/dev/null || true; }
   fi
+  # A namespace's number is reused as soon as the namespace is freed: only
+  # while we hold it open (pin) can its number name nothing but our node's
+  # processes, so without a live holder to pin it from, nothing is killed
+  # by that number (the cgroups above already killed the node's own).
+  local pin=""
   if [[ -f $RUN/node-holder.pid ]]; then
     local pid i
     pid=$(<"$RUN/node-holder.pid")
-    if holder_alive; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if holder_alive; then
+      exec {pin}<"/proc/$pid/ns/mnt" || pin=""
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
     for i in $(seq 1 50); do holder_alive || break; sleep 0.1; done
     rm -f "$RUN/node-holder.pid"
   fi
   # no process may still be in the node's mount namespace
-  if [[ -f $RUN/node-mntns ]]; then
+  if [[ -f $RUN/node-mntns && -n $pin ]]; then
     local ns left p
     ns=$(<"$RUN/node-mntns")
     left=$(node_ns_pids "$ns")
@@ -562,6 +570,7 @@ node_teardown() {
       for p in $(seq 1 50); do [[ -z $(node_ns_pids "$ns") ]] && break; sleep 0.1; done
     fi
   fi
+  [[ -n $pin ]] && exec {pin}<&-
   # nothing of the node may be mounted on the machine before its files go
   if [[ -d $NODE_DIR ]] && grep -qF " $NODE_DIR" /proc/self/mountinfo; then
     log "node: unmounting leftovers under $NODE_DIR"
