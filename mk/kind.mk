@@ -6,7 +6,7 @@ KIND_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
 
 .PHONY: kind-bins kind-node-image test-kind
 
-kind-bins: ## kind, kubeadm, kindnetd, crictl from their Go modules (e2e/kind/build.sh bins)
+kind-bins: ## kind, kubeadm, crictl from their Go modules (e2e/kind/build.sh bins)
 	@$(KIND_ROOT)/e2e/kind/build.sh bins
 
 # the node image takes pause and CoreDNS from the local registry

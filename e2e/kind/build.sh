@@ -2,8 +2,8 @@
 # kind and its node image, built on this machine from Go modules and Debian
 # packages only (nothing is pulled from an image registry but the local one).
 #
-#   e2e/kind/build.sh bins        kind, kubeadm, kindnetd, crictl and the ptp CNI
-#                                 plugin into ~/.cache/mcp-operator/kind/bin/<pins>/
+#   e2e/kind/build.sh bins        kind, kubeadm and crictl into
+#                                 ~/.cache/mcp-operator/kind/bin/<pins>/
 #                                 (and, through e2e/local/build.sh, the binaries the
 #                                 local cluster has: kubelet, kubectl, the control
 #                                 plane, etcd, containerd, CNI, CoreDNS, crane, helm)
@@ -18,22 +18,25 @@
 #   e2e/kind/build.sh paths       print KIND_BIN_DIR, KIND_NODE_IMAGE, KIND_NODE_TAR
 #
 # Pins: tools/kind (sigs.k8s.io/kind), tools/kind-kubeadm (k8s.io/kubernetes,
-# the release of tools/k8s), tools/kind-kindnetd (kindnetd's source, see its
-# go.mod), tools/kind-crictl (sigs.k8s.io/cri-tools); the node's Debian release
-# and packages below.
+# the release of tools/k8s), tools/kind-crictl (sigs.k8s.io/cri-tools); the
+# node's Debian release and packages below.
 #
 # The node image is what `kind build node-image` makes, assembled the same way
 # (kind's images/base/Dockerfile and pkg/build/nodeimage, read from the kind
 # module): a base image -- a Debian root file system from mmdebstrap with
 # systemd and the packages kind's base installs, kind's files from
-# images/base/files, containerd, runc (Debian's), crictl and the CNI plugins --
+# images/base/files, ours from e2e/kind/node (among them the pod network's
+# CNI configuration, etc/cni/net.d), containerd, runc (Debian's), crictl and
+# the CNI plugins (bridge, host-local, portmap, loopback: the local node's) --
 # then, in a container of it, kubeadm, kubelet and kubectl in /usr/bin,
-# /kind/version, kind's default CNI (kindnetd) and storage manifests under
-# /kind/manifests, and the cluster's images imported into its containerd with
-# `ctr images import` (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kube-proxy, etcd, CoreDNS, pause, kindnetd), `docker commit`.
-# `kind build node-image` itself cannot be used: it always runs `docker pull`
-# of its base image and fetches etcd, CoreDNS, pause and kindnetd from their
+# /kind/version, kind's default storage manifest under /kind/manifests, and
+# the cluster's images imported into its containerd with `ctr images import`
+# (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd,
+# CoreDNS, pause), `docker commit`. No kindnet: e2e/kind/cluster.yaml
+# disables kind's default CNI (disableDefaultCNI), the node's bridge
+# configuration is all a single-node cluster needs. `kind build node-image`
+# itself cannot be used: it always runs `docker pull` of its base image and
+# fetches etcd, CoreDNS, pause and its default CNI (kindnetd) from their
 # registries.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -58,13 +61,11 @@ KIND_NODE_SUITE=${KIND_NODE_SUITE:-bookworm}
 # what kind's images/base/Dockerfile installs, minus fuse-overlayfs (rootless
 # only), nfs-common and open-iscsi (network storage), plus Debian's runc
 KIND_NODE_PKGS=systemd,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,e2fsprogs,bash,ca-certificates,curl,jq,procps,runc
-# the root file system of the kube-proxy and kindnetd images (upstream's are
-# distroless-iptables): what they run besides themselves
+# the root file system of the kube-proxy image (upstream's is
+# distroless-iptables): what it runs besides itself
 KIND_NET_PKGS=iptables,nftables,conntrack,kmod
-# kindnetd's image name: the one kind gives the kindnetd built from this source
-KIND_KINDNETD_IMAGE=docker.io/kindest/kindnetd:v20250512-df8de77b
 # bump when a change here changes what goes into the node image
-KIND_LAYOUT=1
+KIND_LAYOUT=2
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 # shellcheck source=../local/go.sh
@@ -100,9 +101,6 @@ build_bins() {
   gobuild tools/kind-kubeadm "$KIND_BIN_DIR/kubeadm" k8s.io/kubernetes/cmd/kubeadm "$ld"
   gobuild tools/kind-crictl "$KIND_BIN_DIR/crictl" sigs.k8s.io/cri-tools/cmd/crictl \
     "-X sigs.k8s.io/cri-tools/pkg/version.Version=$KIND_CRICTL_VERSION"
-  gobuild tools/kind-kindnetd "$KIND_BIN_DIR/kindnetd" ./cmd/kindnetd ""
-  # kindnet's CNI configuration chains ptp, host-local and portmap
-  gobuild tools/cni "$KIND_BIN_DIR/cni/ptp" github.com/containernetworking/plugins/plugins/main/ptp ""
 }
 
 # ---- root file systems (as images/local.sh makes them) -------------------------
@@ -152,17 +150,17 @@ kind_module_dir() {
 
 # the binaries that go into the node image and its images
 node_inputs() {
-  printf '%s\n' "$KIND_BIN_DIR"/{kubeadm,crictl,kindnetd,cni/ptp} \
+  printf '%s\n' "$KIND_BIN_DIR"/{kubeadm,crictl} \
     "$K8S_BIN_DIR"/{kubelet,kubectl,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy} \
     "$ETCD_BIN_DIR/etcd" "$NODE_BIN_DIR"/{containerd,containerd-shim-runc-v2,ctr} \
-    "$NODE_BIN_DIR"/cni/{host-local,loopback,portmap}
+    "$NODE_BIN_DIR"/cni/{bridge,host-local,loopback,portmap}
 }
 
 # the key of the node image: every input hashed
 node_key() {
   local f
   {
-    echo "$KIND_LAYOUT $KIND_VERSION $K8S_VERSION $KIND_NODE_SUITE $KIND_NODE_PKGS $KIND_NET_PKGS $KIND_KINDNETD_IMAGE"
+    echo "$KIND_LAYOUT $KIND_VERSION $K8S_VERSION $KIND_NODE_SUITE $KIND_NODE_PKGS $KIND_NET_PKGS"
     echo "$COREDNS_VERSION $PAUSE_TAG $DEBIAN_MIRROR"
     node_inputs | xargs sha256sum | cut -d" " -f1
     sha256sum "$ROOT/e2e/kind/build.sh"
@@ -233,21 +231,13 @@ registry_image() {
   docker rmi "$REG/$path" >/dev/null
 }
 
-# the manifests kind applies from the node: its default CNI manifest
-# (kindnetd; pkg/build/nodeimage/const_cni.go) naming our kindnetd image, and
-# its legacy default storage (a StorageClass served by the controller
-# manager's host-path provisioner, which kind enables): kind's local-path
-# provisioner's images are not built here
+# the manifest kind applies from the node: its legacy default storage (a
+# StorageClass served by the controller manager's host-path provisioner,
+# which kind enables): kind's local-path provisioner's images are not built
+# here. (No default CNI manifest: e2e/kind/cluster.yaml disables it.)
 write_manifests() {
   local mod=$1 out=$2
   mkdir -p "$out"
-  awk '/^const defaultCNIManifest = `/ {on=1; next} on && /^`/ {exit} on' \
-    "$mod/pkg/build/nodeimage/const_cni.go" |
-    sed "s|image: \` + kindnetdImage + \`|image: $KIND_KINDNETD_IMAGE|" >"$out/default-cni.yaml"
-  if ! grep -q "image: $KIND_KINDNETD_IMAGE\$" "$out/default-cni.yaml" || grep -q '`' "$out/default-cni.yaml"; then
-    klog "kind's CNI manifest changed shape ($mod/pkg/build/nodeimage/const_cni.go)"
-    return 1
-  fi
   awk '/^const defaultStorageManifest = `/ {on=1; sub(/^.*`/, ""); print; next} on && /`$/ {sub(/`$/, ""); print; exit} on' \
     "$mod/pkg/cluster/internal/create/actions/installstorage/storage.go" >"$out/default-storage.yaml"
   grep -q 'provisioner: kubernetes.io/host-path' "$out/default-storage.yaml" ||
@@ -275,7 +265,7 @@ build_node_image() {
   find "$ctx/files" -type f -exec chmod 0644 {} +
   chmod 0755 "$ctx"/files/usr/local/bin/* "$ctx"/files/kind/bin/*
   cp "$NODE_BIN_DIR"/{containerd,containerd-shim-runc-v2,ctr} "$KIND_BIN_DIR/crictl" "$ctx/bin/"
-  cp "$NODE_BIN_DIR"/cni/{host-local,loopback,portmap} "$KIND_BIN_DIR/cni/ptp" "$ctx/cni/"
+  cp "$NODE_BIN_DIR"/cni/{bridge,host-local,loopback,portmap} "$ctx/cni/"
   twice docker import "$node_fs" "localhost/mcp-operator/kind-rootfs:$KIND_NODE_KEY" >/dev/null
   # kind's entrypoint, then our mcp-init (e2e/kind/node/kind/bin), then systemd
   init=(/usr/local/bin/entrypoint /kind/bin/mcp-init /sbin/init)
@@ -324,10 +314,9 @@ EOF
   # kubeadm's etcd for this release is 3.7.0-0, tools/etcd's version
   static_image "registry.k8s.io/etcd:${ETCD_VERSION#v}-0" "$ETCD_BIN_DIR/etcd"
   net_image "registry.k8s.io/kube-proxy:$K8S_VERSION" "$K8S_BIN_DIR/kube-proxy" /usr/local/bin/kube-proxy
-  net_image "$KIND_KINDNETD_IMAGE" "$KIND_BIN_DIR/kindnetd" /bin/kindnetd
   registry_image "registry.k8s.io/pause:$PAUSE_TAG"
   registry_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION"
-  images+=("registry.k8s.io/etcd:${ETCD_VERSION#v}-0" "registry.k8s.io/kube-proxy:$K8S_VERSION" "$KIND_KINDNETD_IMAGE"
+  images+=("registry.k8s.io/etcd:${ETCD_VERSION#v}-0" "registry.k8s.io/kube-proxy:$K8S_VERSION"
     "registry.k8s.io/pause:$PAUSE_TAG" "registry.k8s.io/coredns/coredns:$COREDNS_VERSION")
   klog "images built ($((SECONDS - t0))s): ${images[*]}"
 
@@ -346,7 +335,6 @@ EOF
   printf '%s' "$K8S_VERSION" >"$WORK/manifests/version"
   docker cp "$WORK/manifests/version" "$cid:/kind/version"
   docker exec "$cid" mkdir -p /kind/manifests
-  docker cp "$WORK/manifests/default-cni.yaml" "$cid:/kind/manifests/default-cni.yaml"
   docker cp "$WORK/manifests/default-storage.yaml" "$cid:/kind/manifests/default-storage.yaml"
   # kubeadm must want exactly the images imported (CoreDNS: the tag
   # e2e/kind/cluster.yaml sets)

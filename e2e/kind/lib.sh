@@ -3,7 +3,7 @@
 # cached, and a private Docker daemon.
 #
 #   kind_paths                  set KIND_VERSION, KIND_BIN_DIR (kind, kubeadm,
-#                               kindnetd, crictl, cni/ptp), KIND_CACHE
+#                               crictl), KIND_CACHE
 #   dockerd_start DIR           Debian's dockerd (docker.io, installed when
 #                               missing) with its data root, exec root
 #                               and socket under DIR (a new, empty directory):
@@ -31,11 +31,7 @@ kind_paths() {
   KIND_VERSION=$(_kind_modver kind sigs.k8s.io/kind)
   KIND_KUBEADM_VERSION=$(_kind_modver kind-kubeadm k8s.io/kubernetes)
   KIND_CRICTL_VERSION=$(_kind_modver kind-crictl sigs.k8s.io/cri-tools)
-  # kindnetd's source is kept in tools/kind-kindnetd: its key is its hash
-  KIND_KINDNETD_KEY=$(cat "$ROOT"/tools/kind-kindnetd/go.mod "$ROOT"/tools/kind-kindnetd/cmd/kindnetd/*.go |
-    sha256sum | cut -c1-12)
-  KIND_CNI_VERSION=$(_kind_modver cni github.com/containernetworking/plugins)
-  KIND_BIN_DIR=$KIND_CACHE/bin/kind-$KIND_VERSION-kubeadm-$KIND_KUBEADM_VERSION-crictl-$KIND_CRICTL_VERSION-kindnetd-$KIND_KINDNETD_KEY-cni-$KIND_CNI_VERSION
+  KIND_BIN_DIR=$KIND_CACHE/bin/kind-$KIND_VERSION-kubeadm-$KIND_KUBEADM_VERSION-crictl-$KIND_CRICTL_VERSION
 }
 
 DOCKERD_PID=
