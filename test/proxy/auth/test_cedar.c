@@ -384,7 +384,7 @@ static void test_threads(void **state)
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: steadier on a busy machine */
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
