@@ -18,13 +18,19 @@ CEDAR_SRC    := $(CEDAR_DIR)/Cargo.toml $(CEDAR_DIR)/Cargo.lock $(wildcard $(CED
 CEDAR_TARGET := $(BUILD)/cargo
 CEDAR_LIB    := $(CEDAR_TARGET)/release/libcedar_mcp.a
 # cargo's `--print native-static-libs` for the library: -lgcc_s -lutil -lrt
-# -lpthread -lm -ldl -lc (cc links libgcc_s and libc itself)
-CEDAR_LIBS   := -lpthread -ldl -lm -lrt -lutil
+# -lpthread -lm -ldl -lc (cc links libgcc_s and libc itself); -z noexecstack
+# keeps the stack non-executable should a dependency's assembly lack its
+# .note.GNU-stack (psm before 0.1.30 did)
+CEDAR_LIBS   := -lpthread -ldl -lm -lrt -lutil -Wl,-z,noexecstack
 CARGO        ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
 CEDAR_VENDOR := $(CEDAR_DIR)/vendor
+# the vendored crates are used when they are those of Cargo.lock: the stamp
+# holds the lock's checksum (mtimes do not survive every copy)
+CEDAR_LOCKSUM = $(firstword $(shell sha256sum $(CEDAR_DIR)/Cargo.lock 2>/dev/null))
+CEDAR_VENDORED = $(and $(wildcard $(CEDAR_VENDOR)/.stamp),$(filter $(CEDAR_LOCKSUM),$(shell cat $(CEDAR_VENDOR)/.stamp 2>/dev/null)))
 CEDAR_CARGO_FLAGS = --release --offline --locked --manifest-path $(CEDAR_DIR)/Cargo.toml \
     --target-dir $(CEDAR_TARGET) \
-    $(if $(wildcard $(CEDAR_VENDOR)/.stamp),--config 'source.crates-io.replace-with="vendored"' \
+    $(if $(CEDAR_VENDORED),--config 'source.crates-io.replace-with="vendored"' \
         --config 'source.vendored.directory="$(abspath $(CEDAR_VENDOR))"')
 TEST_CEDAR   := $(BUILD)/test/proxy/auth/test_cedar
 
@@ -48,13 +54,12 @@ cedar-fetch: ## Download the Cedar library's crates (Cargo.lock) into ~/.cargo
 	@command -v $(CARGO) >/dev/null || { echo "cedar-fetch: cargo not found (rustup, or Debian's cargo-web)" >&2; exit 1; }
 	$(Q)$(CARGO) fetch --locked --quiet --manifest-path $(CEDAR_DIR)/Cargo.toml
 
-cedar-vendor: $(CEDAR_VENDOR)/.stamp ## Copy the crates into proxy/auth/cedar/vendor/ (for the Docker build)
-
-$(CEDAR_VENDOR)/.stamp: $(CEDAR_DIR)/Cargo.lock
-	@echo "  VENDOR  $(CEDAR_VENDOR)"
-	$(Q)rm -rf $(CEDAR_VENDOR) && cd $(CEDAR_DIR) && \
-	    $(CARGO) vendor --offline --locked --quiet --versioned-dirs vendor >/dev/null
-	$(Q)touch $@
+cedar-vendor: ## Copy the crates into proxy/auth/cedar/vendor/ (for the Docker build)
+	$(Q)sum=$$(sha256sum < $(CEDAR_DIR)/Cargo.lock | cut -d' ' -f1); \
+	if [ "$$(cat $(CEDAR_VENDOR)/.stamp 2>/dev/null)" != "$$sum" ]; then \
+	    echo "  VENDOR  $(CEDAR_VENDOR)"; rm -rf $(CEDAR_VENDOR) && \
+	    (cd $(CEDAR_DIR) && $(CARGO) vendor --offline --locked --quiet --versioned-dirs vendor >/dev/null) && \
+	    echo "$$sum" > $(CEDAR_VENDOR)/.stamp; fi
 
 $(TEST_CEDAR): $(call obj,test/proxy/auth/test_cedar.c) $(call obj,test/testutil.c) $(CEDAR_LIB)
 	@mkdir -p $(@D)

@@ -62,8 +62,7 @@ pub struct Decision_ {
 /// The opaque `mcp_cedar_t`.
 pub struct Set {
     policies: PolicySet,
-    entities: Entities,
-    entities_empty: bool,
+    model: model::Model,
     authorizer: Authorizer,
 }
 
@@ -242,8 +241,7 @@ fn new_set(inp: Inputs) -> Result<Set, Fail> {
     } else {
         parse_entities(ej)?
     };
-    let entities_empty = entities.iter().next().is_none();
-    Ok(Set { policies: set, entities, entities_empty, authorizer: Authorizer::new() })
+    Ok(Set { policies: set, model: model::Model::new(entities), authorizer: Authorizer::new() })
 }
 
 /// mcp_cedar_new: see common/include/mcp/cedar.h
@@ -325,7 +323,7 @@ unsafe fn authorize(set: &Set, op: c_int, name: &Str, claims: &Str, args: &Str, 
     let claims = json_object(claims, "claims")?
         .ok_or_else(|| Fail(EINVAL, -1, "missing principal: no claims".into()))?;
     let args = json_object(args, "arguments")?;
-    let b = model::build(&set.entities, set.entities_empty, op, name, &claims, args.as_ref())
+    let b = model::build(&set.model, op, name, &claims, args.as_ref())
         .map_err(|m| Fail(EINVAL, -1, m))?;
     let req = Request::new(b.principal, b.action, b.resource, b.context, None)
         .map_err(|e| Fail(EINVAL, -1, e.to_string()))?;
