@@ -56,16 +56,8 @@ die() { log "error: $*"; exit 1; }
 # no Recommends; /dev is left to the runtime. The same options are stored in
 # the root fs (/etc/dpkg/dpkg.cfg.d, /etc/apt/apt.conf.d), so the Docker path,
 # which starts from the `slim` tarball, installs packages the same way.
-MMDEB_OPTS=(
-  --variant=minbase --mode=root --format=tar --skip=output/dev --skip=output/mknod
-  --aptopt='APT::Install-Recommends "false"'
-  --dpkgopt='path-exclude=/usr/share/man/*'
-  --dpkgopt='path-exclude=/usr/share/doc/*'
-  --dpkgopt='path-include=/usr/share/doc/*/copyright'
-  --dpkgopt='path-exclude=/usr/share/info/*'
-  --dpkgopt='path-exclude=/usr/share/locale/*'
-  --dpkgopt='path-include=/usr/share/locale/locale.alias'
-)
+# shellcheck source=mmdebstrap.sh
+. "$ROOT/images/mmdebstrap.sh"
 
 MMDEB_VERSION=
 

@@ -104,16 +104,8 @@ build_bins() {
 }
 
 # ---- root file systems (as images/local.sh makes them) -------------------------
-MMDEB_OPTS=(
-  --variant=minbase --mode=root --format=tar --skip=output/dev --skip=output/mknod
-  --aptopt='APT::Install-Recommends "false"'
-  --dpkgopt='path-exclude=/usr/share/man/*'
-  --dpkgopt='path-exclude=/usr/share/doc/*'
-  --dpkgopt='path-include=/usr/share/doc/*/copyright'
-  --dpkgopt='path-exclude=/usr/share/info/*'
-  --dpkgopt='path-exclude=/usr/share/locale/*'
-  --dpkgopt='path-include=/usr/share/locale/locale.alias'
-)
+# shellcheck source=../../images/mmdebstrap.sh
+. "$ROOT/images/mmdebstrap.sh"
 sources() {
   printf '%s\n' "deb $DEBIAN_MIRROR $1 main" "deb $DEBIAN_MIRROR $1-updates main" \
     "deb $DEBIAN_SECURITY $1-security main"

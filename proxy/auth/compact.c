@@ -97,32 +97,6 @@ int px_auth__json_too_deep(const char *s, size_t n, int max)
     return 0;
 }
 
-int px_auth__tree_too_deep(const json_t *v, int max)
-{
-    const char *key;
-    json_t *item;
-    size_t i;
-
-    if (!json_is_object(v) && !json_is_array(v))
-        return 0;
-    if (max <= 0)
-        return 1;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, item)
-        {
-            if (px_auth__tree_too_deep(item, max - 1))
-                return 1;
-        }
-        return 0;
-    }
-    json_object_foreach((json_t *)v, key, item)
-    {
-        if (px_auth__tree_too_deep(item, max - 1))
-            return 1;
-    }
-    return 0;
-}
-
 int px_auth__load_object(const char *s, size_t n, size_t cap, int depth, json_t **out,
                          const char **why)
 {

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <openssl/err.h>
 
+#include "mcp/schema.h"
 #include "private.h"
 
 /* Three non-empty strict base64url segments; the signature's decoded size. */
@@ -51,7 +52,7 @@ static int diagnose(const char *tok, size_t len, const char **why)
 
 static int check_header(px_auth_jws_t *j, int depth, unsigned algs, const char **why)
 {
-    if (px_auth__tree_too_deep(j->hdr, depth))
+    if (mcp_json_deeper_than(j->hdr, depth))
         return px_auth__fail(why, PX_AUTH_E_NESTING, "header nested too deep");
     if (json_object_get(j->hdr, "crit"))
         return px_auth__fail(why, PX_AUTH_E_MALFORMED, "crit header not understood");

@@ -24,8 +24,6 @@ int px_auth__b64url_encode(const uint8_t *bin, size_t n, char *out, size_t outle
 /* Does the JSON text nest arrays and objects more than max deep? A byte
  * scan (strings skipped), run before jansson builds a tree. */
 int px_auth__json_too_deep(const char *s, size_t n, int max);
-/* The same for a parsed tree. */
-int px_auth__tree_too_deep(const json_t *v, int max);
 /* Parse a JSON object document of at most cap bytes nested at most depth:
  * 0 and *out (new reference), else TOO_BIG / NESTING / MALFORMED. */
 int px_auth__load_object(const char *s, size_t n, size_t cap, int depth, json_t **out,
