@@ -51,7 +51,9 @@ $(CEDAR_LIB): $(CEDAR_SRC)
 	$(Q)touch $@
 
 cedar-fetch: ## Download the Cedar library's crates (Cargo.lock) into ~/.cargo
-	@command -v $(CARGO) >/dev/null || { echo "cedar-fetch: cargo not found (rustup, or Debian's cargo-web)" >&2; exit 1; }
+	@command -v $(CARGO) >/dev/null || { echo "cedar-fetch: no cargo: installing Debian's rustc-web cargo-web"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq rustc-web cargo-web >/dev/null; }
 	$(Q)$(CARGO) fetch --locked --quiet --manifest-path $(CEDAR_DIR)/Cargo.toml
 
 cedar-vendor: ## Copy the crates into proxy/auth/cedar/vendor/ (for the Docker build)

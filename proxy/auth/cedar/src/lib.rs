@@ -32,10 +32,11 @@ const NEST_MAX: usize = 128;
 const IF_MAX: usize = 64;
 /// Cedar turns its parse tree into the policy's expression tree, and later
 /// drops that tree, recursively: `if a then if b then ...` twenty thousand
-/// deep overflows an 8 MiB stack, and a nesting cap cannot see every such
-/// chain. So parsing and freeing run on a thread of their own with this much
-/// stack (reserved, touched only as deep as the policies go); evaluation
-/// checks its own stack and fails a too-deep policy with an error.
+/// deep overflows an 8 MiB stack, and the caps above cannot see every deep
+/// tree (`1 + 1 + ...` is as deep as it is long). So parsing and freeing run
+/// on a thread of their own with this much stack (reserved, touched only as
+/// deep as the policies go); evaluation checks its own stack and fails a
+/// too-deep policy with an error, which denies.
 const BIG_STACK: usize = 512 << 20;
 
 #[repr(C)]

@@ -266,21 +266,3 @@ pub fn build(
         entities: Entities::from(entities),
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitizes_like_toolhive() {
-        assert_eq!(sanitize_uri("file:///a b/c.txt?x=1&y#z"), "file____a_b_c_txt_x_1_y_z");
-    }
-
-    #[test]
-    fn numbers() {
-        let n = |t: &str| number(&serde_json::from_str(t).unwrap()).map(|e| e.to_string());
-        assert_eq!(n("5").as_deref(), Some("5"));
-        assert_eq!(n("-1.23456").as_deref(), Some("decimal(\"-1.2345\")"));
-        assert_eq!(n("1e300"), None);
-    }
-}
