@@ -33,8 +33,9 @@
  * Strings are (pointer, length) pairs, not NUL-terminated, UTF-8, borrowed
  * for the call only. A set is immutable once made: any number of threads may
  * call mcp_cedar_authorize on one set at once. No function unwinds into C; an
- * internal panic becomes MCP_CEDAR_EINTERNAL. Link: libcedar_mcp.a
- * -lpthread -ldl -lm (-lgcc_s comes with cc). */
+ * internal panic becomes MCP_CEDAR_EINTERNAL. Link: libcedar_mcp.a and
+ * mk/cedar.mk's CEDAR_LIBS (-lpthread -ldl -lm -lrt -lutil
+ * -Wl,-z,noexecstack -Wl,--gc-sections). */
 #ifndef MCP_CEDAR_H
 #define MCP_CEDAR_H
 
