@@ -69,7 +69,7 @@ sources() {
 
 # rootfs NAME -> path of the cached tarball (built when missing)
 rootfs() {
-  local name=$1 suite=$DEBIAN_SUITE pkgs key tar debs
+  local name=$1 suite=$DEBIAN_SUITE pkgs key tar
   case $name in
     slim) pkgs= ;;
     runtime) pkgs=$RUNTIME_PKGS ;;
@@ -83,21 +83,10 @@ rootfs() {
     sha256sum | cut -c1-16)
   tar=$IMG_CACHE/rootfs/$name-$suite-$key.tar
   if [[ ! -f $tar ]]; then
-    mkdir -p "$IMG_CACHE/rootfs" "$IMG_CACHE/debs/$suite"
-    debs=$IMG_CACHE/debs/$suite
     log "root fs $name: mmdebstrap $suite ${pkgs:-(base only)}"
     local t0=$SECONDS
     mapfile -t srcs < <(sources "$suite")
-    # the .deb files are kept between runs (the hooks of mmdebstrap(1)'s
-    # cache example): a second root fs downloads only what is new
-    mmdebstrap --quiet "${MMDEB_OPTS[@]}" ${pkgs:+--include="$pkgs"} \
-      --skip=essential/unlink \
-      --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-      --setup-hook="sync-in '$debs' /var/cache/apt/archives/" \
-      --customize-hook="sync-out /var/cache/apt/archives '$debs'" \
-      --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-      "$suite" "$tar.tmp" "${srcs[@]}" >&2
-    mv -f "$tar.tmp" "$tar"
+    mmdeb_cached "$IMG_CACHE/debs/$suite" "$suite" "$tar" "$pkgs" "${srcs[@]}" || die "mmdebstrap $name"
     log "root fs $name: $(du -h "$tar" | cut -f1) in $((SECONDS - t0))s"
     # older root file systems of this name (other pins) are not needed again
     local old

@@ -113,23 +113,14 @@ sources() {
 
 # rootfs NAME SUITE PKGS -> path of the cached tarball (built when missing)
 rootfs() {
-  local name=$1 suite=$2 pkgs=$3 key tar debs srcs t0=$SECONDS
+  local name=$1 suite=$2 pkgs=$3 key tar srcs t0=$SECONDS
   key=$({ mmdebstrap --version; echo "$suite $pkgs"; sources "$suite"; printf '%s\n' "${MMDEB_OPTS[@]}"; } |
     sha256sum | cut -c1-16)
   tar=$KIND_CACHE/rootfs/$name-$suite-$key.tar
   if [[ ! -f $tar ]]; then
-    debs=$KIND_CACHE/debs/$suite
-    mkdir -p "$KIND_CACHE/rootfs" "$debs"
     klog "root fs $name: mmdebstrap $suite $pkgs"
     mapfile -t srcs < <(sources "$suite")
-    # shellcheck disable=SC2016 # $1 is mmdebstrap's, in its hooks
-    mmdebstrap --quiet "${MMDEB_OPTS[@]}" --include="$pkgs" --skip=essential/unlink \
-      --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-      --setup-hook="sync-in '$debs' /var/cache/apt/archives/" \
-      --customize-hook="sync-out /var/cache/apt/archives '$debs'" \
-      --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-      "$suite" "$tar.tmp" "${srcs[@]}" >&2
-    mv -f "$tar.tmp" "$tar"
+    mmdeb_cached "$KIND_CACHE/debs/$suite" "$suite" "$tar" "$pkgs" "${srcs[@]}" || return 1
     klog "root fs $name: $(du -h "$tar" | cut -f1) in $((SECONDS - t0))s"
   fi
   echo "$tar"
