@@ -3,18 +3,21 @@
 # tarballs): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 # kube-proxy, kubectl, etcd, helm, and for the node containerd (+ its runc
 # shim and ctr), the CNI plugins, CoreDNS, crane and kube-router (its network
-# policy controller is the node's NetworkPolicy enforcer). Every version is
-# pinned in one place: the wrapper modules under tools/<name>/go.mod.
+# policy controller is the node's NetworkPolicy enforcer), and Dex (the e2e
+# tests' OpenID provider). Every version is pinned in one place: the wrapper
+# modules under tools/<name>/go.mod (tools/dex/go.mod only pins: Dex is built
+# inside its own module source, see build_dex).
 #
 # Binaries are cached outside the repository:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/k8s/<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/etcd/<ver>/bin/etcd
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/helm/<ver>/bin/helm
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/node/<the pins>/bin/{containerd,...,coredns,crane,kube-router}
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/dex/<ver>-<patch>/bin/dex
 # A binary that already exists is not rebuilt (K8S_FORCE_REBUILD=1 to force).
 #
-# Usage: e2e/local/build.sh [k8s|etcd|helm|node|paths]...   (default: all)
-#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=..., NODE_BIN_DIR=...)
+# Usage: e2e/local/build.sh [k8s|etcd|helm|node|dex|paths]...   (default: k8s etcd helm node)
+#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=..., NODE_BIN_DIR=..., DEX_BIN_DIR=...)
 #        e2e/local/build.sh gen-k8s-mod v1.X.Y
 #   regenerate tools/k8s/go.mod for another Kubernetes release: the staging
 #   modules that k8s.io/kubernetes@v1.X.Y requires at v0.0.0 are replaced by
@@ -50,6 +53,9 @@ COREDNS_VERSION=$(modver tools/coredns github.com/coredns/coredns)
 CRANE_VERSION=$(modver tools/crane github.com/google/go-containerregistry)
 KUBE_ROUTER_VERSION=$(modver tools/kube-router github.com/cloudnativelabs/kube-router/v2)
 NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-crane-$CRANE_VERSION-kube-router-$KUBE_ROUTER_VERSION/bin
+DEX_VERSION=$(modver tools/dex github.com/dexidp/dex)
+DEX_PATCH=$ROOT/tools/dex/serve-no-grpc-api.patch
+DEX_BIN_DIR=$CACHE_ROOT/dex/$DEX_VERSION-$(sha256sum "$DEX_PATCH" 2>/dev/null | cut -c1-8)/bin
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 # shellcheck source=go.sh
@@ -119,6 +125,49 @@ build_node() {
     "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=$BUILD_DATE"
 }
 
+# Dex from its module source: its go.mod replaces github.com/dexidp/dex/api/v2
+# with ./api/v2, a nested module that is not in the module's zip, and that
+# module's version at this commit is not on the proxy (only its v2.4.0,
+# older than the commit's server/apiserver). So: download the source (hash
+# checked against tools/dex/go.sum), drop the gRPC admin API from cmd/dex
+# (tools/dex/serve-no-grpc-api.patch: the only importer of api/v2 and
+# server/apiserver; OIDC does not use it), drop the replace and the
+# requirement, and build ./cmd/dex with Dex's own go.sum for everything else.
+# CGO off: no sqlite storage (the e2e config uses storage: memory).
+build_dex() {
+  local out=$DEX_BIN_DIR/dex json dir sum want work t0
+  if [[ -x $out && $FORCE != 1 ]]; then
+    log "cached: $out"
+    return 0
+  fi
+  ensure_go || return 1
+  t0=$(date +%s)
+  want=$(awk -v m=github.com/dexidp/dex -v v="$DEX_VERSION" '$1==m && $2==v {print $3; exit}' "$ROOT/tools/dex/go.sum")
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dex-build.XXXXXX")
+  # outside any module: the download alone, verified by the checksum database too
+  json=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/dexidp/dex@$DEX_VERSION") || {
+    printf '%s\n' "$json" >&2; rm -rf "$work"; return 1; }
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' <<<"$json")
+  sum=$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$/\1/p' <<<"$json")
+  if [[ -z $want || $sum != "$want" ]]; then
+    log "dex $DEX_VERSION: module hash $sum, tools/dex/go.sum says ${want:-nothing}"
+    rm -rf "$work"
+    return 1
+  fi
+  cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
+  patch -s -d "$work/src" -p1 <"$DEX_PATCH"
+  mkdir -p "$(dirname "$out")"
+  log "building github.com/dexidp/dex/cmd/dex $DEX_VERSION -> $out (-p $P)"
+  (cd "$work/src" &&
+    go mod edit -dropreplace=github.com/dexidp/dex/api/v2 -droprequire=github.com/dexidp/dex/api/v2 &&
+    go build -p "$P" -trimpath -pgo=off ${K8S_GOFLAGS_EXTRA:-} \
+      -ldflags "-s -w -X main.version=$DEX_VERSION+mcp-no-grpc-api" -o "$out.tmp.$$" ./cmd/dex) || {
+    rm -rf "$work" "$out.tmp.$$"; return 1; }
+  mv -f "$out.tmp.$$" "$out"
+  rm -rf "$work"
+  log "built dex in $(($(date +%s) - t0))s"
+}
+
 gen_k8s_mod() {
   local v=$1 gomod minor
   [[ $v =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "usage: $0 gen-k8s-mod v1.X.Y" >&2; exit 2; }
@@ -162,14 +211,16 @@ for t in "${targets[@]}"; do
     k8s) log "kubernetes $K8S_VERSION"; build_k8s ;;
     etcd) log "etcd $ETCD_VERSION"; build_etcd ;;
     helm) log "helm $HELM_VERSION ($HELM_MODULE)"; build_helm ;;
+    dex) log "dex $DEX_VERSION"; build_dex ;;
     node) log "containerd $CONTAINERD_VERSION, CNI plugins $CNI_VERSION, CoreDNS $COREDNS_VERSION, crane $CRANE_VERSION, kube-router $KUBE_ROUTER_VERSION"; build_node ;;
     paths)
       echo "K8S_BIN_DIR=$K8S_BIN_DIR"
       echo "ETCD_BIN_DIR=$ETCD_BIN_DIR"
       echo "HELM_BIN_DIR=$HELM_BIN_DIR"
       echo "NODE_BIN_DIR=$NODE_BIN_DIR"
+      echo "DEX_BIN_DIR=$DEX_BIN_DIR"
       exit 0 ;;
-    *) echo "usage: $0 [k8s|etcd|helm|node|paths]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [k8s|etcd|helm|node|dex|paths]..." >&2; exit 2 ;;
   esac
 done
 log "done in $(( $(date +%s) - T0 ))s"
