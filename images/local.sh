@@ -18,7 +18,7 @@
 # Usage: images/local.sh [build] [NAME...]   build and push (default: all);
 #                                            NAME: webhook controller proxy chart-test
 #                                            pause coredns fetch time github everything
-#                                            gofetch (a stand-in, see build_one)
+#                                            gofetch (a stand-in, see build_one) dex
 #                                            thv-proxyrunner (bench only, not in the default set)
 #        images/local.sh restore             push cached images the registry lacks
 #        images/local.sh list                print the full image names
@@ -40,7 +40,10 @@ BUILD_DIR=${BUILD:-build}
 [[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
 TAG=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$ROOT/charts/mcp-operator/Chart.yaml")
 COREDNS_VERSION=$(awk '$1=="github.com/coredns/coredns" {print $2; exit}' "$ROOT/tools/coredns/go.mod")
-NODE_BIN_DIR=$("$ROOT/e2e/local/build.sh" paths | sed -n 's/^NODE_BIN_DIR=//p')
+BIN_DIRS=$("$ROOT/e2e/local/build.sh" paths)
+NODE_BIN_DIR=$(sed -n 's/^NODE_BIN_DIR=//p' <<<"$BIN_DIRS")
+DEX_BIN_DIR=$(sed -n 's/^DEX_BIN_DIR=//p' <<<"$BIN_DIRS")
+DEX_VERSION=$(awk '$1=="require" && $2=="github.com/dexidp/dex" {print $3; exit}' "$ROOT/tools/dex/go.mod")
 CRANE=$NODE_BIN_DIR/crane
 # part of every image's cache key: bump it when a change here changes what
 # goes into an image (the other inputs -- root fs, files, pins, config -- are
@@ -339,6 +342,17 @@ build_one() {
         layer_npm "$pkg" "$ver" -- \
         --entrypoint "mcp-server-$1" -u "$IMAGE_USER" \
         -e "PATH=/opt/mcp/node_modules/.bin:$ENV_PATH" -e NODE_ENV=production ;;
+    dex)
+      # the e2e tests' OpenID provider (e2e/lib/dex.sh): the static dex
+      # binary built by e2e/local/build.sh dex (CGO off; no CA certificates,
+      # it makes no outgoing TLS connection with the e2e config) and /tmp,
+      # non-root; config from a mounted ConfigMap (`serve /etc/dex/config.yaml`).
+      # The project's name, not ghcr.io/dexidp/dex: the build leaves out
+      # the gRPC admin API (tools/dex/serve-no-grpc-api.patch)
+      need_bin "$DEX_BIN_DIR/dex"
+      publish dex ghcr.io/mcp-operator/dex "$DEX_VERSION" "$(sha "$DEX_BIN_DIR/dex")" "" \
+        layer_static "$DEX_BIN_DIR/dex" /usr/local/bin/dex -- \
+        --entrypoint /usr/local/bin/dex --cmd version -u "$IMAGE_USER" --exposed-ports 5556/tcp ;;
     thv-proxyrunner)
       # the proxy bench's peer on the node (bench/proxy/node.sh): ToolHive's
       # cmd/thv-proxyrunner built by bench/peers/build.sh, laid out as its
@@ -357,7 +371,7 @@ build_one() {
 all_names() {
   echo webhook controller
   [[ -d $ROOT/proxy ]] && echo proxy
-  echo chart-test pause coredns fetch time github everything gofetch
+  echo chart-test pause coredns fetch time github everything gofetch dex
 }
 
 full_name() {
@@ -368,6 +382,7 @@ full_name() {
     coredns) echo "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" ;;
     fetch | time | github | everything) echo "docker.io/mcp/$1:latest" ;;
     gofetch) echo "ghcr.io/stackloklabs/gofetch/server:latest" ;;
+    dex) echo "ghcr.io/mcp-operator/dex:$DEX_VERSION" ;;
   esac
 }
 

@@ -4,6 +4,8 @@
 
 IMAGES_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
 IMAGES_NODE_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^NODE_BIN_DIR=//p')
+# dex: the e2e tests' OpenID provider (image ghcr.io/mcp-operator/dex, e2e/lib/dex.sh)
+IMAGES_DEX_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^DEX_BIN_DIR=//p')
 
 IMAGE_REPO ?= ghcr.io/mcp-operator
 IMAGE_TAG  ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' $(IMAGES_ROOT)/charts/mcp-operator/Chart.yaml)
@@ -35,6 +37,7 @@ images-deps: deps
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-pip >/dev/null; }
 	@[ -x "$(IMAGES_NODE_BIN)/crane" ] && [ -x "$(IMAGES_NODE_BIN)/coredns" ] || \
 	    $(IMAGES_ROOT)/e2e/local/build.sh node
+	@[ -x "$(IMAGES_DEX_BIN)/dex" ] || $(IMAGES_ROOT)/e2e/local/build.sh dex
 
 registry-up: images-deps ## Start the local registry (127.0.0.1:5000, or MCP_REGISTRY_PORT)
 	@$(IMAGES_ROOT)/e2e/local/registry.sh up
