@@ -23,7 +23,9 @@ CPPFLAGS := -Icommon/include -Itest -D_GNU_SOURCE -DH2O_USE_LIBUV=0
 CFLAGS   := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
             -MMD -MP -fno-omit-frame-pointer $(SAN)
 LDFLAGS  := $(SAN)
-LIBS     := -ljansson -lyaml -lcurl -lh2o-evloop -lssl -lcrypto -lz -lpthread -lm
+# libmcpcommon's schema checks Cedar policies with the official engine
+# (mk/cedar.mk's libcedar_mcp.a): everything linking it links that too.
+LIBS     = $(CEDAR_LIB) -ljansson -lyaml -lcurl -lh2o-evloop -lssl -lcrypto -lz $(CEDAR_LIBS) -lpthread -lm
 
 COMMON_SRC := $(sort $(wildcard common/src/*.c))
 WH_SRC     := $(sort $(wildcard webhook/*.c))
@@ -54,7 +56,7 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+$(COMMON_LIB): $(call obj,$(COMMON_SRC)) | $(BUILD)/cargo/release/libcedar_mcp.a
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 

@@ -61,12 +61,21 @@ struct field {
     ssize_t off;       /* parse target offset in the base struct, -1 = none */
     ssize_t count_off; /* FT_ARRAY: offset of the size_t count */
     size_t elem_size;  /* FT_ARRAY of objects: element struct size */
+    /* A present value's canonical spelling: a new reference to put in its
+     * place (a JSON Patch "replace"), or NULL when it is already canonical. */
+    json_t *(*norm)(const json_t *v);
 };
 
 #define FIELD_END                                                                                  \
     {                                                                                              \
-        NULL, 0, 0, NULL, 0, NULL, NULL, NULL, -1, -1, 0                                           \
+        NULL, 0, 0, NULL, 0, NULL, NULL, NULL, -1, -1, 0, NULL                                     \
     }
+
+/* The rows of spec.oidcConfig and spec.authzConfig (schema_auth.c). */
+extern const field_t mcp__oidc_fields[];
+extern const field_t mcp__authz_fields[];
+void mcp__check_oidc(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent);
+void mcp__check_authz(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent);
 
 /* The root of the table (apiVersion, kind, metadata, spec, status). */
 extern const field_t mcp__root_fields[];

@@ -424,6 +424,15 @@ static const field_t spec_fields[] = {
      "Resource limits and requests of the MCP server container.", NO},
     {"permissionProfile", FT_OBJECT, 0, profile_fields, 0, NULL, mcp__check_profile,
      "Permission profile of the MCP server: builtin (network or none) or a ConfigMap.", NO},
+    {"oidcConfig", FT_OBJECT, 0, mcp__oidc_fields, 0, NULL, mcp__check_oidc,
+     "OIDCConfig turns on bearer-token authentication in the proxy (ToolHive v0.2.9): "
+     "ServiceAccount tokens of the cluster (type kubernetes), or an OIDC issuer's tokens "
+     "(configMap, inline).",
+     NO},
+    {"authzConfig", FT_OBJECT, 0, mcp__authz_fields, 0, NULL, mcp__check_authz,
+     "AuthzConfig authorizes each tool call, prompt and resource read with Cedar policies "
+     "(ToolHive v0.2.9's model); list results are filtered to what the caller may use.",
+     NO},
     {"tools", FT_ARRAY, FT_STRING, NULL, 0, NULL, check_tools,
      "Names of the only tools the proxy exposes (tools/list is filtered, other tools/call "
      "requests are refused). Empty: every tool.",

@@ -241,7 +241,8 @@ char *mcp_pointer_escape(const char *token)
     return out;
 }
 
-static int record(mcp_changes_t *c, const char *base, const char *token, json_t *value)
+static int record(mcp_changes_t *c, const char *op, const char *base, const char *token,
+                  json_t *value)
 {
     char *esc = mcp_pointer_escape(token), *ptr = NULL;
 
@@ -260,6 +261,7 @@ static int record(mcp_changes_t *c, const char *base, const char *token, json_t 
         c->items = items;
         c->cap = n;
     }
+    c->items[c->len].op = op;
     c->items[c->len].pointer = ptr;
     c->items[c->len].value = json_incref(value);
     c->len++;
@@ -304,16 +306,24 @@ static int default_object(json_t *obj, const field_t *fields, const char *ptr, m
         json_t *v = json_object_get(obj, f->name);
         mcp_changes_t *rec = out;
 
-        if (!v && f->def && (v = f->def(view))) {
+        json_t *nv = NULL;
+        const char *op = "add";
+
+        if (!v && f->def)
+            nv = f->def(view);
+        else if (v && f->norm && (nv = f->norm(v)))
+            op = "replace";
+        if (nv) {
             if (out && view == obj && !(view = json_copy(obj))) {
-                json_decref(v);
+                json_decref(nv);
                 return MCP_ENOMEM;
             }
+            v = nv;
             if (json_object_set_new(view, f->name, v) != 0)
                 rc = MCP_ENOMEM;
             else if (out)
-                rc = record(out, ptr, f->name, v);
-            rec = NULL;
+                rc = record(out, op, ptr, f->name, v);
+            rec = op[0] == 'a' ? NULL : out;
         }
         if (!v || rc)
             continue;
@@ -431,8 +441,8 @@ json_t *mcp_changes_to_patch(const mcp_changes_t *c)
     json_t *patch = json_array();
 
     for (size_t i = 0; patch && i < c->len; i++) {
-        json_t *op = json_pack("{s:s, s:s, s:O}", "op", "add", "path", c->items[i].pointer, "value",
-                               c->items[i].value);
+        json_t *op = json_pack("{s:s, s:s, s:O}", "op", c->items[i].op ? c->items[i].op : "add",
+                               "path", c->items[i].pointer, "value", c->items[i].value);
         if (!op || json_array_append_new(patch, op) != 0) {
             json_decref(patch);
             return NULL;

@@ -8,7 +8,9 @@
  * lists is returned. A NULL input is treated as the empty string. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mcp/validate.h"
 
@@ -470,4 +472,74 @@ const char *mcp_check_abs_path(const char *s)
             p++;
     }
     return NULL;
+}
+
+/* ---- URLs ------------------------------------------------------------------ */
+
+/* The host of an http(s) URL (lower-cased into buf, without the port), or
+ * NULL with *why set. *https says which scheme. */
+static const char *url_host(const char *s, char *buf, size_t len, int *https, const char **why)
+{
+    const char *h, *end;
+    size_t n;
+
+    *why = "must be an absolute URL (http:// or https://) with a host";
+    if (strncasecmp(s, "https://", 8) == 0)
+        *https = 1, h = s + 8;
+    else if (strncasecmp(s, "http://", 7) == 0)
+        *https = 0, h = s + 7;
+    else
+        return NULL;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            *why = "must not contain whitespace or control characters";
+            return NULL;
+        }
+    end = h + strcspn(h, "/?#");
+    if (memchr(h, '@', (size_t)(end - h))) {
+        *why = "must not contain user information";
+        return NULL;
+    }
+    if (*h == '[') { /* IPv6 literal */
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        n = close ? (size_t)(close - h) + 1 : 0;
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        n = (size_t)((colon ? colon : end) - h);
+    }
+    if (n == 0 || n >= len)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)tolower((unsigned char)h[i]);
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *mcp_check_url(const char *s)
+{
+    char host[256];
+    const char *why;
+    int https;
+
+    return url_host(s, host, sizeof(host), &https, &why) ? NULL : why;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+const char *mcp_check_secure_url(const char *s)
+{
+    char host[256];
+    const char *why;
+    int https;
+
+    if (!url_host(s, host, sizeof(host), &https, &why))
+        return why;
+    if (https || strcmp(host, "localhost") == 0 || has_suffix(host, ".svc") ||
+        has_suffix(host, ".svc.cluster.local") || has_suffix(host, ".cluster.local"))
+        return NULL;
+    return "must use https (http only for in-cluster hosts: *.svc, *.cluster.local, localhost)";
 }

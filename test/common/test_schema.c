@@ -4,6 +4,7 @@
  * applied gives an object that needs no patch) and parse safety. A counting
  * allocator then fails jansson's N-th allocation for every N. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -27,7 +28,8 @@ static json_t *list_json(const mcp_errlist_t *l)
     return a;
 }
 
-/* Apply "add" operations (all the defaulting emits) to obj in place. */
+/* Apply the "add" operations (and the "replace" of a legacy spelling) the
+ * defaulting emits to obj in place. */
 static void apply_adds(json_t *obj, const json_t *patch)
 {
     size_t i;
@@ -39,7 +41,10 @@ static void apply_adds(json_t *obj, const json_t *patch)
         char *last = strrchr(path, '/');
         json_t *parent = obj;
 
-        assert_string_equal(json_string_value(json_object_get(op, "op")), "add");
+        const char *kind = json_string_value(json_object_get(op, "op"));
+        bool replace = strcmp(kind, "replace") == 0;
+
+        assert_true(replace || strcmp(kind, "add") == 0);
         *last = '\0';
         for (char *tok = strtok(path, "/"); tok; tok = strtok(NULL, "/")) {
             parent = json_is_array(parent) ? json_array_get(parent, strtoul(tok, NULL, 10))
@@ -47,7 +52,10 @@ static void apply_adds(json_t *obj, const json_t *patch)
             assert_non_null(parent);
         }
         assert_true(json_is_object(parent));
-        assert_null(json_object_get(parent, last + 1)); /* never replaces */
+        if (replace) /* only a value that is there */
+            assert_non_null(json_object_get(parent, last + 1));
+        else /* an add never replaces */
+            assert_null(json_object_get(parent, last + 1));
         json_object_set(parent, last + 1, json_object_get(op, "value"));
         free(path);
     }

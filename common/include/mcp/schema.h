@@ -61,6 +61,38 @@ typedef struct mcp_override {
     size_t n_env;
 } mcp_override_t;
 
+/* spec.oidcConfig (ToolHive v0.2.9). type NULL: authentication off. */
+typedef struct mcp_oidc {
+    const char *type; /* kubernetes | configMap | inline (effective: "configmap" reads as
+                         configMap, absent as kubernetes) */
+    const char *resource_url;
+    struct {
+        const char *service_account; /* deprecated, ignored */
+        const char *namespace, *audience, *issuer, *jwks_url, *introspection_url;
+        bool use_cluster_auth;
+    } kubernetes;
+    struct {
+        const char *name, *key;
+    } config_map;
+    struct {
+        const char *issuer, *audience, *jwks_url, *introspection_url, *client_id;
+        const char *client_secret; /* never copied anywhere but a Secret */
+        const char *ca_bundle_path, *jwks_auth_token_path;
+        bool jwks_allow_private_ip;
+    } inline_;
+} mcp_oidc_t;
+
+/* spec.authzConfig (ToolHive v0.2.9). type NULL: no authorization. */
+typedef struct mcp_authz {
+    const char *type; /* configMap | inline (effective) */
+    struct {
+        const char *name, *key;
+    } config_map;
+    const char **policies; /* inline */
+    size_t n_policies;
+    const char *entities_json; /* inline; NULL when absent */
+} mcp_authz_t;
+
 typedef struct mcp_server {
     json_t *root; /* owned: the defaulted copy of the whole object */
     const char *name, *namespace, *uid;
@@ -85,6 +117,8 @@ typedef struct mcp_server {
         const char *type; /* effective: "builtin" when only name is set */
         const char *name, *key;
     } profile; /* all NULL when absent */
+    mcp_oidc_t oidc;
+    mcp_authz_t authz;
     const char *service_account;
     const json_t *pod_template_spec; /* borrowed, NULL when absent */
     mcp_override_t proxy_deployment, proxy_service;
@@ -141,8 +175,9 @@ int mcp_err_too_deep(mcp_errlist_t *l, const char *path, int max);
 
 /* ---- defaulting ------------------------------------------------------------ */
 typedef struct mcp_change {
-    char *pointer; /* RFC 6901 JSON pointer, escaped (owned) */
-    json_t *value; /* owned reference */
+    const char *op; /* "add", or "replace" for a value rewritten to its canonical spelling */
+    char *pointer;  /* RFC 6901 JSON pointer, escaped (owned) */
+    json_t *value;  /* owned reference */
 } mcp_change_t;
 
 typedef struct mcp_changes {
@@ -154,6 +189,8 @@ void mcp_changes_init(mcp_changes_t *c);
 void mcp_changes_dispose(mcp_changes_t *c);
 
 /* The "add" operations that fill the missing defaults of `obj` (borrowed,
+ * and the "replace" of a value written in a legacy spelling, e.g. ToolHive's
+ * own example's oidcConfig type "configmap" for "configMap";
  * not modified, not copied: an object that gets a default is viewed through
  * a shallow copy of its own members only). Empty when nothing is missing;
  * never adds under a missing parent (the parent is added whole); wrongly

@@ -17,6 +17,12 @@ const char *mcp_check_env_name(const char *s);          /* [-._a-zA-Z][-._a-zA-Z
 const char *mcp_check_secret_key(const char *s);        /* [-._a-zA-Z0-9]+, <= 253 */
 const char *mcp_check_image_ref(const char *s);         /* docker reference grammar */
 const char *mcp_check_abs_path(const char *s);          /* absolute, no ".." component */
+/* An absolute http:// or https:// URL with a host, no whitespace. */
+const char *mcp_check_url(const char *s);
+/* As mcp_check_url, and https unless the host is in-cluster or local (*.svc,
+ * *.svc.cluster.local, *.cluster.local, localhost): where tokens and keys
+ * come from (OIDC issuer, JWKS, introspection). */
+const char *mcp_check_secure_url(const char *s);
 
 /* A Kubernetes resource quantity held exactly, in nano-units (1 = 1e-9).
  * Fractions below one nano-unit round away from zero, as the apiserver does. */

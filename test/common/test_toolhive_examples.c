@@ -1,0 +1,255 @@
+/* ToolHive v0.2.9's twelve example manifests (test/fixtures/toolhive-v0.2.9/,
+ * verbatim) through the webhook's defaulting and validation: every MCPServer
+ * in them is allowed, its defaulted form needs no further patch, and it
+ * parses. The YAML is read with libyaml into JSON the way the apiserver
+ * would (plain scalars that look like integers, booleans or null are typed). */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <yaml.h>
+
+#include "mcp/schema.h"
+#include "testutil.h"
+
+#define DIR_EXAMPLES "test/fixtures/toolhive-v0.2.9"
+
+static json_t *scalar(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    char *end;
+    long long n;
+
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return json_string(v);
+    if (strcmp(v, "true") == 0)
+        return json_true();
+    if (strcmp(v, "false") == 0)
+        return json_false();
+    if (strcmp(v, "null") == 0 || strcmp(v, "~") == 0 || *v == '\0')
+        return json_null();
+    n = strtoll(v, &end, 10);
+    if (*end == '\0')
+        return json_integer(n);
+    return json_string(v);
+}
+
+static json_t *node(yaml_parser_t *p);
+
+/* The value that `ev` (already read) starts: a scalar, mapping or sequence;
+ * no anchors or aliases in the examples. */
+static json_t *value(yaml_parser_t *p, const yaml_event_t *ev)
+{
+    json_t *out = NULL;
+
+    if (ev->type == YAML_SCALAR_EVENT) {
+        out = scalar(ev);
+    } else if (ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT) {
+        bool map = ev->type == YAML_MAPPING_START_EVENT;
+        out = map ? json_object() : json_array();
+        for (;;) {
+            yaml_event_t k;
+            assert_true(yaml_parser_parse(p, &k));
+            if (k.type == YAML_MAPPING_END_EVENT || k.type == YAML_SEQUENCE_END_EVENT) {
+                yaml_event_delete(&k);
+                break;
+            }
+            if (map) {
+                assert_int_equal(k.type, YAML_SCALAR_EVENT);
+                json_object_set_new(out, (const char *)k.data.scalar.value, node(p));
+            } else {
+                json_array_append_new(out, value(p, &k));
+            }
+            yaml_event_delete(&k);
+        }
+    } else {
+        fail_msg("unexpected YAML event %d", ev->type);
+    }
+    assert_non_null(out);
+    return out;
+}
+
+static json_t *node(yaml_parser_t *p)
+{
+    yaml_event_t ev;
+    json_t *out;
+
+    assert_true(yaml_parser_parse(p, &ev));
+    out = value(p, &ev);
+    yaml_event_delete(&ev);
+    return out;
+}
+
+/* Every document of a file, as a JSON array. */
+static json_t *load_yaml(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t p;
+    json_t *docs = json_array();
+    bool done = false;
+
+    assert_non_null(f);
+    assert_true(yaml_parser_initialize(&p));
+    yaml_parser_set_input_file(&p, f);
+    while (!done) {
+        yaml_event_t ev;
+        assert_true(yaml_parser_parse(&p, &ev));
+        if (ev.type == YAML_DOCUMENT_START_EVENT)
+            json_array_append_new(docs, node(&p));
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    return docs;
+}
+
+/* Apply the "add"/"replace" operations of a defaulting patch in place. */
+static void apply(json_t *obj, const json_t *patch)
+{
+    size_t i;
+    json_t *op;
+
+    json_array_foreach(patch, i, op)
+    {
+        char *path = strdup(json_string_value(json_object_get(op, "path")));
+        char *last = strrchr(path, '/');
+        json_t *parent = obj;
+
+        *last = '\0';
+        for (char *tok = strtok(path, "/"); tok; tok = strtok(NULL, "/"))
+            assert_non_null(parent = json_is_array(parent)
+                                         ? json_array_get(parent, strtoul(tok, NULL, 10))
+                                         : json_object_get(parent, tok));
+        json_object_set(parent, last + 1, json_object_get(op, "value"));
+        free(path);
+    }
+}
+
+static json_t *patch_of(const json_t *obj)
+{
+    mcp_changes_t c;
+    json_t *patch;
+
+    mcp_changes_init(&c);
+    assert_int_equal(mcp_defaults(obj, &c), 0);
+    assert_non_null(patch = mcp_changes_to_patch(&c));
+    mcp_changes_dispose(&c);
+    return patch;
+}
+
+/* Every member of v is a field of the schema (the CRD's structural schema,
+ * generated from the same table, makes the apiserver refuse unknown ones);
+ * podTemplateSpec keeps unknown fields. Returns the unknown ones found. */
+static int unknown_fields(const mcp_shape_t *sh, const json_t *v, const char *path)
+{
+    const char *k;
+    json_t *m;
+    size_t i;
+    int n = 0;
+
+    if (sh->kind == MCP_SHAPE_ARRAY && sh->items && json_is_array(v))
+        json_array_foreach(v, i, m) n += unknown_fields(sh->items, m, path);
+    if (sh->kind != MCP_SHAPE_OBJECT || !sh->members || sh->max_depth || !json_is_object(v))
+        return n;
+    json_object_foreach((json_t *)v, k, m)
+    {
+        const mcp_shape_t *c = sh->members;
+        while (c->name && strcmp(c->name, k) != 0)
+            c++;
+        if (!c->name) {
+            print_error("unknown field %s.%s\n", path, k);
+            n++;
+        } else {
+            n += unknown_fields(c, m, c->path);
+        }
+    }
+    return n;
+}
+
+static const mcp_shape_t *member(const mcp_shape_t *sh, const char *name)
+{
+    for (const mcp_shape_t *c = sh->members; c && c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* Mutate, then validate what the apiserver would store; 1 when allowed. */
+static int admit(const char *file, json_t *obj)
+{
+    mcp_errlist_t warns;
+    json_t *patch = patch_of(obj), *again;
+    mcp_server_t s;
+    char *msg;
+    int oom;
+
+    assert_int_equal(
+        unknown_fields(member(mcp_schema_shape(), "spec"), json_object_get(obj, "spec"), "spec"),
+        0);
+    apply(obj, patch);
+    again = patch_of(obj);
+    assert_int_equal(json_array_size(again), 0); /* reinvocation adds nothing */
+    mcp_errlist_init(&warns);
+    msg = mcp_validate_message(obj, &warns, &oom);
+    assert_int_equal(oom, 0);
+    if (msg)
+        print_error("%s: %s\n", file, msg);
+    assert_int_equal(mcp_server_parse(obj, &s, NULL), 0);
+    if (strstr(file, "oidc"))
+        assert_non_null(s.oidc.type);
+    if (strstr(file, "configmap_oidc"))
+        assert_string_equal(s.oidc.type, "configMap");
+    mcp_server_dispose(&s);
+    mcp_errlist_dispose(&warns);
+    json_decref(patch);
+    json_decref(again);
+    free(msg);
+    return msg == NULL;
+}
+
+static void test_examples_allowed(void **state)
+{
+    DIR *d = opendir(DIR_EXAMPLES);
+    struct dirent *e;
+    int files = 0, servers = 0, denied = 0;
+
+    (void)state;
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char path[512];
+        json_t *docs, *doc;
+        size_t i;
+
+        if (!strstr(e->d_name, ".yaml"))
+            continue;
+        snprintf(path, sizeof(path), DIR_EXAMPLES "/%s", e->d_name);
+        docs = load_yaml(path);
+        files++;
+        json_array_foreach(docs, i, doc)
+        {
+            if (strcmp(json_string_value(json_object_get(doc, "kind")), "MCPServer") != 0)
+                continue;
+            servers++;
+            denied += !admit(e->d_name, doc);
+        }
+        json_decref(docs);
+    }
+    closedir(d);
+    assert_int_equal(files, 12);
+    assert_int_equal(servers, 12);
+    assert_int_equal(denied, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples_allowed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
