@@ -44,6 +44,7 @@ while read -r name; do
     */coredns:*) REF[coredns]=$name ;;
     docker.io/mcp/*) n=${name#docker.io/mcp/}; REF[${n%%:*}]=$name ;;
     ghcr.io/stackloklabs/gofetch/server:*) REF[gofetch]=$name ;;
+    */dex:*) REF[dex]=$name ;;
   esac
 done < <("$ROOT/images/local.sh" list)
 
@@ -142,6 +143,7 @@ test_configs() {
   expect_config gofetch "$IMAGE_USER" \
     '["/opt/bridge/bin/mcp-proxy","--host=0.0.0.0","--port=8080","--","/opt/venv/bin/mcp-server-fetch","--allow-private-ips"]' ||
     return 1
+  expect_config dex "$IMAGE_USER" '["/usr/local/bin/dex"]' || return 1
 }
 
 # the daemons start (their shared libraries are all in the image)
@@ -243,6 +245,25 @@ test_gofetch_http() {
   rm -rf "${TMP:?}/gofetch"
 }
 
+# dex (the e2e tests' OpenID provider): its version, and as its user it
+# serves a discovery document from a config of the e2e kind (memory storage)
+test_dex() {
+  t_check "unpack" unpack dex || return 1
+  t_check "dex version" run dex version || return 1
+  local v
+  v=$(awk '$1=="require" && $2=="github.com/dexidp/dex" {print $3; exit}' "$ROOT/tools/dex/go.mod")
+  grep -q "^Dex Version: $v+" <<<"$T_LAST_OUTPUT" || { t_fail "dex version: $T_LAST_OUTPUT"; return 1; }
+  printf '%s\n' 'issuer: http://127.0.0.1:5556/dex' 'storage: {type: memory}' 'web: {http: 127.0.0.1:5556}' \
+    'enablePasswordDB: true' >"$TMP/dex/tmp/config.yaml"
+  chmod 0644 "$TMP/dex/tmp/config.yaml"
+  t_check "dex serves discovery as $IMAGE_USER" http_probe dex 5556 \
+    "curl -sS --fail --max-time 2 http://127.0.0.1:\$1/dex/.well-known/openid-configuration" serve /tmp/config.yaml ||
+    return 1
+  grep -q '"issuer": *"http://127.0.0.1:5556/dex"' <<<"$T_LAST_OUTPUT" ||
+    { t_fail "discovery: $T_LAST_OUTPUT"; return 1; }
+  rm -rf "${TMP:?}/dex"
+}
+
 t_test "registry serves every image" test_registry
 t_test "image configs: os/arch, user, entrypoint" test_configs
 t_test "mcp-webhook, mcp-controller (, mcp-proxy) start in their images" test_daemons
@@ -255,5 +276,6 @@ t_test "docker.io/mcp/github answers initialize on stdio" test_mcp github 'githu
 t_test "docker.io/mcp/everything on streamable HTTP and SSE" test_everything_http
 t_test "docker.io/mcp/everything answers initialize on stdio" test_mcp everything 'everything' stdio
 t_test "ghcr.io/stackloklabs/gofetch/server (stand-in) on streamable HTTP" test_gofetch_http
+t_test "ghcr.io/mcp-operator/dex serves OpenID discovery" test_dex
 
 t_summary
