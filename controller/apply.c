@@ -29,7 +29,7 @@
 /* No store issues it (etcd revisions, and so resourceVersions, are far
  * below 2^64 - 1), so an apply carrying it can only create. */
 #define CREATE_ONLY_RV "18446744073709551615"
-#define STEPS_MAX      8 /* desired objects of one MCPServer (desired.c) */
+#define STEPS_MAX      10 /* desired objects of one MCPServer (desired.c) */
 
 /* One child to write. */
 typedef struct step {
@@ -212,7 +212,9 @@ static void outcome(ctl_rec_t *r, step_t *s, int rc, const mcp_kube_resp_t *resp
     }
     if (r->res != CTL_RES_OK)
         return;
-    if (rc == 0 && resp->status == 409 && s->create) {
+    if (rc == 0 && resp->status == 409 && s->k->unwatched) {
+        conflict(r, s->kind, s->name); /* another manager's fields: not ours */
+    } else if (rc == 0 && resp->status == 409 && s->create) {
         taken(r, s);
     } else if (rc != 0 || (ctl_transient(resp->status) && !refused_apply(resp))) {
         ctl_rec_retry_later(r, "PATCH", s->path, rc, resp);
@@ -248,8 +250,8 @@ static void apply_steps(ctl_rec_t *r, step_t *steps, size_t n)
             r->res = CTL_RES_ERROR;
             goto out;
         }
-        snprintf(s->url, sizeof(s->url), "%s?fieldManager=%s&force=true", s->path,
-                 CTL_FIELD_MANAGER);
+        snprintf(s->url, sizeof(s->url), "%s?fieldManager=%s%s", s->path, CTL_FIELD_MANAGER,
+                 s->k->unwatched ? "" : "&force=true");
         reqs[i] = (mcp_kube_req_t){.method = "PATCH",
                                    .path = s->url,
                                    .content_type = "application/apply-patch+yaml",
@@ -306,7 +308,7 @@ static int plan(ctl_rec_t *r, step_t *s, const json_t *want)
     ctl_child_key(s->key, sizeof(s->key), s->kind, r->s.namespace, s->name);
     object_path(s->path, sizeof(s->path), s->k, r->s.namespace, s->name);
     if (!ctl_cache_get_child(r->c->cache, s->key, &ch)) {
-        s->create = true;
+        s->create = !s->k->unwatched; /* unwatched: no look possible, apply without force */
         return 1;
     }
     if (!owned_by_us(r, ch.owner_uid))
@@ -372,4 +374,8 @@ void ctl_apply_all(ctl_rec_t *r, const json_t *desired)
     prune(r, desired, "NetworkPolicy", CTL_OLD_NETPOL_FMT); /* upgrade */
     prune(r, desired, "ServiceAccount", CTL_SERVER_SA_FMT);
     prune(r, desired, "Role", CTL_OLD_ROLE_FMT); /* upgrade from the proxy runner */
+    prune(r, desired, "ConfigMap", CTL_AUTHZ_INLINE_FMT);
+    /* known only once this process applied it (Secrets are not watched):
+     * one left by an earlier run stays until the MCPServer's deletion */
+    prune(r, desired, "Secret", CTL_OIDC_SECRET_FMT);
 }

@@ -113,7 +113,7 @@ static int add_service_names(json_t *args, const mcp_server_t *s)
  * that with .<ns>, .<ns>.svc and .<ns>.svc.cluster.local (the proxy allows
  * loopback names and IP Hosts itself, so the ClusterIP needs no flag; other
  * names come from MCP_PROXY_ALLOWED_HOSTS in the env overrides). */
-json_t *ctl_proxy_args(const mcp_server_t *s)
+json_t *ctl_proxy_args(const mcp_server_t *s, const ctl_options_t *opt)
 {
     char buf[CTL_NAME_BUF + 128];
     json_t *args = json_array();
@@ -143,6 +143,7 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
         rc = rc || add_int_arg(args, "egress-port", ctl_egress_port(s));
         rc = rc || add_arg(args, "egress-profile", PROFILE_DIR "/" PROFILE_FILE);
     }
+    rc = rc || ctl_auth_args(s, opt, args);
     if (rc) {
         json_decref(args);
         return NULL;
@@ -150,18 +151,31 @@ json_t *ctl_proxy_args(const mcp_server_t *s)
     return args;
 }
 
-/* resourceOverrides.proxyDeployment.env, in order. */
-static json_t *proxy_env(const mcp_server_t *s)
+/* resourceOverrides.proxyDeployment.env, in order; then the OIDC client
+ * secret by reference (which an override of the same name cannot replace). */
+static json_t *proxy_env(const mcp_server_t *s, const ctl_options_t *opt)
 {
     const mcp_override_t *ov = &s->proxy_deployment;
-    json_t *env = json_array();
+    json_t *env = json_array(), *secret = ctl_oidc_secret_env(s, opt);
 
     for (size_t i = 0; env && i < ov->n_env; i++)
-        if (ctl_json_upsert_named(env, ctl_env_var(ov->env[i].name, ov->env[i].value)) != 0) {
-            json_decref(env);
-            return NULL;
-        }
+        if (ctl_json_upsert_named(env, ctl_env_var(ov->env[i].name, ov->env[i].value)) != 0)
+            env = (json_decref(env), NULL);
+    if (secret && env && ctl_json_upsert_named(env, secret) != 0)
+        env = (json_decref(env), NULL);
+    else if (secret && !env)
+        json_decref(secret);
     return env;
+}
+
+/* The ConfigMap holding authz.json: the referenced one, or ours. */
+static const char *authz_configmap(const mcp_server_t *s, char *buf, size_t len)
+{
+    if (!s->authz.type)
+        return NULL;
+    if (strcmp(s->authz.type, "inline") == 0)
+        return ctl_child_name(buf, len, CTL_AUTHZ_INLINE_FMT, s->name);
+    return s->authz.config_map.name;
 }
 
 static json_t *probe(const char *path, int delay, int period, int timeout, int failures)
@@ -173,28 +187,37 @@ static json_t *probe(const char *path, int delay, int period, int timeout, int f
 
 static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
 {
-    json_t *c =
-        json_pack("{s:s, s:s, s:o, s:[{s:s, s:I, s:s}], s:o, s:o, s:{s:{s:{s:i}}},"
-                  " s:{s:b, s:b, s:b, s:b, s:{s:[s]}, s:{s:s}}}",
-                  "name", CTL_PROXY_CONTAINER, "image",
-                  opt && opt->proxy_image ? opt->proxy_image : CTL_DEFAULT_PROXY_IMAGE, "args",
-                  ctl_proxy_args(s), "ports", "name", "http", "containerPort", (json_int_t)s->port,
-                  "protocol", "TCP", "readinessProbe", probe("/health", 1, 2, 2, 1),
-                  "livenessProbe", probe("/metrics", 10, 10, 5, 3), "lifecycle", "preStop", "sleep",
-                  "seconds", PROXY_PRESTOP_SECONDS, "securityContext", "runAsNonRoot", 1,
-                  "readOnlyRootFilesystem", 1, "allowPrivilegeEscalation", 0, "privileged", 0,
-                  "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
-    json_t *env = proxy_env(s);
+    char cm[CTL_NAME_BUF];
+    json_t *mounts = json_array();
+    json_t *c = json_pack(
+        "{s:s, s:s, s:o, s:[{s:s, s:I, s:s}], s:o, s:o, s:{s:{s:{s:i}}},"
+        " s:{s:b, s:b, s:b, s:b, s:{s:[s]}, s:{s:s}}}",
+        "name", CTL_PROXY_CONTAINER, "image",
+        opt && opt->proxy_image ? opt->proxy_image : CTL_DEFAULT_PROXY_IMAGE, "args",
+        ctl_proxy_args(s, opt), "ports", "name", "http", "containerPort", (json_int_t)s->port,
+        "protocol", "TCP", "readinessProbe", probe("/health", 1, 2, 2, 1), "livenessProbe",
+        probe("/metrics", 10, 10, 5, 3), "lifecycle", "preStop", "sleep", "seconds",
+        PROXY_PRESTOP_SECONDS, "securityContext", "runAsNonRoot", 1, "readOnlyRootFilesystem", 1,
+        "allowPrivilegeEscalation", 0, "privileged", 0, "capabilities", "drop", "ALL",
+        "seccompProfile", "type", "RuntimeDefault");
+    json_t *env = proxy_env(s, opt);
 
     if (c && ctl_egress_port(s) &&
         (json_array_append_new(json_object_get(c, "ports"),
                                json_pack("{s:s, s:i, s:s}", "name", CTL_EGRESS_PORT_NAME,
                                          "containerPort", ctl_egress_port(s), "protocol", "TCP")) !=
              0 ||
-         json_object_set_new(c, "volumeMounts",
-                             json_pack("[{s:s, s:s, s:b}]", "name", PROFILE_VOLUME, "mountPath",
-                                       PROFILE_DIR, "readOnly", 1)) != 0))
+         json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "name", PROFILE_VOLUME,
+                                                 "mountPath", PROFILE_DIR, "readOnly", 1)) != 0))
         c = (json_decref(c), NULL);
+    if (c && authz_configmap(s, cm, sizeof(cm)) &&
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "name", CTL_AUTHZ_VOLUME,
+                                                "mountPath", CTL_AUTHZ_DIR, "readOnly", 1)) != 0)
+        c = (json_decref(c), NULL);
+    if (!mounts || json_array_size(mounts) == 0)
+        json_decref(mounts);
+    else
+        c = ctl_with(c, "volumeMounts", mounts);
     if (c && env && json_array_size(env) == 0) {
         json_decref(env);
         return c;
@@ -202,13 +225,49 @@ static json_t *proxy_container(const mcp_server_t *s, const ctl_options_t *opt)
     return ctl_with(c, "env", env);
 }
 
-/* The ConfigMap profile's key as PROFILE_FILE; NULL (no volume) otherwise. */
+/* The ConfigMap profile's key as PROFILE_FILE, the authorization
+ * configuration as CTL_AUTHZ_FILE; NULL (no volume) when neither. */
 static json_t *proxy_volumes(const mcp_server_t *s)
 {
-    if (!ctl_egress_port(s))
+    char cm[CTL_NAME_BUF];
+    const char *authz = authz_configmap(s, cm, sizeof(cm));
+    json_t *v = json_array();
+
+    if (v && ctl_egress_port(s) &&
+        json_array_append_new(v, json_pack("{s:s, s:{s:s, s:[{s:s, s:s}]}}", "name", PROFILE_VOLUME,
+                                           "configMap", "name", s->profile.name, "items", "key",
+                                           s->profile.key, "path", PROFILE_FILE)) != 0)
+        v = (json_decref(v), NULL);
+    if (v && authz &&
+        json_array_append_new(
+            v, json_pack("{s:s, s:{s:s, s:[{s:s, s:s}]}}", "name", CTL_AUTHZ_VOLUME, "configMap",
+                         "name", authz, "items", "key",
+                         strcmp(s->authz.type, "inline") == 0 ? CTL_AUTHZ_FILE
+                                                              : s->authz.config_map.key,
+                         "path", CTL_AUTHZ_FILE)) != 0)
+        v = (json_decref(v), NULL);
+    if (v && json_array_size(v) == 0)
+        v = (json_decref(v), NULL);
+    return v;
+}
+
+/* The hash that restarts the proxy when its authorization changes: of the
+ * referenced ConfigMap's content (opt->authz_hash), or of the inline
+ * policies. NULL when there is no authorization. */
+static json_t *authz_annotations(const mcp_server_t *s, const ctl_options_t *opt)
+{
+    char hex[24], *text;
+
+    if (!s->authz.type)
         return NULL;
-    return json_pack("[{s:s, s:{s:s, s:[{s:s, s:s}]}}]", "name", PROFILE_VOLUME, "configMap",
-                     "name", s->profile.name, "items", "key", s->profile.key, "path", PROFILE_FILE);
+    if (strcmp(s->authz.type, "inline") != 0)
+        return json_pack("{s:s}", CTL_AUTHZ_HASH,
+                         opt && opt->authz_hash ? opt->authz_hash : "unknown");
+    if (!(text = ctl_authz_inline_json(s)))
+        return NULL;
+    ctl_text_hash(text, strlen(text), hex, sizeof(hex));
+    free(text);
+    return json_pack("{s:s}", CTL_AUTHZ_HASH, hex);
 }
 
 static json_t *proxy_pod_labels(const char *name)
@@ -227,15 +286,20 @@ json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt)
                   "runAsNonRoot", 1, "runAsUser", CTL_RUN_AS_ID, "runAsGroup", CTL_RUN_AS_ID,
                   "seccompProfile", "type", "RuntimeDefault", "terminationGracePeriodSeconds",
                   PROXY_GRACE_SECONDS, "containers", proxy_container(s, opt));
-    json_t *vols = proxy_volumes(s);
+    json_t *vols = proxy_volumes(s), *ann = authz_annotations(s, opt), *meta;
 
     if (vols)
         pod = ctl_with(pod, "volumes", vols);
+    meta = json_pack("{s:o}", "labels", proxy_pod_labels(s->name));
+    if (ann)
+        meta = ctl_with(meta, "annotations", ann);
+    else if (s->authz.type)
+        meta = (json_decref(meta), NULL);
 
     return ctl_with(ctl_typed_object("apps/v1", "Deployment",
                                      ctl_object_meta(s, s->name, &s->proxy_deployment)),
                     "spec",
-                    json_pack("{s:i, s:{s:o}, s:{s:{s:o}, s:o}}", "replicas", 1, "selector",
+                    json_pack("{s:i, s:{s:o}, s:{s:o, s:o}}", "replicas", 1, "selector",
                               "matchLabels", ctl_selector_labels(s->name), "template", "metadata",
-                              "labels", proxy_pod_labels(s->name), "spec", pod));
+                              meta, "spec", pod));
 }

@@ -1,7 +1,8 @@
 /* The desired state of one MCPServer (DESIGN.md section 4), in apply order:
  * the identities first (so the pods can start with them), the NetworkPolicy
  * before the pods it confines, the MCP server (headless Service and
- * StatefulSet), then the proxy and its Service. Each kind is built in its own
+ * StatefulSet), then the proxy and its Service; with oidcConfig or
+ * authzConfig, the proxy's Secret and ConfigMap (auth.c) before them. Each kind is built in its own
  * file (rbac.c, netpol.c, service.c, statefulset.c, deployment.c) from the
  * helpers in meta.c; this file only lists them. Pure: the same server and
  * options always give the same bytes, which the golden tests and the "skip
@@ -30,6 +31,11 @@ json_t *ctl_desired_objects(const mcp_server_t *s, const ctl_options_t *opt)
         goto fail;
     np = ctl_network_policy(s, opt ? opt->profile : NULL, &oom);
     if (oom || (np && add(out, np) != 0))
+        goto fail;
+    /* the proxy's Secret and authz ConfigMap before the proxy that mounts them */
+    if ((np = ctl_oidc_secret(s, opt)) && add(out, np) != 0)
+        goto fail;
+    if ((np = ctl_authz_configmap(s)) && add(out, np) != 0)
         goto fail;
     if (add(out, ctl_headless_service(s)) != 0 || add(out, ctl_statefulset(s)) != 0 ||
         add(out, ctl_proxy_deployment(s, opt)) != 0 || add(out, ctl_proxy_service(s)) != 0)

@@ -46,13 +46,35 @@
 #define CTL_NETPOL_FMT       "%s"              /* NetworkPolicy, like the workloads */
 #define CTL_OLD_NETPOL_FMT   "%s-egress"       /* egress-only policy of the previous version */
 #define CTL_OLD_ROLE_FMT     "%s-proxy-runner" /* Role of the previous version */
+#define CTL_OIDC_SECRET_FMT  "%s-oidc-client"  /* Secret: the introspection client secret */
+#define CTL_AUTHZ_INLINE_FMT "%s-authz-inline" /* ConfigMap: inline policies, as ToolHive's */
+#define CTL_OIDC_SECRET_ENV  "MCP_PROXY_OIDC_CLIENT_SECRET"
+/* The authorization configuration (ToolHive's authz.json) in the proxy pod. */
+#define CTL_AUTHZ_VOLUME "authz-config"
+#define CTL_AUTHZ_DIR    "/etc/mcp-proxy/authz"
+#define CTL_AUTHZ_FILE   "authz.json"
+/* On the proxy's pod template: a hash of the referenced authorization
+ * ConfigMap's content (or of the inline policies), so a change restarts
+ * the proxy with it. */
+#define CTL_AUTHZ_HASH "toolhive.stacklok.dev/authz-config-hash"
 
 /* ==== desired objects: pure, one file per kind ============================== */
+
+/* The proxy's authentication settings, resolved from spec.oidcConfig (or
+ * the ConfigMap it names). Strings borrowed; NULL = not set. */
+typedef struct ctl_oidc {
+    bool on, kubernetes, cluster_auth, allow_private_ip;
+    const char *issuer, *audience, *namespace, *jwks_url, *introspection_url, *client_id;
+    const char *client_secret; /* only ever written into the Secret */
+    const char *ca_file, *jwks_token_file, *resource_url;
+} ctl_oidc_t;
 
 typedef struct ctl_options {
     const char *proxy_image;        /* NULL = CTL_DEFAULT_PROXY_IMAGE */
     const char *proxy_cluster_role; /* NULL = CTL_DEFAULT_PROXY_CLUSTER_ROLE */
     const json_t *profile;          /* parsed ConfigMap permission profile (borrowed) or NULL */
+    const ctl_oidc_t *oidc;         /* oidcConfig type configMap: what the ConfigMap says */
+    const char *authz_hash;         /* authzConfig type configMap: hash of its content (hex) */
 } ctl_options_t;
 
 /* desired.c: the objects of DESIGN.md section 4 for one MCPServer, in apply
@@ -107,7 +129,34 @@ json_t *ctl_server_pod_template(const mcp_server_t *s);
 /* deployment.c. The proxy Deployment, and the proxy's arguments alone. New
  * references or NULL. */
 json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt);
-json_t *ctl_proxy_args(const mcp_server_t *s);
+json_t *ctl_proxy_args(const mcp_server_t *s, const ctl_options_t *opt);
+
+/* auth.c. Pure. The settings oidcConfig gives (type configMap: opt->oidc;
+ * out->on false when none). */
+void ctl_oidc_resolve(const mcp_server_t *s, const ctl_options_t *opt, ctl_oidc_t *out);
+/* What an OIDC ConfigMap's data (borrowed) says: the JSON document under
+ * `key` when there is one (*doc: a new reference the strings point into,
+ * or NULL), else ToolHive v0.2.9's keys (issuer, audience, jwksUrl, ...).
+ * 0, or -1 with why. */
+int ctl_oidc_from_configmap(const json_t *data, const char *key, json_t **doc, ctl_oidc_t *out,
+                            char *why, size_t len);
+/* Append mcp-proxy's authentication and authorization flags (the contract
+ * in /work/notes/auth-contract.md) to args. 0 or -1 (OOM). */
+int ctl_auth_args(const mcp_server_t *s, const ctl_options_t *opt, json_t *args);
+/* The Secret "<name>-oidc-client" holding the client secret, and the proxy's
+ * env entry that reads it by secretKeyRef; NULL when there is no secret. */
+json_t *ctl_oidc_secret(const mcp_server_t *s, const ctl_options_t *opt);
+json_t *ctl_oidc_secret_env(const mcp_server_t *s, const ctl_options_t *opt);
+/* Inline policies as ToolHive's authz.json (compact), new malloc'd string;
+ * the ConfigMap "<name>-authz-inline" holding it (NULL unless type inline). */
+char *ctl_authz_inline_json(const mcp_server_t *s);
+/* 64-bit FNV-1a of text[0..n) as 16 hex digits into hex (>= 17 bytes). */
+char *ctl_text_hash(const char *text, size_t n, char *hex, size_t len);
+json_t *ctl_authz_configmap(const mcp_server_t *s);
+/* A referenced authz.json: ToolHive's shape (type cedarv1, cedar.policies
+ * non-empty strings, cedar.entities_json a string) and Cedar parses it. 0,
+ * or -1 with why. */
+int ctl_authz_check(const char *text, size_t n, char *why, size_t len);
 
 /* netpol.c. The NetworkPolicy "<name>": ingress to the MCP server pods only
  * from the proxy pods (HTTP transports, on targetPort; stdio: none), egress
@@ -329,6 +378,10 @@ typedef struct ctl_kind {
      * the ServiceAccounts and the RoleBinding, and must start under the
      * NetworkPolicy). The others are applied together, then these. */
     bool workload;
+    /* Never listed or watched (Secrets: the controller may only create and
+     * patch them): known only from our own applies' responses, applied
+     * without force so that fields another manager owns are a conflict. */
+    bool unwatched;
 } ctl_kind_t;
 
 /* The child kinds we watch (and apply, unless watch_only), in a fixed order. */

@@ -93,6 +93,89 @@ static json_t *load_profile(ctl_rec_t *r)
     return p;
 }
 
+/* The data of ConfigMap `name` (new reference; {} when it has none), or
+ * NULL with r->fail naming it as `what` (and a retry soon, so the MCPServer
+ * is Ready again once the ConfigMap is fixed). */
+static json_t *configmap_data(ctl_rec_t *r, const char *what, const char *name)
+{
+    char path[CTL_PATH_MAX];
+    mcp_kube_resp_t resp;
+    json_t *data = NULL;
+    int rc;
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", r->s.namespace, name);
+    rc = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp);
+    if (rc != 0 || ctl_transient(resp.status)) {
+        ctl_rec_retry_later(r, "GET", path, rc, &resp);
+    } else if (resp.status != 200) {
+        ctl_rec_fail(r, CTL_RES_ERROR, "%s ConfigMap \"%s\": %s", what, name,
+                     mcp_kube_status_message(resp.body, "no message"));
+        r->requeue_ms = r->c->conflict_retry_ms;
+    } else {
+        data = json_object_get(resp.body, "data");
+        data = json_is_object(data) ? json_incref(data) : json_object();
+    }
+    mcp_kube_resp_dispose(&resp);
+    return data;
+}
+
+static void fail_configmap(ctl_rec_t *r, const char *what, const char *name, const char *why)
+{
+    char *m = NULL;
+
+    if (asprintf(&m, "%s ConfigMap \"%s\": %s", what, name, why) < 0)
+        m = NULL;
+    ctl_rec_fail(r, CTL_RES_ERROR, "%s%s%s", m ? m : what, "", NULL);
+    free(m);
+    r->requeue_ms = r->c->conflict_retry_ms;
+}
+
+/* oidcConfig type configMap: what the ConfigMap says, in *out (its strings
+ * borrowed from *data and *doc, which the caller releases). */
+static int load_oidc(ctl_rec_t *r, json_t **data, json_t **doc, ctl_oidc_t *out)
+{
+    const char *name = r->s.oidc.config_map.name;
+    const char *key = r->s.oidc.config_map.key ? r->s.oidc.config_map.key : "oidc.json";
+    char why[384];
+
+    *doc = NULL;
+    if (!(*data = configmap_data(r, "OIDC", name)))
+        return -1;
+    if (ctl_oidc_from_configmap(*data, key, doc, out, why, sizeof(why)) != 0) {
+        fail_configmap(r, "OIDC", name, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* authzConfig type configMap: its key checked (ToolHive's shape, Cedar),
+ * and the hash of its text into hex (>= 17 bytes). */
+static int load_authz(ctl_rec_t *r, char *hex, size_t len)
+{
+    const char *name = r->s.authz.config_map.name;
+    const char *key = r->s.authz.config_map.key ? r->s.authz.config_map.key : "authz.json";
+    json_t *data = configmap_data(r, "authorization", name), *text;
+    char why[640], msg[720];
+    int rc = -1;
+
+    if (!data)
+        return -1;
+    text = json_object_get(data, key);
+    if (!json_is_string(text)) {
+        snprintf(why, sizeof(why), "has no key \"%s\"", key);
+        fail_configmap(r, "authorization", name, why);
+    } else if (ctl_authz_check(json_string_value(text), json_string_length(text), why,
+                               sizeof(why)) != 0) {
+        snprintf(msg, sizeof(msg), "key \"%s\": %s", key, why);
+        fail_configmap(r, "authorization", name, msg);
+    } else {
+        ctl_text_hash(json_string_value(text), json_string_length(text), hex, len);
+        rc = 0;
+    }
+    json_decref(data);
+    return rc;
+}
+
 /* PATCH the status when it changes; returns true when it was written. */
 static bool write_status(ctl_rec_t *r, const ctl_status_in_t *in)
 {
@@ -233,7 +316,9 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
 
 static void run(ctl_rec_t *r, const char *now)
 {
-    json_t *profile = NULL, *desired = NULL;
+    json_t *profile = NULL, *desired = NULL, *oidc_data = NULL, *oidc_doc = NULL;
+    ctl_oidc_t oidc = {0};
+    char authz_hash[24] = "";
     int rc = mcp_server_parse(r->obj, &r->s, NULL);
 
     if (rc == MCP_ENOMEM) {
@@ -242,11 +327,17 @@ static void run(ctl_rec_t *r, const char *now)
     }
     if (r->s.profile.type && strcmp(r->s.profile.type, "configmap") == 0)
         profile = load_profile(r);
+    if (r->res == CTL_RES_OK && r->s.oidc.type && strcmp(r->s.oidc.type, "configMap") == 0)
+        load_oidc(r, &oidc_data, &oidc_doc, &oidc);
+    if (r->res == CTL_RES_OK && r->s.authz.type && strcmp(r->s.authz.type, "configMap") == 0)
+        load_authz(r, authz_hash, sizeof(authz_hash));
     if (r->res == CTL_RES_OK) {
         desired = ctl_desired_objects(
             &r->s, &(ctl_options_t){.proxy_image = r->c->proxy_image,
                                     .proxy_cluster_role = r->c->proxy_cluster_role,
-                                    .profile = profile});
+                                    .profile = profile,
+                                    .oidc = oidc.on ? &oidc : NULL,
+                                    .authz_hash = authz_hash[0] ? authz_hash : NULL});
         if (!desired)
             r->res = CTL_RES_ERROR;
         else
@@ -255,6 +346,8 @@ static void run(ctl_rec_t *r, const char *now)
     report(r, profile, now);
     json_decref(desired);
     json_decref(profile);
+    json_decref(oidc_doc);
+    json_decref(oidc_data);
     mcp_server_dispose(&r->s);
 }
 

@@ -18,6 +18,10 @@ const ctl_kind_t ctl_kinds[] = {
     {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies", NULL,
      false, false},
     {"Service", "v1", "/api/v1", "services", NULL, false, false},
+    /* the proxy's inline authorization policies ("<name>-authz-inline") */
+    {"ConfigMap", "v1", "/api/v1", "configmaps", NULL, false, false},
+    /* the introspection client secret ("<name>-oidc-client"): written only */
+    {"Secret", "v1", "/api/v1", "secrets", NULL, false, false, true},
     {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets", NULL, false, true},
     {"Deployment", "apps/v1", "/apis/apps/v1", "deployments", NULL, false, true},
     /* the previous version's Role "<name>-proxy-runner", deleted on upgrade */

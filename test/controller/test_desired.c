@@ -55,11 +55,38 @@ static bool selects(const json_t *sel, const json_t *labels)
     return true;
 }
 
+/* An OIDC client secret appears in no generated object but the Secret
+ * (base64, as its data) and is named in the proxy's env by reference only. */
+static void assert_no_secret_leak(const mcp_server_t *s, const ctl_oidc_t *cm,
+                                  const json_t *objects)
+{
+    const char *secret = cm ? cm->client_secret : s->oidc.inline_.client_secret;
+    json_t *o;
+    size_t i;
+    int secrets = 0;
+
+    if (!secret || !*secret)
+        return;
+    json_array_foreach(objects, i, o)
+    {
+        char *text = json_dumps(o, JSON_COMPACT);
+        if (strcmp(json_string_value(json_object_get(o, "kind")), "Secret") == 0) {
+            secrets++;
+            assert_null(json_object_get(o, "stringData"));
+        } else if (strstr(text, secret)) {
+            fail_msg("the client secret appears in %s", text);
+        }
+        free(text);
+    }
+    assert_int_equal(secrets, 1);
+}
+
 static json_t *run_case(const char *dir, mcp_server_t *s, json_t **objects_out)
 {
     char path[512];
-    json_t *obj, *profile = NULL, *objects, *result;
-    char *warn = NULL, *msg;
+    json_t *obj, *profile = NULL, *objects, *result, *oidc_data, *oidc_doc = NULL, *authz_data;
+    char *warn = NULL, *msg, why[512], hex[24];
+    ctl_oidc_t oidc = {0};
     int oom = 0;
 
     snprintf(path, sizeof(path), "%s/mcpserver.json", dir);
@@ -71,7 +98,27 @@ static json_t *run_case(const char *dir, mcp_server_t *s, json_t **objects_out)
     json_decref(obj);
     snprintf(path, sizeof(path), "%s/profile.json", dir);
     profile = json_load_file(path, 0, NULL);
-    objects = ctl_desired_objects(s, &(ctl_options_t){.profile = profile});
+    /* oidc-configmap.json / authz-configmap.json: the data of the ConfigMap
+     * oidcConfig / authzConfig names, as the reconciler would read it */
+    snprintf(path, sizeof(path), "%s/oidc-configmap.json", dir);
+    if ((oidc_data = json_load_file(path, 0, NULL)))
+        assert_int_equal(ctl_oidc_from_configmap(oidc_data, s->oidc.config_map.key, &oidc_doc,
+                                                 &oidc, why, sizeof(why)),
+                         0);
+    snprintf(path, sizeof(path), "%s/authz-configmap.json", dir);
+    if ((authz_data = json_load_file(path, 0, NULL))) {
+        const json_t *t = json_object_get(authz_data, s->authz.config_map.key);
+        assert_int_equal(
+            ctl_authz_check(json_string_value(t), json_string_length(t), why, sizeof(why)), 0);
+        ctl_text_hash(json_string_value(t), json_string_length(t), hex, sizeof(hex));
+    }
+    objects = ctl_desired_objects(s, &(ctl_options_t){.profile = profile,
+                                                      .oidc = oidc_data ? &oidc : NULL,
+                                                      .authz_hash = authz_data ? hex : NULL});
+    assert_no_secret_leak(s, oidc_data ? &oidc : NULL, objects);
+    json_decref(oidc_doc);
+    json_decref(oidc_data);
+    json_decref(authz_data);
     assert_non_null(objects);
     warn = ctl_profile_warning(profile);
     result = json_pack("{s:O, s:s?}", "objects", objects, "warning", warn);
@@ -266,6 +313,44 @@ static void test_profile_check(void **state)
 }
 
 /* The same input gives the same bytes (the skip-unchanged logic hashes it). */
+/* What a referenced OIDC or authorization ConfigMap may hold, and the
+ * message the MCPServer fails with otherwise (test/fixtures/controller/
+ * auth-configmaps.json; null: accepted). */
+static void test_auth_configmaps(void **state)
+{
+    json_t *cases = tu_load_json("test/fixtures/controller/auth-configmaps.json"), *c;
+    size_t i;
+
+    (void)state;
+    json_array_foreach(json_object_get(cases, "oidc"), i, c)
+    {
+        const char *want = json_string_value(json_object_get(c, "error"));
+        char why[512] = "";
+        json_t *doc = NULL;
+        ctl_oidc_t o;
+        int rc = ctl_oidc_from_configmap(json_object_get(c, "data"),
+                                         json_string_value(json_object_get(c, "key")), &doc, &o,
+                                         why, sizeof(why));
+        if (want)
+            assert_string_equal(why, want);
+        assert_int_equal(rc, want ? -1 : 0);
+        if (!want)
+            assert_true(o.on && o.issuer);
+        json_decref(doc);
+    }
+    json_array_foreach(json_object_get(cases, "authz"), i, c)
+    {
+        const char *want = json_string_value(json_object_get(c, "error"));
+        const json_t *t = json_object_get(c, "text");
+        char why[512] = "";
+        int rc = ctl_authz_check(json_string_value(t), json_string_length(t), why, sizeof(why));
+        if (want)
+            assert_string_equal(why, want);
+        assert_int_equal(rc, want ? -1 : 0);
+    }
+    json_decref(cases);
+}
+
 static void test_deterministic(void **state)
 {
     mcp_server_t s;
@@ -336,7 +421,7 @@ static void server_from(const char *name, const char *spec_json, mcp_server_t *s
 
 static void assert_args(const mcp_server_t *s, const char *want)
 {
-    json_t *args = ctl_proxy_args(s);
+    json_t *args = ctl_proxy_args(s, NULL);
     char *got = json_dumps(args, JSON_COMPACT);
 
     assert_non_null(got);
@@ -452,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_auth_configmaps),
         cmocka_unit_test(test_profile_check),
         cmocka_unit_test(test_proxy_image_option),
         cmocka_unit_test(test_service_url),
