@@ -23,14 +23,24 @@
 #                          curl <issuer>PATH from this machine, to the ClusterIP
 #                          (--resolve: the host never looks up cluster.local names)
 #   dex_token USER PASSWORD [CLIENT_ID] [NAME]
-#                          the password grant; prints the id_token (a JWT, RS256,
-#                          aud = CLIENT_ID, default mcp-test). DEX_TOKEN=access_token
-#                          prints the access_token instead (also a JWT, same aud).
+#                          the password grant (USER: alice@example.com, or alice for
+#                          short); prints the access_token, what an MCP client sends as
+#                          its bearer token. Dex's access_token is a JWT (RS256, the
+#                          JWKS's kid) with the same claims as its id_token: iss, aud =
+#                          CLIENT_ID (default mcp-test), sub, email, email_verified,
+#                          name, iat, exp, jti, at_hash; no `typ` header, no `scope`
+#                          claim. DEX_TOKEN=id_token prints the id_token instead.
 #   dex_token_json USER PASSWORD [CLIENT_ID] [NAME]
 #                          the whole token response (JSON)
 #   dex_client_token CLIENT_ID [NAME]
-#                          the client_credentials grant (no user: sub is the client);
-#                          prints the access_token (DEX_TOKEN=id_token for the id_token)
+#                          the client_credentials grant (no user: sub is the client's,
+#                          no email); prints the access_token (DEX_TOKEN=id_token too)
+#   dex_expired_token USER PASSWORD [CLIENT_ID] [SKEW]
+#                          an access_token of dex-short (dex_up dex-short first) once
+#                          it is past exp + SKEW seconds (default 60, the proxy's
+#                          clock skew): sleeps about SKEW + 2 s. Only a proxy that
+#                          trusts dex-short's issuer sees it as expired rather than
+#                          as another issuer's.
 #   dex_claims JWT         print the JWT's header and payload as one JSON object
 #                          {"header": {...}, "payload": {...}} (not verified)
 #
@@ -121,6 +131,7 @@ dex_curl() {
 
 dex_token_json() {
   local user=$1 pass=$2 client=${3:-mcp-test} name=${4:-dex}
+  [[ $user == *@* ]] || user=$user@example.com
   dex_curl "$name" /token -u "$client:$client-secret" \
     --data-urlencode grant_type=password \
     --data-urlencode "username=$user" --data-urlencode "password=$pass" \
@@ -135,7 +146,7 @@ _dex_pick() {
 dex_token() {
   local json
   json=$(dex_token_json "$@") || return 1
-  _dex_pick "${DEX_TOKEN:-id_token}" <<<"$json"
+  _dex_pick "${DEX_TOKEN:-access_token}" <<<"$json"
 }
 
 dex_client_token() {
@@ -143,6 +154,14 @@ dex_client_token() {
   json=$(dex_curl "$name" /token -u "$client:$client-secret" \
     --data-urlencode grant_type=client_credentials --data-urlencode 'scope=openid email profile') || return 1
   _dex_pick "${DEX_TOKEN:-access_token}" <<<"$json"
+}
+
+dex_expired_token() {
+  local tok exp skew=${4:-60}
+  tok=$(dex_token "$1" "$2" "${3:-mcp-test}" dex-short) || return 1
+  exp=$(dex_claims "$tok" | python3 -c 'import json, sys; print(json.load(sys.stdin)["payload"]["exp"])') || return 1
+  while (($(date +%s) <= exp + skew)); do sleep 1; done
+  echo "$tok"
 }
 
 dex_claims() {

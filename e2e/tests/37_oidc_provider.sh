@@ -129,10 +129,10 @@ test_alice_bob() {
   claims_ok "bob's claims" "$TMP/bob.json" bob bob@example.com mcp-test || return 1
   # the helper as a test uses it: one JWT on stdout
   local tok
-  tok=$(dex_token alice@example.com alice-password) || { t_fail "dex_token: $tok"; return 1; }
+  tok=$(dex_token alice alice-password) || { t_fail "dex_token: $tok"; return 1; }
   [[ $tok =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { t_fail "dex_token printed '$tok'"; return 1; }
   expect_eq "dex_token's sub" "$(dex_claims "$tok" | python3 -c 'import json, sys; print(json.load(sys.stdin)["payload"]["sub"])')" \
-    "$(dex_claims "$(DEX_TOKEN=access_token dex_token alice@example.com alice-password)" | python3 -c 'import json, sys; print(json.load(sys.stdin)["payload"]["sub"])')"
+    "$(dex_claims "$(DEX_TOKEN=id_token dex_token alice@example.com alice-password)" | python3 -c 'import json, sys; print(json.load(sys.stdin)["payload"]["sub"])')"
 }
 
 test_other_audience() {
@@ -193,11 +193,10 @@ EOF
     "part(d['resp']['id_token'], 1)['exp'] - part(d['resp']['id_token'], 1)['iat'] == 1" \
     "part(d['resp']['id_token'], 0)['kid'] in [k['kid'] for k in d['jwks_short']['keys']]" \
     "part(d['resp']['id_token'], 0)['kid'] not in [k['kid'] for k in d['jwks']['keys']]" || return 1
-  sleep 2
-  local exp
-  exp=$(dex_claims "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["resp"]["id_token"])' "$TMP/short.json")" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["payload"]["exp"])')
-  ((exp < $(date +%s))) || { t_fail "dex-short's token (exp $exp) has not expired yet"; return 1; }
+  local tok exp
+  tok=$(dex_expired_token bob bob-password mcp-test 0) || { t_fail "dex_expired_token: $tok"; return 1; }
+  exp=$(dex_claims "$tok" | python3 -c 'import json, sys; d = json.load(sys.stdin)["payload"]; print(d["exp"] if d["iss"] == sys.argv[1] else 0)' "$iss")
+  ((exp > 0 && exp < $(date +%s))) || { t_fail "dex_expired_token: exp $exp is not in the past (or not dex-short's)"; return 1; }
   dex_down dex-short
 }
 
