@@ -3,9 +3,9 @@
 # Included by the top Makefile; uses its BUILD, CC, CPPFLAGS, CFLAGS,
 # LDFLAGS, LIBS, obj, BINS and TEST_BINS.
 
-# proxy/auth/ (token verification over cjose) is linked into the unit tests,
-# the fuzzer and bench-auth, not yet into mcp-proxy: the images gain
-# libcjose0 when the request path calls it.
+# proxy/auth/ (token verification over cjose) and the Cedar library
+# (mk/cedar.mk) are linked into mcp-proxy: front/authn.c verifies bearer
+# tokens, bridge/authz.c asks Cedar.
 PX_AUTH_SRC    := $(sort $(wildcard proxy/auth/*.c))
 PX_AUTH_OBJ    := $(call obj,$(PX_AUTH_SRC))
 PX_AUTH_CFLAGS := $(shell pkg-config --cflags cjose 2>/dev/null)
@@ -21,7 +21,7 @@ PX_FUZZ_BIN := $(PX_FUZZ_DIR)/fuzz-proxy
 FUZZ_CC     ?= clang
 FUZZ_SECONDS ?= 60
 PX_FUZZ_SRC = $(COMMON_SRC) proxy/jsonrpc.c proxy/bridge/era.c proxy/bridge/bridge.c proxy/bridge/client.c proxy/bridge/session.c \
-              proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
+              proxy/bridge/authz.c proxy/caller.c proxy/config.c proxy/bridge/toolfilter.c proxy/budget.c \
               proxy/upstream/wsch.c proxy/egress/request.c $(PX_AUTH_SRC) \
               bench/proxy/fuzz_proxy.c bench/proxy/fuzz_auth.c
 
@@ -33,11 +33,11 @@ all: $(PX_BIN)
 test-unit test-valgrind: $(PX_BIN) $(TEST_PX)
 
 # not linked with libcurl: proxy/upstream/curl_dl.c opens it when the Kubernetes client needs it
-$(PX_BIN): $(call obj,$(PX_SRC)) $(COMMON_LIB)
+$(PX_BIN): $(call obj,$(PX_SRC)) $(PX_AUTH_OBJ) $(COMMON_LIB) $(CEDAR_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(filter-out -lcurl,$(LIBS))
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PX_LIBS) $(PX_AUTH_LIBS) $(filter-out -lcurl,$(LIBS))
 
-$(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(PX_AUTH_OBJ) $(COMMON_LIB)
+$(BUILD)/test/proxy/%: $(call obj,test/proxy/%.c) $(call obj,test/testutil.c) $(PX_LIBOBJ) $(PX_AUTH_OBJ) $(COMMON_LIB) $(CEDAR_LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PX_LIBS) $(PX_AUTH_LIBS) $(LIBS)
@@ -52,8 +52,9 @@ test-proxy-e2e: $(PX_BIN) $(WH_BIN) ## mcp-proxy with real MCP servers and clien
 	test/proxy/e2e_hosts.sh $(PX_E2E_BIN)
 	test/proxy/e2e_drain.sh $(PX_E2E_BIN)
 	test/proxy/e2e_egress.sh $(PX_E2E_BIN)
+	test/proxy/e2e_auth.sh $(PX_E2E_BIN)
 
-$(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(wildcard common/include/mcp/*.h proxy/*.h proxy/*/*.h)
+$(PX_FUZZ_BIN): $(PX_FUZZ_SRC) $(CEDAR_LIB) $(wildcard common/include/mcp/*.h proxy/*.h proxy/*/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -O1 -g -fno-omit-frame-pointer \

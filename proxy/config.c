@@ -1,9 +1,15 @@
 /* The proxy's configuration: defaults (named caps from internal.h) and
  * disposal. Filled by main.c from flags, read by everything else. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcp/cedar.h"
+#include "mcp/json.h"
 #include "internal.h"
+
+#define AUTHZ_FILE_MAX ((size_t)4 << 20)
+static const mcp_json_limits_t limits = {64, 1u << 22}; /* depth, values */
 
 void px_config_defaults(px_config_t *cfg)
 {
@@ -36,6 +42,8 @@ void px_config_dispose(px_config_t *cfg)
     for (size_t i = 0; i < cfg->n_hosts; i++)
         free(cfg->hosts[i]);
     free(cfg->hosts);
+    mcp_cedar_free(cfg->authz);
+    cfg->authz = NULL;
     cfg->tools = NULL;
     cfg->origins = NULL;
     cfg->hosts = NULL;
@@ -50,4 +58,81 @@ int px_tool_allowed(const px_config_t *cfg, const char *name)
         if (strcmp(*t, name) == 0)
             return 1;
     return 0;
+}
+
+int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = cfg->authz_config;
+    FILE *fp = fopen(path, "re");
+    char *text = fp ? malloc(AUTHZ_FILE_MAX + 1) : NULL;
+    size_t n = text ? fread(text, 1, AUTHZ_FILE_MAX + 1, fp) : 0;
+    json_t *doc = NULL, *cedar, *policies, *ent;
+    mcp_cedar_str_t *ps = NULL;
+    mcp_cedar_error_t ce;
+    const char *es;
+    char why[256] = "not JSON";
+    size_t np, i;
+    int rc = -1;
+
+    if (fp)
+        fclose(fp);
+    if (!text) {
+        snprintf(err, errlen, "--authz-config %s: cannot read it", path);
+        return -1;
+    }
+    if (n > AUTHZ_FILE_MAX) {
+        snprintf(err, errlen, "--authz-config %s: larger than 4 MiB", path);
+        goto out;
+    }
+    doc = mcp_json_load_bounded(text, n, &limits, why, sizeof(why));
+    cedar = json_object_get(doc, "cedar");
+    policies = json_object_get(cedar, "policies");
+    ent = json_object_get(cedar, "entities_json");
+    np = json_array_size(policies);
+    if (!json_is_object(doc)) {
+        snprintf(err, errlen, "--authz-config %s: %s", path, why);
+        goto out;
+    }
+    if (!json_is_string(json_object_get(doc, "type")) ||
+        strcmp(json_string_value(json_object_get(doc, "type")), "cedarv1") != 0) {
+        snprintf(err, errlen, "--authz-config %s: type: must be \"cedarv1\"", path);
+        goto out;
+    }
+    if (np == 0) {
+        snprintf(err, errlen, "--authz-config %s: cedar.policies: must be a non-empty list", path);
+        goto out;
+    }
+    if (ent && !json_is_string(ent)) {
+        snprintf(err, errlen, "--authz-config %s: cedar.entities_json: must be a string", path);
+        goto out;
+    }
+    if (!(ps = calloc(np, sizeof(*ps))))
+        goto out;
+    for (i = 0; i < np; i++) {
+        json_t *p = json_array_get(policies, i);
+
+        if (!json_is_string(p)) {
+            snprintf(err, errlen, "--authz-config %s: cedar.policies[%zu]: must be a string", path,
+                     i);
+            goto out;
+        }
+        ps[i] = (mcp_cedar_str_t){json_string_value(p), json_string_length(p)};
+    }
+    es = ent ? json_string_value(ent) : "";
+    if (mcp_cedar_new(ps, np, (mcp_cedar_str_t){es, strlen(es)}, &cfg->authz, &ce) != 0) {
+        if (ce.index >= 0)
+            snprintf(err, errlen, "--authz-config %s: cedar.policies[%d]: %s", path, ce.index,
+                     ce.text);
+        else
+            snprintf(err, errlen, "--authz-config %s: cedar.entities_json: %s", path, ce.text);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0 && !err[0])
+        snprintf(err, errlen, "--authz-config %s: out of memory", path);
+    free(ps);
+    json_decref(doc);
+    free(text);
+    return rc;
 }

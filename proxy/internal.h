@@ -11,6 +11,7 @@
  *               MCP endpoints and their channels (http.c), Host/Origin
  *               (hostcheck.c), HTTP/1.1 framing (framing.c), --passthrough
  *               (revproxy.c), the backend choice (backend.c), /metrics
+ *   auth/       token verification (JWT, JWKS, DPoP, discovery), pure, over cjose
  *   bridge/     the MCP logic, pure (no I/O): sessions, id rewriting, exact
  *               routing, era bridging (era.c), the tool filter
  *               (toolfilter.c); bridge.h is its interface
@@ -24,7 +25,7 @@
  *               (--egress-port): listener and profile reload (egress.c),
  *               connections (conn.c), requests and rules (request.c,
  *               rules.c, pure); the front tells it the pod's IPs
- *   jsonrpc.c, config.c, budget.c: this header's functions */
+ *   jsonrpc.c, config.c, budget.c, caller.c: this header's functions */
 #ifndef PX_INTERNAL_H
 #define PX_INTERNAL_H
 
@@ -119,7 +120,58 @@ typedef struct px_config {
     int egress_max_conns;          /* --egress-max-connections */
     double egress_idle_timeout;    /* --egress-idle-timeout, seconds */
     double egress_connect_timeout; /* --egress-connect-timeout, seconds */
+    /* Bearer authentication (DESIGN §9; front/authn.c): on when oidc_issuer
+     * or oidc_kubernetes is set. Strings borrowed from argv. */
+    const char *oidc_issuer, *oidc_audience, *oidc_jwks_url, *oidc_introspection_url;
+    const char *oidc_client_id, *oidc_client_secret; /* the secret from the environment */
+    const char *oidc_ca_file, *oidc_jwks_token_file, *oidc_namespace;
+    const char *resource_url; /* --resource-url: the RFC 9728 resource identifier */
+    int oidc_kubernetes, oidc_cluster_auth, oidc_allow_private_ip;
+    const char *authz_config; /* --authz-config: ToolHive's Cedar configuration file */
+    struct mcp_cedar *authz;  /* its policies (owned; NULL: no authorization) */
 } px_config_t;
+
+/* The environment variable holding the introspection client's secret
+ * (never a flag: flags show in the pod spec and in ps). */
+#define PX_CLIENT_SECRET_ENV "MCP_PROXY_OIDC_CLIENT_SECRET"
+/* Read cfg->authz_config (ToolHive's pkg/authz file: {"version": "1.0",
+ * "type": "cedarv1", "cedar": {"policies": [...], "entities_json": "..."}};
+ * JSON, at most 4 MiB) and parse its policies into cfg->authz. 0, or -1
+ * with a message naming the file, and the policy's index and Cedar's
+ * message when one does not parse. */
+int px_authz_load(px_config_t *cfg, char *err, size_t errlen);
+
+/* Is bearer authentication on? */
+#define px_authn_on(cfg) ((cfg)->oidc_issuer || (cfg)->oidc_kubernetes)
+
+/* ---- caller.c: who sent a request (verified token claims) -------------------- */
+
+/* A principal: the verified claims of one access token, shared (counted
+ * references) by the token cache, the channels answering its requests and
+ * the bridge's pending entries. Loop thread only. */
+#define PX_CALLER_DECISIONS 64 /* Cedar decisions cached per token */
+typedef struct px_caller_decision {
+    char *key;  /* action, name and arguments (owned) */
+    int allow;
+} px_caller_decision_t;
+typedef struct px_caller {
+    int refs;
+    char *sub;         /* the `sub` claim (owned) */
+    char *claims;      /* the claims as compact JSON, for Cedar (owned) */
+    size_t claims_len;
+    int64_t exp;       /* the token's `exp`, seconds since the epoch (decisions die with it) */
+    char key[48];      /* "sub:" and 40 hex digits of SHA-256(iss, sub): the per-client
+                          caps' key, and the owner of the sessions it opens */
+    px_caller_decision_t decisions[PX_CALLER_DECISIONS]; /* a ring (bridge/authz.c) */
+    unsigned next_decision;
+} px_caller_t;
+
+/* A caller from verified claims (borrowed; `sub` must be a non-empty
+ * string) and the token's exp; NULL when out of memory or no sub. */
+px_caller_t *px_caller_new(const json_t *claims, int64_t exp);
+px_caller_t *px_caller_ref(px_caller_t *c);
+/* Drop a reference; frees at the last. NULL is a no-op. */
+void px_caller_unref(px_caller_t *c);
 
 void px_config_defaults(px_config_t *cfg);
 /* Open libcurl (curl_dl.c: mcp-proxy loads it only for the Kubernetes

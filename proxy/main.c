@@ -96,6 +96,33 @@ static const char usage_text[] =
     "      --egress-idle-timeout=SEC  close a tunnel silent both ways this long (default 300)\n"
     "      --egress-connect-timeout=SEC  to resolve a name, and then to connect (default 10;\n"
     "                               504 when it runs out)\n"
+    "      --oidc-issuer=URL        require a bearer token (OAuth 2.1 resource server, MCP\n"
+    "                               authorization): a JWT whose iss is URL, signed by a key\n"
+    "                               of its JWKS (found by OIDC discovery), for --oidc-audience;\n"
+    "                               401 with WWW-Authenticate and the RFC 9728 metadata at\n"
+    "                               /.well-known/oauth-protected-resource otherwise\n"
+    "      --oidc-kubernetes        the cluster's own ServiceAccount tokens: issuer and keys\n"
+    "                               from the apiserver (https://kubernetes.default.svc) over\n"
+    "                               the pod's ServiceAccount CA\n"
+    "      --oidc-cluster-auth      send the pod's ServiceAccount token to the apiserver\n"
+    "                               when fetching its discovery document and keys\n"
+    "      --oidc-namespace=NS      accept only ServiceAccounts of namespace NS\n"
+    "      --oidc-audience=AUD      the audience tokens must name (required with the above)\n"
+    "      --oidc-jwks-url=URL      the keys' URL (default: discovery's jwks_uri)\n"
+    "      --oidc-introspection-url=URL  check tokens that are not JWTs by RFC 7662\n"
+    "                               introspection (client: --oidc-client-id and\n"
+    "                               $MCP_PROXY_OIDC_CLIENT_SECRET)\n"
+    "      --oidc-client-id=ID      the introspection client's id\n"
+    "      --oidc-ca-file=FILE      CA bundle for the issuer's URLs (default: the system's)\n"
+    "      --oidc-jwks-token-file=FILE  send this file's token when fetching the keys\n"
+    "      --oidc-allow-private-ip  let the issuer's URLs resolve to private addresses\n"
+    "      --resource-url=URL       this resource's identifier (RFC 9728, RFC 8707; default\n"
+    "                               the request's own http://<Host>/mcp)\n"
+    "      --authz-config=FILE      ToolHive's Cedar configuration (JSON: version, type\n"
+    "                               cedarv1, cedar.policies, cedar.entities_json): tools/call,\n"
+    "                               prompts/get and resources/read denied unless a policy\n"
+    "                               permits them, lists filtered per caller; needs\n"
+    "                               authentication\n"
     "      --log-level=LEVEL        debug, info, warn or error (default info)\n"
     "      --help                   show this help and exit\n"
     "      --version                show the version and exit\n";
@@ -135,6 +162,19 @@ enum {
     OPT_EGRESS_MAX_CONN,
     OPT_EGRESS_IDLE,
     OPT_EGRESS_CONNECT,
+    OPT_OIDC_ISSUER,
+    OPT_OIDC_KUBERNETES,
+    OPT_OIDC_CLUSTER_AUTH,
+    OPT_OIDC_NAMESPACE,
+    OPT_OIDC_AUDIENCE,
+    OPT_OIDC_JWKS_URL,
+    OPT_OIDC_INTROSPECTION_URL,
+    OPT_OIDC_CLIENT_ID,
+    OPT_OIDC_CA_FILE,
+    OPT_OIDC_JWKS_TOKEN_FILE,
+    OPT_OIDC_ALLOW_PRIVATE_IP,
+    OPT_RESOURCE_URL,
+    OPT_AUTHZ_CONFIG,
     OPT_LOG,
     OPT_HELP,
     OPT_VERSION,
@@ -175,6 +215,19 @@ static const struct option options[] = {
     {"egress-max-connections", required_argument, NULL, OPT_EGRESS_MAX_CONN},
     {"egress-idle-timeout", required_argument, NULL, OPT_EGRESS_IDLE},
     {"egress-connect-timeout", required_argument, NULL, OPT_EGRESS_CONNECT},
+    {"oidc-issuer", required_argument, NULL, OPT_OIDC_ISSUER},
+    {"oidc-kubernetes", no_argument, NULL, OPT_OIDC_KUBERNETES},
+    {"oidc-cluster-auth", no_argument, NULL, OPT_OIDC_CLUSTER_AUTH},
+    {"oidc-namespace", required_argument, NULL, OPT_OIDC_NAMESPACE},
+    {"oidc-audience", required_argument, NULL, OPT_OIDC_AUDIENCE},
+    {"oidc-jwks-url", required_argument, NULL, OPT_OIDC_JWKS_URL},
+    {"oidc-introspection-url", required_argument, NULL, OPT_OIDC_INTROSPECTION_URL},
+    {"oidc-client-id", required_argument, NULL, OPT_OIDC_CLIENT_ID},
+    {"oidc-ca-file", required_argument, NULL, OPT_OIDC_CA_FILE},
+    {"oidc-jwks-token-file", required_argument, NULL, OPT_OIDC_JWKS_TOKEN_FILE},
+    {"oidc-allow-private-ip", no_argument, NULL, OPT_OIDC_ALLOW_PRIVATE_IP},
+    {"resource-url", required_argument, NULL, OPT_RESOURCE_URL},
+    {"authz-config", required_argument, NULL, OPT_AUTHZ_CONFIG},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -238,6 +291,20 @@ static int bad_name(const char *name, const char *arg, const char *why)
         return 0;
     snprintf(msg, sizeof(msg), "invalid value '%.200s' for --%s: %s", arg, name, why);
     return bad_usage("%s", msg);
+}
+
+/* An absolute http(s) URL of visible ASCII, at most 2,048 bytes (NULL when it is). */
+static const char *url_rule(const char *arg)
+{
+    size_t n = strlen(arg);
+
+    if (n > 2048 || !px_visible_ascii(arg, n))
+        return "must be visible ASCII and at most 2048 characters";
+    if (strncmp(arg, "https://", 8) != 0 && strncmp(arg, "http://", 7) != 0)
+        return "must be an absolute http:// or https:// URL";
+    if (!arg[strncmp(arg, "https://", 8) == 0 ? 8 : 7] || strchr(arg, '#'))
+        return "must name a host and have no fragment";
+    return NULL;
 }
 
 static int apply_option(int opt, const char *arg, px_config_t *cfg)
@@ -363,6 +430,46 @@ static int apply_option(int opt, const char *arg, px_config_t *cfg)
     case OPT_EGRESS_CONNECT:
         bad = parse_seconds(arg, &cfg->egress_connect_timeout);
         break;
+    case OPT_OIDC_ISSUER:
+        cfg->oidc_issuer = arg;
+        return bad_name("oidc-issuer", arg, url_rule(arg));
+    case OPT_OIDC_KUBERNETES:
+        cfg->oidc_kubernetes = 1;
+        break;
+    case OPT_OIDC_CLUSTER_AUTH:
+        cfg->oidc_cluster_auth = 1;
+        break;
+    case OPT_OIDC_NAMESPACE:
+        cfg->oidc_namespace = arg;
+        return bad_name("oidc-namespace", arg, mcp_check_dns1123_label(arg));
+    case OPT_OIDC_AUDIENCE:
+        cfg->oidc_audience = arg;
+        bad = !*arg;
+        break;
+    case OPT_OIDC_JWKS_URL:
+        cfg->oidc_jwks_url = arg;
+        return bad_name("oidc-jwks-url", arg, url_rule(arg));
+    case OPT_OIDC_INTROSPECTION_URL:
+        cfg->oidc_introspection_url = arg;
+        return bad_name("oidc-introspection-url", arg, url_rule(arg));
+    case OPT_OIDC_CLIENT_ID:
+        cfg->oidc_client_id = arg;
+        break;
+    case OPT_OIDC_CA_FILE:
+        cfg->oidc_ca_file = arg;
+        break;
+    case OPT_OIDC_JWKS_TOKEN_FILE:
+        cfg->oidc_jwks_token_file = arg;
+        break;
+    case OPT_OIDC_ALLOW_PRIVATE_IP:
+        cfg->oidc_allow_private_ip = 1;
+        break;
+    case OPT_RESOURCE_URL:
+        cfg->resource_url = arg;
+        return bad_name("resource-url", arg, url_rule(arg));
+    case OPT_AUTHZ_CONFIG:
+        cfg->authz_config = arg;
+        break;
     case OPT_LOG:
         bad = mcp_log_set_level_name(arg) != 0;
         break;
@@ -398,6 +505,21 @@ static int check(px_config_t *cfg)
         return bad_usage("%s", "--egress-port and --egress-profile go together");
     if (cfg->egress_port && cfg->egress_port == cfg->port)
         return bad_usage("%s", "--egress-port must differ from --port");
+    if (px_authn_on(cfg) && !cfg->oidc_audience)
+        return bad_usage("%s", "--oidc-issuer and --oidc-kubernetes need --oidc-audience");
+    if (!px_authn_on(cfg) && (cfg->oidc_audience || cfg->oidc_jwks_url ||
+                              cfg->oidc_introspection_url || cfg->oidc_namespace ||
+                              cfg->oidc_cluster_auth || cfg->resource_url))
+        return bad_usage("%s", "the --oidc-* options and --resource-url need --oidc-issuer or "
+                               "--oidc-kubernetes");
+    if (cfg->oidc_namespace && !cfg->oidc_kubernetes)
+        return bad_usage("%s", "--oidc-namespace is for --oidc-kubernetes");
+    if (cfg->authz_config && !px_authn_on(cfg))
+        return bad_usage("%s", "--authz-config needs authentication (--oidc-issuer or "
+                               "--oidc-kubernetes): Cedar decides by the token's claims");
+    if (cfg->authz_config && cfg->passthrough)
+        return bad_usage("%s", "--authz-config is not supported with --passthrough (the "
+                               "reverse proxy does not filter lists per caller)");
 
     if (cfg->transport == PX_T_STDIO) {
         if (cfg->target_path || cfg->passthrough)
@@ -469,6 +591,15 @@ int main(int argc, char **argv)
     if ((rc = check(&cfg)) != 0 || (rc = env_hosts(&cfg)) != 0) {
         px_config_dispose(&cfg);
         return rc;
+    }
+    cfg.oidc_client_secret = getenv(PX_CLIENT_SECRET_ENV);
+    if (cfg.authz_config) {
+        char err[1024];
+
+        if (px_authz_load(&cfg, err, sizeof(err)) != 0) {
+            px_config_dispose(&cfg);
+            return bad_usage("%s", err);
+        }
     }
     /* --max-queued-bytes bounds the RSS only if freed buffers leave it: with
      * glibc's dynamic mmap threshold, multi-MiB answers would move into the

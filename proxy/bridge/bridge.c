@@ -130,6 +130,11 @@ void px_pending_del(px_bridge_t *b, pending_t *p)
         p->peer->inflight--;
         px_peer_put(b, p->peer);
     }
+    if (p->audit_name)
+        px_authz_audit(p->caller, p->method, p->audit_name, 1, p->started,
+                       p->outcome ? p->outcome : "no answer");
+    free(p->audit_name);
+    px_caller_unref(p->caller);
     json_decref(p->orig_id);
     json_decref(p->orig_token);
     free(p);
@@ -497,6 +502,8 @@ static void on_response(px_bridge_t *b, json_t *msg)
     pending_t *p = px_pending_find(b, json_object_get(msg, "id"));
     json_t *result = json_object_get(msg, "result");
     px_chan_t *c;
+    px_caller_t *caller;
+    const char *method;
     int status = 0, flags;
 
     if (!p) {
@@ -510,9 +517,14 @@ static void on_response(px_bridge_t *b, json_t *msg)
     /* the entry goes first: a channel may go away once it has its final answer */
     c = p->chan;
     flags = p->flags;
+    method = p->method;
+    caller = px_caller_ref(p->caller);
     if (p->session)
         p->session->last_active = b->now;
     json_object_set(msg, "id", p->orig_id);
+    p->outcome = !json_is_object(result)                                        ? "error"
+                 : json_is_true(json_object_get(result, "isError")) ? "tool error"
+                                                                     : "success";
     px_pending_del(b, p);
     if (json_is_object(result)) {
         const char *rt = json_string_value(json_object_get(result, "resultType"));
@@ -521,6 +533,10 @@ static void on_response(px_bridge_t *b, json_t *msg)
             complete_for_modern(result, flags);
         if ((flags & F_TOOLS_LIST))
             px_tools_filter_result(&b->cfg, result);
+        if ((flags & F_AUTHZ_LIST))
+            px_authz_filter_result(&b->cfg, caller, method, result);
+        px_caller_unref(caller);
+        caller = NULL;
         if (!(flags & F_MODERN) && rt && strcmp(rt, "input_required") == 0) {
             px_reply_error(b, c, json_object_get(msg, "id"), PX_E_INTERNAL,
                            "the MCP server asked for more input (a 2026-07-28 multi round-trip "
@@ -534,6 +550,7 @@ static void on_response(px_bridge_t *b, json_t *msg)
         if (flags & F_MODERN)
             status = status_of_error(msg);
     }
+    px_caller_unref(caller);
     px_chan_msg(b, c, msg, PX_SEND_FINAL, status);
 }
 

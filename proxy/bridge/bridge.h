@@ -89,7 +89,13 @@ struct px_chan {
     void (*send)(px_chan_t *c, const char *json, size_t len, int flags, int status);
     int streaming; /* long-lived stream (GET /mcp, /sse): never final */
     int n_pending; /* requests whose answer goes here (bridge-owned) */
-    char peer[48]; /* the client's address (no port), set by the HTTP layer; "" unknown */
+    char peer[48]; /* the client's address (no port), or with authentication its
+                      principal's key (px_caller_t.key); set by the HTTP layer; "" unknown */
+    /* Who sends through this channel: the verified token of the request it
+     * answers (for a session's stream, of the request that opened it); the
+     * HTTP layer holds a reference while the channel lives. NULL without
+     * authentication. */
+    px_caller_t *caller;
 };
 
 typedef enum px_era {
@@ -183,6 +189,41 @@ void px_session_close(px_bridge_t *b, px_session_t *s);
 /* Called by the bridge when it closes a session on its own (idle timeout). */
 typedef void (*px_session_closed_cb)(void *ctx, px_session_t *s);
 void px_bridge_on_session_closed(px_bridge_t *b, px_session_closed_cb cb, void *ctx);
+
+/* The key of the client that opened s (px_chan_t.peer at px_session_open):
+ * with authentication, its principal, so a session is used by its owner only. */
+const char *px_session_peer(const px_session_t *s);
+
+/* ---- authz.c: Cedar (DESIGN §9, ToolHive's model) -------------------------------- */
+
+/* The refusal ToolHive gives a denied call (pkg/authz: HTTP 403, JSON-RPC
+ * error code 403, message "Unauthorized"). */
+#define PX_AUTHZ_CODE    403
+#define PX_AUTHZ_MESSAGE "Unauthorized"
+/* Is `caller` (NULL: nobody) allowed `method` (tools/call, prompts/get,
+ * resources/read) on msg's name or uri with its arguments, by cfg->authz?
+ * 1 allowed (and always without cfg->authz or for other methods), 0 denied
+ * (a failed evaluation or a request without a caller denies: fail closed).
+ * Decisions are cached on the caller (its token's lifetime). */
+int px_authz_allowed(const px_config_t *cfg, px_caller_t *caller, const json_t *msg);
+/* Keep in a tools/list, prompts/list or resources/list result (in place)
+ * the items whose call_tool / get_prompt / read_resource the caller is
+ * allowed without arguments (ToolHive's list filtering). */
+void px_authz_filter_result(const px_config_t *cfg, px_caller_t *caller, const char *method,
+                            json_t *result);
+/* The monotonic clock in ms (an audited call's start). */
+uint64_t px_authz_clock_ms(void);
+/* One audit line (DESIGN §9): principal (the caller's sub, "" when none),
+ * method, name, decision ("allow"/"deny"), duration in ms since started_ms
+ * (px_authz_clock_ms; 0: none), outcome
+ * ("success", "error", "refused", or why no answer came). Never a token or
+ * an argument value. */
+void px_authz_audit(const px_caller_t *caller, const char *method, const char *name,
+                    int allowed, uint64_t started_ms, const char *outcome);
+/* Is method one whose calls are authorized and audited? */
+int px_authz_is_call(const char *method);
+/* Is method a list whose result is filtered per caller? */
+int px_authz_is_list(const char *method);
 
 /* ---- era.c ------------------------------------------------------------------------- */
 

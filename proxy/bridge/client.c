@@ -24,6 +24,31 @@
 static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
                                          "error", "critical", "alert",  "emergency"};
 
+/* With authentication or authorization: a call is audited when its answer
+ * comes (or never does), a list's result filtered for its caller. */
+static void audit_or_filter(pending_t *p, px_caller_t *caller, const json_t *msg)
+{
+    static const char *const methods[] = {"tools/call",  "prompts/get",  "resources/read",
+                                          "tools/list",  "prompts/list", "resources/list"};
+    const char *method = px_msg_method(msg);
+    json_t *params = json_object_get(msg, "params");
+
+    for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++)
+        if (strcmp(method, methods[i]) == 0)
+            p->method = methods[i];
+    if (!p->method)
+        return;
+    p->caller = px_caller_ref(caller);
+    if (px_authz_is_list(p->method)) {
+        p->flags |= F_AUTHZ_LIST;
+        return;
+    }
+    p->started = px_authz_clock_ms();
+    p->audit_name = strdup(json_string_value(json_object_get(
+                               params, strcmp(method, "resources/read") == 0 ? "uri" : "name"))
+                               ?: "");
+}
+
 static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
@@ -46,6 +71,8 @@ static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *m
     p->log_rank = px_log_rank(json_string_value(px_msg_meta(msg, PX_META_LOGLEVEL)));
     p->flags = (s ? 0 : F_MODERN) | (strcmp(method, "tools/list") == 0 ? F_TOOLS_LIST : 0) |
                (px_is_cacheable(method) ? F_CACHEABLE : 0);
+    if (reply->caller || b->cfg.authz)
+        audit_or_filter(p, reply->caller, msg);
     json_object_set_new(msg, "id", json_integer(p->upid));
     if (token)
         json_object_set_new(meta, "progressToken", json_integer(p->upid));
@@ -282,6 +309,20 @@ static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
             px_reply_error(b, reply, id, PX_E_PARAMS, m, NULL, 0);
             return;
         }
+    }
+    if (!px_authz_allowed(&b->cfg, reply->caller, msg)) {
+        json_t *params = json_object_get(msg, "params");
+
+        px_authz_audit(reply->caller, method,
+                       json_string_value(json_object_get(params, "name"))
+                           ?: json_string_value(json_object_get(params, "uri")),
+                       0, 0, "refused");
+        b->stats.refused++;
+        /* HTTP 403 as ToolHive answers, for a 2026-07-28 request (an HTTP status per
+         * request); a handshake-era session's answer stays 200 with the JSON-RPC error,
+         * which its SDKs read (mcp 1.x ends the session on an HTTP error) */
+        px_reply_error(b, reply, id, PX_AUTHZ_CODE, PX_AUTHZ_MESSAGE, NULL, s ? 0 : 403);
+        return;
     }
     forward(b, s, reply, msg);
 }

@@ -13,6 +13,7 @@ enum { P_CLIENT = 0, P_PROBE, P_INIT, P_LISTEN, P_QUIET };
 #define F_TOOLS_LIST 1 /* filter the result by --tools */
 #define F_MODERN     2 /* the client speaks 2026-07-28 */
 #define F_CACHEABLE  4 /* a CacheableResult in 2026-07-28 (ttlMs, cacheScope required) */
+#define F_AUTHZ_LIST 8 /* a tools/prompts/resources list: filter the result for p->caller */
 
 /* A client address: its sessions and its 2026-07-28 requests in flight
  * (the per-client shares of the caps); freed when both are 0. */
@@ -33,6 +34,11 @@ typedef struct pending {
     peer_t *peer;                  /* a 2026-07-28 request's client, counted in peer->inflight */
     int log_rank;                  /* a 2026-07-28 request's _meta logLevel rank, -1: none */
     uint64_t deadline;             /* ms: the client gets an error then (P_CLIENT) */
+    px_caller_t *caller;           /* who asked, with authentication (a reference) */
+    const char *method;            /* static: an audited call's or filtered list's method */
+    char *audit_name;              /* an audited call's tool, prompt or URI (owned), or NULL */
+    uint64_t started;              /* px_authz_clock_ms when forwarded (the audit's duration) */
+    const char *outcome;           /* static: what the audit line says of its answer */
     struct pending *next;          /* hash chain */
     struct pending *older, *newer; /* all entries by age (deadlines come in this order) */
 } pending_t;

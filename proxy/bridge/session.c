@@ -157,6 +157,11 @@ const char *px_session_id(const px_session_t *s)
     return s->id;
 }
 
+const char *px_session_peer(const px_session_t *s)
+{
+    return s->peer ? s->peer->addr : "";
+}
+
 void px_session_set_stream(px_bridge_t *b, px_session_t *s, px_chan_t *c)
 {
     (void)b;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "mcp/log.h"
+#include "authn.h"
 #include "hostcheck.h"
 #include "http.h"
 
@@ -475,6 +476,8 @@ static void chan_dispose(void *p)
         h->n_streams--;
     mcp_buf_dispose(&c->queue);
     mcp_buf_dispose(&c->sending);
+    px_caller_unref(c->super.caller);
+    c->super.caller = NULL;
 }
 
 /* The client's address without its port ("" when unknown): the key of
@@ -491,6 +494,16 @@ static void peer_of(h2o_req_t *req, char *out, size_t n)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)n);
 }
 
+/* The key of the per-client caps and of session ownership: the principal
+ * with authentication, else the client's address. */
+static void client_key(px_http_t *h, h2o_req_t *req, char *out, size_t n)
+{
+    if (h->caller)
+        snprintf(out, n, "%s", h->caller->key);
+    else
+        peer_of(req, out, n);
+}
+
 static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
 {
     http_chan_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), chan_dispose);
@@ -502,7 +515,12 @@ static http_chan_t *chan_new(px_http_t *h, h2o_req_t *req, int streaming)
     c->gen.stop = on_stop;
     c->req = req;
     c->http = h;
-    peer_of(req, c->super.peer, sizeof(c->super.peer));
+    if (h->caller) { /* with authentication the per-client caps count principals */
+        c->super.caller = px_caller_ref(h->caller);
+        snprintf(c->super.peer, sizeof(c->super.peer), "%s", h->caller->key);
+    } else {
+        peer_of(req, c->super.peer, sizeof(c->super.peer));
+    }
     c->keepalive.cb = on_keepalive;
     c->progress_at = now_ms(h);
     mcp_buf_init(&c->queue, PX_STREAM_QUEUE_MAX);
@@ -692,6 +710,15 @@ static void on_watch(h2o_timeout_entry_t *entry)
 /* ---- /mcp
  * ----------------------------------------------------------------------------------------- */
 
+/* With authentication a session is its opener's: another principal's
+ * request naming it finds nothing (404, as for an unknown id). */
+static px_session_t *owned(px_http_t *h, px_session_t *s)
+{
+    if (s && h->caller && strcmp(px_session_peer(s), h->caller->key) != 0)
+        return NULL;
+    return s;
+}
+
 static px_session_t *session_of(px_http_t *h, h2o_req_t *req, int *missing)
 {
     h2o_iovec_t sid = header(req, "mcp-session-id");
@@ -702,7 +729,7 @@ static px_session_t *session_of(px_http_t *h, h2o_req_t *req, int *missing)
         return NULL;
     memcpy(id, sid.base, sid.len);
     id[sid.len] = '\0';
-    return px_session_find(h->bridge, id, now_ms(h));
+    return owned(h, px_session_find(h->bridge, id, now_ms(h)));
 }
 
 /* A JSON-RPC batch (MCP 2025-03-26 only; gone since 2025-06-18) of a
@@ -786,7 +813,7 @@ static int mcp_post(px_http_t *h, h2o_req_t *req)
     if (missing && strcmp(px_msg_method(msg), "initialize") == 0) {
         char peer[48];
 
-        peer_of(req, peer, sizeof(peer));
+        client_key(h, req, peer, sizeof(peer));
         s = px_session_open(h->bridge, 0, peer, now_ms(h));
         if (!s) {
             json_decref(msg);
@@ -866,7 +893,7 @@ static int sse_open(px_http_t *h, h2o_req_t *req)
 
     if (!is_method(req, "GET"))
         return send_status(h, req, 405, "Method Not Allowed");
-    peer_of(req, peer, sizeof(peer));
+    client_key(h, req, peer, sizeof(peer));
     s = px_session_open(h->bridge, 1, peer, now_ms(h));
     if (!s)
         return send_rpc_error(h, req, 503, NULL, PX_E_INTERNAL, "too many sessions");
@@ -905,9 +932,15 @@ static int messages_post(px_http_t *h, h2o_req_t *req)
             id[i] = '\0';
         }
     }
-    s = px_session_find(h->bridge, id, now_ms(h));
+    s = owned(h, px_session_find(h->bridge, id, now_ms(h)));
     if (!s || !px_session_stream(s))
         return send_status(h, req, 404, "Could not find session");
+    if (h->caller) { /* this POST's token is the one its requests are authorized with */
+        px_chan_t *stream = px_session_stream(s);
+
+        px_caller_unref(stream->caller);
+        stream->caller = px_caller_ref(h->caller);
+    }
     if (charge_body(h, req) != 0)
         return send_busy(h, req);
     msg = parse_body(h, req, 0);
@@ -930,10 +963,22 @@ static int path_is(h2o_req_t *req, const char *p)
     return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
 }
 
+static int route(px_http_t *h, h2o_req_t *req);
+
+/* A request that waited for the authorization server is handled again. */
+static void resume_req(void *ctx, h2o_req_t *req)
+{
+    h2o_handler_t *self = ctx;
+
+    if (self->on_req(self, req) != 0)
+        h2o_delegate_request(req, self); /* --passthrough: the reverse proxy's */
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     px_http_t *h = ((px_http_handler_t *)self)->http;
     const char *refused;
+    int rc;
 
     if (path_is(req, "/health") || path_is(req, "/healthz") || path_is(req, "/readyz")) {
         int ok = h->ready(h->ready_ctx);
@@ -943,6 +988,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     /* /health stays open for probes; every other path, --passthrough's too, is checked */
     if ((refused = host_refused(h, req)) != NULL)
         return send_rpc_error(h, req, 403, NULL, PX_E_INVALID, refused);
+    if (h->authn && px_authn_metadata(h->authn, req))
+        return 0;
     if (path_is(req, "/metrics")) {
         mcp_buf_t out;
 
@@ -958,6 +1005,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (h->draining &&
         (!h->bridge || (!path_is(req, "/messages") && !header(req, "mcp-session-id").base)))
         req->http1_is_persistent = 0;
+    if (!h->authn)
+        return route(h, req);
+    if (px_authn_check(h->authn, req, &h->caller, resume_req, self) != PX_AUTHN_PASS)
+        return 0; /* refused, or waiting for the authorization server */
+    rc = route(h, req);
+    px_caller_unref(h->caller);
+    h->caller = NULL;
+    return rc;
+}
+
+/* The MCP endpoints (and, with --passthrough, the reverse proxy). */
+static int route(px_http_t *h, h2o_req_t *req)
+{
     if (!h->bridge)
         return px_rp_request(h, req) ? 0 : -1; /* the reverse proxy takes the rest */
     if (path_is(req, "/mcp")) {

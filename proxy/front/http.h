@@ -26,6 +26,8 @@ typedef struct px_http {
     h2o_socket_cb http1_read;   /* h2o's HTTP/1 read callback, seen on accept (revproxy.c) */
     json_t *sse_refused;        /* HTTP+SSE session key -> {id key -> tool name} */
     size_t n_sse_refused;
+    struct px_authn *authn; /* bearer authentication (authn.c), NULL when off; borrowed */
+    px_caller_t *caller;    /* the request being handled's caller, during on_req only */
 } px_http_t;
 
 typedef struct px_http_handler {

@@ -34,6 +34,7 @@
 #include "mcp/health.h"
 #include "mcp/net.h"
 #include "mcp/tls.h"
+#include "authn.h"
 #include "framing.h"
 #include "http.h"
 #include "../upstream/podwatch.h"
@@ -71,6 +72,7 @@ typedef struct px_server {
     int watching;
     px_pod_source_t egress_src;  /* where the egress proxy learns the pod's IPs */
     px_egress_t *egress;         /* --egress-port */
+    px_authn_t *authn;           /* --oidc-issuer / --oidc-kubernetes */
     struct target_pool *pool;    /* keep-alive connections to the pod's current IP */
     struct target_pool *retired; /* to earlier IPs: freed once none of theirs is left */
     _Atomic int target_ok, stop_checker, draining;
@@ -593,6 +595,13 @@ static int setup(px_server_t *s, char *err, size_t errlen)
         if (!s->accept_ctx.ssl_ctx)
             return -1;
     }
+    /* libcurl is opened before any thread starts (curl_dl.c) */
+    if (px_authn_on(s->cfg)) {
+        if (px_curl_load(err, errlen) != 0 ||
+            !(s->authn = px_authn_new(s->cfg, s->loop, err, errlen)))
+            return -1;
+        s->http.authn = s->authn;
+    }
     fd = px_open_listener(s->cfg->bind, s->cfg->port, err, errlen);
     if (fd < 0)
         return -1;
@@ -659,6 +668,8 @@ static void tick(px_server_t *s)
         px_upstream_tick(s->upstream, now);
     if (s->retired)
         pools_sweep(s, 0);
+    if (s->authn)
+        px_authn_tick(s->authn, now);
     if (s->bridge) {
         px_bridge_tick(s->bridge, now);
         atomic_store(&s->target_ok,
@@ -735,6 +746,8 @@ static void teardown(px_server_t *s)
 {
     px_egress_free(s->egress); /* its connections end now: a tunnel has no request to drain */
     s->egress = NULL;
+    px_authn_free(s->authn); /* requests still waiting for keys get 503 */
+    s->authn = s->http.authn = NULL;
     if (s->checker_started) {
         atomic_store(&s->stop_checker, 1);
         pthread_join(s->checker, NULL);

@@ -70,6 +70,7 @@ CASES = {
     ),
 }
 FETCH_URL = ""
+HEADERS = {}  # --bearer: Authorization on every request of both transports
 
 
 async def one_v2(args, i):
@@ -77,7 +78,15 @@ async def one_v2(args, i):
     from mcp.client.sse import sse_client
 
     mode = {"modern": "2026-07-28", "legacy": "legacy", "auto": "auto"}[args.mode]
-    target = args.url + "/mcp" if args.transport == "mcp" else sse_client(args.url + "/sse", timeout=30)
+    if args.transport == "mcp" and HEADERS:
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        target = streamable_http_client(args.url + "/mcp", http_client=create_mcp_http_client(headers=HEADERS))
+    elif args.transport == "mcp":
+        target = args.url + "/mcp"
+    else:
+        target = sse_client(args.url + "/sse", headers=HEADERS or None, timeout=30)
     async with Client(target, mode=mode) as client:
         return await exercise(args, i, client.list_tools, client.call_tool, client.protocol_version)
 
@@ -88,11 +97,11 @@ async def one_v1(args, i):
     if args.transport == "mcp":
         from mcp.client.streamable_http import streamablehttp_client
 
-        cm = streamablehttp_client(args.url + "/mcp")
+        cm = streamablehttp_client(args.url + "/mcp", headers=HEADERS or None)
     else:
         from mcp.client.sse import sse_client
 
-        cm = sse_client(args.url + "/sse", timeout=30)
+        cm = sse_client(args.url + "/sse", headers=HEADERS or None, timeout=30)
     async with cm as streams:
         async with ClientSession(streams[0], streams[1]) as session:
             init = await session.initialize()
@@ -115,7 +124,7 @@ async def exercise(args, i, list_tools, call_tool, version):
             r = await call_tool(args.refused, {})
             raise AssertionError(f"{args.refused} was not refused: {text_of(r)[:200]}")
         except Exception as e:  # noqa: BLE001 - the SDKs differ in the class
-            if "not in this server's tool filter" not in str(e):
+            if args.refused_text not in str(e):
                 raise
     if tool and (not args.tools or tool in args.tools.split(",")):
         for rep in range(args.calls):
@@ -173,10 +182,14 @@ def main():
     p.add_argument("--calls", type=int, default=2)
     p.add_argument("--tools", default="")
     p.add_argument("--refused", default="")
+    p.add_argument("--refused-text", default="not in this server's tool filter", help="what the refusal must say")
+    p.add_argument("--bearer", default="", help="an access token sent as Authorization: Bearer")
     p.add_argument("--fetch-url", default="")
     p.add_argument("--show", action="store_true", help="print each tool answer (first 300 characters)")
     args = p.parse_args()
     FETCH_URL = args.fetch_url
+    if args.bearer:
+        HEADERS["Authorization"] = "Bearer " + args.bearer
     sys.exit(asyncio.run(main_async(args)))
 
 
