@@ -1,7 +1,7 @@
 -- wrk script for the proxy bench: one MCP session per wrk thread (run with
 -- -tN -cN, so one connection each) over streamable HTTP on /mcp: initialize,
 -- notifications/initialized, then tools/call in a loop (TOOL and ARGS from the
--- environment, ARGS a JSON object). A call counts as failed unless its answer
+-- environment, ARGS a JSON object; AUTH, when set, an Authorization value). A call counts as failed unless its answer
 -- carries a JSON-RPC result with "isError":false. Each session keeps a
 -- latency histogram of its tools/call round trips (100 us buckets, from
 -- request() to response(), CLOCK_MONOTONIC): p50/p99 are over the calls of
@@ -30,6 +30,7 @@ local function now_us()
 end
 
 local tool = os.getenv("TOOL") or "get_current_time"
+local auth = os.getenv("AUTH") -- an Authorization header value for every request (bench-proxy's auth side)
 local args = os.getenv("ARGS") or '{"timezone":"UTC"}'
 local threads = {}
 
@@ -46,6 +47,9 @@ local function post(body)
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json, text/event-stream",
   }
+  if auth then
+    h["Authorization"] = auth
+  end
   if session then
     h["Mcp-Session-Id"] = session
     h["Mcp-Protocol-Version"] = "2025-06-18"

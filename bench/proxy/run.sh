@@ -16,6 +16,14 @@
 #         sends a server that speaks that revision; the Python peer's SDK
 #         speaks the handshake era to it): the floor under our latency.
 #   memory: each proxy's own peak RSS (VmHWM), not the MCP server's.
+#   auth: ours again with authentication and authorization on (DESIGN §8, §9):
+#         --oidc-issuer (the stand-in provider of test/proxy/e2e_auth_idp.py on
+#         127.0.0.1), an RS256 JWT sent by every session (AUTH; the other sides
+#         get it too and ignore it) and a 5-policy Cedar configuration whose
+#         third policy permits the call: calls/s against ours without them
+#         (target >= 0.9). A token is verified once and cached; a decision is
+#         cached per token, action, tool and arguments (the steady state of a
+#         client calling one tool).
 # usage: run.sh BUILD_DIR   (env: SESSIONS, DURATION, ROUNDS, WARMUP, SUMMARY)
 set -euo pipefail
 build=${1:-build}
@@ -30,6 +38,8 @@ SUMMARY=${SUMMARY:-$build/bench/summary.json}
 . "$root/bench/lib.sh"
 OURS_PORT=$(free_port)
 PEER_PORT=$(free_port)
+AUTH_PORT=$(free_port)
+IDP_PORT=$(free_port)
 sum() { python3 "$root/bench/summary.py" "$SUMMARY" proxy "$@"; }
 
 bench_scratch mcp-proxy-bench
@@ -60,6 +70,36 @@ if ((have_ours)); then
     wait_http "http://127.0.0.1:$OURS_PORT/health"
 fi
 
+# ours with authentication and Cedar
+have_auth=0
+if ((have_ours)) && python3 -c 'import cryptography' 2>/dev/null; then
+    idp=$root/test/proxy/e2e_auth_idp.py
+    echo '{"jwks":["rsa1"]}' >"$tmp/idp.json"
+    python3 "$idp" serve "$IDP_PORT" "$tmp/idp.json" 2>"$tmp/idp.log" &
+    pids+=($!)
+    wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration"
+    cat >"$tmp/authz.json" <<'EOF2'
+{"version": "1.0", "type": "cedarv1", "cedar": {"policies": [
+  "permit(principal, action == Action::\"call_tool\", resource == Tool::\"echo\");",
+  "forbid(principal, action == Action::\"call_tool\", resource == Tool::\"convert_time\") when { context has arg_source_timezone && context.arg_source_timezone == \"Mars\" };",
+  "permit(principal, action == Action::\"call_tool\", resource == Tool::\"get_current_time\") when { principal has claim_role && principal.claim_role == \"bench\" };",
+  "permit(principal == Client::\"admin\", action, resource);",
+  "forbid(principal, action == Action::\"read_resource\", resource) unless { principal has claim_role };"
+], "entities_json": "[]"}}
+EOF2
+    AUTH="Bearer $(python3 "$idp" token iss="http://127.0.0.1:$IDP_PORT" sub=bench aud=mcp exp_in=86400 claims='{"role":"bench"}')"
+    export AUTH
+    "$ours" --port "$AUTH_PORT" --bind 127.0.0.1 --transport stdio --log-level warn \
+        --oidc-issuer "http://127.0.0.1:$IDP_PORT" --oidc-audience mcp --oidc-allow-private-ip \
+        --authz-config "$tmp/authz.json" --exec -- "$server" 2>"$tmp/auth.log" &
+    auth_pid=$!
+    pids+=($auth_pid)
+    wait_http "http://127.0.0.1:$AUTH_PORT/health"
+    have_auth=1
+else
+    echo "   auth: NOT MEASURED: no mcp-proxy, or python3 without cryptography"
+fi
+
 # the server alone, a round per line it is given (stdio-load -s)
 have_alone=0
 if [[ -x $load ]]; then
@@ -84,6 +124,7 @@ echo "   peer:   mcp-proxy (PyPI $(basename "$(dirname "$(dirname "$peer")")")) 
 echo "   alone:  stdio-load -m -c $SESSIONS -d $DURATION -- mcp-server-time  (the server without a proxy)"
 sides=("peer=http://127.0.0.1:$PEER_PORT")
 ((have_ours)) && sides+=("ours=http://127.0.0.1:$OURS_PORT")
+((have_auth)) && sides+=("auth=http://127.0.0.1:$AUTH_PORT")
 ((have_alone)) && sides+=("alone=-alone_round")
 proxy_rounds "${sides[@]}"
 # pct SIDE -> "p50 X ms, p99 Y ms" over all its calls
@@ -117,12 +158,22 @@ if ((have_ours)); then
             a / b, p / q, r, m }'
     sum "calls_per_s=$rps" "p99_ms=$(us_to_ms "$p99")" "rss_mib=$rss"
 fi
+if ((have_auth)); then
+    arps=$(side_median auth rps)
+    arss=$(hwm_mib "$auth_pid")
+    echo "   auth (the same with a JWT and 5 Cedar policies): $arps calls/s, $(pct auth), peak RSS $arss MiB, failed calls $(side_total auth calls_failed)"
+    awk -v a="$arps" -v b="$rps" 'BEGIN { printf "   auth/ours throughput %.2fx (target >= 0.9)\n", a / b }'
+    sum "auth_calls_per_s=$arps" "auth_rss_mib=$arss" \
+        "auth_ratio=$(awk -v a="$arps" -v b="$rps" 'BEGIN { printf "%.3f", a / b }')"
+fi
 # a side that crashed or answered no call fails the bench (and the smoke run)
 rc=0
-for side in peer ours; do
+for side in peer ours auth; do
     [[ $side == ours && $have_ours == 0 ]] && continue
+    [[ $side == auth && $have_auth == 0 ]] && continue
     pid=$peer_pid
     [[ $side == ours ]] && pid=$ours_pid
+    [[ $side == auth ]] && pid=$auth_pid
     if ! kill -0 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null && st=0 || st=$?
         echo "   $side: the proxy DIED during the run (exit status $st); its log:"
