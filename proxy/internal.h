@@ -151,17 +151,17 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen);
  * the bridge's pending entries. Loop thread only. */
 #define PX_CALLER_DECISIONS 64 /* Cedar decisions cached per token */
 typedef struct px_caller_decision {
-    char *key;  /* action, name and arguments (owned) */
+    char *key; /* action, name and arguments (owned) */
     int allow;
 } px_caller_decision_t;
 typedef struct px_caller {
     int refs;
-    char *sub;         /* the `sub` claim (owned) */
-    char *claims;      /* the claims as compact JSON, for Cedar (owned) */
+    char *sub;    /* the `sub` claim (owned) */
+    char *claims; /* the claims as compact JSON, for Cedar (owned) */
     size_t claims_len;
-    int64_t exp;       /* the token's `exp`, seconds since the epoch (decisions die with it) */
-    char key[48];      /* "sub:" and 40 hex digits of SHA-256(iss, sub): the per-client
-                          caps' key, and the owner of the sessions it opens */
+    int64_t exp;  /* the token's `exp`, seconds since the epoch (decisions die with it) */
+    char key[48]; /* "sub:" and 40 hex digits of SHA-256(iss, sub): the per-client
+                     caps' key, and the owner of the sessions it opens */
     px_caller_decision_t decisions[PX_CALLER_DECISIONS]; /* a ring (bridge/authz.c) */
     unsigned next_decision;
 } px_caller_t;

@@ -507,9 +507,9 @@ static int check(px_config_t *cfg)
         return bad_usage("%s", "--egress-port must differ from --port");
     if (px_authn_on(cfg) && !cfg->oidc_audience)
         return bad_usage("%s", "--oidc-issuer and --oidc-kubernetes need --oidc-audience");
-    if (!px_authn_on(cfg) && (cfg->oidc_audience || cfg->oidc_jwks_url ||
-                              cfg->oidc_introspection_url || cfg->oidc_namespace ||
-                              cfg->oidc_cluster_auth || cfg->resource_url))
+    if (!px_authn_on(cfg) &&
+        (cfg->oidc_audience || cfg->oidc_jwks_url || cfg->oidc_introspection_url ||
+         cfg->oidc_namespace || cfg->oidc_cluster_auth || cfg->resource_url))
         return bad_usage("%s", "the --oidc-* options and --resource-url need --oidc-issuer or "
                                "--oidc-kubernetes");
     if (cfg->oidc_namespace && !cfg->oidc_kubernetes)

@@ -63,8 +63,8 @@ static int decide(const px_config_t *cfg, px_caller_t *c, int action, const char
             }
         }
     }
-    rc = mcp_cedar_authorize(cfg->authz, (enum mcp_cedar_action)action,
-                             (mcp_cedar_str_t){name, nl}, (mcp_cedar_str_t){c->claims, c->claims_len},
+    rc = mcp_cedar_authorize(cfg->authz, (enum mcp_cedar_action)action, (mcp_cedar_str_t){name, nl},
+                             (mcp_cedar_str_t){c->claims, c->claims_len},
                              (mcp_cedar_str_t){args, al}, &d);
     if (rc != 0 || d.n_errors > 0)
         mcp_log(MCP_LOG_WARN, "authorization: a policy failed to evaluate; denied", "principal",
@@ -133,8 +133,8 @@ uint64_t px_authz_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void px_authz_audit(const px_caller_t *caller, const char *method, const char *name,
-                    int allowed, uint64_t started_ms, const char *outcome)
+void px_authz_audit(const px_caller_t *caller, const char *method, const char *name, int allowed,
+                    uint64_t started_ms, const char *outcome)
 {
     char ms[24], cut[AUDIT_NAME_MAX + 4];
 
@@ -142,7 +142,7 @@ void px_authz_audit(const px_caller_t *caller, const char *method, const char *n
              (unsigned long long)(started_ms ? px_authz_clock_ms() - started_ms : 0));
     snprintf(cut, sizeof(cut), "%.*s%s", AUDIT_NAME_MAX, name ? name : "",
              name && strlen(name) > AUDIT_NAME_MAX ? "..." : "");
-    mcp_log(MCP_LOG_INFO, "audit", "principal", caller ? caller->sub : "", "method", method,
-            "name", cut, "decision", allowed ? "allow" : "deny", "duration_ms", ms, "outcome",
-            outcome, NULL);
+    mcp_log(MCP_LOG_INFO, "audit", "principal", caller ? caller->sub : "", "method", method, "name",
+            cut, "decision", allowed ? "allow" : "deny", "duration_ms", ms, "outcome", outcome,
+            NULL);
 }

@@ -522,9 +522,9 @@ static void on_response(px_bridge_t *b, json_t *msg)
     if (p->session)
         p->session->last_active = b->now;
     json_object_set(msg, "id", p->orig_id);
-    p->outcome = !json_is_object(result)                                        ? "error"
+    p->outcome = !json_is_object(result)                            ? "error"
                  : json_is_true(json_object_get(result, "isError")) ? "tool error"
-                                                                     : "success";
+                                                                    : "success";
     px_pending_del(b, p);
     if (json_is_object(result)) {
         const char *rt = json_string_value(json_object_get(result, "resultType"));

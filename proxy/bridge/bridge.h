@@ -218,8 +218,8 @@ uint64_t px_authz_clock_ms(void);
  * (px_authz_clock_ms; 0: none), outcome
  * ("success", "error", "refused", or why no answer came). Never a token or
  * an argument value. */
-void px_authz_audit(const px_caller_t *caller, const char *method, const char *name,
-                    int allowed, uint64_t started_ms, const char *outcome);
+void px_authz_audit(const px_caller_t *caller, const char *method, const char *name, int allowed,
+                    uint64_t started_ms, const char *outcome);
 /* Is method one whose calls are authorized and audited? */
 int px_authz_is_call(const char *method);
 /* Is method a list whose result is filtered per caller? */

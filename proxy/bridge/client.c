@@ -28,8 +28,8 @@ static const char *const log_levels[] = {"debug", "info",     "notice", "warning
  * comes (or never does), a list's result filtered for its caller. */
 static void audit_or_filter(pending_t *p, px_caller_t *caller, const json_t *msg)
 {
-    static const char *const methods[] = {"tools/call",  "prompts/get",  "resources/read",
-                                          "tools/list",  "prompts/list", "resources/list"};
+    static const char *const methods[] = {"tools/call", "prompts/get",  "resources/read",
+                                          "tools/list", "prompts/list", "resources/list"};
     const char *method = px_msg_method(msg);
     json_t *params = json_object_get(msg, "params");
 

@@ -19,9 +19,9 @@ typedef struct px_fetch_job {
     int allow_private;               /* connect to non-public addresses too */
     unsigned char digest[32];        /* the caller's: the token an introspection is for */
     /* the answer */
-    long status;     /* HTTP status, 0 when none came */
-    mcp_buf_t body;  /* capped by the caller's mcp_buf_init */
-    char err[160];   /* why there is no answer */
+    long status;    /* HTTP status, 0 when none came */
+    mcp_buf_t body; /* capped by the caller's mcp_buf_init */
+    char err[160];  /* why there is no answer */
 } px_fetch_job_t;
 
 typedef struct px_fetcher px_fetcher_t;

@@ -27,23 +27,23 @@
 #include "authfetch.h"
 #include "authn.h"
 
-#define WAIT_MS          10000 /* a request waits this long for keys or an introspection */
-#define WAIT_MAX         1024  /* requests waiting at once; more get 503 */
-#define KEY_RETRY_MS     2000  /* without keys: fetch again this often while requests come */
-#define TOKENS_MAX       4096  /* verified tokens cached */
-#define TOKEN_BUCKETS    1024
-#define INTROSPECT_TTL   60    /* seconds an introspection answer without exp is kept */
-#define JTI_MAX          65536 /* DPoP proofs remembered within their window */
-#define JTI_BUCKETS      4096
-#define SA_DIR           "/var/run/secrets/kubernetes.io/serviceaccount"
-#define WELL_KNOWN       "/.well-known/oauth-protected-resource"
+#define WAIT_MS        10000 /* a request waits this long for keys or an introspection */
+#define WAIT_MAX       1024  /* requests waiting at once; more get 503 */
+#define KEY_RETRY_MS   2000  /* without keys: fetch again this often while requests come */
+#define TOKENS_MAX     4096  /* verified tokens cached */
+#define TOKEN_BUCKETS  1024
+#define INTROSPECT_TTL 60    /* seconds an introspection answer without exp is kept */
+#define JTI_MAX        65536 /* DPoP proofs remembered within their window */
+#define JTI_BUCKETS    4096
+#define SA_DIR         "/var/run/secrets/kubernetes.io/serviceaccount"
+#define WELL_KNOWN     "/.well-known/oauth-protected-resource"
 
 enum { JOB_DISCOVERY = 1, JOB_JWKS, JOB_INTROSPECT };
 
 typedef struct token_entry {
     unsigned char digest[32];
     px_caller_t *caller;
-    int64_t until; /* seconds: exp, or the introspection answer's lifetime */
+    int64_t until;                 /* seconds: exp, or the introspection answer's lifetime */
     char jkt[PX_AUTH_JKT_LEN + 1]; /* "" when not DPoP-bound */
     int inactive;                  /* an introspection said active: false */
     struct token_entry *next;      /* bucket chain */
@@ -209,8 +209,8 @@ static int refuse(px_authn_t *a, h2o_req_t *req, int status, const char *error, 
 
 static int unavailable(px_authn_t *a, h2o_req_t *req, const char *why)
 {
-    json_t *body = json_pack("{s:s, s:s}", "error", "temporarily_unavailable",
-                             "error_description", why);
+    json_t *body =
+        json_pack("{s:s, s:s}", "error", "temporarily_unavailable", "error_description", why);
 
     a->stats.refused++;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("2"));
@@ -236,8 +236,8 @@ int px_authn_metadata(px_authn_t *a, h2o_req_t *req)
     algs = json_array();
     for (size_t i = 0; i < sizeof(dpop_algs) / sizeof(*dpop_algs); i++)
         json_array_append_new(algs, json_string(dpop_algs[i]));
-    doc = json_pack("{s:s, s:[s], s:[s], s:o, s:b}", "resource", resource,
-                    "authorization_servers", a->issuer, "bearer_methods_supported", "header",
+    doc = json_pack("{s:s, s:[s], s:[s], s:o, s:b}", "resource", resource, "authorization_servers",
+                    a->issuer, "bearer_methods_supported", "header",
                     "dpop_signing_alg_values_supported", algs, "dpop_bound_access_tokens_required",
                     0);
     send_json(req, 200, "OK", doc);
@@ -359,9 +359,8 @@ static void on_jwks(px_authn_t *a, px_fetch_job_t *j)
     const char *why = "no answer";
     char n[16];
 
-    if (j->status != 200 ||
-        px_auth_jwks_cache_install(&a->keys, j->body.data ? j->body.data : "", j->body.len, now_s(),
-                                   &why) != 0) {
+    if (j->status != 200 || px_auth_jwks_cache_install(&a->keys, j->body.data ? j->body.data : "",
+                                                       j->body.len, now_s(), &why) != 0) {
         key_job_failed(a, j, why);
         return;
     }
@@ -683,8 +682,7 @@ int px_authn_check(px_authn_t *a, h2o_req_t *req, px_caller_t **caller, px_authn
     while (len > 0 && *token == ' ')
         token++, len--;
     if (len == 0 || len > a->verify.max_token)
-        return refuse(a, req, 401, "invalid_token",
-                      len ? "token too large" : "empty token", 0);
+        return refuse(a, req, 401, "invalid_token", len ? "token too large" : "empty token", 0);
     EVP_Digest(token, len, digest, NULL, EVP_sha256(), NULL);
     e = token_find(a, digest);
     if (e && e->until <= now) {
@@ -704,8 +702,9 @@ int px_authn_check(px_authn_t *a, h2o_req_t *req, px_caller_t **caller, px_authn
             if (!a->fetching && loop_ms(a) - a->key_attempt_ms >= KEY_RETRY_MS)
                 fetch_keys(a);
             return a->fetching ? wait_for(a, req, resume, ctx)
-                               : unavailable(a, req, "the authorization server's keys are not "
-                                                     "loaded yet");
+                               : unavailable(a, req,
+                                             "the authorization server's keys are not "
+                                             "loaded yet");
         }
         rc = px_auth_jwt_verify(&a->verify, a->keys.keys, token, len, now, &claims, &why);
         if (rc == PX_AUTH_E_UNKNOWN_KID && !a->fetching &&
@@ -717,8 +716,8 @@ int px_authn_check(px_authn_t *a, h2o_req_t *req, px_caller_t **caller, px_authn
         if (rc != PX_AUTH_OK)
             return refuse(a, req, 401, "invalid_token", why, 0);
         {
-            px_caller_t *c = px_caller_new(claims, (int64_t)json_integer_value(
-                                                       json_object_get(claims, "exp")));
+            px_caller_t *c =
+                px_caller_new(claims, (int64_t)json_integer_value(json_object_get(claims, "exp")));
             const char *jkt = px_auth_claims_jkt(claims);
 
             if (!c) {

@@ -26,8 +26,9 @@ void px_authn_free(px_authn_t *a);
 /* Results of px_authn_check. */
 #define PX_AUTHN_PASS     0 /* *caller set (a new reference) */
 #define PX_AUTHN_ANSWERED 1 /* refused: 401 / 403 / 503 already sent */
-#define PX_AUTHN_WAIT     2 /* held until keys or an introspection answer come: resume is
-                               called with (ctx, req) then, on the loop, to handle it again */
+#define PX_AUTHN_WAIT                                                                              \
+    2 /* held until keys or an introspection answer come: resume is                                \
+         called with (ctx, req) then, on the loop, to handle it again */
 typedef void (*px_authn_resume_cb)(void *ctx, h2o_req_t *req);
 /* Authenticate req: the Authorization header (`Bearer`, or `DPoP` with a
  * DPoP proof header, RFC 9449 §7.1). A missing or bad token is answered 401
