@@ -24,6 +24,7 @@
 #define TOKEN_FILE_MAX   (64 << 10)
 
 struct px_fetcher {
+    h2o_loop_t *loop;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     px_fetch_done_cb done;
@@ -193,6 +194,7 @@ px_fetcher_t *px_fetcher_new(h2o_loop_t *loop, px_fetch_done_cb done, void *ctx)
 
     if (!f)
         return NULL;
+    f->loop = loop;
     f->done = done;
     f->ctx = ctx;
     h2o_linklist_init_anchor(&f->jobs);
@@ -244,6 +246,8 @@ void px_fetcher_free(px_fetcher_t *f)
     /* messages sent but not yet received: the receiver's queue still holds them */
     h2o_multithread_unregister_receiver(f->queue, &f->receiver);
     h2o_multithread_destroy_queue(f->queue);
+    h2o_evloop_run(f->loop, 0); /* the queue's socket is disposed of */
+    free(f->queue);             /* h2o 2.2.5 closes the queue but does not free it */
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
