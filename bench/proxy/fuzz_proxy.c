@@ -12,7 +12,8 @@
  * answers, and the egress proxy's request heads (CONNECT and absolute-form,
  * with what follows them as a body), and proxy/auth's tokens, key sets,
  * discovery documents and DPoP proofs (modes 10 to 13, fuzz_auth.c). The
- * first input byte picks the mode.
+ * first input byte picks the mode; mode 1 is the bridge with Cedar
+ * authorization and two callers (bridge/authz.c).
  *
  * Oracles beyond the sanitizers: a client request channel never gets a
  * message after its final one, every message sent anywhere is valid JSON,
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mcp/cedar.h"
 #include "mcp/http1.h"
 #include "mcp/log.h"
 #include "../../proxy/bridge/bridge.h"
@@ -112,6 +114,34 @@ static void fc_send(px_chan_t *c, const char *json, size_t len, int flags, int s
         f->finished = 1;
 }
 
+/* Mode 1: two callers and a Cedar policy set (bridge/authz.c): calls
+ * refused or allowed, lists filtered, per caller. Made once, kept. */
+static px_caller_t *fuzz_callers[2];
+static int fuzz_callers_on;
+static struct mcp_cedar *fuzz_policies;
+
+static void authz_setup(void)
+{
+    static const char *const pol[] = {
+        "permit(principal, action == Action::\"call_tool\", resource == Tool::\"echo\");",
+        "permit(principal == Client::\"alice\", action, resource);",
+        "forbid(principal, action == Action::\"call_tool\", resource) when { context has "
+        "arg_x && context.arg_x == 1 };",
+    };
+    mcp_cedar_str_t ps[3];
+    json_t *a = json_pack("{s:s, s:s, s:i}", "sub", "alice", "iss", "i", "exp", 1);
+    json_t *b = json_pack("{s:s, s:s, s:i}", "sub", "bob", "iss", "i", "exp", 1);
+
+    for (int i = 0; i < 3; i++)
+        ps[i] = (mcp_cedar_str_t){pol[i], strlen(pol[i])};
+    if (mcp_cedar_new(ps, 3, (mcp_cedar_str_t){"", 0}, &fuzz_policies, NULL) != 0)
+        abort();
+    fuzz_callers[0] = px_caller_new(a, 1);
+    fuzz_callers[1] = px_caller_new(b, 1);
+    json_decref(a);
+    json_decref(b);
+}
+
 static px_chan_t *new_chan(int streaming, int owner)
 {
     fchan_t *f;
@@ -125,6 +155,7 @@ static px_chan_t *new_chan(int streaming, int owner)
     f->owner = owner ? owner : -1 - n_chans;
     /* two client addresses, so the per-client shares are exercised */
     snprintf(f->super.peer, sizeof(f->super.peer), "10.0.0.%d", n_chans % 2);
+    f->super.caller = fuzz_callers_on ? fuzz_callers[n_chans % 2] : NULL; /* mode 1 */
     n_chans++;
     return &f->super;
 }
@@ -199,7 +230,7 @@ static void on_closed(void *ctx, px_session_t *s)
  * client, 'S' SSE-session message, 'O' open a session, 'G' a channel hangs up,
  * 'D' server down, 'U' server up, 'T' time passes, '>' server bytes carried
  * by the answer stream of upstream id <first byte> (an HTTP server's). */
-static void run_bridge(const uint8_t *data, size_t size)
+static void run_bridge(const uint8_t *data, size_t size, int authz)
 {
     px_config_t cfg;
     int restart = 0;
@@ -216,6 +247,10 @@ static void run_bridge(const uint8_t *data, size_t size)
     cfg.max_inflight_total = 24;
     cfg.first_upid = 1; /* so a script can answer the ids it knows */
     cfg.tools = size % 2 ? tools : NULL;
+    if (authz && !fuzz_policies)
+        authz_setup();
+    cfg.authz = authz ? fuzz_policies : NULL;
+    fuzz_callers_on = authz;
     b = px_bridge_new(&cfg, &ops);
     px_bridge_on_session_closed(b, on_closed, NULL);
     n_sessions = 0;
@@ -611,7 +646,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 14) {
     case 0:
     case 1:
-        run_bridge(data + 1, size - 1);
+        run_bridge(data + 1, size - 1, data[0] % 14 == 1);
         break;
     case 2:
         run_ws(data + 1, size - 1);
