@@ -19,6 +19,13 @@
 /* Policies handed to one mcp_cedar_new call: a bad one costs a call that
  * copies at most this many again, so 1,024 bad policies stay linear. */
 #define CEDAR_CHUNK 64
+/* Bytes of inline policies in all, and of entitiesJson: Cedar parses about
+ * 10 MB/s here and 1,024 short policies take about 40 ms, so these keep a
+ * review within tens of milliseconds, linear in its size (DESIGN
+ * §3); a larger set belongs in a ConfigMap (authzConfig.type configMap),
+ * which the controller checks instead. */
+#define CEDAR_INLINE_MAX   ((size_t)128 << 10)
+#define CEDAR_ENTITIES_MAX ((size_t)64 << 10)
 
 static const char *const oidc_types[] = {"kubernetes", "configMap", "inline", NULL};
 static const char *const authz_types[] = {"configMap", "inline", NULL};
@@ -232,7 +239,7 @@ static void check_authz_inline(vctx_t *ctx, const char *path, const json_t *v, c
     const json_t *arr = json_object_get(v, "policies"), *ent = json_object_get(v, "entitiesJson");
     char sub[PATH_MAX_LEN];
     mcp_cedar_str_t *ps;
-    size_t n = json_array_size(arr);
+    size_t n = json_array_size(arr), total = 0;
 
     (void)parent;
     mcp__path_key(sub, path, "policies");
@@ -240,6 +247,22 @@ static void check_authz_inline(vctx_t *ctx, const char *path, const json_t *v, c
         mcp_err_required(ctx->errs, sub, "at least one Cedar policy");
     if (!json_is_array(arr) || n == 0)
         return;
+    for (size_t i = 0; i < n; i++)
+        total += json_string_length(json_array_get(arr, i));
+    if (total > CEDAR_INLINE_MAX) {
+        mcp_errlist_addf(ctx->errs, sub,
+                         "Too long: may not be more than %zu bytes in all (a larger policy set "
+                         "belongs in a ConfigMap: authzConfig.type configMap)",
+                         CEDAR_INLINE_MAX);
+        return;
+    }
+    if (json_is_string(ent) && json_string_length(ent) > CEDAR_ENTITIES_MAX) {
+        char esub[PATH_MAX_LEN];
+
+        mcp__path_key(esub, path, "entitiesJson");
+        mcp_err_toolong(ctx->errs, esub, CEDAR_ENTITIES_MAX);
+        return;
+    }
     if (!(ps = calloc(n, sizeof(*ps)))) {
         ctx->errs->oom = 1;
         return;
