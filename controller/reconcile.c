@@ -55,44 +55,6 @@ long ctl_rec_write_timeout(ctl_rec_t *r)
     return (long)(left * 1000);
 }
 
-/* The ConfigMap permission profile (new reference) or NULL with r->fail. */
-static json_t *load_profile(ctl_rec_t *r)
-{
-    char path[CTL_PATH_MAX];
-    const char *name = r->s.profile.name, *key = r->s.profile.key, *text;
-    mcp_kube_resp_t resp;
-    json_t *p = NULL;
-    int rc;
-
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", r->s.namespace, name);
-    rc = mcp_kube_do(r->c->client, &(mcp_kube_req_t){.method = "GET", .path = path}, &resp);
-    if (rc != 0 || ctl_transient(resp.status)) {
-        ctl_rec_retry_later(r, "GET", path, rc, &resp);
-    } else if (resp.status != 200) {
-        ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\": %s%s", name, "",
-                     mcp_kube_status_message(resp.body, "no message"));
-    } else if (!(text =
-                     json_string_value(json_object_get(json_object_get(resp.body, "data"), key)))) {
-        ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s",
-                     name, key, NULL);
-    } else {
-        char why[384] = "not a JSON object";
-        p = mcp_json_load_bounded(
-            text, json_string_length(json_object_get(json_object_get(resp.body, "data"), key)),
-            &mcp_kube_limits, why, sizeof(why));
-        if (!json_is_object(p) || ctl_profile_check(p, why, sizeof(why)) != 0) {
-            json_decref(p);
-            p = NULL;
-            ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" key \"%s\": %s",
-                         name, key, why);
-        }
-    }
-    if (!p && r->fail)
-        r->requeue_ms = r->c->conflict_retry_ms;
-    mcp_kube_resp_dispose(&resp);
-    return p;
-}
-
 /* The data of ConfigMap `name` (new reference; {} when it has none), or
  * NULL with r->fail naming it as `what` (and a retry soon, so the MCPServer
  * is Ready again once the ConfigMap is fixed). */
@@ -117,6 +79,34 @@ static json_t *configmap_data(ctl_rec_t *r, const char *what, const char *name)
     }
     mcp_kube_resp_dispose(&resp);
     return data;
+}
+
+/* The ConfigMap permission profile (new reference) or NULL with r->fail. */
+static json_t *load_profile(ctl_rec_t *r)
+{
+    const char *name = r->s.profile.name, *key = r->s.profile.key;
+    json_t *data = configmap_data(r, "permission profile", name), *text, *p = NULL;
+    char why[384] = "not a JSON object";
+
+    if (!data)
+        return NULL;
+    if (!json_is_string(text = json_object_get(data, key))) {
+        ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" has no key \"%s\"%s",
+                     name, key, NULL);
+    } else {
+        p = mcp_json_load_bounded(json_string_value(text), json_string_length(text),
+                                  &mcp_kube_limits, why, sizeof(why));
+        if (!json_is_object(p) || ctl_profile_check(p, why, sizeof(why)) != 0) {
+            json_decref(p);
+            p = NULL;
+            ctl_rec_fail(r, CTL_RES_ERROR, "permission profile ConfigMap \"%s\" key \"%s\": %s",
+                         name, key, why);
+        }
+    }
+    if (!p && r->fail)
+        r->requeue_ms = r->c->conflict_retry_ms;
+    json_decref(data);
+    return p;
 }
 
 static void fail_configmap(ctl_rec_t *r, const char *what, const char *name, const char *why)
