@@ -111,8 +111,9 @@ test: deps ## Everything: unit tests, the proxy with real MCP servers, images (n
 	$(MAKE) test-e2e
 	$(MAKE) bench-smoke
 
-test-unit: $(BINS) $(TEST_BINS) ## cmocka unit tests (prints "N passed, N failed")
+test-unit: $(BINS) $(TEST_BINS) ## cmocka unit tests (prints "N passed, N failed"), then docs-check
 	@test/run-unit.sh $(TEST_BINS)
+	@$(MAKE) --no-print-directory docs-check
 
 test-asan: ## Unit tests built with ASan+UBSan
 	$(MAKE) BUILD=build/asan OPT=-O1 \
@@ -142,6 +143,22 @@ crd: $(BUILD)/mcp-crdgen ## Regenerate the CRD from the schema table
 
 crd-check: $(BUILD)/mcp-crdgen ## Fail when the committed CRD differs from the table
 	$(Q)$(BUILD)/mcp-crdgen | diff -u $(CRD) - && echo "crd-check: $(CRD) is up to date"
+
+# The API reference and the chart's values table, generated like the CRD.
+REFERENCE   := docs/reference/mcpserver.md
+VALUES_DOC  := docs/reference/helm-values.md
+.PHONY: docs docs-check
+docs: $(BUILD)/mcp-crdgen ## Regenerate docs/reference/ (MCPServer fields, chart values)
+	$(Q)$(BUILD)/mcp-crdgen --reference > $(REFERENCE)
+	$(Q)python3 tools/values-doc.py > $(VALUES_DOC)
+	@echo "wrote $(REFERENCE) $(VALUES_DOC)"
+
+docs-check: $(BUILD)/mcp-crdgen ## Fail when docs/reference/ differs from its sources
+	$(Q)$(BUILD)/mcp-crdgen --reference | diff -u $(REFERENCE) - >&2 || \
+	    { echo "docs-check: $(REFERENCE) is out of date: run \`make docs\`" >&2; exit 1; }
+	$(Q)python3 tools/values-doc.py | diff -u $(VALUES_DOC) - >&2 || \
+	    { echo "docs-check: $(VALUES_DOC) is out of date: run \`make docs\`" >&2; exit 1; }
+	@echo "docs-check: docs/reference/ is up to date"
 
 # ---- quality -------------------------------------------------------------------
 LINT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -1,14 +1,22 @@
-/* mcp-crdgen: print the MCPServer CRD generated from the schema table.
- * Used by `make crd` and `make crd-check`. */
+/* mcp-crdgen: print the MCPServer CRD generated from the schema table, or
+ * with --reference the Markdown API reference generated from the same
+ * table. Used by `make crd`, `make docs` and their -check targets. */
 #include <stdio.h>
+#include <string.h>
 
 #include "mcp/common.h"
 #include "mcp/schema.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int rc = mcp_crd_write(stdout);
+    int reference = argc == 2 && strcmp(argv[1], "--reference") == 0;
+    int rc;
 
+    if (argc > 1 && !reference) {
+        fprintf(stderr, "usage: mcp-crdgen [--reference]\n");
+        return 2;
+    }
+    rc = reference ? mcp_reference_write(stdout) : mcp_crd_write(stdout);
     if (rc) {
         fprintf(stderr, "mcp-crdgen: %s\n", mcp_strerror(rc));
         return 1;

@@ -19,6 +19,7 @@
 #define FIXTURES       "test/fixtures/schema"
 #define CRD_FILE       "config/crd/bases/toolhive.stacklok.dev_mcpservers.yaml"
 #define CHART_CRD_FILE "charts/mcp-operator/crds/toolhive.stacklok.dev_mcpservers.yaml"
+#define REFERENCE_FILE "docs/reference/mcpserver.md"
 
 static json_t *list_json(const mcp_errlist_t *l)
 {
@@ -275,6 +276,28 @@ static void test_crd_matches_table(void **state)
     free(buf);
 }
 
+/* The API reference is generated from the same table: every field with a
+ * rule or a conditional default has its text, and the committed page is
+ * the generator's output. */
+static void test_reference_matches_table(void **state)
+{
+    char *buf = NULL, *committed;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_int_equal(mcp_reference_write(f), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "| `spec.oidcConfig.inline.issuer` |"));
+    assert_non_null(strstr(buf, "| `spec.authzConfig.inline.policies` |"));
+    committed = tu_read_file(REFERENCE_FILE, NULL);
+    assert_non_null(committed);
+    if (strcmp(buf, committed) != 0)
+        fail_msg("%s differs from the schema table: run `make docs`", REFERENCE_FILE);
+    free(committed);
+    free(buf);
+}
+
 /* ---- allocation failure ------------------------------------------------------ */
 
 static long alloc_budget = -1; /* allocations left before failing; -1 = unlimited */
@@ -470,11 +493,17 @@ static void test_deeper_than(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixtures),          cmocka_unit_test(test_parse_effective_values),
-        cmocka_unit_test(test_parse_wrong_types), cmocka_unit_test(test_aggregate),
-        cmocka_unit_test(test_pointer_escape),    cmocka_unit_test(test_crd_matches_table),
-        cmocka_unit_test(test_alloc_failures),    cmocka_unit_test(test_strset_linear),
-        cmocka_unit_test(test_errlist_linear),    cmocka_unit_test(test_bounds_first),
+        cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_parse_effective_values),
+        cmocka_unit_test(test_parse_wrong_types),
+        cmocka_unit_test(test_aggregate),
+        cmocka_unit_test(test_pointer_escape),
+        cmocka_unit_test(test_crd_matches_table),
+        cmocka_unit_test(test_reference_matches_table),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_strset_linear),
+        cmocka_unit_test(test_errlist_linear),
+        cmocka_unit_test(test_bounds_first),
         cmocka_unit_test(test_deeper_than),
     };
     return cmocka_run_group_tests_name("schema", tests, NULL, NULL);

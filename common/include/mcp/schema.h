@@ -223,6 +223,12 @@ char *mcp_validate_message(const json_t *obj, mcp_errlist_t *warns, int *oom);
  * Returns 0 or MCP_EIO. Output is deterministic. */
 int mcp_crd_write(FILE *out);
 
+/* Write the Markdown API reference (docs/reference/mcpserver.md) generated
+ * from the table and its texts in schema_doc.c. Returns 0, MCP_EIO,
+ * MCP_ENOMEM, or MCP_EINVAL when a field lacks its text or a text names no
+ * field (each named on stderr). Output is deterministic. */
+int mcp_reference_write(FILE *out);
+
 /* Escape one reference token per RFC 6901 ("~" -> "~0", "/" -> "~1").
  * Returns a new malloc'd string or NULL. */
 char *mcp_pointer_escape(const char *token);
