@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mcp/cedar.h"
 #include "mcp/json.h"
@@ -42,7 +43,9 @@ void px_config_dispose(px_config_t *cfg)
     for (size_t i = 0; i < cfg->n_hosts; i++)
         free(cfg->hosts[i]);
     free(cfg->hosts);
-    mcp_cedar_free(cfg->authz);
+    if (cfg->authz)
+        mcp_cedar_free(cfg->authz->set);
+    free(cfg->authz);
     cfg->authz = NULL;
     cfg->tools = NULL;
     cfg->origins = NULL;
@@ -60,12 +63,20 @@ int px_tool_allowed(const px_config_t *cfg, const char *name)
     return 0;
 }
 
+static void stat_of(const char *path, struct stat *st)
+{
+    if (stat(path, st) != 0)
+        memset(st, 0, sizeof(*st));
+}
+
 int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
 {
     const char *path = cfg->authz_config;
-    FILE *fp = fopen(path, "re");
-    char *text = fp ? malloc(AUTHZ_FILE_MAX + 1) : NULL;
-    size_t n = text ? fread(text, 1, AUTHZ_FILE_MAX + 1, fp) : 0;
+    struct stat st;
+    mcp_cedar_t *set = NULL;
+    FILE *fp;
+    char *text;
+    size_t n;
     json_t *doc = NULL, *cedar, *policies, *ent;
     mcp_cedar_str_t *ps = NULL;
     mcp_cedar_error_t ce;
@@ -74,8 +85,13 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
     size_t np, i;
     int rc = -1;
 
+    stat_of(path, &st); /* before reading: a change after it is seen next time */
+    fp = fopen(path, "re");
+    text = fp ? malloc(AUTHZ_FILE_MAX + 1) : NULL;
+    n = text ? fread(text, 1, AUTHZ_FILE_MAX + 1, fp) : 0;
     if (fp)
         fclose(fp);
+    err[0] = '\0';
     if (!text) {
         snprintf(err, errlen, "--authz-config %s: cannot read it", path);
         return -1;
@@ -119,7 +135,7 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
         ps[i] = (mcp_cedar_str_t){json_string_value(p), json_string_length(p)};
     }
     es = ent ? json_string_value(ent) : "";
-    if (mcp_cedar_new(ps, np, (mcp_cedar_str_t){es, strlen(es)}, &cfg->authz, &ce) != 0) {
+    if (mcp_cedar_new(ps, np, (mcp_cedar_str_t){es, strlen(es)}, &set, &ce) != 0) {
         if (ce.index >= 0)
             snprintf(err, errlen, "--authz-config %s: cedar.policies[%d]: %s", path, ce.index,
                      ce.text);
@@ -127,6 +143,17 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "--authz-config %s: cedar.entities_json: %s", path, ce.text);
         goto out;
     }
+    if (!cfg->authz && !(cfg->authz = calloc(1, sizeof(*cfg->authz)))) {
+        mcp_cedar_free(set);
+        goto out;
+    }
+    mcp_cedar_free(cfg->authz->set);
+    cfg->authz->set = set;
+    cfg->authz->gen++;
+    cfg->authz->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    cfg->authz->dev = st.st_dev;
+    cfg->authz->ino = st.st_ino;
+    cfg->authz->size = (unsigned long long)st.st_size;
     rc = 0;
 out:
     if (rc != 0 && !err[0])
@@ -135,4 +162,26 @@ out:
     json_decref(doc);
     free(text);
     return rc;
+}
+
+int px_authz_reload(px_config_t *cfg, char *err, size_t errlen)
+{
+    struct stat st;
+    px_authz_t *a = cfg->authz;
+
+    if (!a || !cfg->authz_config)
+        return 0;
+    stat_of(cfg->authz_config, &st);
+    if ((long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == a->mtime_ns &&
+        (unsigned long long)st.st_dev == a->dev && (unsigned long long)st.st_ino == a->ino &&
+        (unsigned long long)st.st_size == a->size)
+        return 0;
+    if (px_authz_load(cfg, err, errlen) == 0)
+        return 1;
+    /* remember this version as seen: it is refused once, not every second */
+    a->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    a->dev = st.st_dev;
+    a->ino = st.st_ino;
+    a->size = (unsigned long long)st.st_size;
+    return -1;
 }

@@ -128,18 +128,32 @@ typedef struct px_config {
     const char *resource_url; /* --resource-url: the RFC 9728 resource identifier */
     int oidc_kubernetes, oidc_cluster_auth, oidc_allow_private_ip;
     const char *authz_config; /* --authz-config: ToolHive's Cedar configuration file */
-    struct mcp_cedar *authz;  /* its policies (owned; NULL: no authorization) */
+    struct px_authz *authz;   /* its policies (owned, shared by the bridge's copy of cfg;
+                                 NULL: no authorization) */
 } px_config_t;
 
 /* The environment variable holding the introspection client's secret
  * (never a flag: flags show in the pod spec and in ps). */
 #define PX_CLIENT_SECRET_ENV "MCP_PROXY_OIDC_CLIENT_SECRET"
+/* The policies in force. A reload replaces `set` and bumps `gen`, which
+ * voids the decisions callers cached under older ones. Loop thread only. */
+typedef struct px_authz {
+    struct mcp_cedar *set; /* owned */
+    unsigned gen;
+    long long mtime_ns;                /* the file as last read (stat, following symlinks: the */
+    unsigned long long dev, ino, size; /* kubelet swaps a ConfigMap's ..data link) */
+} px_authz_t;
 /* Read cfg->authz_config (ToolHive's pkg/authz file: {"version": "1.0",
  * "type": "cedarv1", "cedar": {"policies": [...], "entities_json": "..."}};
- * JSON, at most 4 MiB) and parse its policies into cfg->authz. 0, or -1
- * with a message naming the file, and the policy's index and Cedar's
- * message when one does not parse. */
+ * JSON, at most 4 MiB) and parse its policies into cfg->authz (created on
+ * the first call; on a later one the new set replaces the old only when it
+ * parses). 0, or -1 with a message naming the file, and the policy's index
+ * and Cedar's message when one does not parse. */
 int px_authz_load(px_config_t *cfg, char *err, size_t errlen);
+/* Read the file again when it changed since the last load (a ConfigMap
+ * edit reaches the mounted file within a minute): 1 reloaded, 0 unchanged,
+ * -1 changed but refused (the policies in force stay; err says why). */
+int px_authz_reload(px_config_t *cfg, char *err, size_t errlen);
 
 /* Is bearer authentication on? */
 #define px_authn_on(cfg) ((cfg)->oidc_issuer || (cfg)->oidc_kubernetes)
@@ -151,7 +165,8 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen);
  * the bridge's pending entries. Loop thread only. */
 #define PX_CALLER_DECISIONS 64 /* Cedar decisions cached per token */
 typedef struct px_caller_decision {
-    char *key; /* action, name and arguments (owned) */
+    char *key;    /* action, name and arguments (owned) */
+    unsigned gen; /* px_authz_t.gen when decided */
     int allow;
 } px_caller_decision_t;
 typedef struct px_caller {

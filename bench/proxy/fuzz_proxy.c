@@ -118,7 +118,7 @@ static void fc_send(px_chan_t *c, const char *json, size_t len, int flags, int s
  * refused or allowed, lists filtered, per caller. Made once, kept. */
 static px_caller_t *fuzz_callers[2];
 static int fuzz_callers_on;
-static struct mcp_cedar *fuzz_policies;
+static px_authz_t fuzz_policies_holder, *fuzz_policies;
 
 static void authz_setup(void)
 {
@@ -134,8 +134,10 @@ static void authz_setup(void)
 
     for (int i = 0; i < 3; i++)
         ps[i] = (mcp_cedar_str_t){pol[i], strlen(pol[i])};
-    if (mcp_cedar_new(ps, 3, (mcp_cedar_str_t){"", 0}, &fuzz_policies, NULL) != 0)
+    if (mcp_cedar_new(ps, 3, (mcp_cedar_str_t){"", 0}, &fuzz_policies_holder.set, NULL) != 0)
         abort();
+    fuzz_policies_holder.gen = 1;
+    fuzz_policies = &fuzz_policies_holder;
     fuzz_callers[0] = px_caller_new(a, 1);
     fuzz_callers[1] = px_caller_new(b, 1);
     json_decref(a);

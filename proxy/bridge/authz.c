@@ -6,7 +6,8 @@
  * string, arguments that cannot be serialized, or an engine error deny.
  * Decisions are cached on the caller, so within one token's lifetime only,
  * keyed by the action, the name and the arguments' compact JSON (Cedar's
- * answer is a function of exactly these and the claims). */
+ * answer is a function of exactly these and the claims) and voided when the
+ * policies are reloaded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +57,17 @@ static int decide(const px_config_t *cfg, px_caller_t *c, int action, const char
         for (int i = 0; i < PX_CALLER_DECISIONS; i++) {
             px_caller_decision_t *e = &c->decisions[i];
 
-            if (e->key && e->key[0] == key[0] && strcmp(e->key + 1, name) == 0 &&
+            if (e->key && e->gen == cfg->authz->gen && e->key[0] == key[0] &&
+                strcmp(e->key + 1, name) == 0 &&
                 strcmp(e->key + 2 + strlen(e->key + 1), key + 2 + nl) == 0) {
                 free(key);
                 return e->allow;
             }
         }
     }
-    rc = mcp_cedar_authorize(cfg->authz, (enum mcp_cedar_action)action, (mcp_cedar_str_t){name, nl},
-                             (mcp_cedar_str_t){c->claims, c->claims_len},
-                             (mcp_cedar_str_t){args, al}, &d);
+    rc = mcp_cedar_authorize(
+        cfg->authz->set, (enum mcp_cedar_action)action, (mcp_cedar_str_t){name, nl},
+        (mcp_cedar_str_t){c->claims, c->claims_len}, (mcp_cedar_str_t){args, al}, &d);
     if (rc != 0 || d.n_errors > 0)
         mcp_log(MCP_LOG_WARN, "authorization: a policy failed to evaluate; denied", "principal",
                 c->sub, "error", d.error.text, NULL);
@@ -76,6 +78,7 @@ static int decide(const px_config_t *cfg, px_caller_t *c, int action, const char
     slot = &c->decisions[c->next_decision++ % PX_CALLER_DECISIONS];
     free(slot->key);
     slot->key = key;
+    slot->gen = cfg->authz->gen;
     slot->allow = d.allow;
     return d.allow;
 }

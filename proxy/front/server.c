@@ -49,6 +49,7 @@
 #define DEF_MAX_CONNS    4096  /* --max-connections when the fd limit allows it */
 #define FD_RESERVE       64    /* descriptors kept for the server, the health port, logs */
 #define WARN_EVERY_MS    10000 /* at most one warning this often per kind of refusal */
+#define AUTHZ_CHECK_MS   1000  /* --authz-config's file: looked at this often, reloaded on change */
 
 typedef struct px_server {
     px_config_t *cfg;
@@ -73,6 +74,7 @@ typedef struct px_server {
     px_pod_source_t egress_src;  /* where the egress proxy learns the pod's IPs */
     px_egress_t *egress;         /* --egress-port */
     px_authn_t *authn;           /* --oidc-issuer / --oidc-kubernetes */
+    uint64_t authz_checked_ms;   /* when --authz-config's file was last looked at */
     struct target_pool *pool;    /* keep-alive connections to the pod's current IP */
     struct target_pool *retired; /* to earlier IPs: freed once none of theirs is left */
     _Atomic int target_ok, stop_checker, draining;
@@ -670,6 +672,18 @@ static void tick(px_server_t *s)
         pools_sweep(s, 0);
     if (s->authn)
         px_authn_tick(s->authn, now);
+    if (s->cfg->authz && now - s->authz_checked_ms >= AUTHZ_CHECK_MS) {
+        char err[1024];
+        int rc;
+
+        s->authz_checked_ms = now;
+        if ((rc = px_authz_reload(s->cfg, err, sizeof(err))) > 0)
+            mcp_log(MCP_LOG_INFO, "authorization policies reloaded", "path", s->cfg->authz_config,
+                    NULL);
+        else if (rc < 0)
+            mcp_log(MCP_LOG_ERROR, "authorization policies not reloaded: the ones in force stay",
+                    "error", err, NULL);
+    }
     if (s->bridge) {
         px_bridge_tick(s->bridge, now);
         atomic_store(&s->target_ok,

@@ -70,6 +70,45 @@ else
     ok "a real client without a token is refused"
 fi
 
+# the policies file edited in place of the proxy (as the kubelet updates a mounted ConfigMap):
+# in force within ~2 s, same process; a file that does not parse keeps the policies in force
+sum_as() { # token -> the JSON-RPC answer of tools/call get-sum (2026-07-28)
+    curl -s "http://127.0.0.1:$AUTHZ/mcp" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+        -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get-sum' \
+        -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":2,"b":3},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
+}
+before=$(sum_as "$T")
+python3 - "$WORK/authz.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["cedar"]["policies"].append('permit(principal == Client::"carol", action == Action::"call_tool", resource == Tool::"get-sum");')
+json.dump(d, open(p + ".new", "w"))
+os.rename(p + ".new", p)
+PY
+after=""
+for _ in $(seq 40); do
+    after=$(sum_as "$T")
+    [[ $after == *'"result"'* ]] && break
+    sleep 0.1
+done
+if [[ $before == *'"code":403'* && $after == *'The sum of 2 and 3 is 5'* ]] && kill -0 "$AUTHZ_PID" &&
+    grep -q '"msg":"authorization policies reloaded"' "$WORK/authz.log"; then
+    ok "a policy added to --authz-config's file is in force within 4 s, same process (carol may call get-sum)"
+else
+    bad "authz reload: before ${before:0:200} after ${after:0:200}"
+fi
+echo '{"version":"1.0","type":"cedarv1","cedar":{"policies":["permit(principal, action, resource"]}}' >"$WORK/authz.json.new"
+mv "$WORK/authz.json.new" "$WORK/authz.json"
+for _ in $(seq 40); do grep -q 'authorization policies not reloaded' "$WORK/authz.log" && break; sleep 0.1; done
+if grep -q '"msg":"authorization policies not reloaded: the ones in force stay".*cedar.policies\[0\]' "$WORK/authz.log" &&
+    [[ $(sum_as "$T") == *'is 5'* ]]; then
+    ok "a policies file that does not parse is refused with Cedar's message; the policies in force stay"
+else
+    bad "bad authz reload: $(grep 'not reloaded' "$WORK/authz.log" | head -1)"
+fi
+
 # a provider on a private address is not fetched unless allowed
 PRIV_LOG=$WORK/private.log
 "$PROXY" --port 0 --bind 127.0.0.1 --oidc-issuer "$ISSUER" --oidc-audience mcp \
