@@ -172,11 +172,14 @@ static int start_watches(mgr_t *m, bool servers)
             want++;
             continue;
         }
-        for (size_t k = 0; k < ctl_n_kinds; k++, want += !ctl_kinds[k].unwatched)
-            if (!ctl_kinds[k].unwatched &&
-                add_watch(m, ctl_kinds[k].kind, ctl_kinds[k].base, ctl_kinds[k].resource, ns[i],
+        for (size_t k = 0; k < ctl_n_kinds; k++) {
+            if (ctl_kinds[k].unwatched)
+                continue;
+            if (add_watch(m, ctl_kinds[k].kind, ctl_kinds[k].base, ctl_kinds[k].resource, ns[i],
                           ctl_kinds[k].selector ? ctl_kinds[k].selector : CHILD_LABELS) != 0)
                 return -1;
+            want++;
+        }
         if (!ns[i])
             break;
     }
