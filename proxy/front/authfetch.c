@@ -112,7 +112,9 @@ static void perform(CURL *h, px_fetch_job_t *j)
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->body.cap);
     if (j->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, j->ca_file);
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    /* the kube-apiserver answers /openid/v1/jwks only as application/jwk-set+json
+     * (406 to application/json alone) */
+    hdrs = curl_slist_append(hdrs, "Accept: application/json, application/jwk-set+json");
     if (j->bearer_file && (token = read_token(j->bearer_file)) &&
         (auth = malloc(strlen(token) + 32))) {
         sprintf(auth, "Authorization: Bearer %s", token);
