@@ -158,6 +158,7 @@ docs-check: $(BUILD)/mcp-crdgen ## Fail when docs/reference/ differs from its so
 	    { echo "docs-check: $(REFERENCE) is out of date: run \`make docs\`" >&2; exit 1; }
 	$(Q)python3 tools/values-doc.py | diff -u $(VALUES_DOC) - >&2 || \
 	    { echo "docs-check: $(VALUES_DOC) is out of date: run \`make docs\`" >&2; exit 1; }
+	$(Q)python3 tools/check-docs.py
 	@echo "docs-check: docs/reference/ is up to date"
 
 # ---- quality -------------------------------------------------------------------

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Call one tool of an MCP server and print its answer: the smallest MCP
+client, for trying an MCPServer by hand.
+
+    mcp-call.py URL TOOL [ARGUMENTS-AS-JSON] [--bearer TOKEN]
+
+URL is the server's streamable HTTP endpoint (`status.url` of an MCPServer,
+ending in /mcp). Uses the `mcp` Python SDK 2.x (pip install 'mcp>=2'); `make
+run` installs one in ~/.cache/mcp-operator/venv/mcp2. Prints the tool's text
+content; exits 1 when the call fails or the tool reports an error."""
+import argparse
+import asyncio
+import json
+import sys
+
+from mcp.client import Client
+
+
+async def call(url, tool, arguments, bearer):
+    target = url
+    if bearer:
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        headers = {"Authorization": "Bearer " + bearer}
+        target = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
+    async with Client(target) as client:
+        return await client.call_tool(tool, arguments)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("url")
+    p.add_argument("tool")
+    p.add_argument("arguments", nargs="?", default="{}", help="JSON object (default {})")
+    p.add_argument("--bearer", help="send Authorization: Bearer TOKEN")
+    a = p.parse_args()
+    try:
+        result = asyncio.run(call(a.url, a.tool, json.loads(a.arguments), a.bearer))
+    except Exception as e:  # one line, not a traceback: this is a user's tool
+        while isinstance(e, BaseExceptionGroup) and e.exceptions:
+            e = e.exceptions[0]
+        print(f"mcp-call: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    for c in result.content or []:
+        print(getattr(c, "text", c))
+    return 1 if getattr(result, "is_error", getattr(result, "isError", False)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
