@@ -320,6 +320,6 @@ void mcp__check_spec(vctx_t *ctx, const char *path, const json_t *v, const json_
     check_host_network(ctx, path, v);
     if (!json_object_get(v, "permissionProfile"))
         mcp__warn(ctx, "spec.permissionProfile",
-                  "spec.permissionProfile is not set: the MCP server's network access is "
-                  "not restricted");
+                  "spec.permissionProfile is not set: egress is not restricted; set "
+                  "{type: builtin, name: none} (or name: network)");
 }
