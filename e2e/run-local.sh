@@ -81,7 +81,10 @@ The operator is running in the cluster. From another shell:
     # or straight to the ClusterIP (routed to the node): http://$(proxy_addr default time)/mcp
 
 Logs: kubectl -n $OP_NS logs deploy/$OP_RELEASE-controller (and -webhook)
-Press Ctrl-C to stop and tear everything down.
+Press Ctrl-C to stop and tear everything down; started in the background
+(nohup make run &), stop it with:
+
+    kill -TERM -- -$(ps -o pgid= -p $$ | tr -d ' ')
 MSG
 # wait on a background sleep: a signal interrupts `wait` at once (a
 # foreground sleep would hold the trap until it ends)
