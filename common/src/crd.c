@@ -123,6 +123,9 @@ static const char crd_head[] =
     "    - name: Age\n"
     "      type: date\n"
     "      jsonPath: .metadata.creationTimestamp\n"
+    "    - name: Message\n"
+    "      type: string\n"
+    "      jsonPath: .status.message\n"
     "    schema:\n"
     "      openAPIV3Schema:\n";
 

@@ -31,7 +31,7 @@ columns() {
     t_check "get" kubectl -n $NS get mcpservers || return 1
     local header
     header=$(head -1 <<<"$T_LAST_OUTPUT" | tr -s ' ')
-    [ "$header" = "NAME STATUS URL AGE" ] || t_fail "header is '$header'"
+    [ "$header" = "NAME STATUS URL AGE MESSAGE" ] || t_fail "header is '$header'"
     grep -q '^fetch ' <<<"$T_LAST_OUTPUT" || t_fail "no fetch row: $T_LAST_OUTPUT"
 }
 
@@ -52,7 +52,7 @@ YAML
 
 t_test "CRD applies and is Established" apply_crd
 t_test "kubectl explain mcpserver.spec shows field descriptions" explain_spec
-t_test "kubectl get mcpservers shows Status, URL, Age" columns
+t_test "kubectl get mcpservers shows Status, URL, Age, Message" columns
 t_test "unknown fields are rejected (strict field validation)" unknown_field
 kubectl delete namespace $NS --wait=false >/dev/null 2>&1
 kubectl delete -f "$CRD" --wait=true >/dev/null 2>&1

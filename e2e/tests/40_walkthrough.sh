@@ -58,7 +58,7 @@ get_columns() {
         [ "$(kubectl get mcpserver fetch -o jsonpath={.status.url})" != "" ]' || return 1
     t_check "get" kubectl get mcpservers || return 1
     local out=$T_LAST_OUTPUT
-    [ "$(head -1 <<<"$out" | tr -s ' ')" = "NAME STATUS URL AGE" ] || t_fail "header: $out"
+    [ "$(head -1 <<<"$out" | tr -s ' ')" = "NAME STATUS URL AGE MESSAGE" ] || t_fail "header: $out"
     grep -Eq '^fetch +(Pending|Running) +http://mcp-fetch-proxy\.default\.svc\.cluster\.local:8080/mcp +[0-9]+s' \
         <<<"$out" || t_fail "fetch row: $out"
     grep -Eq '^github +(Pending|Running) +http://mcp-github-proxy\.default\.svc\.cluster\.local:8080/mcp +[0-9]+s' \
