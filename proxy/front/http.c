@@ -6,6 +6,8 @@
  *   GET    /mcp        a handshake-era session's stream for server-initiated messages
  *   DELETE /mcp        end a handshake-era session
  *   GET    /sse        HTTP+SSE (2024-11-05): a session whose stream carries every answer
+ *   POST   /sse        as POST /mcp (and DELETE as DELETE /mcp): status.url of an sse server
+ *                      ends in /sse, and a streamable-HTTP client POSTs there first
  *   POST   /messages   its client-to-server messages (?session_id=)
  *   GET    /health     200 while the data path works, else 503
  *   GET    /metrics    Prometheus text
@@ -1031,6 +1033,13 @@ static int route(px_http_t *h, h2o_req_t *req)
                        H2O_STRLIT("GET, POST, DELETE"));
         return send_status(h, req, 405, "Method Not Allowed");
     }
+    /* status.url of an sse server ends in /sse: a streamable-HTTP client
+     * POSTing there (and ending its session with DELETE) is served as on /mcp
+     * (the 2025-03-26 backwards-compatibility probe: POST first, then GET) */
+    if (path_is(req, "/sse") && is_method(req, "POST"))
+        return mcp_post(h, req);
+    if (path_is(req, "/sse") && is_method(req, "DELETE"))
+        return mcp_delete(h, req);
     if (path_is(req, "/sse"))
         return sse_open(h, req);
     if (path_is(req, "/messages") || path_is(req, "/message"))

@@ -96,6 +96,30 @@ echo "== tool filter: time with --tools get_current_time"
 start_proxy filter --tools get_current_time --exec -- "$VENV/servers/bin/mcp-server-time"
 run_matrix time "$PORT" --tools get_current_time --refused convert_time --calls 1
 
+# status.url of an sse MCPServer ends in /sse: a streamable-HTTP client given that URL POSTs there
+echo "== streamable HTTP on /sse (the sse status URL)"
+if out=$("$VENV/mcp2/bin/python" - "http://127.0.0.1:$PORT/sse" <<'PY' 2>&1
+import asyncio, sys
+from mcp.client import Client
+async def main():
+    async with Client(sys.argv[1], mode="2026-07-28") as c:
+        print(sorted(t.name for t in (await c.list_tools()).tools))
+    async with Client(sys.argv[1], mode="legacy") as c:
+        print(sorted(t.name for t in (await c.list_tools()).tools))
+asyncio.run(main())
+PY
+); then
+    if [ "$(grep -c "\['get_current_time'\]" <<<"$out")" = 2 ]; then
+        echo "ok   mcp 2.x with the /sse URL as a streamable-HTTP endpoint (2026-07-28 and handshake era)"
+    else
+        echo "FAIL POST /sse: $out"
+        fail=1
+    fi
+else
+    echo "FAIL POST /sse: $out"
+    fail=1
+fi
+
 echo "== faults: everything"
 start_proxy faults --exec -- node "$NPM/server-everything/dist/index.js" stdio
 "$VENV/mcp1/bin/python" "$HERE/e2e_faults.py" "http://127.0.0.1:$PORT" "$PPID_" || fail=1
