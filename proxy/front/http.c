@@ -984,8 +984,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
     if (path_is(req, "/health") || path_is(req, "/healthz") || path_is(req, "/readyz")) {
         int ok = h->ready(h->ready_ctx);
+        char why[320] = "", body[400];
 
-        return send_status(h, req, ok ? 200 : 503, ok ? "ok\n" : "data path down\n");
+        if (!ok && h->why_down)
+            h->why_down(h->ready_ctx, why, sizeof(why));
+        snprintf(body, sizeof(body), "data path down%s%s\n", why[0] ? ": " : "", why);
+        return send_status(h, req, ok ? 200 : 503, ok ? "ok\n" : body);
     }
     /* /health stays open for probes; every other path, --passthrough's too, is checked */
     if ((refused = host_refused(h, req)) != NULL)

@@ -12,6 +12,8 @@ typedef struct px_http {
     h2o_loop_t *loop;
     px_bridge_t *bridge; /* NULL for the HTTP transports (reverse proxy) */
     int (*ready)(void *ctx);
+    /* Why the data path is down, for /health's 503 (may be NULL). */
+    void (*why_down)(void *ctx, char *out, size_t n);
     void (*metrics)(void *ctx, mcp_buf_t *out);
     void *ready_ctx;
     h2o_timeout_t keepalive_timeout, watch_timeout;

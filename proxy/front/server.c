@@ -98,6 +98,18 @@ static int ready(void *ctx)
     return atomic_load(&s->target_ok);
 }
 
+static void why_down(void *ctx, char *out, size_t n)
+{
+    px_server_t *s = ctx;
+
+    if (atomic_load(&s->draining))
+        snprintf(out, n, "draining");
+    else if (s->upstream)
+        px_upstream_why_down(s->upstream, out, n);
+    else
+        px_http_last_error(out, n);
+}
+
 /* The upstream's events, for the bridge (the upstream room knows no bridge). */
 static void sink_up(void *ctx, uint64_t now_ms)
 {
@@ -582,6 +594,7 @@ static int setup(px_server_t *s, char *err, size_t errlen)
     }
     px_http_init(&s->http, s->cfg, s->loop, s->bridge);
     s->http.ready = ready;
+    s->http.why_down = why_down;
     s->http.metrics = metrics;
     s->http.ready_ctx = s;
     if (s->bridge)

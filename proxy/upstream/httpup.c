@@ -482,6 +482,36 @@ static int session_lost(const xfer_t *x)
     return 0;
 }
 
+/* libcurl's reason, naming the address for a failed connect ("connection
+ * refused to 10.244.0.7:3002": the targetPort a user got wrong shows): the
+ * pod's IP when the proxy watches it (c->resolve "host:port:ip"), else the
+ * host of c->base. */
+static const char *curl_why(hconn_t *c, CURL *e, CURLcode rc, char *out, size_t n)
+{
+    long err = 0;
+    const char *addr = c->base + 7, *how; /* past "http://" */
+    char buf[420];
+
+    if (rc != CURLE_COULDNT_CONNECT && rc != CURLE_OPERATION_TIMEDOUT)
+        return curl_easy_strerror(rc);
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &err);
+    if (c->resolve[0]) { /* host:port:ip -> ip:port */
+        const char *ip = strchr(c->resolve, ':') ? strchr(strchr(c->resolve, ':') + 1, ':') : NULL;
+        const char *port = strchr(c->resolve, ':');
+
+        if (ip && port) {
+            snprintf(buf, sizeof(buf), "%s:%.*s", ip + 1, (int)(ip - port - 1), port + 1);
+            addr = buf;
+        }
+    }
+    how = err == ECONNREFUSED              ? "connection refused"
+          : rc == CURLE_OPERATION_TIMEDOUT ? "timed out connecting"
+          : err                            ? strerror((int)err)
+                                           : "cannot connect";
+    snprintf(out, n, "%s to %s", how, addr);
+    return out;
+}
+
 /* A transfer ended: what it means for its request, and for the stream. */
 static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
 {
@@ -490,7 +520,8 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->kind == X_SSE_MAIN) {
         if (rc != CURLE_OK)
-            end_stream(c, "the MCP server's SSE stream ended", curl_easy_strerror(rc));
+            end_stream(c, "the MCP server's SSE stream ended",
+                       curl_why(c, x->easy, rc, msg, sizeof(msg)));
         else
             end_stream(c,
                        x->status >= 300 ? "the MCP server refused the SSE stream"
@@ -510,7 +541,7 @@ static void xfer_done(hconn_t *c, xfer_t *x, CURLcode rc)
     if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) { /* the bridge fails what is in flight */
         end_stream(
             c, x->status ? "the MCP server's answer broke off" : "the MCP server cannot be reached",
-            curl_easy_strerror(rc));
+            curl_why(c, x->easy, rc, msg, sizeof(msg)));
         return;
     }
     if (session_lost(x)) {
@@ -650,17 +681,25 @@ static void delete_session(hconn_t *c)
 /* Why a stream ended: at warn once per reason (a server that is down fails
  * every reconnect the same way), at debug after that until a stream has
  * worked (`worked`: the server answered it with a 2xx). */
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_why[256]; /* the last reason a stream ended, "" once one worked */
+
 static void log_end(const char *why, int worked)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char last[256];
     int again;
 
-    pthread_mutex_lock(&lock);
-    again = !worked && strcmp(last, why) == 0;
-    snprintf(last, sizeof(last), "%s", why);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&last_lock);
+    again = !worked && strcmp(last_why, why) == 0;
+    snprintf(last_why, sizeof(last_why), "%s", worked ? "" : why);
+    pthread_mutex_unlock(&last_lock);
     mcp_log(again ? MCP_LOG_DEBUG : MCP_LOG_WARN, "mcp server http stream ended", "why", why, NULL);
+}
+
+void px_http_last_error(char *out, size_t n)
+{
+    pthread_mutex_lock(&last_lock);
+    snprintf(out, n, "%s", last_why);
+    pthread_mutex_unlock(&last_lock);
 }
 
 static void *conn_main(void *arg)

@@ -267,6 +267,14 @@ int px_upstream_connected(const px_upstream_t *u)
     return u->open;
 }
 
+void px_upstream_why_down(const px_upstream_t *u, char *out, size_t n)
+{
+    if (u && u->last_err[0])
+        snprintf(out, n, "%s", u->last_err);
+    else
+        px_http_last_error(out, n);
+}
+
 uint64_t px_upstream_restarts(const px_upstream_t *u)
 {
     return u->restarts;

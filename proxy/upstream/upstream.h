@@ -68,6 +68,10 @@ void px_upstream_restart(void *ctx, const char *why);
 void px_upstream_tick(px_upstream_t *u, uint64_t now_ms);
 int px_upstream_connected(const px_upstream_t *u);
 uint64_t px_upstream_restarts(const px_upstream_t *u);
+/* Why the stream to the MCP server is not up, into out[n] ("" when it is
+ * or nothing is known): the backend's last failure to open, else the HTTP
+ * backend's last reason a stream ended (px_http_last_error). */
+void px_upstream_why_down(const px_upstream_t *u, char *out, size_t n);
 /* The backend's pod_ips (0 when it has none). */
 size_t px_upstream_pod_ips(px_upstream_t *u, char (*ips)[PX_IP_TEXT], size_t max);
 
@@ -101,6 +105,10 @@ uint64_t px_mono_ms(void);
  * Kubernetes configuration is found). cfg is borrowed. NULL with a message
  * in err (libcurl cannot be loaded, out of memory). */
 px_backend_t *px_http_backend_new(const px_config_t *cfg, char *err, size_t errlen);
+/* The last reason a stream of the HTTP backend ended, e.g. "the MCP server
+ * cannot be reached: connection refused to 10.244.0.7:3002" ("" when none,
+ * or since a stream worked). Any thread. */
+void px_http_last_error(char *out, size_t n);
 
 /* exec.c: `argv` is borrowed (NULL-terminated). */
 px_backend_t *px_exec_new(char **argv);

@@ -96,6 +96,27 @@ echo "== tool filter: time with --tools get_current_time"
 start_proxy filter --tools get_current_time --exec -- "$VENV/servers/bin/mcp-server-time"
 run_matrix time "$PORT" --tools get_current_time --refused convert_time --calls 1
 
+# an HTTP MCP server the proxy cannot reach: /health and the log name the address and port
+echo "== unreachable target"
+CLOSED=$(free_port)
+"$PROXY" --port 0 --bind 127.0.0.1 --transport streamable-http --target-host 127.0.0.1 \
+    --target-port "$CLOSED" >"$WORK/unreachable.log" 2>&1 &
+PIDS+=($!)
+UP=$(wait_port "$WORK/unreachable.log" listening)
+body=""
+for _ in $(seq 50); do
+    body=$(curl -s "http://127.0.0.1:$UP/health")
+    [[ $body == *refused* ]] && break
+    sleep 0.1
+done
+if [[ $body == "data path down: the MCP server cannot be reached: connection refused to 127.0.0.1:$CLOSED" ]] &&
+    grep -q "connection refused to 127.0.0.1:$CLOSED" "$WORK/unreachable.log"; then
+    echo "ok   unreachable target: /health says '$body', and the log too"
+else
+    echo "FAIL unreachable target: /health '$body'"
+    fail=1
+fi
+
 # status.url of an sse MCPServer ends in /sse: a streamable-HTTP client given that URL POSTs there
 echo "== streamable HTTP on /sse (the sse status URL)"
 if out=$("$VENV/mcp2/bin/python" - "http://127.0.0.1:$PORT/sse" <<'PY' 2>&1
