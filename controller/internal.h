@@ -231,7 +231,7 @@ enum ctl_pod_state {
     CTL_POD_FAILED, /* CrashLoopBackOff, a failed container, an invalid image, phase Failed */
 };
 
-#define CTL_POD_DETAIL_MAX 160
+#define CTL_POD_DETAIL_MAX 320
 
 typedef struct ctl_pod_summary {
     uint8_t state;                   /* enum ctl_pod_state */

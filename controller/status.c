@@ -41,6 +41,48 @@ static void set(ctl_pod_summary_t *out, uint8_t state, const char *a, const char
              b ? b : "");
 }
 
+/* The key of Secret `name` the `mcp` container's env reads (borrowed), or
+ * "<key>" when none does. */
+static const char *secret_key_of(const json_t *pod, const char *name, size_t nl)
+{
+    const json_t *c =
+        mcp_json_find(mcp_json_get(pod, "spec.containers"), "name", CTL_MCP_CONTAINER);
+    const json_t *env = json_object_get(c, "env"), *e;
+    size_t i;
+
+    json_array_foreach(env, i, e)
+    {
+        const char *n = mcp_json_str(e, "valueFrom.secretKeyRef.name");
+        const char *k = mcp_json_str(e, "valueFrom.secretKeyRef.key");
+
+        if (n && k && strlen(n) == nl && strncmp(n, name, nl) == 0)
+            return k;
+    }
+    return "<key>";
+}
+
+/* A container that cannot be configured because its Secret is missing
+ * (the kubelet's `secret "NAME" not found`): the command that fixes it. */
+static bool missing_secret(const json_t *pod, const char *message, ctl_pod_summary_t *out)
+{
+    static const char pre[] = "secret \"";
+    const char *name = message ? strstr(message, pre) : NULL, *end;
+    const char *ns = mcp_json_str(pod, "metadata.namespace");
+    char why[CTL_POD_DETAIL_MAX];
+    size_t nl;
+
+    if (!name || !(end = strchr(name + sizeof(pre) - 1, '"')) || strcmp(end, "\" not found") != 0)
+        return false;
+    name += sizeof(pre) - 1;
+    nl = (size_t)(end - name);
+    snprintf(why, sizeof(why),
+             "secret \"%.*s\" not found: create it with kubectl create secret generic %.*s -n %s "
+             "--from-literal=%s=...",
+             (int)nl, name, (int)nl, name, ns ? ns : "<namespace>", secret_key_of(pod, name, nl));
+    set(out, CTL_POD_STARTING, why, NULL);
+    return true;
+}
+
 /* The `mcp` container's state. Returns true when it decided. */
 static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
 {
@@ -64,6 +106,9 @@ static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
         snprintf(why, sizeof(why), "image \"%s\" cannot be pulled (ImagePullBackOff)",
                  mcp_json_str(cs, "image") ? mcp_json_str(cs, "image") : "?");
         set(out, CTL_POD_STARTING, why, NULL);
+    } else if (reason && strcmp(reason, "CreateContainerConfigError") == 0 &&
+               missing_secret(pod, mcp_json_str(cs, "state.waiting.message"), out)) {
+        ;
     } else if (reason && strcmp(reason, "ContainerCreating") != 0 &&
                strcmp(reason, "PodInitializing") != 0) {
         set(out, CTL_POD_STARTING, reason, mcp_json_str(cs, "state.waiting.message"));
