@@ -17,8 +17,11 @@
 #     created -> Running, and its policy in force for the ServiceAccount;
 #   - ToolHive's 12 v0.2.9 example manifests apply (server side) as written,
 #     and its 3 OIDC examples, pointed at Dex, run and authenticate;
-#   - docs/authentication.md: its `sh docs-test` blocks run as written, and
-#     each `text docs-output` block after one matches what it printed.
+#   - docs/authentication.md: its `sh readme-test node` blocks run as
+#     e2e/tests/70_readme.sh runs them (in order, `bash -eu`, the kubeconfig's
+#     namespace), and each `text readme-output` block matches what the block
+#     before it printed (the namespace read as "default"); its `cedar`
+#     blocks are accepted by the webhook.
 set -u
 # shellcheck source=../node/prologue.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../node/prologue.sh"
@@ -28,6 +31,7 @@ set -u
 NS=auth38
 OTHER=auth38-other
 TH_NS=toolhive-system
+DOCS_NS=auth38-docs
 FIXTURES=test/fixtures/toolhive-v0.2.9
 TMP=$E2E_WORK/38_auth
 mkdir -p "$TMP"
@@ -35,7 +39,7 @@ ISSUER=$(dex_issuer dex)
 START=$SECONDS
 
 cleanup() {
-  kubectl delete namespace "$NS" "$OTHER" "$TH_NS" mcp-clients demo --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete namespace "$NS" "$OTHER" "$TH_NS" mcp-clients "$DOCS_NS" --ignore-not-found --wait=false >/dev/null 2>&1
   dex_down >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -98,7 +102,7 @@ install() {
   t_check "helm install" op_install || { op_logs; return 1; }
   t_check "dex_up" dex_up dex || return 1
   t_check "dex_up dex-short" dex_up dex-short || return 1
-  kubectl delete namespace "$NS" "$OTHER" "$TH_NS" mcp-clients demo --ignore-not-found --timeout=120s >/dev/null 2>&1
+  kubectl delete namespace "$NS" "$OTHER" "$TH_NS" mcp-clients "$DOCS_NS" elsewhere --ignore-not-found --timeout=120s >/dev/null 2>&1
   t_check "namespaces" kubectl create namespace "$NS" || return 1
   t_check "namespace $OTHER" kubectl create namespace "$OTHER" || return 1
   t_check "ServiceAccounts" kubectl -n "$NS" create serviceaccount agent || return 1
@@ -345,6 +349,94 @@ toolhive_oidc_run() {
     client mcp2 "$tok" mcp:modern --tools fetch --calls 0
 }
 
+# docs_tool MODE FILE [ARGS]: docs/authentication.md's blocks.
+#   script FILE         the `sh readme-test[ node]` blocks, in order, as one bash
+#                       script printing a line @@docs-block N@@ before block N
+#   check FILE OUT NS   each `text readme-output` block matches the output of the
+#                       shell block before it (its lines, in order, each a whole
+#                       line of that output; `...` matches anything; NS in the
+#                       output is read as "default")
+#   cedar FILE          the statements of every `cedar` block, as a JSON list
+docs_tool() {
+  python3 - "$@" <<'PY'
+import json, re, sys
+mode, path = sys.argv[1], sys.argv[2]
+SHELL = ("sh readme-test", "sh readme-test node")
+blocks, cur, info = [], None, None
+for line in open(path).read().split("\n"):
+    if cur is None and line.startswith("```"):
+        info, cur = line[3:].strip(), []
+    elif cur is not None and line.startswith("```"):
+        blocks.append((info, cur))
+        cur = None
+    elif cur is not None:
+        cur.append(line)
+if mode == "script":
+    n = 0
+    for info, lines in blocks:
+        if info in SHELL:
+            n += 1
+            print("printf '\\n@@docs-block %d@@\\n'" % n)
+            print("\n".join(lines))
+elif mode == "cedar":
+    pols = []
+    for info, lines in blocks:
+        if info == "cedar":
+            text = "\n".join(l for l in lines if not l.strip().startswith("//"))
+            pols += [p.strip() + ";" for p in text.split(";") if p.strip()]
+    print(json.dumps(pols))
+else:
+    out = open(sys.argv[3]).read().replace("\r", "").replace(sys.argv[4], "default").split("\n")
+    seg, segs = None, {}
+    for l in out:
+        m = re.fullmatch(r"@@docs-block (\d+)@@", l)
+        if m:
+            seg = segs.setdefault(int(m.group(1)), [])
+        elif seg is not None:
+            seg.append(l)
+    n, bad, checked = 0, 0, 0
+    for info, lines in blocks:
+        if info in SHELL:
+            n += 1
+        elif info == "text readme-output":
+            checked += 1
+            got, i = segs.get(n, []), 0
+            for want in lines:
+                rx = re.compile(re.escape(want).replace(re.escape("..."), ".*"))
+                while i < len(got) and not rx.fullmatch(got[i]):
+                    i += 1
+                if i == len(got):
+                    print("block %d: no line matches %r in:\n%s" % (n, want, "\n".join(got)[:1500]))
+                    bad += 1
+                    break
+                i += 1
+    print("%d outputs checked, %d differ" % (checked, bad))
+    sys.exit(1 if bad or not checked else 0)
+PY
+}
+
+docs_run() {
+  local doc=docs/authentication.md script=$TMP/docs.sh out=$TMP/docs.out kc=$TMP/docs.kubeconfig rc pols
+  docs_tool script "$doc" >"$script" || { t_fail "cannot read $doc"; return 1; }
+  grep -q '@@docs-block 1@@' "$script" || { t_fail "no sh readme-test blocks in $doc"; return 1; }
+  cp "$KUBECONFIG" "$kc"
+  t_check "namespace $DOCS_NS" kubectl create namespace "$DOCS_NS" || return 1
+  KUBECONFIG=$kc kubectl config set-context --current --namespace="$DOCS_NS" >/dev/null
+  (cd "$ROOT" && KUBECONFIG=$kc bash -eu "$script") >"$out" 2>&1
+  rc=$?
+  ((rc == 0)) || { t_fail "$doc's commands failed (exit $rc): $(tail -n 8 "$out" | tr '\n' ' ')"; return 1; }
+  t_check "$doc's outputs are what it shows" docs_tool check "$doc" "$out" "$DOCS_NS" || return 1
+  echo "# $T_LAST_OUTPUT"
+  # its Cedar examples parse: the webhook checks each with the official engine
+  pols=$(docs_tool cedar "$doc") || return 1
+  [[ $pols != "[]" ]] || { t_fail "no cedar blocks in $doc"; return 1; }
+  t_check "$doc's Cedar policies are accepted by the webhook" kubectl -n "$NS" apply --dry-run=server -f - <<EOF
+{"apiVersion": "toolhive.stacklok.dev/v1alpha1", "kind": "MCPServer", "metadata": {"name": "cedar-docs"},
+ "spec": {"image": "docker.io/mcp/time", "permissionProfile": {"type": "builtin", "name": "none"},
+          "authzConfig": {"type": "inline", "inline": {"policies": $pols}}}}
+EOF
+}
+
 t_test "images in the local registry, MCP clients installed" ensure_images
 t_test "operator installed, Dex up; an everything server behind Dex and Cedar, a time server behind ServiceAccount tokens, Ready" install
 ((T_FAILED == 0)) || { t_summary; exit 1; }
@@ -357,6 +449,7 @@ t_test "ServiceAccount tokens: its namespace and audience only" sa_tokens
 t_test "authzConfig configMap: missing -> Failed naming it, created -> Running, in force" authz_configmap
 t_test "ToolHive's 12 v0.2.9 examples apply as written (server side)" toolhive_examples
 t_test "ToolHive's 3 OIDC examples, pointed at Dex, Running and authenticating" toolhive_oidc_run
+t_test "docs/authentication.md: its commands run as written and print what it shows" docs_run
 t_test "helm uninstall" op_uninstall
 echo "# 38_auth: $((SECONDS - START)) s"
 t_summary
