@@ -25,8 +25,8 @@
 #      tool through each proxy (stdio, sse, streamable-http; /mcp and /sse),
 #      reached by `kubectl port-forward` as a user would, with mcp_call of
 #      e2e/node/acceptance.sh; the github token only as a secretKeyRef and in
-#      no object, Event or log; the README's bad MCPServer rejected with the
-#      README's exact message; the NetworkPolicy of each sample of the right
+#      no object, Event or log; the documentation's bad MCPServer (bad.yaml)
+#      rejected with its exact message; the NetworkPolicy of each sample of the right
 #      shape (enforcement skipped: see test_network_policy); deleting the
 #      MCPServers leaves nothing
 #   5. the seed walkthrough and the bad-input catalogue, the local suite's own
@@ -37,7 +37,9 @@
 #      network, bridge, firewall rule, mount, cgroup or process left, the
 #      machine's kernel settings unchanged
 #
-# Prints "N passed, N failed". KIND_SMOKE=1: 1-3 and 6 only (make test-kind-smoke).
+# Prints "N passed, N failed". KIND_SMOKE=1: 1-3 and 6 only (make
+# test-kind-smoke, part of make test), and `make images` there is the images
+# of `make images-local` unless a Docker build of the same context is cached.
 # KEEP_CLUSTER=1 leaves the cluster and its daemon running (the lines to use
 # them are printed; remove them with e2e/kind/run.sh down DIR). Needs root,
 # the local registry with the images of `make images-local` (make test-kind
@@ -216,6 +218,17 @@ operator_images() {
   } | sha256sum | cut -c1-16)
   tar=$KIND_CACHE/operator-images-$key.tar
   for t in webhook controller chart-test proxy; do images+=("ghcr.io/mcp-operator/mcp-$t:$APP_VERSION"); done
+  if ((KIND_SMOKE)) && [[ ! -f $tar ]]; then
+    # the smoke (make test) does not wait for a Docker build: it takes the
+    # same images as `make images-local` built them for the local cluster
+    # (same Debian release, packages, binaries, user and entrypoint; make
+    # test-images and make test-images-docker compare the two paths)
+    echo "make images: (smoke) the images of make images-local, from the local registry"
+    for t in "${images[@]}"; do
+      docker pull -q "$REG/${t#*/}" >/dev/null && docker tag "$REG/${t#*/}" "$t" && docker rmi "$REG/${t#*/}" >/dev/null || return 1
+    done
+    return 0
+  fi
   if [[ -f $tar && ${KIND_REBUILD_IMAGES:-0} != 1 ]]; then
     echo "make images: the images Docker built from the same context in an earlier run: docker load -i $tar"
     docker load -q -i "$tar" || return 1
@@ -464,11 +477,12 @@ github_secret() {
   token_nowhere "$TOKEN" "$W/token" || return 1
 }
 
-# the README's bad MCPServer, rejected with the README's exact words
+# the documentation's bad MCPServer (README.md, docs/), rejected with the
+# documented words exactly
 bad_mcpserver() {
   local want got
-  want=$(grep -m1 '^ *The request is invalid: error when creating "bad.yaml"' README.md | sed 's/^ *//')
-  [[ -n $want ]] || { t_fail "no bad.yaml message in README.md"; return 1; }
+  want=$(grep -h -m1 '^ *The request is invalid: error when creating "bad.yaml"' README.md docs/*.md | head -n 1 | sed 's/^ *//')
+  [[ -n $want ]] || { t_fail "no bad.yaml message in README.md or docs/"; return 1; }
   kubectl create namespace walk >/dev/null || return 1
   mkdir -p "$W/walk"
   cat >"$W/walk/bad.yaml" <<'YAML'
@@ -617,7 +631,7 @@ step "Debian's dockerd starts (own data root and socket, no bridge, no forwardin
         check "streamable-http and sse: everything, bridged for both eras and transports" http_everything
         check "stdio fetch: private addresses refused; ToolHive's tool-filter example (streamable-http)" stdio_fetch
         check "stdio: github, token only from a secretKeyRef, in no object, Event or log" github_secret
-        check "the README's bad MCPServer rejected with the README's message" bad_mcpserver
+        check "the documented bad MCPServer rejected with the documented message (README.md, docs/)" bad_mcpserver
         check "NetworkPolicy objects: selection, ingress, egress by profile" netpol_shape
         check "deleting the MCPServers leaves nothing" nothing_left_k8s
         for PF in "${PF_PIDS[@]}"; do kill "$PF" 2>/dev/null; wait "$PF" 2>/dev/null; done; PF_PIDS=()
