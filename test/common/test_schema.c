@@ -14,6 +14,7 @@
 
 #include "mcp/schema.h"
 #include "testutil.h"
+#include "defaults_patch.h"
 #include "../../common/src/schema_internal.h"
 
 #define FIXTURES       "test/fixtures/schema"
@@ -29,52 +30,6 @@ static json_t *list_json(const mcp_errlist_t *l)
     return a;
 }
 
-/* Apply the "add" operations (and the "replace" of a legacy spelling) the
- * defaulting emits to obj in place. */
-static void apply_adds(json_t *obj, const json_t *patch)
-{
-    size_t i;
-    json_t *op;
-
-    json_array_foreach(patch, i, op)
-    {
-        char *path = strdup(json_string_value(json_object_get(op, "path")));
-        char *last = strrchr(path, '/');
-        json_t *parent = obj;
-
-        const char *kind = json_string_value(json_object_get(op, "op"));
-        bool replace = strcmp(kind, "replace") == 0;
-
-        assert_true(replace || strcmp(kind, "add") == 0);
-        *last = '\0';
-        for (char *tok = strtok(path, "/"); tok; tok = strtok(NULL, "/")) {
-            parent = json_is_array(parent) ? json_array_get(parent, strtoul(tok, NULL, 10))
-                                           : json_object_get(parent, tok);
-            assert_non_null(parent);
-        }
-        assert_true(json_is_object(parent));
-        if (replace) /* only a value that is there */
-            assert_non_null(json_object_get(parent, last + 1));
-        else /* an add never replaces */
-            assert_null(json_object_get(parent, last + 1));
-        json_object_set(parent, last + 1, json_object_get(op, "value"));
-        free(path);
-    }
-}
-
-static json_t *patch_of(const json_t *obj)
-{
-    mcp_changes_t c;
-    json_t *patch;
-
-    mcp_changes_init(&c);
-    assert_int_equal(mcp_defaults(obj, &c), 0);
-    patch = mcp_changes_to_patch(&c);
-    mcp_changes_dispose(&c);
-    assert_non_null(patch);
-    return patch;
-}
-
 static json_t *run_case(const json_t *input)
 {
     mcp_errlist_t errs, warns;
@@ -85,7 +40,7 @@ static json_t *run_case(const json_t *input)
     mcp_errlist_init(&errs);
     mcp_errlist_init(&warns);
     assert_true(mcp_validate(input, &errs, &warns) >= 0);
-    patch = patch_of(input);
+    patch = tu_defaults_patch(input);
     msg = mcp_validate_message(input, NULL, &oom);
     assert_int_equal(oom, 0);
     got = json_pack("{s:o, s:o, s:o, s:s?}", "errors", list_json(&errs), "warnings",
@@ -94,8 +49,8 @@ static json_t *run_case(const json_t *input)
 
     /* Defaulting is idempotent: the defaulted object needs nothing more. */
     defaulted = json_deep_copy(input);
-    apply_adds(defaulted, patch);
-    json_t *again = patch_of(defaulted);
+    tu_apply_defaults_patch(defaulted, patch);
+    json_t *again = tu_defaults_patch(defaulted);
     assert_int_equal(json_array_size(again), 0);
     json_decref(again);
 

@@ -16,6 +16,7 @@
 
 #include "mcp/schema.h"
 #include "testutil.h"
+#include "defaults_patch.h"
 
 #define DIR_EXAMPLES "test/fixtures/toolhive-v0.2.9"
 
@@ -109,40 +110,6 @@ static json_t *load_yaml(const char *path)
     return docs;
 }
 
-/* Apply the "add"/"replace" operations of a defaulting patch in place. */
-static void apply(json_t *obj, const json_t *patch)
-{
-    size_t i;
-    json_t *op;
-
-    json_array_foreach(patch, i, op)
-    {
-        char *path = strdup(json_string_value(json_object_get(op, "path")));
-        char *last = strrchr(path, '/');
-        json_t *parent = obj;
-
-        *last = '\0';
-        for (char *tok = strtok(path, "/"); tok; tok = strtok(NULL, "/"))
-            assert_non_null(parent = json_is_array(parent)
-                                         ? json_array_get(parent, strtoul(tok, NULL, 10))
-                                         : json_object_get(parent, tok));
-        json_object_set(parent, last + 1, json_object_get(op, "value"));
-        free(path);
-    }
-}
-
-static json_t *patch_of(const json_t *obj)
-{
-    mcp_changes_t c;
-    json_t *patch;
-
-    mcp_changes_init(&c);
-    assert_int_equal(mcp_defaults(obj, &c), 0);
-    assert_non_null(patch = mcp_changes_to_patch(&c));
-    mcp_changes_dispose(&c);
-    return patch;
-}
-
 /* Every member of v is a field of the schema (the CRD's structural schema,
  * generated from the same table, makes the apiserver refuse unknown ones);
  * podTemplateSpec keeps unknown fields. Returns the unknown ones found. */
@@ -184,7 +151,7 @@ static const mcp_shape_t *member(const mcp_shape_t *sh, const char *name)
 static int admit(const char *file, json_t *obj)
 {
     mcp_errlist_t warns;
-    json_t *patch = patch_of(obj), *again;
+    json_t *patch = tu_defaults_patch(obj), *again;
     mcp_server_t s;
     char *msg;
     int oom;
@@ -192,8 +159,8 @@ static int admit(const char *file, json_t *obj)
     assert_int_equal(
         unknown_fields(member(mcp_schema_shape(), "spec"), json_object_get(obj, "spec"), "spec"),
         0);
-    apply(obj, patch);
-    again = patch_of(obj);
+    tu_apply_defaults_patch(obj, patch);
+    again = tu_defaults_patch(obj);
     assert_int_equal(json_array_size(again), 0); /* reinvocation adds nothing */
     mcp_errlist_init(&warns);
     msg = mcp_validate_message(obj, &warns, &oom);
