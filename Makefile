@@ -104,11 +104,12 @@ deps: ## Install missing Debian packages (quick when all are present)
 
 # ---- tests ------------------------------------------------------------------
 .PHONY: test test-unit test-asan test-valgrind test-e2e
-test: deps ## Everything: unit tests, the proxy with real MCP servers, images (no Docker), end-to-end tests, a smoke of every benchmark
+test: deps ## Everything: unit tests, the proxy with real MCP servers, images (no Docker), end-to-end tests, a kind smoke (docs/kind.md), a smoke of every benchmark
 	$(MAKE) test-unit
 	$(MAKE) test-proxy-e2e
 	$(MAKE) test-images
 	$(MAKE) test-e2e
+	$(MAKE) test-kind-smoke
 	$(MAKE) bench-smoke
 
 test-unit: $(BINS) $(TEST_BINS) ## cmocka unit tests (prints "N passed, N failed"), then docs-check

@@ -1,6 +1,9 @@
-# The kind e2e (e2e/kind/): kind, its node image and everything the cluster
-# runs built on this machine, a Docker daemon of its own started and removed
-# by each target. Included by the top Makefile; uses images.mk's targets.
+# The kind e2e (e2e/kind/, docs/kind.md): kind, its node image and everything
+# the cluster runs built on this machine, a Docker daemon of its own started
+# and removed by each target. Included by the top Makefile; uses images.mk's
+# targets. test-kind-smoke is part of `make test` (about 1.5 min warm, about
+# 6 min more on a fresh machine: docs/kind.md, "The kind tests");
+# test-kind (the whole set, with the operator's images built by Docker) is not.
 
 KIND_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..)
 

@@ -17,7 +17,9 @@
 # Needs ROOT (the repository) set by the caller.
 
 KIND_CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator
-KIND_CACHE=$KIND_CACHE_ROOT/kind
+# MCP_KIND_CACHE: another directory for kind's binaries and node image (e.g. an
+# empty one, to time a cold build without wiping this one)
+KIND_CACHE=${MCP_KIND_CACHE:-$KIND_CACHE_ROOT/kind}
 
 klog() { printf '[kind %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
