@@ -7,11 +7,13 @@ client, for trying an MCPServer by hand.
 URL is the server's streamable HTTP endpoint (`status.url` of an MCPServer,
 ending in /mcp). Uses the `mcp` Python SDK 2.x (pip install 'mcp>=2'); `make
 run` installs one in ~/.cache/mcp-operator/venv/mcp2. Prints the tool's text
-content; exits 1 when the call fails or the tool reports an error."""
+content; exits 1 when the call fails or the tool reports an error. A
+refused connection is tried again for 10 s (a Service just made Ready)."""
 import argparse
 import asyncio
 import json
 import sys
+import time
 
 from mcp.client import Client
 
@@ -28,6 +30,12 @@ async def call(url, tool, arguments, bearer):
         return await client.call_tool(tool, arguments)
 
 
+def first_error(e):
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return e
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("url")
@@ -35,13 +43,19 @@ def main():
     p.add_argument("arguments", nargs="?", default="{}", help="JSON object (default {})")
     p.add_argument("--bearer", help="send Authorization: Bearer TOKEN")
     a = p.parse_args()
-    try:
-        result = asyncio.run(call(a.url, a.tool, json.loads(a.arguments), a.bearer))
-    except Exception as e:  # one line, not a traceback: this is a user's tool
-        while isinstance(e, BaseExceptionGroup) and e.exceptions:
-            e = e.exceptions[0]
-        print(f"mcp-call: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    # a Service whose proxy just became Ready may not be routed on every node yet (kube-proxy
+    # programs its rules within a second or two): a refused connection is tried again for 10 s
+    for attempt in range(21):
+        try:
+            result = asyncio.run(call(a.url, a.tool, json.loads(a.arguments), a.bearer))
+            break
+        except Exception as e:  # one line, not a traceback: this is a user's tool
+            e = first_error(e)
+            if type(e).__name__ == "ConnectError" and attempt < 20:
+                time.sleep(0.5)
+                continue
+            print(f"mcp-call: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
     for c in result.content or []:
         print(getattr(c, "text", c))
     return 1 if getattr(result, "is_error", getattr(result, "isError", False)) else 0

@@ -41,6 +41,9 @@ START=$SECONDS
 cleanup() {
   kubectl delete namespace "$NS" "$OTHER" "$TH_NS" mcp-clients "$DOCS_NS" --ignore-not-found --wait=false >/dev/null 2>&1
   dex_down >/dev/null 2>&1
+  # toolhive-system is ToolHive's examples' own namespace, which later files use too: gone
+  # before the next file starts (it failed to create there while it was terminating)
+  kubectl wait --for=delete "namespace/$TH_NS" --timeout=180s >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
