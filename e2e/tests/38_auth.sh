@@ -158,6 +158,15 @@ EOF
 
 # answers NAME: mcp-NAME-proxy's /health answers 200 through the Service
 # from this machine (Ready comes a moment before the Service routes)
+# authn_ready SERVER TOKEN: the proxy judges tokens (any answer but 503: keys loaded)
+authn_ready() {
+  local addr code
+  addr=$(proxy_addr "$NS" "$1") || return 1
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://$addr/mcp" \
+    -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d '{}')
+  [ -n "$code" ] && [ "$code" != 503 ] && [ "$code" != 000 ]
+}
+
 answers() {
   local addr
   addr=$(proxy_addr "${2:-$NS}" "$1") || return 1
@@ -184,6 +193,9 @@ dex_alice_bob() {
   local rc=0
   ALICE=$(dex_token alice alice-password) || { t_fail "alice's token: $ALICE"; return 1; }
   BOB=$(dex_token bob bob-password) || { t_fail "bob's token: $BOB"; return 1; }
+  # the proxy fetches Dex's keys when it starts and every 4 s until it has them (Dex's
+  # Service may be new: 37 recreated it): wait until a token is judged, not answered 503
+  t_eventually 60 authn_ready web "$ALICE" || return 1
   t_check "alice, mcp 2.x (2026-07-28 and handshake era, /mcp and /sse)" \
     client mcp2 "$ALICE" mcp:modern,mcp:legacy,sse:legacy --tools echo,get-sum,get-tiny-image \
     --refused get-env --refused-text Unauthorized || rc=1

@@ -110,6 +110,9 @@ static void perform(CURL *h, px_fetch_job_t *j)
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, j);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->body.cap);
+    /* resolved for each fetch (they are rare): an issuer's Service recreated
+     * with a new address is reached at once, not after libcurl's 60 s cache */
+    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     if (j->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, j->ca_file);
     /* the kube-apiserver answers /openid/v1/jwks only as application/jwk-set+json

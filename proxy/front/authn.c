@@ -776,8 +776,8 @@ void px_authn_tick(px_authn_t *a, uint64_t now_ms)
             break;
         token_drop(a, e);
     }
-    if (!a->keys.keys && !a->fetching && now_ms - a->key_attempt_ms >= KEY_RETRY_MS * 15)
-        fetch_keys(a); /* keep trying in the background, slowly, while nobody asks */
+    if (!a->keys.keys && !a->fetching && now_ms - a->key_attempt_ms >= KEY_RETRY_MS * 2)
+        fetch_keys(a); /* without keys nothing is served: keep trying, every 4 s */
     else if (a->keys.keys && !a->fetching && px_auth_jwks_cache_should_fetch(&a->keys, now, 0))
         fetch_keys(a); /* max_age: rotation without a restart */
 }
