@@ -159,6 +159,26 @@ static uint64_t live_match(ctl_ctrl_t *c, const char *skey, const char *owner_ui
     return h;
 }
 
+/* A Deployment's available replicas, counted only once its rollout is done:
+ * the Deployment controller has seen the current spec (observedGeneration)
+ * and every replica runs it (status.replicas == updatedReplicas), so a
+ * changed proxy (new flags, policies) is Ready only when the new pods serve,
+ * not while the old ones still answer (kubectl rollout status's rule). */
+static int32_t current_available(const json_t *obj)
+{
+    json_int_t avail = json_integer_value(mcp_json_get(obj, "status.availableReplicas"));
+    const json_t *gen = mcp_json_get(obj, "metadata.generation");
+    const json_t *seen = mcp_json_get(obj, "status.observedGeneration");
+    json_int_t updated = json_integer_value(mcp_json_get(obj, "status.updatedReplicas"));
+    json_int_t total = json_integer_value(mcp_json_get(obj, "status.replicas"));
+
+    if (strcmp(mcp_json_str(obj, "kind") ?: "", "Deployment") != 0)
+        return (int32_t)avail;
+    if ((gen && json_integer_value(seen) < json_integer_value(gen)) || total > updated)
+        return 0;
+    return (int32_t)(avail < updated ? avail : updated);
+}
+
 void ctl_child_fill(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
 {
     const char *rv = mcp_json_str(obj, "metadata.resourceVersion");
@@ -167,7 +187,7 @@ void ctl_child_fill(ctl_child_t *ch, const json_t *obj, uint32_t epoch)
     memset(ch, 0, sizeof(*ch));
     snprintf(ch->rv, sizeof(ch->rv), "%s", rv ? rv : "");
     snprintf(ch->owner_uid, sizeof(ch->owner_uid), "%s", uid ? uid : "");
-    ch->available = (int32_t)json_integer_value(mcp_json_get(obj, "status.availableReplicas"));
+    ch->available = current_available(obj);
     ch->applied = applied_hash(obj);
     ch->epoch = epoch;
     if (strcmp(mcp_json_str(obj, "kind") ?: "", "Pod") == 0)

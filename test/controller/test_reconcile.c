@@ -316,18 +316,31 @@ static void test_other_managers_fields(void **state)
     assert_int_equal(e->api.applies, 0);
 }
 
-/* The proxy Deployment's status, as the Deployment controller writes it. */
-static void proxy_available(env_t *e, const char *name, int n)
+/* The proxy Deployment's status, as the Deployment controller writes it:
+ * n replicas available of `total`, `updated` of them running the current
+ * spec, which it has `seen` (0: not yet, the generation before). */
+static void proxy_rollout(env_t *e, const char *name, int n, int total, int updated, int seen)
 {
     char path[256];
     json_t *dep;
+    json_int_t gen;
 
     snprintf(path, sizeof(path), DEP_PATH "%s", name);
     dep = json_deep_copy(get(e, path));
-    json_object_set_new(dep, "status", json_pack("{s:i}", "availableReplicas", n));
+    gen = json_integer_value(json_object_get(json_object_get(dep, "metadata"), "generation"));
+    json_object_set_new(dep, "status",
+                        json_pack("{s:I, s:i, s:i, s:i}", "observedGeneration",
+                                  (json_int_t)(seen ? gen : gen - 1), "replicas", total,
+                                  "updatedReplicas", updated, "availableReplicas", n));
     fake_stamp(&e->api, dep, NULL);
     json_object_set_new(e->api.objs, path, dep);
     ctl_on_child_event(&e->ctrl, "MODIFIED", dep, 1);
+}
+
+/* The rollout done: n replicas, all current and available. */
+static void proxy_available(env_t *e, const char *name, int n)
+{
+    proxy_rollout(e, name, n, n, n, 1);
 }
 
 /* The MCP server pod "<name>-0" as the pod watch delivers it; `status` is
@@ -521,6 +534,38 @@ static void test_pod_states(void **state)
     srv = get(e, SRV_PATH "fetch");
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Pending");
     assert_string_equal(mcp_json_str(condition(srv, "Ready"), "status"), "False");
+}
+
+/* A changed proxy is Running only once its rollout is done (kubectl rollout
+ * status's rule): not while an old pod still answers beside the new one,
+ * nor before the Deployment controller has seen the new spec. */
+static void test_rollout_not_ready(void **state)
+{
+    env_t *e = *state;
+    char path[256] = DEP_PATH "fetch";
+    json_t *dep;
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    echo_watch(e);
+    pod_event(e, "fetch", POD_READY);
+    proxy_available(e, "fetch", 1);
+    reconcile(e, "fetch");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Running");
+    proxy_rollout(e, "fetch", 1, 2, 1, 1); /* the old pod available, the new one starting */
+    reconcile(e, "fetch");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Pending");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.message"),
+                        "MCP server is starting: waiting for the proxy to be ready");
+    dep = json_deep_copy(get(e, path)); /* a new spec the Deployment controller has not seen */
+    json_object_set_new(json_object_get(dep, "metadata"), "generation", json_integer(3));
+    json_object_set_new(e->api.objs, path, dep);
+    proxy_rollout(e, "fetch", 1, 1, 1, 0);
+    reconcile(e, "fetch");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Pending");
+    proxy_rollout(e, "fetch", 1, 1, 1, 1); /* done */
+    reconcile(e, "fetch");
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Running");
 }
 
 static void test_invalid_creates_nothing(void **state)
@@ -1010,6 +1055,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_untypable_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_and_port_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollout_not_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
