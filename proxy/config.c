@@ -63,6 +63,13 @@ int px_tool_allowed(const px_config_t *cfg, const char *name)
     return 0;
 }
 
+int px_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static void stat_of(const char *path, struct stat *st)
 {
     if (stat(path, st) != 0)
@@ -150,10 +157,7 @@ int px_authz_load(px_config_t *cfg, char *err, size_t errlen)
     mcp_cedar_free(cfg->authz->set);
     cfg->authz->set = set;
     cfg->authz->gen++;
-    cfg->authz->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    cfg->authz->dev = st.st_dev;
-    cfg->authz->ino = st.st_ino;
-    cfg->authz->size = (unsigned long long)st.st_size;
+    cfg->authz->seen = st;
     rc = 0;
 out:
     if (rc != 0 && !err[0])
@@ -172,16 +176,11 @@ int px_authz_reload(px_config_t *cfg, char *err, size_t errlen)
     if (!a || !cfg->authz_config)
         return 0;
     stat_of(cfg->authz_config, &st);
-    if ((long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == a->mtime_ns &&
-        (unsigned long long)st.st_dev == a->dev && (unsigned long long)st.st_ino == a->ino &&
-        (unsigned long long)st.st_size == a->size)
+    if (px_same_file(&st, &a->seen))
         return 0;
     if (px_authz_load(cfg, err, errlen) == 0)
         return 1;
     /* remember this version as seen: it is refused once, not every second */
-    a->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    a->dev = st.st_dev;
-    a->ino = st.st_ino;
-    a->size = (unsigned long long)st.st_size;
+    a->seen = st;
     return -1;
 }

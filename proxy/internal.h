@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "mcp/buf.h"
 #include "mcp/common.h"
@@ -140,8 +141,8 @@ typedef struct px_config {
 typedef struct px_authz {
     struct mcp_cedar *set; /* owned */
     unsigned gen;
-    long long mtime_ns;                /* the file as last read (stat, following symlinks: the */
-    unsigned long long dev, ino, size; /* kubelet swaps a ConfigMap's ..data link) */
+    struct stat seen; /* the file as last read (stat, following symlinks: the
+                         kubelet swaps a ConfigMap's ..data link) */
 } px_authz_t;
 /* Read cfg->authz_config (ToolHive's pkg/authz file: {"version": "1.0",
  * "type": "cedarv1", "cedar": {"policies": [...], "entities_json": "..."}};
@@ -150,6 +151,9 @@ typedef struct px_authz {
  * parses). 0, or -1 with a message naming the file, and the policy's index
  * and Cedar's message when one does not parse. */
 int px_authz_load(px_config_t *cfg, char *err, size_t errlen);
+/* Is a the same file, unchanged, as b (device, inode, size, mtime, ctime)?
+ * How --egress-profile and --authz-config notice an edit. */
+int px_same_file(const struct stat *a, const struct stat *b);
 /* Read the file again when it changed since the last load (a ConfigMap
  * edit reaches the mounted file within a minute): 1 reloaded, 0 unchanged,
  * -1 changed but refused (the policies in force stay; err says why). */

@@ -29,13 +29,6 @@
 /* ---- the profile
  * ------------------------------------------------------------------------------------ */
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* The whole file (at most MCP_EG_PROFILE_MAX bytes) into *out (malloc'd, the
  * caller frees), its stat in *st. 0 or -1 with the reason in err. */
 static int read_file(const char *path, char **out, size_t *len, struct stat *st, char *err,
@@ -114,7 +107,7 @@ static void on_reload(h2o_timeout_entry_t *entry)
             mcp_log(MCP_LOG_ERROR, "egress profile unreadable: the rules in force stay", "path",
                     eg->cfg->egress_profile, "error", strerror(errno), NULL);
         eg->missing = 1;
-    } else if (eg->missing || !same_file(&st, &eg->seen)) {
+    } else if (eg->missing || !px_same_file(&st, &eg->seen)) {
         eg->missing = 0;
         load(eg, &st);
     }

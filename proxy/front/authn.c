@@ -51,7 +51,7 @@ typedef struct token_entry {
 } token_entry_t;
 
 typedef struct jti_entry {
-    char *jti;
+    unsigned char digest[32]; /* SHA-256 of the jti: its key, and its bucket */
     int64_t until;
     struct jti_entry *next;
     h2o_linklist_t age;
@@ -420,15 +420,12 @@ static token_entry_t *token_put(px_authn_t *a, const unsigned char *d, px_caller
 static void jti_drop_oldest(px_authn_t *a)
 {
     jti_entry_t *e = H2O_STRUCT_FROM_MEMBER(jti_entry_t, age, a->jti_age.next), **pp;
-    unsigned char d[32];
 
-    EVP_Digest(e->jti, strlen(e->jti), d, NULL, EVP_sha256(), NULL);
-    pp = &a->jtis[bucket_of(d, JTI_BUCKETS)];
+    pp = &a->jtis[bucket_of(e->digest, JTI_BUCKETS)];
     while (*pp != e)
         pp = &(*pp)->next;
     *pp = e->next;
     h2o_linklist_unlink(&e->age);
-    free(e->jti);
     free(e);
     a->n_jtis--;
 }
@@ -446,14 +443,11 @@ static int jti_seen(px_authn_t *a, const char *jti, int64_t until, int64_t now)
     EVP_Digest(jti, strlen(jti), d, NULL, EVP_sha256(), NULL);
     head = &a->jtis[bucket_of(d, JTI_BUCKETS)];
     for (e = *head; e; e = e->next)
-        if (strcmp(e->jti, jti) == 0)
+        if (memcmp(e->digest, d, sizeof(d)) == 0)
             return 1;
-    if (a->n_jtis >= JTI_MAX)
+    if (a->n_jtis >= JTI_MAX || !(e = calloc(1, sizeof(*e))))
         return -1;
-    if (!(e = calloc(1, sizeof(*e))) || !(e->jti = strdup(jti))) {
-        free(e);
-        return -1;
-    }
+    memcpy(e->digest, d, sizeof(d));
     e->until = until;
     e->next = *head;
     *head = e;
