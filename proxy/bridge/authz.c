@@ -94,9 +94,7 @@ int px_authz_allowed(const px_config_t *cfg, px_caller_t *caller, const json_t *
         return 1;
     if (!caller)
         return 0;
-    name = json_string_value(
-        json_object_get(params, strcmp(method, "resources/read") == 0 ? "uri" : "name"));
-    if (!name)
+    if (!(name = px_msg_mcp_name(msg)))
         return 0;
     args = strcmp(method, "tools/call") == 0 ? json_object_get(params, "arguments") : NULL;
     if (args && !json_is_null(args) && !(text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS)))

@@ -31,7 +31,6 @@ static void audit_or_filter(pending_t *p, px_caller_t *caller, const json_t *msg
     static const char *const methods[] = {"tools/call", "prompts/get",  "resources/read",
                                           "tools/list", "prompts/list", "resources/list"};
     const char *method = px_msg_method(msg);
-    json_t *params = json_object_get(msg, "params");
 
     for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++)
         if (strcmp(method, methods[i]) == 0)
@@ -44,9 +43,7 @@ static void audit_or_filter(pending_t *p, px_caller_t *caller, const json_t *msg
         return;
     }
     p->started = px_authz_clock_ms();
-    p->audit_name = strdup(json_string_value(json_object_get(
-                               params, strcmp(method, "resources/read") == 0 ? "uri" : "name"))
-                               ?: "");
+    p->audit_name = strdup(px_msg_mcp_name(msg) ?: "");
 }
 
 static void forward(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *msg)
@@ -311,12 +308,7 @@ static void dispatch(px_bridge_t *b, px_session_t *s, px_chan_t *reply, json_t *
         }
     }
     if (!px_authz_allowed(&b->cfg, reply->caller, msg)) {
-        json_t *params = json_object_get(msg, "params");
-
-        px_authz_audit(reply->caller, method,
-                       json_string_value(json_object_get(params, "name"))
-                           ?: json_string_value(json_object_get(params, "uri")),
-                       0, 0, "refused");
+        px_authz_audit(reply->caller, method, px_msg_mcp_name(msg), 0, 0, "refused");
         b->stats.refused++;
         /* HTTP 403 as ToolHive answers, for a 2026-07-28 request (an HTTP status per
          * request); a handshake-era session's answer stays 200 with the JSON-RPC error,
