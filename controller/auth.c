@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <openssl/evp.h>
 
 #include "internal.h"
 #include "mcp/cedar.h"
@@ -169,28 +171,17 @@ int ctl_auth_args(const mcp_server_t *s, const ctl_options_t *opt, json_t *args)
     return rc;
 }
 
-/* Standard base64 (RFC 4648) of s; new malloc'd string or NULL. A Secret's
- * data, not stringData: the apiserver turns stringData into data, so what
- * server-side apply records as ours would not be what we sent. */
+/* Standard base64 (RFC 4648, padded; OpenSSL's EVP_EncodeBlock) of s; new
+ * malloc'd string or NULL. A Secret's data, not stringData: the apiserver
+ * turns stringData into data, so what server-side apply records as ours
+ * would not be what we sent. */
 static char *base64(const char *s)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), j = 0;
-    char *out = malloc((n + 2) / 3 * 4 + 1);
+    size_t n = strlen(s);
+    char *out = n <= INT_MAX / 2 ? malloc((n + 2) / 3 * 4 + 1) : NULL;
 
-    for (size_t i = 0; out && i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        out[j++] = tab[(v >> 18) & 63];
-        out[j++] = tab[(v >> 12) & 63];
-        out[j++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        out[j++] = i + 2 < n ? tab[v & 63] : '=';
-    }
     if (out)
-        out[j] = '\0';
+        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
     return out;
 }
 
@@ -227,16 +218,6 @@ json_t *ctl_oidc_secret_env(const mcp_server_t *s, const ctl_options_t *opt)
     return json_pack(
         "{s:s, s:{s:{s:s, s:s}}}", "name", CTL_OIDC_SECRET_ENV, "valueFrom", "secretKeyRef", "name",
         ctl_child_name(name, sizeof(name), CTL_OIDC_SECRET_FMT, s->name), "key", SECRET_KEY);
-}
-
-char *ctl_text_hash(const char *text, size_t n, char *hex, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, as ctl_json_hash */
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
-    snprintf(hex, len, "%016llx", (unsigned long long)h);
-    return hex;
 }
 
 char *ctl_authz_inline_json(const mcp_server_t *s)

@@ -93,6 +93,15 @@ uint64_t ctl_json_hash(const json_t *j)
     return h ? h : 1;
 }
 
+char *ctl_text_hash(const char *text, size_t n, char *hex, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a, as ctl_json_hash */
+
+    hash_cb(text, n, &h);
+    snprintf(hex, len, "%016llx", (unsigned long long)h);
+    return hex;
+}
+
 char *ctl_time_rfc3339(char *buf, size_t len, int micro)
 {
     struct timespec ts;
