@@ -91,7 +91,7 @@ $(BUILD)/test/controller/%: $(call obj,test/controller/%.c) $(call obj,test/test
 DEB_PKGS := build-essential pkg-config libh2o-evloop-dev libjansson-dev libcmocka-dev \
             libcurl4-openssl-dev libssl-dev libyaml-dev zlib1g-dev clang clang-format cppcheck \
             valgrind openssl curl jq wrk nghttp2-client procps util-linux libwslay-dev \
-            gnuplot-nox libcjose-dev python3-cryptography
+            gnuplot-nox libcjose-dev python3-cryptography python3-yaml
 .PHONY: deps
 deps: ## Install missing Debian packages (quick when all are present)
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null \
