@@ -19,11 +19,12 @@
 #                                            NAME: webhook controller proxy chart-test
 #                                            pause coredns fetch time github everything
 #                                            gofetch (a stand-in, see build_one) dex
+#                                            github-mcp-server
 #                                            thv-proxyrunner (bench only, not in the default set)
 #        images/local.sh restore             push cached images the registry lacks
 #        images/local.sh list                print the full image names
 #        images/local.sh rootfs NAME         print the path of a cached root fs tarball
-#                                            (slim runtime chart-test python node)
+#                                            (slim runtime chart-test python node certs)
 # Environment: BUILD (build dir, default build), MCP_REGISTRY_PORT (5000),
 # MCP_IMAGES_CACHE (default ~/.cache/mcp-operator/images).
 # Needs root (mmdebstrap --mode=root, chroot).
@@ -44,6 +45,8 @@ BIN_DIRS=$("$ROOT/e2e/local/build.sh" paths)
 NODE_BIN_DIR=$(sed -n 's/^NODE_BIN_DIR=//p' <<<"$BIN_DIRS")
 DEX_BIN_DIR=$(sed -n 's/^DEX_BIN_DIR=//p' <<<"$BIN_DIRS")
 DEX_VERSION=$(awk '$1=="require" && $2=="github.com/dexidp/dex" {print $3; exit}' "$ROOT/tools/dex/go.mod")
+GITHUB_MCP_BIN_DIR=$(sed -n 's/^GITHUB_MCP_BIN_DIR=//p' <<<"$BIN_DIRS")
+GITHUB_MCP_VERSION=$(basename "$(dirname "$GITHUB_MCP_BIN_DIR")")
 CRANE=$NODE_BIN_DIR/crane
 # part of every image's cache key: bump it when a change here changes what
 # goes into an image (the other inputs -- root fs, files, pins, config -- are
@@ -79,6 +82,7 @@ rootfs() {
     chart-test) pkgs=$CHART_TEST_PKGS ;;
     python) pkgs=$PYTHON_PKGS ;;
     node) pkgs=$NODE_PKGS suite=$NODE_SUITE ;;
+    certs) pkgs=$CERTS_PKGS ;;
     *) die "unknown root fs $name" ;;
   esac
   [[ -n $MMDEB_VERSION ]] || MMDEB_VERSION=$(mmdebstrap --version)
@@ -138,6 +142,19 @@ layer_static() {
   mkdir -p "$1/l/tmp"
   chmod 1777 "$1/l/tmp"
   layer_bin "$@"
+}
+
+# layer_go WORK OUT CERTS FILE DEST: layer_static plus the CA bundle
+# (/etc/ssl/certs/ca-certificates.crt, where Go looks first) of the root fs
+# tarball CERTS, Debian's ca-certificates: for a Go server that calls HTTPS
+# APIs, as upstream's distroless base has one
+layer_go() {
+  local work=$1 out=$2 certs=$3
+  mkdir -p "$work/l/etc/ssl/certs"
+  tar -xOf "$certs" ./etc/ssl/certs/ca-certificates.crt >"$work/l/etc/ssl/certs/ca-certificates.crt"
+  chmod 0644 "$work/l/etc/ssl/certs/ca-certificates.crt"
+  [[ -s $work/l/etc/ssl/certs/ca-certificates.crt ]] || die "no CA bundle in $certs"
+  layer_static "$work" "$out" "$4" "$5"
 }
 
 # pip_wheels PKG VER -> directory of the wheels (downloaded once, by the
@@ -276,7 +293,7 @@ publish() {
 
 sha() { sha256sum "$1" | cut -c1-16; }
 
-need_bin() { [[ -x $1 ]] || die "$1 missing (make all / e2e/local/build.sh node)"; }
+need_bin() { [[ -x $1 ]] || die "$1 missing (make all / e2e/local/build.sh node dex github-mcp-server)"; }
 
 build_one() {
   local t
@@ -319,7 +336,9 @@ build_one() {
         -e PYTHONUNBUFFERED=1 ;;
     gofetch)
       # ToolHive's tool-filter example names ghcr.io/stackloklabs/gofetch/server
-      # (a Go fetch server). Its Go module cannot be fetched here, so this
+      # (a Go fetch server). Its Go module cannot be fetched here (the Go
+      # module proxy refuses github.com/stackloklabs/gofetch at every version
+      # tried, see tools/github-mcp-server/go.mod), so this
       # name carries an honest stand-in made only of published packages:
       # PyPI's mcp-server-fetch (tool `fetch`), served over streamable HTTP
       # (/mcp, and HTTP+SSE at /sse) on 0.0.0.0:8080 by PyPI's mcp-proxy
@@ -353,6 +372,21 @@ build_one() {
       publish dex ghcr.io/mcp-operator/dex "$DEX_VERSION" "$(sha "$DEX_BIN_DIR/dex")" "" \
         layer_static "$DEX_BIN_DIR/dex" /usr/local/bin/dex -- \
         --entrypoint /usr/local/bin/dex --cmd version -u "$IMAGE_USER" --exposed-ports 5556/tcp ;;
+    github-mcp-server)
+      # GitHub's MCP server (ToolHive's examples name it, run with transport
+      # stdio and GITHUB_PERSONAL_ACCESS_TOKEN from a Secret): the static
+      # binary built by e2e/local/build.sh github-mcp-server from its Go module
+      # (tools/github-mcp-server), laid out as upstream's Dockerfile does --
+      # /server/github-mcp-server, workdir /server, entrypoint the binary and
+      # cmd `stdio` (an MCPServer's args replace the cmd), port 8082 for its
+      # `http` mode -- on no base but /tmp and a CA bundle, non-root
+      need_bin "$GITHUB_MCP_BIN_DIR/github-mcp-server"
+      t=$(rootfs certs)
+      publish github-mcp-server ghcr.io/github/github-mcp-server "latest $GITHUB_MCP_VERSION" \
+        "$(sha "$GITHUB_MCP_BIN_DIR/github-mcp-server")" "" \
+        layer_go "$t" "$GITHUB_MCP_BIN_DIR/github-mcp-server" /server/github-mcp-server -- \
+        --entrypoint /server/github-mcp-server --cmd stdio -w /server -u "$IMAGE_USER" \
+        --exposed-ports 8082/tcp -l io.modelcontextprotocol.server.name=io.github.github/github-mcp-server ;;
     thv-proxyrunner)
       # the proxy bench's peer on the node (bench/proxy/node.sh): ToolHive's
       # cmd/thv-proxyrunner built by bench/peers/build.sh, laid out as its
@@ -371,7 +405,7 @@ build_one() {
 all_names() {
   echo webhook controller
   [[ -d $ROOT/proxy ]] && echo proxy
-  echo chart-test pause coredns fetch time github everything gofetch dex
+  echo chart-test pause coredns fetch time github everything gofetch dex github-mcp-server
 }
 
 full_name() {
@@ -383,6 +417,7 @@ full_name() {
     fetch | time | github | everything) echo "docker.io/mcp/$1:latest" ;;
     gofetch) echo "ghcr.io/stackloklabs/gofetch/server:latest" ;;
     dex) echo "ghcr.io/mcp-operator/dex:$DEX_VERSION" ;;
+    github-mcp-server) echo "ghcr.io/github/github-mcp-server:latest" ;;
   esac
 }
 
@@ -407,6 +442,7 @@ rootfs_of() {
     chart-test) echo chart-test ;;
     fetch | time | gofetch) echo python ;;
     github | everything) echo node ;;
+    github-mcp-server) echo certs ;;
   esac
 }
 

@@ -6,6 +6,8 @@ IMAGES_ROOT := $(abspath $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..
 IMAGES_NODE_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^NODE_BIN_DIR=//p')
 # dex: the e2e tests' OpenID provider (image ghcr.io/mcp-operator/dex, e2e/lib/dex.sh)
 IMAGES_DEX_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^DEX_BIN_DIR=//p')
+# github-mcp-server: image ghcr.io/github/github-mcp-server (ToolHive's examples)
+IMAGES_GITHUB_MCP_BIN = $(shell $(IMAGES_ROOT)/e2e/local/build.sh paths | sed -n 's/^GITHUB_MCP_BIN_DIR=//p')
 
 IMAGE_REPO ?= ghcr.io/mcp-operator
 IMAGE_TAG  ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' $(IMAGES_ROOT)/charts/mcp-operator/Chart.yaml)
@@ -38,6 +40,7 @@ images-deps: deps
 	@[ -x "$(IMAGES_NODE_BIN)/crane" ] && [ -x "$(IMAGES_NODE_BIN)/coredns" ] || \
 	    $(IMAGES_ROOT)/e2e/local/build.sh node
 	@[ -x "$(IMAGES_DEX_BIN)/dex" ] || $(IMAGES_ROOT)/e2e/local/build.sh dex
+	@[ -x "$(IMAGES_GITHUB_MCP_BIN)/github-mcp-server" ] || $(IMAGES_ROOT)/e2e/local/build.sh github-mcp-server
 
 registry-up: images-deps ## Start the local registry (127.0.0.1:5000, or MCP_REGISTRY_PORT)
 	@$(IMAGES_ROOT)/e2e/local/registry.sh up

@@ -3,8 +3,9 @@
 # tarballs): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 # kube-proxy, kubectl, etcd, helm, and for the node containerd (+ its runc
 # shim and ctr), the CNI plugins, CoreDNS, crane and kube-router (its network
-# policy controller is the node's NetworkPolicy enforcer), and Dex (the e2e
-# tests' OpenID provider). Every version is pinned in one place: the wrapper
+# policy controller is the node's NetworkPolicy enforcer), Dex (the e2e
+# tests' OpenID provider) and github-mcp-server (an MCP server image of
+# ToolHive's examples). Every version is pinned in one place: the wrapper
 # modules under tools/<name>/go.mod (tools/dex/go.mod only pins: Dex is built
 # inside its own module source, see build_dex).
 #
@@ -14,10 +15,12 @@
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/helm/<ver>/bin/helm
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/node/<the pins>/bin/{containerd,...,coredns,crane,kube-router}
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/dex/<ver>-<patch>/bin/dex
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator/github-mcp-server/<ver>/bin/github-mcp-server
 # A binary that already exists is not rebuilt (K8S_FORCE_REBUILD=1 to force).
 #
-# Usage: e2e/local/build.sh [k8s|etcd|helm|node|dex|paths]...   (default: k8s etcd helm node)
-#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=..., NODE_BIN_DIR=..., DEX_BIN_DIR=...)
+# Usage: e2e/local/build.sh [k8s|etcd|helm|node|dex|github-mcp-server|paths]...   (default: k8s etcd helm node)
+#   paths   print the bin directories (K8S_BIN_DIR=..., ETCD_BIN_DIR=..., HELM_BIN_DIR=..., NODE_BIN_DIR=..., DEX_BIN_DIR=...,
+#           GITHUB_MCP_BIN_DIR=...)
 #        e2e/local/build.sh gen-k8s-mod v1.X.Y
 #   regenerate tools/k8s/go.mod for another Kubernetes release: the staging
 #   modules that k8s.io/kubernetes@v1.X.Y requires at v0.0.0 are replaced by
@@ -56,6 +59,8 @@ NODE_BIN_DIR=$CACHE_ROOT/node/containerd-$CONTAINERD_VERSION-cni-$CNI_VERSION-co
 DEX_VERSION=$(modver tools/dex github.com/dexidp/dex)
 DEX_PATCH=$ROOT/tools/dex/serve-no-grpc-api.patch
 DEX_BIN_DIR=$CACHE_ROOT/dex/$DEX_VERSION-$(sha256sum "$DEX_PATCH" 2>/dev/null | cut -c1-8)/bin
+GITHUB_MCP_VERSION=$(modver tools/github-mcp-server github.com/github/github-mcp-server/v2)
+GITHUB_MCP_BIN_DIR=$CACHE_ROOT/github-mcp-server/$GITHUB_MCP_VERSION/bin
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 # shellcheck source=go.sh
@@ -168,6 +173,17 @@ build_dex() {
   log "built dex in $(($(date +%s) - t0))s"
 }
 
+# github-mcp-server from its wrapper module (tools/github-mcp-server), as
+# upstream's Dockerfile builds it (CGO off, -s -w, main.version) minus the
+# OAuth app credentials it bakes in from build secrets: with none, stdio needs
+# GITHUB_PERSONAL_ACCESS_TOKEN (or GitHub App settings), as the examples give.
+# Its web UI (pkg/github/ui_dist, built by npm upstream) is the module's
+# placeholder page.
+build_github_mcp() {
+  gobuild tools/github-mcp-server "$GITHUB_MCP_BIN_DIR/github-mcp-server" \
+    github.com/github/github-mcp-server/v2/cmd/github-mcp-server "-X main.version=$GITHUB_MCP_VERSION"
+}
+
 gen_k8s_mod() {
   local v=$1 gomod minor
   [[ $v =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "usage: $0 gen-k8s-mod v1.X.Y" >&2; exit 2; }
@@ -212,6 +228,7 @@ for t in "${targets[@]}"; do
     etcd) log "etcd $ETCD_VERSION"; build_etcd ;;
     helm) log "helm $HELM_VERSION ($HELM_MODULE)"; build_helm ;;
     dex) log "dex $DEX_VERSION"; build_dex ;;
+    github-mcp-server) log "github-mcp-server $GITHUB_MCP_VERSION"; build_github_mcp ;;
     node) log "containerd $CONTAINERD_VERSION, CNI plugins $CNI_VERSION, CoreDNS $COREDNS_VERSION, crane $CRANE_VERSION, kube-router $KUBE_ROUTER_VERSION"; build_node ;;
     paths)
       echo "K8S_BIN_DIR=$K8S_BIN_DIR"
@@ -219,8 +236,9 @@ for t in "${targets[@]}"; do
       echo "HELM_BIN_DIR=$HELM_BIN_DIR"
       echo "NODE_BIN_DIR=$NODE_BIN_DIR"
       echo "DEX_BIN_DIR=$DEX_BIN_DIR"
+      echo "GITHUB_MCP_BIN_DIR=$GITHUB_MCP_BIN_DIR"
       exit 0 ;;
-    *) echo "usage: $0 [k8s|etcd|helm|node|dex|paths]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [k8s|etcd|helm|node|dex|github-mcp-server|paths]..." >&2; exit 2 ;;
   esac
 done
 log "done in $(( $(date +%s) - T0 ))s"
