@@ -213,6 +213,7 @@ typedef struct ctl_status_in {
     const char *valid_message; /* the validation message when !valid */
     bool ready;
     const char *ready_reason; /* CamelCase reason for Ready */
+    bool problem;             /* ready_reason names a failure: a Warning Event on change */
     int64_t generation;
     const char *now; /* RFC 3339 timestamp used for changed conditions */
 } ctl_status_in_t;
@@ -234,8 +235,14 @@ enum ctl_pod_state {
 #define CTL_POD_DETAIL_MAX 320
 
 typedef struct ctl_pod_summary {
-    uint8_t state;                   /* enum ctl_pod_state */
-    char detail[CTL_POD_DETAIL_MAX]; /* why, when not ready ("" = nothing to say) */
+    uint8_t state; /* enum ctl_pod_state */
+    /* a failure's Ready reason and Warning Event reason (static: ImageNotFound,
+     * ImagePullUnauthorized, ImagePullFailed, SecretNotFound, CrashLoopBackOff,
+     * Unschedulable, ...), NULL while nothing is wrong */
+    const char *problem;
+    /* why, when not ready ("" = nothing to say); last: the cache keeps a
+     * child's record only up to the end of this string */
+    char detail[CTL_POD_DETAIL_MAX];
 } ctl_pod_summary_t;
 
 /* Summarise a Pod object (borrowed) of the MCP server. Pure. */
@@ -248,6 +255,21 @@ void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out);
  * proxy's /health: for stdio, attached) and the pod is ready. Pure. */
 void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
                          char *msg, size_t msglen);
+/* The same with the proxy's own reason for not being ready (proxy_why, ""
+ * = unknown; ctl_proxy_why): the message says it, reason ProxyNotReady. */
+void ctl_workload_status_why(int32_t proxy_available, const ctl_pod_summary_t *pod,
+                             const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen);
+
+/* ==== proxyprobe.c ========================================================= */
+
+/* From the body of a proxy's 503 /health ("data path down: <why>\n"): <why>,
+ * printable ASCII (others become '?'), at most 200 bytes and n - 1; its length
+ * (0 and "" when the body does not say). Pure. */
+size_t ctl_proxy_health_reason(const char *body, char *why, size_t n);
+/* The podIP (borrowed from list) of the first Running, not terminating pod of
+ * a PodList whose first ownerReference is a ReplicaSet "<name>-...": the
+ * proxy Deployment's. NULL when none. Pure. */
+const char *ctl_proxy_pod_ip(const json_t *list, const char *name);
 
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" (seconds) or with microseconds
  * ("...05.000000Z", micro = 1) for Lease MicroTime. buf >= 32 bytes. */
@@ -399,6 +421,7 @@ typedef struct ctl_ctrl {
     const char *identity;            /* Event reportingInstance */
     const struct ctl_leader *leader; /* writes only while it leads; NULL = always */
     bool events;                     /* post Events */
+    double proxy_probe_ms;           /* ask a not-ready proxy why, again after this (0 = never) */
     double conflict_retry_ms, permanent_retry_ms;
 } ctl_ctrl_t;
 

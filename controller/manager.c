@@ -289,6 +289,7 @@ static int setup(mgr_t *m, mcp_kube_config_t *kc)
     m->ctrl.proxy_cluster_role = m->cfg->proxy_cluster_role;
     m->ctrl.identity = m->identity;
     m->ctrl.events = true;
+    m->ctrl.proxy_probe_ms = 10000;
     m->ctrl.conflict_retry_ms = 30000;
     m->ctrl.permanent_retry_ms = 60000;
     return 0;

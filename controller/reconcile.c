@@ -263,7 +263,7 @@ static void terminating(ctl_rec_t *r, const char *invalid_msg, const char *now)
 /* The proxy Deployment's and the MCP server pod's state, from the cache. */
 static void workload(ctl_rec_t *r, ctl_status_in_t *in, char *msg, size_t msglen)
 {
-    char key[CTL_KEY_MAX], pod_name[CTL_NAME_BUF];
+    char key[CTL_KEY_MAX], pod_name[CTL_NAME_BUF], why[224] = "";
     ctl_child_t dep = {0}, pod = {0};
     bool have_pod;
 
@@ -272,7 +272,14 @@ static void workload(ctl_rec_t *r, ctl_status_in_t *in, char *msg, size_t msglen
     ctl_child_key(key, sizeof(key), "Pod", r->s.namespace,
                   ctl_child_name(pod_name, sizeof(pod_name), "%s-0", r->s.name));
     have_pod = ctl_cache_get_child(r->c->cache, key, &pod);
-    ctl_workload_status(dep.available, have_pod ? &pod.pod : NULL, in, msg, msglen);
+    /* the pod is ready, the proxy is not: ask the proxy why, and again later,
+     * as nothing the controller watches changes while it stays so */
+    if (have_pod && pod.pod.state == CTL_POD_READY && dep.available < 1 && dep.rv[0] &&
+        r->c->proxy_probe_ms > 0 && r->res == CTL_RES_OK) {
+        ctl_proxy_why(r, why, sizeof(why));
+        r->requeue_ms = r->c->proxy_probe_ms;
+    }
+    ctl_workload_status_why(dep.available, have_pod ? &pod.pod : NULL, why, in, msg, msglen);
 }
 
 static void report(ctl_rec_t *r, const json_t *profile, const char *now)
@@ -299,8 +306,17 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
         free(url);
         return; /* transient: retry before saying anything */
     }
-    if (write_status(r, &in) && r->fail)
+    if (!write_status(r, &in)) {
+        free(url);
+        return;
+    }
+    if (r->fail) {
         event(r, "Warning", r->res == CTL_RES_CONFLICT ? "Conflict" : "Failed", r->fail);
+    } else if (in.problem) { /* a new failure of the workload: said once */
+        mcp_log(MCP_LOG_WARN, "MCP server not running", "namespace", r->s.namespace, "name",
+                r->s.name, "reason", in.ready_reason, "message", in.message, NULL);
+        event(r, "Warning", in.ready_reason, in.message);
+    }
     free(url);
 }
 

@@ -36,6 +36,11 @@ long ctl_rec_write_timeout(ctl_rec_t *r);
 /* 409, 429, 5xx, or no answer at all. */
 bool ctl_transient(long status);
 
+/* proxyprobe.c. Why the proxy Deployment of r's MCPServer is not ready, in
+ * its /health's words ("" when it cannot say): one pod list, one GET of at
+ * most 1 s to the first running proxy pod. `why` >= 201 bytes. */
+void ctl_proxy_why(ctl_rec_t *r, char *why, size_t n);
+
 /* watch.c. The uid of obj's controller ownerReference (borrowed) or NULL. */
 const char *ctl_controller_uid(const json_t *obj);
 /* "Kind/ns/name", the cache's key of a child. */

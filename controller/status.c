@@ -2,8 +2,13 @@
  * pod summarised (ready, starting and why, failed and why) and combined with
  * the proxy Deployment's availability into phase and message, in ToolHive's
  * words ("MCP server is running", "MCP server is starting", "MCP server pod
- * failed: <reason>"). An image that cannot be pulled is not a failure (it
- * may appear in the registry later): Pending, with the reason.
+ * failed: <reason>"). An image the registry says it does not have, or will
+ * not give, is a failure until someone acts (Failed, with what to do); one
+ * that cannot be pulled for another reason (a registry out of reach) may pass
+ * on its own: Pending, with the reason. Every failure also has a reason of its
+ * own (ImageNotFound, SecretNotFound, CrashLoopBackOff, ProxyNotReady...):
+ * the Ready condition's reason, and the reason of the Warning Event the
+ * controller records when the status changes to it.
  *
  * Then the status object itself: phase, url, message, observedGeneration
  * and the kstatus-style conditions Ready and Valid. The result is meant for a
@@ -26,17 +31,20 @@ static const json_t *pod_condition(const json_t *pod, const char *type)
     return mcp_json_find(mcp_json_get(pod, "status.conditions"), "type", type);
 }
 
-static bool str_in(const char *s, const char *const *list)
+/* The entry of `list` equal to s (static, so a summary may keep it), or NULL. */
+static const char *str_in(const char *s, const char *const *list)
 {
     for (; s && *list; list++)
         if (strcmp(s, *list) == 0)
-            return true;
-    return false;
+            return *list;
+    return NULL;
 }
 
-static void set(ctl_pod_summary_t *out, uint8_t state, const char *a, const char *b)
+static void set(ctl_pod_summary_t *out, uint8_t state, const char *problem, const char *a,
+                const char *b)
 {
     out->state = state;
+    out->problem = problem;
     snprintf(out->detail, sizeof(out->detail), "%s%s%s", a ? a : "", a && b && *b ? ": " : "",
              b ? b : "");
 }
@@ -79,8 +87,42 @@ static bool missing_secret(const json_t *pod, const char *message, ctl_pod_summa
              "secret \"%.*s\" not found: create it with kubectl create secret generic %.*s -n %s "
              "--from-literal=%s=...",
              (int)nl, name, (int)nl, name, ns ? ns : "<namespace>", secret_key_of(pod, name, nl));
-    set(out, CTL_POD_STARTING, why, NULL);
+    set(out, CTL_POD_STARTING, "SecretNotFound", why, NULL);
     return true;
+}
+
+/* An image the kubelet cannot pull, by the runtime's error, which the pod's
+ * waiting.message carries in ErrImagePull and, since Kubernetes 1.33, in
+ * ImagePullBackOff too ("Back-off pulling image \"X\": ErrImagePull: <it>"),
+ * so the text does not alternate. containerd's words: "<ref>: not found"
+ * (the registry has no such manifest), "pull access denied", "401
+ * Unauthorized", "403 Forbidden", "failed to authorize". A missing or private
+ * image is permanent until someone acts: Failed, with what to do. */
+static void image_pull(const char *image, const char *message, ctl_pod_summary_t *out)
+{
+    char why[CTL_POD_DETAIL_MAX];
+    const char *m = message ? message : "";
+
+    image = image ? image : "?";
+    if (strstr(m, "pull access denied") || strstr(m, "401 Unauthorized") ||
+        strstr(m, "403 Forbidden") || strstr(m, "failed to authorize") ||
+        strstr(m, "unauthorized:")) {
+        snprintf(why, sizeof(why),
+                 "image \"%s\" cannot be pulled: the registry refused access (unauthorized, or "
+                 "no such repository): check spec.image, and for a private registry give the pod "
+                 "a pull secret (spec.podTemplateSpec.spec.imagePullSecrets)",
+                 image);
+        set(out, CTL_POD_FAILED, "ImagePullUnauthorized", why, NULL);
+    } else if (strstr(m, ": not found")) {
+        snprintf(why, sizeof(why),
+                 "image \"%s\" not found: the registry has no such name or tag; check spec.image",
+                 image);
+        set(out, CTL_POD_FAILED, "ImageNotFound", why, NULL);
+    } else {
+        /* unreachable registry, a timeout: may pass on its own */
+        snprintf(why, sizeof(why), "image \"%s\" cannot be pulled (ImagePullBackOff)", image);
+        set(out, CTL_POD_STARTING, "ImagePullFailed", why, NULL);
+    }
 }
 
 /* The `mcp` container's state. Returns true when it decided. */
@@ -89,6 +131,8 @@ static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
     static const char *const failed[] = {"CrashLoopBackOff", "InvalidImageName",
                                          "ErrImageNeverPull", NULL};
     static const char *const pull[] = {"ErrImagePull", "ImagePullBackOff", NULL};
+    static const char *const create[] = {"CreateContainerConfigError", "CreateContainerError",
+                                         "RunContainerError", NULL};
     const json_t *cs =
         mcp_json_find(mcp_json_get(pod, "status.containerStatuses"), "name", CTL_MCP_CONTAINER);
     const char *reason = mcp_json_str(cs, "state.waiting.reason");
@@ -100,23 +144,21 @@ static bool container_state(const json_t *pod, ctl_pod_summary_t *out)
         snprintf(why, sizeof(why), "%s", reason);
         if (code)
             snprintf(why, sizeof(why), "%s (exit code %lld)", reason, (long long)code);
-        set(out, CTL_POD_FAILED, why, NULL);
+        set(out, CTL_POD_FAILED, str_in(reason, failed), why, NULL);
     } else if (str_in(reason, pull)) {
-        /* both reasons alternate while the kubelet backs off: one text */
-        snprintf(why, sizeof(why), "image \"%s\" cannot be pulled (ImagePullBackOff)",
-                 mcp_json_str(cs, "image") ? mcp_json_str(cs, "image") : "?");
-        set(out, CTL_POD_STARTING, why, NULL);
+        image_pull(mcp_json_str(cs, "image"), mcp_json_str(cs, "state.waiting.message"), out);
     } else if (reason && strcmp(reason, "CreateContainerConfigError") == 0 &&
                missing_secret(pod, mcp_json_str(cs, "state.waiting.message"), out)) {
         ;
     } else if (reason && strcmp(reason, "ContainerCreating") != 0 &&
                strcmp(reason, "PodInitializing") != 0) {
-        set(out, CTL_POD_STARTING, reason, mcp_json_str(cs, "state.waiting.message"));
+        set(out, CTL_POD_STARTING, str_in(reason, create), reason,
+            mcp_json_str(cs, "state.waiting.message"));
     } else if (term && json_integer_value(json_object_get(term, "exitCode")) != 0) {
         snprintf(why, sizeof(why), "%s (exit code %lld)",
                  mcp_json_str(term, "reason") ? mcp_json_str(term, "reason") : "Error",
                  (long long)json_integer_value(json_object_get(term, "exitCode")));
-        set(out, CTL_POD_FAILED, why, NULL);
+        set(out, CTL_POD_FAILED, "PodFailed", why, NULL);
     } else {
         return false;
     }
@@ -133,37 +175,50 @@ void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out)
     if (!json_is_object(pod))
         return;
     if (phase && strcmp(phase, "Failed") == 0)
-        set(out, CTL_POD_FAILED, mcp_json_str(pod, "status.reason") ?: "Failed",
+        set(out, CTL_POD_FAILED, "PodFailed", mcp_json_str(pod, "status.reason") ?: "Failed",
             mcp_json_str(pod, "status.message"));
     else if (mcp_json_get(pod, "metadata.deletionTimestamp"))
-        set(out, CTL_POD_STARTING, "the previous pod is terminating", NULL);
+        set(out, CTL_POD_STARTING, NULL, "the previous pod is terminating", NULL);
     else if (container_state(pod, out))
         ;
     else if (ready && strcmp(ready, "True") == 0)
-        set(out, CTL_POD_READY, NULL, NULL);
+        set(out, CTL_POD_READY, NULL, NULL, NULL);
     else if (sched && strcmp(mcp_json_str(sched, "status") ?: "", "False") == 0)
-        set(out, CTL_POD_STARTING, mcp_json_str(sched, "reason") ?: "Unschedulable",
-            mcp_json_str(sched, "message"));
+        set(out, CTL_POD_STARTING, "Unschedulable",
+            mcp_json_str(sched, "reason") ?: "Unschedulable", mcp_json_str(sched, "message"));
     else
-        set(out, CTL_POD_STARTING, NULL, NULL);
+        set(out, CTL_POD_STARTING, NULL, NULL, NULL);
 }
 
 void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
                          char *msg, size_t msglen)
 {
+    ctl_workload_status_why(proxy_available, pod, "", in, msg, msglen);
+}
+
+void ctl_workload_status_why(int32_t proxy_available, const ctl_pod_summary_t *pod,
+                             const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen)
+{
     uint8_t st = pod ? pod->state : CTL_POD_NONE;
     const char *detail = pod && pod->detail[0] ? pod->detail : NULL;
+    const char *problem = pod ? pod->problem : NULL;
 
     in->ready = false;
     in->message = msg;
     if (st == CTL_POD_FAILED) {
-        in->phase = "Failed", in->ready_reason = "PodFailed";
+        in->phase = "Failed", in->ready_reason = problem ? problem : "PodFailed";
+        in->problem = true;
         snprintf(msg, msglen, "MCP server pod failed: %s", detail ? detail : "Failed");
     } else if (st == CTL_POD_READY && proxy_available >= 1) {
         in->phase = "Running", in->ready = true;
         snprintf(msg, msglen, "MCP server is running");
+    } else if (st == CTL_POD_READY && proxy_why && proxy_why[0]) {
+        in->phase = "Pending", in->ready_reason = "ProxyNotReady", in->problem = true;
+        snprintf(msg, msglen, "MCP server is starting: waiting for the proxy to be ready: %s",
+                 proxy_why);
     } else {
-        in->phase = "Pending", in->ready_reason = "Pending";
+        in->phase = "Pending", in->ready_reason = problem ? problem : "Pending";
+        in->problem = problem != NULL;
         if (st == CTL_POD_READY)
             detail = "waiting for the proxy to be ready";
         snprintf(msg, msglen, "MCP server is starting%s%s", detail ? ": " : "",

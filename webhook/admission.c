@@ -402,7 +402,8 @@ static wh_verdict_t validate(jw_t *w, const review_t *rv)
     if (oom || warns.oom) {
         w->err = MCP_ENOMEM;
     } else if (msg) {
-        reply_deny(w, rv, 422, "Invalid", msg, &warns);
+        /* a refused request gets no warnings: its error says what to fix */
+        reply_deny(w, rv, 422, "Invalid", msg, NULL);
         v = WH_DENIED;
     } else {
         reply_open(w, rv, 1);

@@ -16,6 +16,10 @@
 #     in-cluster; github gets its
 #     token only through a secretKeyRef, and the token is in no object,
 #     Event or log;
+#   - broken MCPServers (image not found, an HTTP server's wrong targetPort,
+#     a missing Secret, a crash loop) say why in the status, the Message
+#     column, a Warning Event and the controller's log; a refused apply
+#     prints no warnings;
 #   - resilience: after the MCP server pod is deleted, the proxy pod is
 #     deleted, and the server's container is killed in place, a tools/call
 #     succeeds again within 30 s; a StatefulSet or headless Service deleted
@@ -152,6 +156,78 @@ github_secret() {
   token_nowhere "$TOKEN" "$TMP" || return 1
 }
 
+# broken MCPServers say why, in the status, the Message column, a Warning
+# Event of the same reason and the controller's log; a refused apply has no
+# warnings
+broken() {
+  kubectl -n "$NS" apply -f - >/dev/null <<'YAML' || { t_fail "apply"; return 1; }
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata: {name: no-image}
+spec: {image: docker.io/mcp/no-such-image:1, permissionProfile: {type: builtin, name: none}}
+---
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata: {name: wrong-port}
+spec:
+  image: docker.io/mcp/everything:latest
+  args: ["streamableHttp"]
+  transport: streamable-http
+  targetPort: 3002
+  permissionProfile: {type: builtin, name: none}
+---
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata: {name: no-secret}
+spec:
+  image: docker.io/mcp/time
+  secrets: [{name: absent-token, key: token, targetEnvName: TOKEN}]
+  permissionProfile: {type: builtin, name: none}
+---
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata: {name: crashing}
+spec:
+  image: docker.io/mcp/time
+  args: ["--no-such-flag"]
+  permissionProfile: {type: builtin, name: none}
+YAML
+  # NAME|REASON|MESSAGE (a glob: * stands for the pod's address)
+  local n reason want ip out
+  while IFS='|' read -r n reason want; do
+    # shellcheck disable=SC2016 # $0 is the inner shell's
+    t_eventually 120 bash -c '[[ $(kubectl -n "$1" get mcpserver "$2" -o jsonpath="{.status.message}") == $0 ]]' "$want" "$NS" "$n" ||
+      { t_fail "$n: $(kubectl -n "$NS" get mcpserver "$n" -o jsonpath='{.status.phase}: {.status.message}'), want: $want"; return 1; }
+    expect_eq "$n: Ready reason" \
+      "$(kubectl -n "$NS" get mcpserver "$n" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')" "$reason" || return 1
+    # shellcheck disable=SC2016
+    t_eventually 20 bash -c 'kubectl -n "$1" get events --field-selector "involvedObject.name=$2,type=Warning,reason=$3" \
+        -o jsonpath="{.items[*].message}" | grep -qF "$0"' "${want%%\**}" "$NS" "$n" "$reason" ||
+      { t_fail "$n: no Warning Event $reason: $(kubectl -n "$NS" get events --field-selector "involvedObject.name=$n" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}')"; return 1; }
+  done <<EOF
+no-image|ImageNotFound|MCP server pod failed: image "docker.io/mcp/no-such-image:1" not found: the registry has no such name or tag; check spec.image
+wrong-port|ProxyNotReady|MCP server is starting: waiting for the proxy to be ready: the MCP server cannot be reached: connection refused to *:3002
+no-secret|SecretNotFound|MCP server is starting: secret "absent-token" not found: create it with kubectl create secret generic absent-token -n $NS --from-literal=token=...
+crashing|CrashLoopBackOff|MCP server pod failed: CrashLoopBackOff (exit code 2)
+EOF
+  ip=$(kubectl -n "$NS" get pod wrong-port-0 -o jsonpath='{.status.podIP}')
+  expect_eq "wrong-port: the MCP server pod's address" \
+    "$(kubectl -n "$NS" get mcpserver wrong-port -o jsonpath='{.status.message}' | grep -o 'to [^ ]*$')" "to $ip:3002" || return 1
+  t_check "Message column" bash -c "kubectl -n $NS get mcpserver no-image | grep -F Failed | grep -qF 'not found: the registry has no such name or tag'" || return 1
+  t_check "controller log" bash -c "kubectl -n $OP_NS logs -l app.kubernetes.io/component=controller --tail=-1 | grep -F '\"MCP server not running\"' | grep -qF '\"name\":\"no-image\"'" || return 1
+  # a refused object gets its error and no warnings (it has no permissionProfile)
+  out=$(kubectl -n "$NS" apply -f - 2>&1 <<'YAML'
+apiVersion: toolhive.stacklok.dev/v1alpha1
+kind: MCPServer
+metadata: {name: refused}
+spec: {image: docker.io/mcp/time, port: 70000}
+YAML
+)
+  grep -qF 'spec.port: Invalid value: 70000' <<<"$out" || { t_fail "not refused: $out"; return 1; }
+  if grep -q 'Warning' <<<"$out"; then t_fail "a refused apply printed a warning: $out"; return 1; fi
+  t_check "delete" kubectl -n "$NS" delete mcpserver no-image wrong-port no-secret crashing --wait=false || return 1
+}
+
 # server_back NAME OLD_UID SERVER RUNS: pod NAME-0 is a new one and a tools/call works
 server_back() {
   local u
@@ -245,6 +321,7 @@ step "stdio: time (SDK 1.x and 2.x, /mcp and /sse)" stdio_time
 step "fetch of an in-cluster page (stdio), ToolHive's tool-filter example (streamable-http)" stdio_fetch
 step "streamable-http and sse: everything, bridged for both eras and transports" http_everything
 step "stdio: github, token only from a secretKeyRef" github_secret
+step "broken MCPServers say why: status, Message column, Event, log" broken
 step "resilience: pod, proxy pod, container restart" resilience
 step "StatefulSet and headless Service recreated" recreated
 step "deleting an MCPServer leaves nothing" nothing_left

@@ -499,6 +499,22 @@ static void test_running_and_port_change(void **state)
         9000);
 }
 
+/* A Warning Event with this reason was posted (its note: the status message). */
+static bool warned(env_t *e, const char *reason, const char *note)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(e->api.objs, k, v)
+    {
+        if (strstr(k, "/events/") && strcmp(mcp_json_str(v, "type") ?: "", "Warning") == 0 &&
+            strcmp(mcp_json_str(v, "reason") ?: "", reason) == 0 &&
+            strcmp(mcp_json_str(v, "note") ?: "", note) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Pod states reach the status; the same state again makes no write and
  * queues nothing; the pod's deletion is noticed. */
 static void test_pod_states(void **state)
@@ -516,8 +532,10 @@ static void test_pod_states(void **state)
     assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
     assert_string_equal(mcp_json_str(srv, "status.message"),
                         "MCP server pod failed: CrashLoopBackOff (exit code 1)");
-    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "reason"), "PodFailed");
-    assert_int_equal(fake_writes(&e->api), 1); /* the status; no Event for a pod's state */
+    assert_string_equal(mcp_json_str(condition(srv, "Ready"), "reason"), "CrashLoopBackOff");
+    assert_int_equal(fake_writes(&e->api), 2); /* the status and one Warning Event */
+    assert_true(
+        warned(e, "CrashLoopBackOff", "MCP server pod failed: CrashLoopBackOff (exit code 1)"));
     /* the kubelet rewrites the status (a longer back-off): nothing to do */
     while (ctl_queue_len(e->ctrl.queue) > 0)
         free(ctl_queue_get(e->ctrl.queue)), ctl_queue_done(e->ctrl.queue, NS "/fetch");

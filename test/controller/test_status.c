@@ -205,6 +205,11 @@ static void test_pod_table(void **state)
             fail_msg("case \"%s\": got %s \"%s\" ready=%d", mcp_json_str(c, "case"), in.phase,
                      in.message, in.ready);
         assert_true(in.ready || in.ready_reason);
+        if (mcp_json_str(c, "reason") && strcmp(in.ready_reason, mcp_json_str(c, "reason")) != 0)
+            fail_msg("case \"%s\": reason %s, want %s", mcp_json_str(c, "case"), in.ready_reason,
+                     mcp_json_str(c, "reason"));
+        /* a Warning Event for every failure, none for plain progress */
+        assert_int_equal(in.problem, !in.ready && strcmp(in.ready_reason, "Pending") != 0);
     }
     json_decref(cases);
 }
@@ -233,11 +238,60 @@ static void test_pod_detail_capped(void **state)
     json_decref(pod);
 }
 
+/* The proxy's own reason, from its /health body; only the proxy's pods. */
+static void test_proxy_why(void **state)
+{
+    char why[224], big[1024];
+    json_t *list;
+    size_t n;
+
+    (void)state;
+    n = ctl_proxy_health_reason("data path down: the MCP server cannot be reached: "
+                                "connection refused to 10.244.0.7:3002\n",
+                                why, sizeof(why));
+    assert_int_equal(n, strlen(why));
+    assert_string_equal(why,
+                        "the MCP server cannot be reached: connection refused to 10.244.0.7:3002");
+    assert_int_equal(ctl_proxy_health_reason("data path down\n", why, sizeof(why)), 0);
+    assert_string_equal(why, "");
+    assert_int_equal(ctl_proxy_health_reason(NULL, why, sizeof(why)), 0);
+    ctl_proxy_health_reason("data path down: a\x1b[31mb\xc3\xa9", why, sizeof(why));
+    assert_string_equal(why, "a?[31mb??"); /* no terminal escapes, no bytes above ASCII */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "data path down: ", 16);
+    assert_int_equal(ctl_proxy_health_reason(big, why, sizeof(why)), 200);
+    assert_int_equal(ctl_proxy_health_reason(big, why, 8), 7);
+
+    list = json_loads(
+        "{\"items\":["
+        /* a pod with the labels but not the Deployment's: skipped */
+        "{\"metadata\":{\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"fetch\"}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}},"
+        /* another server's ReplicaSet, named with this one as a prefix: skipped */
+        "{\"metadata\":{\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"fetchx-1\"}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"}},"
+        /* terminating: skipped */
+        "{\"metadata\":{\"deletionTimestamp\":\"x\",\"ownerReferences\":[{\"kind\":"
+        "\"ReplicaSet\",\"name\":\"fetch-5d9\"}]},\"status\":{\"phase\":\"Running\","
+        "\"podIP\":\"10.0.0.3\"}},"
+        /* not an address: skipped */
+        "{\"metadata\":{\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"fetch-5d9\"}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"evil.example/x?\"}},"
+        "{\"metadata\":{\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"fetch-5d9\"}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"fd00::7\"}}]}",
+        0, NULL);
+    assert_string_equal(ctl_proxy_pod_ip(list, "fetch"), "fd00::7");
+    assert_null(ctl_proxy_pod_ip(list, "fetc"));
+    json_decref(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_status),
         cmocka_unit_test(test_pod_table),
+        cmocka_unit_test(test_proxy_why),
         cmocka_unit_test(test_pod_detail_capped),
         cmocka_unit_test(test_no_change_is_null),
         cmocka_unit_test(test_transition_times),
