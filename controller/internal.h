@@ -205,6 +205,8 @@ int ctl_json_upsert_named(json_t *arr, json_t *elem);
 
 /* ==== status.c ============================================================== */
 
+#define CTL_COND_NOT_IMPLEMENTED "FieldsNotImplemented"
+
 typedef struct ctl_status_in {
     const char *phase;   /* Pending | Running | Failed | Terminating */
     const char *message; /* may be NULL */
@@ -214,6 +216,8 @@ typedef struct ctl_status_in {
     bool ready;
     const char *ready_reason; /* CamelCase reason for Ready */
     bool problem;             /* ready_reason names a failure: a Warning Event on change */
+    /* the message of condition FieldsNotImplemented (True), or NULL/"": none */
+    const char *not_implemented;
     int64_t generation;
     const char *now; /* RFC 3339 timestamp used for changed conditions */
 } ctl_status_in_t;

@@ -286,6 +286,13 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
 {
     char *url = ctl_service_url(&r->s), msg[CTL_POD_DETAIL_MAX + 64];
     ctl_status_in_t in = {.url = url, .valid = true, .generation = r->s.generation, .now = now};
+    char ni[sizeof(r->not_implemented) + 64];
+
+    if (r->not_implemented[0] && !r->fail) {
+        snprintf(ni, sizeof(ni), "%s: accepted, not implemented by this operator yet",
+                 r->not_implemented);
+        in.not_implemented = ni;
+    }
 
     if (r->fail)
         in.phase = "Failed", in.message = r->fail, in.ready_reason = "Failed";
@@ -327,11 +334,21 @@ static void run(ctl_rec_t *r, const char *now)
     char authz_hash[24] = "";
     int rc = mcp_server_parse(r->obj, &r->s, NULL);
 
+    bool guards;
+
     if (rc == MCP_ENOMEM) {
         r->res = CTL_RES_ERROR;
         return;
     }
-    if (r->s.profile.type && strcmp(r->s.profile.type, "configmap") == 0)
+    /* ToolHive's newer fields that protect the server: not run without them */
+    if (mcp_unimplemented_in(json_object_get(r->obj, "spec"), r->not_implemented,
+                             sizeof(r->not_implemented), &guards) &&
+        guards)
+        ctl_rec_fail(r, CTL_RES_INVALID,
+                     "%s%s not implemented by this operator yet: the MCP server is not run while "
+                     "set, so that it never runs without the protection asked for",
+                     r->not_implemented, strchr(r->not_implemented, ',') ? " are" : " is", NULL);
+    if (r->res == CTL_RES_OK && r->s.profile.type && strcmp(r->s.profile.type, "configmap") == 0)
         profile = load_profile(r);
     if (r->res == CTL_RES_OK && r->s.oidc.type && strcmp(r->s.oidc.type, "configMap") == 0)
         load_oidc(r, &oidc_data, &oidc_doc, &oidc);

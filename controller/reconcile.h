@@ -20,6 +20,9 @@ typedef struct ctl_rec {
     bool np_written;
     bool replacing;  /* re-applying after deleting an immutable child */
     char cause[256]; /* why a transient failure happened, for the log */
+    /* the spec's fields this operator accepts but does not implement, for
+     * condition FieldsNotImplemented ("" = none) */
+    char not_implemented[256];
 } ctl_rec_t;
 
 /* reconcile.c. The MCPServer fails with this message (fmt takes a, b, m;

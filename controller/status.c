@@ -263,16 +263,26 @@ static json_t *build(const json_t *current, const ctl_status_in_t *in)
     const char *rreason =
         in->ready ? "Available" : (in->ready_reason ? in->ready_reason : "Pending");
 
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:o, s:s, s:I, s:[o, o]}", "phase", in->phase, "url",
         in->url ? json_string(in->url) : json_null(), "message", in->message ? in->message : "",
         "observedGeneration", (json_int_t)in->generation, "conditions",
         condition(current, "Ready", in->ready, rreason, in->message, in),
         condition(current, "Valid", in->valid, in->valid ? "Valid" : "Invalid", vmsg, in));
+
+    if (st && in->not_implemented && in->not_implemented[0] &&
+        json_array_append_new(json_object_get(st, "conditions"),
+                              condition(current, CTL_COND_NOT_IMPLEMENTED, true, "NotImplemented",
+                                        in->not_implemented, in)) != 0) {
+        json_decref(st);
+        return NULL;
+    }
+    return st;
 }
 
 /* Equal when every field we set is already there and the conditions list
- * holds exactly our two conditions. */
+ * holds exactly our conditions (Ready, Valid and, with fields this operator
+ * does not implement, FieldsNotImplemented). */
 static bool same(const json_t *current, const json_t *next)
 {
     const json_t *conds = json_object_get(current, "conditions");

@@ -26,9 +26,35 @@ static const doc_t docs[] = {
      "non-empty; an image reference `[registry[:port]/]path[:tag][@sha256:<64 hex>]`, "
      "lower-case path, no whitespace"},
     {"spec.transport", NULL, "one of `stdio`, `sse`, `streamable-http`"},
-    {"spec.port", NULL, "1-65535"},
-    {"spec.targetPort", "`port`, when `transport` is `sse` or `streamable-http`",
+    {"spec.port", "8080, unless `proxyPort` is given", "1-65535"},
+    {"spec.targetPort",
+     "`port`, when `transport` is `sse` or `streamable-http` (8080 when the manifest names "
+     "the proxy's port `proxyPort`), unless `mcpPort` is given",
      "1-65535; warning when set with `stdio` (ignored)"},
+    {"spec.proxyPort", NULL, "1-65535; equal to `port` when both are given"},
+    {"spec.mcpPort", NULL,
+     "1-65535; equal to `targetPort` when both are given; warning when set with `stdio`"},
+    {"spec.proxyMode", NULL, "one of `sse`, `streamable-http`"},
+#define NOT_IMPLEMENTED_GUARD                                                                      \
+    "not implemented yet: accepted with a warning; while set the MCP server is not run (status "   \
+    "`Failed` naming it)"
+#define NOT_IMPLEMENTED_IGNORED                                                                    \
+    "not implemented yet: accepted with a warning and condition `FieldsNotImplemented`"
+    {"spec.toolConfigRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.oidcConfigRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.authzConfigRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.externalAuthConfigRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.authServerRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.webhookConfigRef", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.rateLimiting", NULL, NOT_IMPLEMENTED_GUARD},
+    {"spec.telemetryConfigRef", NULL, NOT_IMPLEMENTED_IGNORED},
+    {"spec.groupRef", NULL, NOT_IMPLEMENTED_IGNORED},
+    {"spec.sessionStorage", NULL, NOT_IMPLEMENTED_IGNORED},
+    {"spec.audit", NULL, NOT_IMPLEMENTED_IGNORED " (unless `enabled: false`)"},
+    {"spec.trustProxyHeaders", NULL, NOT_IMPLEMENTED_IGNORED " (unless `false`)"},
+    {"spec.endpointPrefix", NULL, NOT_IMPLEMENTED_IGNORED},
+    {"spec.replicas", NULL, NOT_IMPLEMENTED_IGNORED " (unless 1)"},
+    {"spec.sessionAffinity", NULL, NOT_IMPLEMENTED_IGNORED},
     {"spec.env", NULL, "names unique (also against the secrets' `targetEnvName`)"},
     {"spec.env[].name", NULL,
      "non-empty; letters, digits, `_`, `-` and `.`, not starting with a digit"},

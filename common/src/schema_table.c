@@ -31,18 +31,25 @@ static json_t *def_transport(const json_t *spec)
     return json_string("stdio");
 }
 
+/* port and proxyPort (ToolHive's newer name) are one setting: the default
+ * only when neither is given. */
 static json_t *def_port(const json_t *spec)
 {
-    (void)spec;
-    return json_integer(MCP_DEFAULT_PORT);
+    return json_object_get(spec, "proxyPort") ? NULL : json_integer(MCP_DEFAULT_PORT);
 }
 
+/* targetPort and mcpPort are one setting too. Absent, it follows the name the
+ * manifest uses for the proxy's port: `port` (ToolHive v0.2.9: targetPort
+ * defaults to port) or `proxyPort` (ToolHive v0.44: mcpPort defaults to
+ * 8080, GetMCPPort). */
 static json_t *def_target_port(const json_t *spec)
 {
     const json_t *port = json_object_get(spec, "port");
 
-    if (!is_http_transport(mcp__str(spec, "transport")) || !json_is_integer(port))
+    if (!is_http_transport(mcp__str(spec, "transport")) || json_object_get(spec, "mcpPort"))
         return NULL;
+    if (!json_is_integer(port))
+        return json_object_get(spec, "proxyPort") ? json_integer(MCP_DEFAULT_PORT) : NULL;
     return json_integer(json_integer_value(port));
 }
 
@@ -127,6 +134,67 @@ static void check_target_port(vctx_t *ctx, const char *path, const json_t *v, co
     check_port(ctx, path, v, spec);
     if (!t || strcmp(t, "stdio") == 0)
         mcp__warn(ctx, path, "%s is ignored with transport stdio", path);
+}
+
+/* proxyPort / mcpPort: a port, and equal to port / targetPort when both are
+ * given (the same setting under ToolHive's two names). */
+static void check_same_as(vctx_t *ctx, const char *path, const json_t *v, const json_t *spec,
+                          const char *other)
+{
+    const json_t *o = json_object_get(spec, other);
+    char why[160];
+
+    if (json_is_integer(o) && json_integer_value(o) != json_integer_value(v)) {
+        snprintf(why, sizeof(why),
+                 "must equal spec.%s (%lld) when both are given: they name the same port", other,
+                 (long long)json_integer_value(o));
+        mcp_err_invalid(ctx->errs, path, v, why);
+    }
+}
+
+static void check_proxy_port(vctx_t *ctx, const char *path, const json_t *v, const json_t *spec)
+{
+    check_port(ctx, path, v, spec);
+    check_same_as(ctx, path, v, spec, "port");
+}
+
+static void check_mcp_port(vctx_t *ctx, const char *path, const json_t *v, const json_t *spec)
+{
+    check_target_port(ctx, path, v, spec);
+    check_same_as(ctx, path, v, spec, "targetPort");
+}
+
+static const char *const proxy_modes[] = {"sse", "streamable-http", NULL};
+
+static void check_proxy_mode(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
+{
+    (void)parent;
+    for (size_t i = 0; proxy_modes[i]; i++)
+        if (strcmp(json_string_value(v), proxy_modes[i]) == 0)
+            return;
+    mcp_err_unsupported(ctx->errs, path, v, proxy_modes);
+}
+
+/* Whether a value of an unimplemented field asks for something: false,
+ * replicas 1 and {enabled: false} are what this operator does anyway. */
+static bool asks_for_something(const mcp_unimplemented_t *u, const json_t *v)
+{
+    if (!v || json_is_null(v) || (json_is_integer(v) && json_integer_value(v) == 1))
+        return false;
+    return u->guards || !(json_is_false(v) || json_is_false(json_object_get(v, "enabled")));
+}
+
+/* A field of ToolHive's newer MCPServer this operator accepts but does not
+ * implement yet: a warning (the controller also names it in the status). */
+static void check_not_implemented(vctx_t *ctx, const char *path, const json_t *v,
+                                  const json_t *parent)
+{
+    const mcp_unimplemented_t *u = mcp_unimplemented_find(strrchr(path, '.') + 1);
+
+    (void)parent;
+    if (u && asks_for_something(u, v))
+        mcp__warn(ctx, path, "%s is not implemented by this operator yet: %s", path,
+                  u->guards ? "the MCP server is not run while it is set" : "accepted and ignored");
 }
 
 static void check_env_name(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -409,6 +477,18 @@ static const field_t spec_fields[] = {
     {"targetPort", FT_INT, 0, NULL, 0, def_target_port, check_target_port,
      "Port the MCP server listens on, for sse and streamable-http. Defaults to port.",
      SCALAR(OFF(target_port))},
+    {"proxyPort", FT_INT, 0, NULL, 0, NULL, check_proxy_port,
+     "ToolHive's newer name of port: the same setting (both given: they must be equal).",
+     SCALAR(OFF(port))},
+    {"mcpPort", FT_INT, 0, NULL, 0, NULL, check_mcp_port,
+     "ToolHive's newer name of targetPort: the same setting (both given: they must be equal). "
+     "When neither is given and the proxy's port is given as proxyPort, it is 8080, as in "
+     "ToolHive.",
+     SCALAR(OFF(target_port))},
+    {"proxyMode", FT_STRING, 0, NULL, 0, NULL, check_proxy_mode,
+     "Transport ToolHive's proxy offers for a stdio server: sse or streamable-http. This "
+     "operator's proxy always offers both (/mcp and /sse), so either value works.",
+     NO},
     {"args", FT_ARRAY, FT_STRING, NULL, F_TYPE_ONLY, NULL, NULL,
      "Additional arguments passed to the MCP server.", OFF(args), OFF(n_args), sizeof(char *)},
     {"env", FT_ARRAY, FT_OBJECT, env_fields, 0, NULL, check_env_list,
@@ -446,8 +526,96 @@ static const field_t spec_fields[] = {
      SCALAR(OFF(pod_template_spec))},
     {"resourceOverrides", FT_OBJECT, 0, override_fields, 0, NULL, NULL,
      "Labels, annotations and environment added to the objects the operator creates.", NO},
+#define NOT_IMPLEMENTED(name, type, desc)                                                          \
+    {                                                                                              \
+        name, type, 0, NULL, 0, NULL, check_not_implemented, desc, NO                              \
+    }
+    NOT_IMPLEMENTED("toolConfigRef", FT_ANY,
+                    "ToolHive's reference to an MCPToolConfig. Not implemented yet: while set, "
+                    "the MCP server is not run (use tools)."),
+    NOT_IMPLEMENTED("oidcConfigRef", FT_ANY,
+                    "ToolHive's reference to an MCPOIDCConfig. Not implemented yet: while set, "
+                    "the MCP server is not run (use oidcConfig)."),
+    NOT_IMPLEMENTED("authzConfigRef", FT_ANY,
+                    "ToolHive's reference to an MCPAuthzConfig. Not implemented yet: while set, "
+                    "the MCP server is not run (use authzConfig)."),
+    NOT_IMPLEMENTED("externalAuthConfigRef", FT_ANY,
+                    "ToolHive's token exchange configuration. Not implemented yet: while set, "
+                    "the MCP server is not run."),
+    NOT_IMPLEMENTED("authServerRef", FT_ANY,
+                    "ToolHive's embedded authorization server. Not implemented yet: while set, "
+                    "the MCP server is not run."),
+    NOT_IMPLEMENTED("webhookConfigRef", FT_ANY,
+                    "ToolHive's request webhooks. Not implemented yet: while set, the MCP server "
+                    "is not run."),
+    NOT_IMPLEMENTED("rateLimiting", FT_ANY,
+                    "ToolHive's rate limits. Not implemented yet: while set, the MCP server is "
+                    "not run."),
+    NOT_IMPLEMENTED("telemetryConfigRef", FT_ANY,
+                    "ToolHive's reference to an MCPTelemetryConfig. Not implemented yet: accepted "
+                    "and ignored (the proxy's Prometheus metrics are always on, at /metrics)."),
+    NOT_IMPLEMENTED("groupRef", FT_ANY,
+                    "ToolHive's MCPGroup membership. Not implemented yet: accepted and ignored."),
+    NOT_IMPLEMENTED("sessionStorage", FT_ANY,
+                    "ToolHive's shared session storage. Not implemented yet: accepted and "
+                    "ignored (sessions live in the proxy)."),
+    NOT_IMPLEMENTED("audit", FT_ANY,
+                    "ToolHive's audit log. Not implemented yet: accepted and ignored (with "
+                    "authzConfig the proxy writes an audit line per call)."),
+    NOT_IMPLEMENTED("trustProxyHeaders", FT_BOOL,
+                    "ToolHive's X-Forwarded-* trust. Not implemented yet: accepted and ignored."),
+    NOT_IMPLEMENTED("endpointPrefix", FT_STRING,
+                    "ToolHive's path prefix. Not implemented yet: accepted and ignored."),
+    NOT_IMPLEMENTED("replicas", FT_INT,
+                    "ToolHive's proxy replica count. Not implemented yet: more than 1 is "
+                    "accepted and ignored (one proxy)."),
+    NOT_IMPLEMENTED("sessionAffinity", FT_STRING,
+                    "ToolHive's Service session affinity. Not implemented yet: accepted and "
+                    "ignored."),
+#undef NOT_IMPLEMENTED
     FIELD_END,
 };
+
+/* The rows above checked by check_not_implemented, and which of them guard
+ * the server (authentication, authorization, filtering, limits): with one of
+ * those set, running the server without it would expose more than asked. */
+static const mcp_unimplemented_t unimplemented[] = {
+    {"toolConfigRef", true},    {"oidcConfigRef", true},
+    {"authzConfigRef", true},   {"externalAuthConfigRef", true},
+    {"authServerRef", true},    {"webhookConfigRef", true},
+    {"rateLimiting", true},     {"telemetryConfigRef", false},
+    {"groupRef", false},        {"sessionStorage", false},
+    {"audit", false},           {"trustProxyHeaders", false},
+    {"endpointPrefix", false},  {"replicas", false},
+    {"sessionAffinity", false}, {NULL, false},
+};
+
+const mcp_unimplemented_t *mcp_unimplemented_find(const char *name)
+{
+    for (const mcp_unimplemented_t *u = unimplemented; name && u->name; u++)
+        if (strcmp(u->name, name) == 0)
+            return u;
+    return NULL;
+}
+
+size_t mcp_unimplemented_in(const json_t *spec, char *list, size_t n, bool *guards)
+{
+    size_t count = 0, used = 0;
+
+    *guards = false;
+    if (n)
+        list[0] = '\0';
+    for (const mcp_unimplemented_t *u = unimplemented; u->name; u++) {
+        if (!asks_for_something(u, json_object_get(spec, u->name)))
+            continue;
+        *guards = *guards || u->guards;
+        if (used < n)
+            used +=
+                (size_t)snprintf(list + used, n - used, "%sspec.%s", count ? ", " : "", u->name);
+        count++;
+    }
+    return count;
+}
 
 static const field_t condition_fields[] = {
     {"type", FT_STRING, 0, NULL, F_REQUIRED, NULL, NULL, "Ready or Valid.", NO},

@@ -586,6 +586,44 @@ static void test_rollout_not_ready(void **state)
     assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Running");
 }
 
+/* ToolHive's newer fields: proxyPort is port; a field that guards the server
+ * (oidcConfigRef) keeps it from running, naming the field; one that does not
+ * (telemetryConfigRef) is named in condition FieldsNotImplemented. */
+static void test_toolhive_head_fields(void **state)
+{
+    env_t *e = *state;
+    const json_t *srv, *svc;
+
+    put_server(e, "guarded",
+               "{\"image\":\"docker.io/mcp/fetch\",\"proxyPort\":9000,"
+               "\"oidcConfigRef\":{\"name\":\"idp\",\"audience\":\"a\"}}",
+               1);
+    assert_int_equal(reconcile(e, "guarded"), CTL_RES_INVALID);
+    assert_int_equal(e->api.applies, 0);
+    srv = get(e, SRV_PATH "guarded");
+    assert_string_equal(mcp_json_str(srv, "status.phase"), "Failed");
+    assert_string_equal(mcp_json_str(srv, "status.message"),
+                        "spec.oidcConfigRef is not implemented by this operator yet: the MCP "
+                        "server is not run while set, so that it never runs without the "
+                        "protection asked for");
+    assert_null(condition(srv, CTL_COND_NOT_IMPLEMENTED));
+
+    put_server(e, "ignored",
+               "{\"image\":\"docker.io/mcp/fetch\",\"proxyPort\":9000,\"replicas\":1,"
+               "\"telemetryConfigRef\":{\"name\":\"t\"},\"audit\":{\"enabled\":true}}",
+               1);
+    assert_int_equal(reconcile(e, "ignored"), CTL_RES_OK);
+    svc = get(e, SVC_PATH "mcp-ignored-proxy");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(mcp_json_get(svc, "spec.ports"), 0), "port")),
+                     9000);
+    srv = get(e, SRV_PATH "ignored");
+    assert_string_equal(mcp_json_str(condition(srv, CTL_COND_NOT_IMPLEMENTED), "message"),
+                        "spec.telemetryConfigRef, spec.audit: accepted, not implemented by this "
+                        "operator yet");
+    assert_string_equal(mcp_json_str(condition(srv, CTL_COND_NOT_IMPLEMENTED), "status"), "True");
+}
+
 static void test_invalid_creates_nothing(void **state)
 {
     env_t *e = *state;
@@ -1075,6 +1113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pod_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollout_not_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_toolhive_head_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_in_cache, setup, teardown),

@@ -223,6 +223,22 @@ char *mcp_validate_message(const json_t *obj, mcp_errlist_t *warns, int *oom);
  * Returns 0 or MCP_EIO. Output is deterministic. */
 int mcp_crd_write(FILE *out);
 
+/* Fields of ToolHive's newer MCPServer (v0.44) accepted but not implemented
+ * yet. `guards`: it protects the server (authentication, authorization, tool
+ * filtering, limits), so the controller does not run the server while it is
+ * set rather than run it unprotected. */
+typedef struct mcp_unimplemented {
+    const char *name; /* spec.<name> */
+    bool guards;
+} mcp_unimplemented_t;
+
+/* The row of spec.<name>, or NULL. */
+const mcp_unimplemented_t *mcp_unimplemented_find(const char *name);
+/* How many such fields `spec` (borrowed) sets (false and replicas 1 do
+ * not count: they are what this operator does); their paths, ", "-separated,
+ * in list (cut at n); *guards: one of them guards the server. */
+size_t mcp_unimplemented_in(const json_t *spec, char *list, size_t n, bool *guards);
+
 /* Write the Markdown API reference (docs/reference/mcpserver.md) generated
  * from the table and its texts in schema_doc.c. Returns 0, MCP_EIO,
  * MCP_ENOMEM, or MCP_EINVAL when a field lacks its text or a text names no
