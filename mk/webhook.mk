@@ -7,7 +7,7 @@ FUZZ_SECONDS  ?= 60
 FUZZ_BUILD    := build/fuzz
 FUZZ_CC       ?= clang
 WH_FUZZ_BIN   := $(FUZZ_BUILD)/fuzz-admission
-WH_FUZZ_SRC    = $(COMMON_SRC) webhook/admission.c webhook/json.c webhook/jpool.c \
+WH_FUZZ_SRC    = $(COMMON_SRC) webhook/admission.c webhook/convert.c webhook/json.c webhook/jpool.c \
                  bench/webhook/fuzz_admission.c
 
 $(WH_ECHO): $(call obj,bench/webhook/echo.c) $(COMMON_LIB)

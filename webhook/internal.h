@@ -42,11 +42,17 @@
 
 #define WH_PATH_MUTATE   "/mutate-toolhive-stacklok-dev-v1alpha1-mcpserver"
 #define WH_PATH_VALIDATE "/validate-toolhive-stacklok-dev-v1alpha1-mcpserver"
+#define WH_PATH_CONVERT  "/convert"
+/* A ConversionReview carries a list page of MCPServers (kubectl asks for
+ * 500 at a time, a few KiB each); it gets the same cap as reviews, which
+ * bounds what any client can make the webhook buffer. */
+#define WH_CONVERT_BODY_MAX WH_BODY_MAX
 
 typedef enum wh_endpoint {
     WH_EP_MUTATE = 0,
     WH_EP_VALIDATE,
-    WH_EP_OTHER, /* unknown path or method: answered by the server layer */
+    WH_EP_CONVERT, /* the CRD's conversion webhook */
+    WH_EP_OTHER,   /* unknown path or method: answered by the server layer */
     WH_EP_COUNT,
 } wh_endpoint_t;
 
@@ -102,6 +108,14 @@ void wh_jpool_release(void);
  * status is returned and its verdict stored in *verdict. Never fails: on
  * out-of-memory the body is a short static JSON text with status 500. */
 int wh_admit(wh_endpoint_t ep, const char *body, size_t len, mcp_buf_t *out, wh_verdict_t *verdict);
+
+/* ---- convert.c ------------------------------------------------------------ */
+
+/* Handle one ConversionReview (POST /convert): like wh_admit, the response
+ * body appended to `out`, its HTTP status returned, the verdict stored
+ * (WH_ALLOWED: converted, WH_DENIED: result Failure, WH_BAD_REQUEST: not a
+ * review, WH_ERROR: out of memory). `body` is borrowed. */
+int wh_convert(const char *body, size_t len, mcp_buf_t *out, wh_verdict_t *verdict);
 
 /* The shape wh_admit reads a review with (static, read-only; NULL on OOM). */
 const mcp_shape_t *wh_review_shape(void);

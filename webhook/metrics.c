@@ -18,7 +18,7 @@ static const uint64_t bucket_ns[] = {50000,   100000,  250000,   500000,   10000
 static const int error_codes[] = {400, 404, 405, 413, 415, 500};
 #define N_CODES (sizeof(error_codes) / sizeof(error_codes[0]))
 
-static const char *const ep_names[WH_EP_COUNT] = {"mutate", "validate", "other"};
+static const char *const ep_names[WH_EP_COUNT] = {"mutate", "validate", "convert", "other"};
 static const char *const verdict_names[WH_VERDICT_COUNT] = {"allowed", "patched", "denied",
                                                             "bad_request", "error"};
 

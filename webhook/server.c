@@ -131,6 +131,8 @@ static wh_endpoint_t endpoint_of(const h2o_req_t *req)
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len,
                   H2O_STRLIT(WH_PATH_VALIDATE)))
         return WH_EP_VALIDATE;
+    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT(WH_PATH_CONVERT)))
+        return WH_EP_CONVERT;
     return WH_EP_OTHER;
 }
 
@@ -173,7 +175,8 @@ static int screen(h2o_req_t *req, wh_endpoint_t ep, mcp_buf_t *out)
     }
     if (ep == WH_EP_OTHER)
         return wh_status_body(out, 404, "NotFound",
-                              "no such path: POST to " WH_PATH_MUTATE " or " WH_PATH_VALIDATE);
+                              "no such path: POST to " WH_PATH_MUTATE ", " WH_PATH_VALIDATE
+                              " or " WH_PATH_CONVERT);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
         return wh_status_body(out, 405, "MethodNotAllowed", "only POST is allowed");
@@ -195,7 +198,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     mcp_buf_reset(&w->out);
     status = screen(req, ep, &w->out);
-    if (status == 0)
+    if (status == 0 && ep == WH_EP_CONVERT)
+        status = wh_convert(req->entity.base ? req->entity.base : "", req->entity.len, &w->out,
+                            &verdict);
+    else if (status == 0)
         status = wh_admit(ep, req->entity.base ? req->entity.base : "", req->entity.len, &w->out,
                           &verdict);
     if (atomic_load_explicit(&w->server->draining, memory_order_relaxed))
@@ -209,7 +215,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.len >= WH_TRIM_AFTER) /* give a big review's freed heap pages back */
         malloc_trim(0);
     if (mcp_log_enabled(MCP_LOG_DEBUG)) {
-        static const char *const names[WH_EP_COUNT] = {"mutate", "validate", "other"};
+        static const char *const names[WH_EP_COUNT] = {"mutate", "validate", "convert", "other"};
         char st[8];
 
         snprintf(st, sizeof(st), "%d", status);

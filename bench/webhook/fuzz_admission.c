@@ -1,5 +1,7 @@
 /* libFuzzer target over the admission path: the input is a request body,
- * handed to wh_admit for both endpoints (with the
+ * handed to wh_admit for both endpoints and to wh_convert (/convert: a 200
+ * must carry a uid and a result status; with Success, as many converted
+ * objects as were sent) (with the
  * recycling allocator on, as in the server). Beyond not crashing, leaking or tripping a sanitizer,
  * every answer must be valid JSON with a known HTTP status, and a 200 must
  * carry a uid and a verdict. The webhook's JSON reader is also checked
@@ -35,6 +37,28 @@ static void check(const mcp_buf_t *out, int status)
         if (!json_string_value(json_object_get(resp, "uid")) ||
             !json_is_boolean(json_object_get(resp, "allowed")))
             abort();
+    }
+    json_decref(j);
+}
+
+static void check_convert(const mcp_buf_t *out, int status, const char *data, size_t size)
+{
+    json_t *j = json_loadb(out->data, out->len, 0, NULL), *in;
+    const json_t *resp = json_object_get(j, "response");
+    const char *result =
+        json_string_value(json_object_get(json_object_get(resp, "result"), "status"));
+
+    if (!j || (status != 200 && status != 400 && status != 413 && status != 500))
+        abort();
+    if (status == 200) {
+        if (!json_string_value(json_object_get(resp, "uid")) || !result)
+            abort();
+        in = json_loadb(data, size, JSON_REJECT_DUPLICATES, NULL);
+        if (strcmp(result, "Success") == 0 &&
+            json_array_size(json_object_get(resp, "convertedObjects")) !=
+                json_array_size(json_object_get(json_object_get(in, "request"), "objects")))
+            abort();
+        json_decref(in);
     }
     json_decref(j);
 }
@@ -117,6 +141,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mcp_buf_reset(&out);
         status = wh_admit(eps[i], (const char *)data, size, &out, &v);
         check(&out, status);
+    }
+    {
+        wh_verdict_t v;
+        int status;
+
+        mcp_buf_reset(&out);
+        status = wh_convert((const char *)data, size, &out, &v);
+        check_convert(&out, status, (const char *)data, size);
     }
     mcp_buf_dispose(&out);
     return 0;
