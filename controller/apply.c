@@ -270,9 +270,12 @@ out:
     }
 }
 
-/* The watch could not tell whether the child is up to date (live_match in
- * watch.c), but it carries the hash of what we would apply: read it once
- * rather than write it again. Same results as plan. */
+/* Read the child once rather than trust the cache: when the watch could not
+ * tell whether it is up to date (live_match in watch.c) but it carries the
+ * hash of what we would apply, and before refusing a name the cache says is
+ * someone else's (the cache may still hold a child of a deleted MCPServer
+ * of the same name, or miss a deletion: the live answer decides). Same
+ * results as plan. */
 static int verify(ctl_rec_t *r, step_t *s)
 {
     json_t *live = NULL;
@@ -281,6 +284,7 @@ static int verify(ctl_rec_t *r, step_t *s)
     if (found < 0)
         return -1;
     if (found == 0) {
+        ctl_cache_del_child(r->c->cache, s->key); /* whatever the cache held is gone */
         s->create = true;
     } else if (!owned_by_us(r, ctl_controller_uid(live))) {
         rc = conflict(r, s->kind, s->name);
@@ -312,7 +316,7 @@ static int plan(ctl_rec_t *r, step_t *s, const json_t *want)
         return 1;
     }
     if (!owned_by_us(r, ch.owner_uid))
-        return conflict(r, s->kind, s->name);
+        return verify(r, s);
     if (ch.match_hash == s->h) {
         ctl_metrics_skipped_apply(r->c->metrics);
         return 0;

@@ -295,6 +295,8 @@ json_t *ctl_proxy_deployment(const mcp_server_t *s, const ctl_options_t *opt)
         meta = ctl_with(meta, "annotations", ann);
     else if (s->authz.type)
         meta = (json_decref(meta), NULL);
+    if (meta && ctl_stamp_restart(meta, s) != 0)
+        meta = (json_decref(meta), NULL);
 
     return ctl_with(ctl_typed_object("apps/v1", "Deployment",
                                      ctl_object_meta(s, s->name, &s->proxy_deployment)),

@@ -35,6 +35,11 @@
 #define CTL_RUN_AS_ID        65532 /* the proxy pod (our image's user) */
 /* On every child: the hash (hex) of the object as we last applied it. */
 #define CTL_APPLIED_HASH "toolhive.stacklok.dev/applied-hash"
+/* ToolHive's restart trigger: an MCPServer annotation whose value (an RFC
+ * 3339 time, by convention) is copied into both pod templates, so a new value
+ * rolls the proxy and the MCP server pod. ToolHive's restart-strategy
+ * "immediate" is taken as the same rolling restart. */
+#define CTL_RESTARTED_AT "mcpserver.toolhive.stacklok.dev/restarted-at"
 
 /* Child names (printf formats of the MCPServer's name). Names are at most 50
  * characters, so every one fits CTL_NAME_BUF. */
@@ -84,6 +89,13 @@ typedef struct ctl_options {
  * Returns a new reference to a JSON array, or NULL on allocation failure.
  * `s` must be a valid server. */
 json_t *ctl_desired_objects(const mcp_server_t *s, const ctl_options_t *opt);
+
+/* The MCPServer's CTL_RESTARTED_AT value (borrowed from s->root), or NULL
+ * when absent, empty or over 64 bytes. */
+const char *ctl_restarted_at(const mcp_server_t *s);
+/* Put it into a pod template's metadata (its annotations made when absent);
+ * 0, or -1 on OOM. Nothing when the MCPServer has none. */
+int ctl_stamp_restart(json_t *tmpl_meta, const mcp_server_t *s);
 
 /* meta.c. Labels every object carries / the proxy's immutable selector / the
  * MCP server pods' selector. New references. */

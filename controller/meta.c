@@ -66,6 +66,26 @@ static json_t *owner_refs(const mcp_server_t *s)
                      "blockOwnerDeletion", 1);
 }
 
+const char *ctl_restarted_at(const mcp_server_t *s)
+{
+    const json_t *v = json_object_get(
+        json_object_get(json_object_get(s->root, "metadata"), "annotations"), CTL_RESTARTED_AT);
+    size_t n = json_string_length(v);
+
+    return json_is_string(v) && n > 0 && n <= 64 ? json_string_value(v) : NULL;
+}
+
+int ctl_stamp_restart(json_t *tmpl_meta, const mcp_server_t *s)
+{
+    const char *at = ctl_restarted_at(s);
+    json_t *ann;
+
+    if (!at)
+        return 0;
+    ann = tmpl_meta ? ctl_json_child(tmpl_meta, "annotations", false) : NULL;
+    return ann && json_object_set_new(ann, CTL_RESTARTED_AT, json_string(at)) == 0 ? 0 : -1;
+}
+
 json_t *ctl_object_meta(const mcp_server_t *s, const char *name, const mcp_override_t *ov)
 {
     const json_t *ann = ov && json_is_object(ov->annotations) && json_object_size(ov->annotations)

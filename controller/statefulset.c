@@ -217,7 +217,8 @@ json_t *ctl_server_pod_template(const mcp_server_t *s)
         json_is_object(s->pod_template_spec) ? json_deep_copy(s->pod_template_spec) : json_object();
     json_t *spec, *psc;
 
-    if (!tmpl || server_labels(tmpl, s->name) != 0)
+    if (!tmpl || server_labels(tmpl, s->name) != 0 ||
+        ctl_stamp_restart(ctl_json_child(tmpl, "metadata", false), s) != 0)
         goto fail;
     spec = ctl_json_child(tmpl, "spec", false);
     if (!spec || json_object_set_new(

@@ -624,6 +624,42 @@ static void test_toolhive_head_fields(void **state)
     assert_string_equal(mcp_json_str(condition(srv, CTL_COND_NOT_IMPLEMENTED), "status"), "True");
 }
 
+/* ToolHive's restart trigger: a new restarted-at annotation rolls the proxy
+ * and the MCP server pod (both templates carry it), the same value again
+ * writes nothing. */
+static void test_restarted_at(void **state)
+{
+    env_t *e = *state;
+    json_t *srv;
+    const char *key = "mcpserver.toolhive.stacklok.dev/restarted-at";
+
+    put_server(e, "fetch", fetch_spec, 1);
+    reconcile(e, "fetch");
+    echo_watch(e);
+    srv = json_deep_copy(get(e, SRV_PATH "fetch"));
+    json_object_set_new(json_object_get(srv, "metadata"), "annotations",
+                        json_pack("{s:s}", key, "2026-12-08T01:00:00Z"));
+    json_object_set_new(e->api.objs, SRV_PATH "fetch", srv);
+    ctl_on_server_event(&e->ctrl, "MODIFIED", srv, 1);
+    e->api.applies = 0;
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 2); /* the Deployment and the StatefulSet */
+    assert_string_equal(
+        json_string_value(json_object_get(
+            mcp_json_get(get(e, DEP_PATH "fetch"), "spec.template.metadata.annotations"), key)),
+        "2026-12-08T01:00:00Z");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            mcp_json_get(get(e, "/apis/apps/v1/namespaces/default/statefulsets/fetch"),
+                         "spec.template.metadata.annotations"),
+            key)),
+        "2026-12-08T01:00:00Z");
+    echo_watch(e);
+    e->api.applies = 0;
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_int_equal(e->api.applies, 0);
+}
+
 static void test_invalid_creates_nothing(void **state)
 {
     env_t *e = *state;
@@ -720,9 +756,33 @@ static void test_foreign_in_cache(void **state)
     put_server(e, "fetch", fetch_spec, 1);
     ctl_on_child_event(&e->ctrl, "ADDED", svc, 1);
     assert_int_equal(reconcile(e, "fetch"), CTL_RES_CONFLICT);
-    assert_null(strstr(e->api.log, SVC_PATH "mcp-fetch-proxy"));
-    assert_int_equal(e->api.gets, 0);
+    assert_null(strstr(e->api.log, SVC_PATH "mcp-fetch-proxy")); /* no write */
+    assert_int_equal(e->api.gets, 1);                            /* the live look */
     assert_null(mcp_json_get(get(e, SVC_PATH "mcp-fetch-proxy"), "metadata.ownerReferences"));
+}
+
+/* The cache still shows a child of a deleted MCPServer of the same name (its
+ * deletion not seen yet, or missed): the live object decides, and the name
+ * is free. Found by a user who deleted and re-applied an MCPServer and got
+ * "ServiceAccount ... already exists and is not controlled by this
+ * MCPServer" for an object that did not exist. */
+static void test_stale_foreign_in_cache(void **state)
+{
+    env_t *e = *state;
+    json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}}",
+                           "apiVersion", "v1", "kind", "ServiceAccount", "metadata", "name",
+                           "fetch-proxy-runner", "namespace", NS, "labels",
+                           "app.kubernetes.io/managed-by", CTL_MANAGED_BY, "toolhive-name", "fetch",
+                           "ownerReferences", "apiVersion", MCP_API_VERSION, "kind", MCP_KIND,
+                           "name", "fetch", "uid", "uid-of-the-deleted-one", "controller", 1);
+
+    fake_stamp(&e->api, sa, NULL);
+    put_server(e, "fetch", fetch_spec, 1);
+    ctl_on_child_event(&e->ctrl, "ADDED", sa, 1); /* in the cache only */
+    json_decref(sa);
+    assert_int_equal(reconcile(e, "fetch"), CTL_RES_OK);
+    assert_string_equal(mcp_json_str(get(e, SRV_PATH "fetch"), "status.phase"), "Pending");
+    assert_non_null(get(e, "/api/v1/namespaces/default/serviceaccounts/fetch-proxy-runner"));
 }
 
 /* The workloads (StatefulSet, Deployment) are applied only once the other
@@ -1114,9 +1174,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollout_not_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_toolhive_head_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restarted_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_in_the_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_in_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_foreign_in_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workloads_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_networkpolicy_follows_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_networkpolicy_pruned, setup, teardown),
