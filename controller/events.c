@@ -5,6 +5,8 @@
  * secret values (the callers pass names and apiserver messages only). Best
  * effort: a failed Event is logged at warning with its cause and otherwise
  * ignored. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,52 @@
 #include "mcp/utf8.h"
 
 #define NOTE_MAX 1024
+
+/* Recently posted (uid, reason) pairs: a fixed ring, the oldest replaced. */
+#define RECENT_MAX 1024
+
+static struct {
+    pthread_mutex_t lock;
+    struct {
+        uint64_t key;
+        struct timespec at;
+    } e[RECENT_MAX];
+    size_t next;
+} recent = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+
+bool ctl_event_recent(const char *uid, const char *reason, double window_s)
+{
+    uint64_t key = fnv(fnv(14695981039346656037ULL, uid), reason);
+    struct timespec now;
+    bool seen = false;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&recent.lock);
+    for (size_t i = 0; i < RECENT_MAX && !seen; i++) {
+        double age = (double)(now.tv_sec - recent.e[i].at.tv_sec) +
+                     (double)(now.tv_nsec - recent.e[i].at.tv_nsec) / 1e9;
+
+        if (recent.e[i].key == key && age < window_s) {
+            seen = true;
+        } else if (recent.e[i].key == key) { /* stale: refreshed below */
+            recent.e[i].key = 0;
+        }
+    }
+    if (!seen) {
+        recent.e[recent.next].key = key;
+        recent.e[recent.next].at = now;
+        recent.next = (recent.next + 1) % RECENT_MAX;
+    }
+    pthread_mutex_unlock(&recent.lock);
+    return seen;
+}
 
 static void not_recorded(const char *reason, const char *name, const char *why)
 {

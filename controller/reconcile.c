@@ -11,6 +11,10 @@
 #include "mcp/log.h"
 #include "reconcile.h"
 
+/* A workload failure of the same reason is recorded (Event, log) at most once
+ * in this many seconds per MCPServer. */
+#define CTL_EVENT_WINDOW_S 600.0
+
 void ctl_rec_fail(ctl_rec_t *r, enum ctl_result res, const char *fmt, const char *a, const char *b,
                   const char *m)
 {
@@ -319,7 +323,8 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
     }
     if (r->fail) {
         event(r, "Warning", r->res == CTL_RES_CONFLICT ? "Conflict" : "Failed", r->fail);
-    } else if (in.problem) { /* a new failure of the workload: said once */
+    } else if (in.problem && !ctl_event_recent(r->s.uid, in.ready_reason, CTL_EVENT_WINDOW_S)) {
+        /* a new failure of the workload: said once (per reason and window) */
         mcp_log(MCP_LOG_WARN, "MCP server not running", "namespace", r->s.namespace, "name",
                 r->s.name, "reason", in.ready_reason, "message", in.message, NULL);
         event(r, "Warning", in.ready_reason, in.message);

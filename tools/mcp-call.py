@@ -36,6 +36,26 @@ def first_error(e):
     return e
 
 
+def http_refusal(url, bearer):
+    """The HTTP refusal behind an SDK error, when the server refuses the
+    request itself (401, 403): "401 Unauthorized: ...", or None."""
+    import httpx
+
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if bearer:
+        headers["Authorization"] = "Bearer " + bearer
+    try:
+        r = httpx.post(url, headers=headers, timeout=5,
+                       content='{"jsonrpc":"2.0","id":0,"method":"ping"}')
+    except Exception:
+        return None
+    if r.status_code not in (401, 403):
+        return None
+    hint = "" if bearer else " (this server wants a token: --bearer TOKEN)"
+    challenge = r.headers.get("www-authenticate")
+    return f"{r.status_code} {r.reason_phrase}{hint}" + (f"; WWW-Authenticate: {challenge}" if challenge else "")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("url")
@@ -54,7 +74,8 @@ def main():
             if type(e).__name__ == "ConnectError" and attempt < 20:
                 time.sleep(0.5)
                 continue
-            print(f"mcp-call: {type(e).__name__}: {e}", file=sys.stderr)
+            refusal = http_refusal(a.url, a.bearer) if type(e).__name__ == "MCPError" else None
+            print(f"mcp-call: {refusal or f'{type(e).__name__}: {e}'}", file=sys.stderr)
             return 1
     for c in result.content or []:
         print(getattr(c, "text", c))

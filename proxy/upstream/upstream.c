@@ -62,7 +62,14 @@ static void on_read(h2o_socket_t *sock, const char *err)
     px_upstream_t *u = sock->data;
 
     if (err) {
-        down(u, "the stream to the MCP server ended");
+        char detail[256] = "", why[320];
+
+        /* the backend's own reason, when it has one ("connection refused to
+         * IP:port"), so that every restart's log line says it */
+        px_upstream_why_down(u, detail, sizeof(detail));
+        snprintf(why, sizeof(why), "the stream to the MCP server ended%s%s", detail[0] ? ": " : "",
+                 detail);
+        down(u, why);
         return;
     }
     if (u->be->activity)

@@ -515,6 +515,19 @@ static bool warned(env_t *e, const char *reason, const char *note)
     return false;
 }
 
+/* A failure that comes and goes (a crash loop) is one Warning per reason and
+ * window, not one per status change. */
+static void test_event_window(void **state)
+{
+    (void)state;
+    assert_false(ctl_event_recent("uid-w", "CrashLoopBackOff", 600));
+    assert_true(ctl_event_recent("uid-w", "CrashLoopBackOff", 600));
+    assert_false(ctl_event_recent("uid-w", "ProxyNotReady", 600));
+    assert_false(ctl_event_recent("uid-other", "CrashLoopBackOff", 600));
+    assert_false(ctl_event_recent("uid-w", "PodFailed", 0));
+    assert_false(ctl_event_recent("uid-w", "PodFailed", 0)); /* window over: again */
+}
+
 /* Pod states reach the status; the same state again makes no write and
  * queues nothing; the pod's deletion is noticed. */
 static void test_pod_states(void **state)
@@ -1179,6 +1192,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ours_unlabelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_in_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_foreign_in_cache, setup, teardown),
+        cmocka_unit_test(test_event_window),
         cmocka_unit_test_setup_teardown(test_workloads_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_networkpolicy_follows_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_networkpolicy_pruned, setup, teardown),
