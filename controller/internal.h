@@ -476,6 +476,62 @@ int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *reg
  * remembers the last 1,024 pairs. */
 bool ctl_event_recent(const char *uid, const char *reason, double window_s);
 
+/* ==== conversion.c: the CRD's conversion webhook ============================ */
+
+#define CTL_CONVERSION_CRD    "mcpservers.toolhive.stacklok.dev"
+#define CTL_CONVERSION_PATH   "/convert"
+#define CTL_CONVERSION_CA_MAX ((size_t)64 << 10) /* the CA file: at most 64 KiB */
+
+/* Where the CRD's conversion webhook points: the Service or the URL (one of
+ * them, or neither: not managed), and the CA the API server must trust. */
+typedef struct ctl_conversion_opts {
+    char service_ns[64], service_name[64]; /* --conversion-service NS/NAME:PORT; "" = none */
+    int service_port;
+    const char *url;     /* --conversion-url: the base, CTL_CONVERSION_PATH appended; NULL = none */
+    const char *ca_file; /* --conversion-ca-file: PEM */
+    double period_s;     /* check the CRD this often (60 s) */
+    double ca_poll_s;    /* read the CA file this often, for changes (2 s) */
+} ctl_conversion_opts_t;
+
+static inline bool ctl_conversion_on(const ctl_conversion_opts_t *o)
+{
+    return o->url || o->service_name[0];
+}
+
+/* "NAMESPACE/NAME:PORT" (DNS labels, the name a DNS-1035 one, port 1-65535)
+ * into o's service fields; 0, or -1 with o untouched. Pure. */
+int ctl_conversion_parse_service(const char *arg, ctl_conversion_opts_t *o);
+/* A base URL the API server takes: https, a host, no user information,
+ * query or fragment, at most 2,048 bytes. 0 or -1. Pure. */
+int ctl_conversion_check_url(const char *url);
+/* The spec.conversion wanted: {"strategy": "Webhook", "webhook":
+ * {"conversionReviewVersions": ["v1"], "clientConfig": {"service":
+ * {namespace, name, path: "/convert", port} or "url": "<url>/convert",
+ * "caBundle": base64 of ca[0..ca_len)}}}. New reference; NULL when o names no
+ * target, or on OOM. Pure. */
+json_t *ctl_conversion_desired(const ctl_conversion_opts_t *o, const char *ca, size_t ca_len);
+/* True when the CRD (borrowed) has no spec.conversion or another one than
+ * `want` (any difference: strategy, review versions, target, caBundle). */
+bool ctl_conversion_needs_patch(const json_t *crd, const json_t *want);
+/* The merge patch giving a CRD `want`: {"spec": {"conversion": want}} with
+ * the other target ("url" or "service") null, so a switch drops it. New
+ * malloc'd string or NULL. */
+char *ctl_conversion_patch(const json_t *want);
+/* The CA file: a regular file of at most CTL_CONVERSION_CA_MAX bytes holding
+ * a PEM certificate. 0 with *out (new malloc'd, NUL-terminated) and *len, or
+ * negative with why (MCP_ENOENT: no file, MCP_ETOOBIG, MCP_EINVAL, MCP_EIO). */
+int ctl_conversion_read_ca(const char *path, char **out, size_t *len, char *why, size_t whylen);
+/* One check: GET the CRD and, when ctl_conversion_needs_patch, PATCH it.
+ * Returns 0 (in place), 1 (patched: logged at info), or negative (logged at
+ * warning: MCP_ENOENT no CRD, MCP_EHTTP another status (403: the RBAC rule
+ * it needs is named), MCP_EIO no answer, MCP_ENOMEM). */
+int ctl_conversion_sync(mcp_kube_client_t *c, const ctl_conversion_opts_t *o, const char *ca,
+                        size_t ca_len);
+/* Until *c->stop: read the CA file every ca_poll_s; check on start, every
+ * period_s and as soon as the CA's contents change; after a failed check,
+ * again in 5 s doubling up to period_s. */
+void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o);
+
 /* ==== manager.c: threads and wiring ========================================= */
 
 typedef struct ctl_config {
@@ -489,7 +545,8 @@ typedef struct ctl_config {
     const char *health_addr;
     int workers;
     double resync_s;
-    char **namespaces; /* NULL-terminated; NULL = all */
+    char **namespaces;                /* NULL-terminated; NULL = all */
+    ctl_conversion_opts_t conversion; /* the CRD's conversion webhook; off unless a target */
 } ctl_config_t;
 
 /* Run the controller until SIGTERM/SIGINT. Returns a process exit code. */

@@ -33,6 +33,13 @@ static const char usage[] =
     "  --workers N                      reconcile threads (default 4)\n"
     "  --resync-period SECONDS          re-check every MCPServer this often (default 600, 0 = "
     "off)\n"
+    "  --conversion-service NAMESPACE/NAME:PORT\n"
+    "                                   keep the MCPServer CRD's conversion webhook on this\n"
+    "                                   Service, path /convert (default: not managed)\n"
+    "  --conversion-url URL             ... or on URL/convert (https; not with\n"
+    "                                   --conversion-service)\n"
+    "  --conversion-ca-file FILE        PEM CA bundle the API server must trust for it (needed\n"
+    "                                   with either; re-read when its contents change)\n"
     "  --log-level debug|info|warn|error (default info)\n"
     "  --help\n"
     "\n"
@@ -52,6 +59,9 @@ enum {
     OPT_HADDR,
     OPT_WORKERS,
     OPT_RESYNC,
+    OPT_CONV_SERVICE,
+    OPT_CONV_URL,
+    OPT_CONV_CA,
     OPT_LOG,
     OPT_HELP,
 };
@@ -70,6 +80,9 @@ static const struct option options[] = {
     {"health-bind-address", required_argument, NULL, OPT_HADDR},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"resync-period", required_argument, NULL, OPT_RESYNC},
+    {"conversion-service", required_argument, NULL, OPT_CONV_SERVICE},
+    {"conversion-url", required_argument, NULL, OPT_CONV_URL},
+    {"conversion-ca-file", required_argument, NULL, OPT_CONV_CA},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -132,6 +145,14 @@ static int parse_opt(ctl_config_t *c, int opt, const char *arg)
         return mcp_opt_int(arg, 1, 64, &c->workers);
     case OPT_RESYNC:
         return mcp_opt_double(arg, 0, 86400 * 7, &c->resync_s);
+    case OPT_CONV_SERVICE:
+        return ctl_conversion_parse_service(arg, &c->conversion);
+    case OPT_CONV_URL:
+        c->conversion.url = arg;
+        return ctl_conversion_check_url(arg);
+    case OPT_CONV_CA:
+        c->conversion.ca_file = *arg ? arg : NULL;
+        return *arg ? 0 : -1;
     case OPT_LOG:
         return mcp_log_set_level_name(arg) == 0 ? 0 : -1;
     default:
@@ -147,7 +168,8 @@ int main(int argc, char **argv)
                         .retry_s = 2,
                         .health_port = 8081,
                         .workers = 4,
-                        .resync_s = 600};
+                        .resync_s = 600,
+                        .conversion = {.period_s = 60, .ca_poll_s = 2}};
     int opt, rc;
 
     opterr = 0;
@@ -168,6 +190,17 @@ int main(int argc, char **argv)
     if (cfg.renew_s >= cfg.lease_s || cfg.retry_s >= cfg.renew_s)
         return mcp_opt_usage_error(PROG, "%s",
                                    "need --retry-period < --renew-deadline < --lease-duration");
+    if (cfg.conversion.url && cfg.conversion.service_name[0])
+        return mcp_opt_usage_error(PROG, "%s",
+                                   "give --conversion-service or --conversion-url, not both");
+    if (ctl_conversion_on(&cfg.conversion) && !cfg.conversion.ca_file)
+        return mcp_opt_usage_error(PROG, "%s needs --conversion-ca-file",
+                                   cfg.conversion.url ? "--conversion-url"
+                                                      : "--conversion-service");
+    if (!ctl_conversion_on(&cfg.conversion) && cfg.conversion.ca_file)
+        return mcp_opt_usage_error(PROG, "%s",
+                                   "--conversion-ca-file needs --conversion-service or "
+                                   "--conversion-url");
     cfg.namespaces = split_namespaces(getenv("WATCH_NAMESPACE"));
     mcp_raise_nofile();
     rc = ctl_run(&cfg);

@@ -1,6 +1,8 @@
-/* The running controller: builds the client from the kubeconfig, starts one
- * watch thread per (resource, namespace) - MCPServers first, then the
- * children by the managed-by label - waits until every cache has synced
+/* The running controller: builds the client from the kubeconfig, starts the
+ * thread that keeps the CRD's conversion webhook in place (when configured;
+ * every replica runs it, leader or not) and one watch thread per (resource,
+ * namespace) - MCPServers first, then the children by the managed-by
+ * label - waits until every cache has synced
  * (then /readyz says ready), runs leader election, and while leader runs
  * the worker threads that drain the queue. A periodic resync re-queues every
  * MCPServer (a no-op when nothing drifted). SIGTERM/SIGINT stop everything:
@@ -40,6 +42,8 @@ typedef struct mgr {
     pthread_t *threads;
     size_t nwatches, max_watches;
     atomic_int synced_count, ready, is_leader;
+    pthread_t conversion_thread; /* conversion.c's loop, when cfg->conversion names a target */
+    bool has_conversion;
     pthread_mutex_t list_lock;
     char identity[128];
 } mgr_t;
@@ -186,6 +190,32 @@ static int start_watches(mgr_t *m, bool servers)
     while (!g_stop && (size_t)atomic_load(&m->synced_count) < want)
         usleep(20000);
     return g_stop ? -1 : 0;
+}
+
+/* ---- conversion webhook ------------------------------------------------------ */
+
+static void *conversion_main(void *arg)
+{
+    mgr_t *m = arg;
+
+    ctl_conversion_run(mcp_kube_client(m->kube), &m->cfg->conversion);
+    return NULL;
+}
+
+/* Any replica keeps it: the patch is the same from each (idempotent). */
+static int start_conversion(mgr_t *m)
+{
+    int e;
+
+    if (!ctl_conversion_on(&m->cfg->conversion))
+        return 0;
+    if ((e = spawn(&m->conversion_thread, conversion_main, m)) != 0) {
+        mcp_log(MCP_LOG_ERROR, "cannot start the conversion webhook thread", "error", strerror(e),
+                NULL);
+        return -1;
+    }
+    m->has_conversion = true;
+    return 0;
 }
 
 /* ---- leader and workers --------------------------------------------------------- */
@@ -384,6 +414,8 @@ int ctl_run(const ctl_config_t *cfg)
         goto out;
     }
     mcp_log(MCP_LOG_INFO, "starting", "apiserver", kc.server, "identity", m->identity, NULL);
+    if (start_conversion(m) != 0)
+        goto stop;
     if (start_watches(m, true) != 0 || start_watches(m, false) != 0) {
         rc = g_stop ? 0 : 1; /* a signal during the initial lists is a normal stop */
         goto stop;
@@ -415,6 +447,8 @@ stop:
     }
     for (size_t i = 0; i < m->nwatches; i++)
         pthread_join(m->threads[i], NULL);
+    if (m->has_conversion)
+        pthread_join(m->conversion_thread, NULL);
 out:
     mcp_health_stop(health);
     teardown(m);

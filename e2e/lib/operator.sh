@@ -12,7 +12,10 @@
 #     chart's RBAC is what it gets (never cluster admin);
 #   - both take their flags and env from the chart's own Deployments (only
 #     ports, certificate paths and the kubeconfig are replaced), so the chart's
-#     arguments are tested against the real binaries.
+#     arguments are tested against the real binaries; the controller's
+#     --conversion-url is the chart's webhook.url, i.e. the local webhook, and
+#     its --conversion-ca-file the extracted ca.crt: op_install returns once
+#     the controller has pointed the CRD's conversion webhook there.
 #
 # OP_MODE=cluster (e2e/kind/run.sh) installs the same chart with the images
 # instead (OP_IMAGE_REPO, OP_IMAGE_TAG, pullPolicy Never: kind-loaded) and
@@ -29,6 +32,8 @@
 #                               (and the CRD with --crd; Helm keeps crds/)
 #   op_start_webhook / op_stop_webhook, op_start_controller / op_stop_controller
 #   op_webhook_port             the local webhook's HTTPS port
+#   op_conversion_ready         the CRD's conversion webhook is the one the
+#                               controller's flags name, with the chart's CA
 #   op_logs [N]                 last N (40) lines of both logs, for diagnostics
 #   op_log webhook|controller   the whole log of one daemon
 #
@@ -291,6 +296,8 @@ op_start_controller() {
   while IFS= read -r a; do
     case $a in
       --kubeconfig=* | --health-port=* | --health-bind-address=* | --log-level=*) ;;
+      # the chart's Secret volume path: here, the CA _op_extract_certs wrote
+      --conversion-ca-file=*) args+=(--conversion-ca-file="$OP_DIR/certs/ca.crt") ;;
       ?*) args+=("$a") ;;
     esac
   done < <(_op_deploy_args "$name")
@@ -301,6 +308,50 @@ op_start_controller() {
   _op_launch controller "http://127.0.0.1:$OP_CONTROLLER_HEALTH_PORT/healthz" \
     env WATCH_NAMESPACE="$watch" POD_NAME="$name-local-$$" POD_NAMESPACE="$OP_NS" \
     "$OP_CONTROLLER_BIN" "${args[@]}"
+}
+
+# _op_conversion_want: the spec.conversion.webhook.clientConfig (without
+# caBundle) the controller's flags in the chart's Deployment ask for, as
+# compact JSON with sorted keys; empty when they name none.
+_op_conversion_want() {
+  local name a
+  name=$(_op_component_name controller) || true
+  [[ -n $name ]] || return 1
+  while IFS= read -r a; do
+    case $a in
+      --conversion-url=*)
+        a=${a#--conversion-url=}
+        while [[ $a == */ ]]; do a=${a%/}; done
+        jq -cnS --arg u "$a/convert" '{url: $u}'
+        ;;
+      --conversion-service=*)
+        a=${a#--conversion-service=}
+        jq -cnS --arg ns "${a%%/*}" --arg n "${a#*/}" \
+          '{service: {namespace: $ns, name: ($n | sub(":[0-9]+$"; "")), path: "/convert", port: ($n | capture(":(?<p>[0-9]+)$").p | tonumber)}}'
+        ;;
+    esac
+  done < <(_op_deploy_args "$name")
+}
+
+# op_conversion_ready: the CRD's spec.conversion is the webhook the
+# controller's flags name (strategy Webhook, review versions [v1]) and its
+# caBundle is the webhook certificate Secret's ca.crt.
+op_conversion_ready() {
+  local want conv secret ca
+  want=$(_op_conversion_want)
+  [[ -n $want ]] || { _op_err "the controller's Deployment names no conversion webhook"; return 1; }
+  conv=$(kubectl get crd "$OP_CRD" -o jsonpath='{.spec.conversion}') || return 1
+  secret=$(kubectl -n "$OP_NS" get secret \
+    -l "app.kubernetes.io/instance=$OP_RELEASE,app.kubernetes.io/component=webhook" \
+    -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+  [[ -n $secret ]] || { _op_err "no webhook certificate Secret in $OP_NS"; return 1; }
+  ca=$(kubectl -n "$OP_NS" get secret "$secret" -o jsonpath='{.data.ca\.crt}')
+  [[ -n $ca ]] || { _op_err "Secret $secret has no ca.crt"; return 1; }
+  jq -e --argjson want "$want" --arg ca "$ca" \
+    '.strategy == "Webhook" and .webhook.conversionReviewVersions == ["v1"]
+     and (.webhook.clientConfig | del(.caBundle)) == $want and .webhook.clientConfig.caBundle == $ca' \
+    <<<"$conv" >/dev/null ||
+    { _op_err "CRD $OP_CRD spec.conversion is $(jq -c '.webhook.clientConfig.caBundle |= (if . then "<\(length) chars>" else . end)' <<<"$conv" 2>/dev/null || echo "$conv"), want clientConfig $want with the Secret's ca.crt"; return 1; }
 }
 
 op_stop_controller() {
@@ -356,7 +407,16 @@ _op_cluster_install() {
     { _op_err "helm install failed: $(tail -n 5 "$OP_DIR/helm-install.log")"; return 1; }
   kubectl wait --for=condition=Established "crd/$OP_CRD" --timeout=60s >/dev/null ||
     { _op_err "CRD $OP_CRD not Established"; return 1; }
-  _op_scale_up webhook && _op_scale_up controller
+  _op_scale_up webhook && _op_scale_up controller || return 1
+  _op_wait_conversion
+}
+
+# _op_wait_conversion: wait until the controller has pointed the CRD's
+# conversion webhook at the webhook (it does so on start).
+_op_wait_conversion() {
+  _op_wait 30 op_conversion_ready && return 0
+  op_conversion_ready && return 0
+  _op_err "the controller did not configure the CRD's conversion webhook within 30s: $(op_log controller | grep -i conversion | tail -n 3)"
 }
 
 # ---------------------------------------------------------------- install
@@ -386,6 +446,7 @@ op_install() {
   _op_wait 30 _op_webhook_answers ||
     { _op_err "the API server does not reach the webhook: $(_op_probe_object op-probe 8080 | kubectl create --dry-run=server -f - 2>&1 | tail -n 2)"; return 1; }
   op_start_controller || return 1
+  _op_wait_conversion
 }
 
 # op_webhook_port: the local webhook's HTTPS port (local mode).

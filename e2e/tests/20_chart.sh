@@ -9,8 +9,11 @@
 #   - helm install (e2e/lib/operator.sh: the binaries run locally with the
 #     chart's certificate, flags and ServiceAccount token): a seed example is
 #     applied and reconciled, a bad one is denied with the exact message;
-#     the ServiceAccounts have what DESIGN.md §4 says and nothing more;
-#   - helm upgrade keeps the CA (and makes a new one when the SANs change);
+#     the controller points the CRD's conversion webhook at the webhook with
+#     the chart's CA; the ServiceAccounts have what DESIGN.md §4 says and
+#     nothing more;
+#   - helm upgrade keeps the CA (and makes a new one when the SANs change,
+#     which the controller patches into the CRD);
 #   - helm uninstall removes every object it installed. The CRD, shipped in
 #     the chart's crds/ directory, is kept by Helm by design (checked, then
 #     deleted by the test).
@@ -114,7 +117,7 @@ test_render_default() {
   local f=$TMP/default.yaml mwc vwc sec ca
   render default --include-crds || return 1
   dry_run default || return 1
-  expect "kinds" "$(kinds "$f")" "ClusterRole=2 ClusterRoleBinding=1 CustomResourceDefinition=1 Deployment=2 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Secret=1 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
+  expect "kinds" "$(kinds "$f")" "ClusterRole=3 ClusterRoleBinding=2 CustomResourceDefinition=1 Deployment=2 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Secret=1 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
   mwc=$(obj "$f" MutatingWebhookConfiguration mcp-operator)
   vwc=$(obj "$f" ValidatingWebhookConfiguration mcp-operator)
   sec=$(obj "$f" Secret mcp-operator-webhook-tls)
@@ -140,7 +143,16 @@ test_render_default() {
   done
   expect "webhook token" "$(obj "$f" Deployment mcp-operator-webhook | jq -c '.spec.template.spec.automountServiceAccountToken')" false || return 1
   expect "controller args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args')" \
-    '["--proxy-image=ghcr.io/mcp-operator/mcp-proxy:'"$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$CHART/Chart.yaml")"'","--proxy-cluster-role=mcp-operator-proxy","--leader-elect=true","--leader-election-namespace='"$RNS"'","--health-port=8081","--log-level=info"]' || return 1
+    '["--proxy-image=ghcr.io/mcp-operator/mcp-proxy:'"$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$CHART/Chart.yaml")"'","--proxy-cluster-role=mcp-operator-proxy","--leader-elect=true","--leader-election-namespace='"$RNS"'","--health-port=8081","--conversion-service='"$RNS"'/mcp-operator-webhook:443","--conversion-ca-file=/etc/mcp-operator/webhook-ca/ca.crt","--log-level=info"]' || return 1
+  # the CRD's conversion webhook: the controller reads the webhook's CA (that
+  # key alone) from the certificate Secret, and may get and patch that one CRD
+  expect "controller CA volume" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec as $s | [$s.containers[0].volumeMounts, $s.volumes]')" \
+    '[[{"name":"webhook-ca","mountPath":"/etc/mcp-operator/webhook-ca","readOnly":true}],[{"name":"webhook-ca","secret":{"secretName":"mcp-operator-webhook-tls","items":[{"key":"ca.crt","path":"ca.crt"}],"optional":true}}]]' || return 1
+  expect "CRD rule" "$(obj "$f" ClusterRole mcp-operator-controller-conversion | jq -c '.rules')" \
+    '[{"apiGroups":["apiextensions.k8s.io"],"resources":["customresourcedefinitions"],"resourceNames":["mcpservers.toolhive.stacklok.dev"],"verbs":["get","patch"]}]' || return 1
+  expect "CRD rule binding" "$(obj "$f" ClusterRoleBinding mcp-operator-controller-conversion | jq -c '[.roleRef.name, .subjects]')" \
+    '["mcp-operator-controller-conversion",[{"kind":"ServiceAccount","name":"mcp-operator-controller","namespace":"'"$RNS"'"}]]' || return 1
+  expect "no other rule on CRDs" "$(yq -c 'select(.kind == "ClusterRole" or .kind == "Role") | .rules[] | select(.apiGroups | index("apiextensions.k8s.io"))' "$f" | wc -l)" 1 || return 1
   # the proxy ClusterRole the controller binds: find the pod, attach to it, nothing else
   expect "proxy ClusterRole" "$(obj "$f" ClusterRole mcp-operator-proxy | jq -c '.rules')" \
     '[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list","watch"]},{"apiGroups":[""],"resources":["pods/attach"],"verbs":["create","get"]}]' || return 1
@@ -154,13 +166,17 @@ test_render_cert_manager() {
   local f=$TMP/cm.yaml mwc
   render cm --set certManager.enabled=true || return 1
   dry_run cm || return 1
-  expect "kinds" "$(kinds "$f")" "Certificate=1 ClusterRole=2 ClusterRoleBinding=1 Deployment=2 Issuer=1 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
+  expect "kinds" "$(kinds "$f")" "Certificate=1 ClusterRole=3 ClusterRoleBinding=2 Deployment=2 Issuer=1 MutatingWebhookConfiguration=1 Pod=1 Role=2 RoleBinding=2 Service=1 ServiceAccount=3 ValidatingWebhookConfiguration=1 " || return 1
   mwc=$(obj "$f" MutatingWebhookConfiguration mcp-operator)
   expect "inject-ca-from" "$(jq -r '.metadata.annotations["cert-manager.io/inject-ca-from"]' <<<"$mwc")" "$RNS/mcp-operator-webhook-serving" || return 1
   expect "no caBundle" "$(jq -r '.webhooks[0].clientConfig.caBundle' <<<"$mwc")" null || return 1
   expect "validating inject-ca-from" "$(obj "$f" ValidatingWebhookConfiguration mcp-operator | jq -r '.metadata.annotations["cert-manager.io/inject-ca-from"]')" "$RNS/mcp-operator-webhook-serving" || return 1
   expect "Certificate" "$(obj "$f" Certificate mcp-operator-webhook-serving | jq -c '[.spec.secretName, .spec.issuerRef.name, (.spec.dnsNames | index("mcp-operator-webhook.'"$RNS"'.svc") != null)]')" \
     '["mcp-operator-webhook-tls","mcp-operator-webhook-selfsigned",true]' || return 1
+  # cert-manager writes ca.crt into that Secret (a self-signed issuer: the
+  # certificate itself), which the controller reads for the CRD's caBundle
+  expect "controller CA from the Certificate's Secret" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.volumes[0].secret | [.secretName, .items]')" \
+    '["mcp-operator-webhook-tls",[{"key":"ca.crt","path":"ca.crt"}]]' || return 1
   render cm-issuer --set certManager.enabled=true --set certManager.issuerRef.kind=ClusterIssuer \
     --set certManager.issuerRef.name=corp-ca || return 1
   expect "existing issuer: no Issuer" "$(kinds "$TMP/cm-issuer.yaml" | grep -o 'Issuer=[0-9]*' | grep -v Cluster)" "" || return 1
@@ -184,7 +200,8 @@ test_render_watch_namespaces() {
   done
   render watch --set "watchNamespaces={${WNS[0]},${WNS[1]}}" || return 1
   dry_run watch || return 1
-  expect "no ClusterRoleBinding" "$(kinds "$f" | grep -o 'ClusterRoleBinding=[0-9]*')" "" || return 1
+  # only the CRD's (cluster-scoped: a RoleBinding cannot grant it)
+  expect "ClusterRoleBindings" "$(yq -r 'select(.kind == "ClusterRoleBinding") | .metadata.name' "$f" | tr '\n' ' ')" "mcp-operator-controller-conversion " || return 1
   expect "RoleBindings" "$(yq -r 'select(.kind == "RoleBinding" and .roleRef.kind == "ClusterRole") | .metadata.namespace' "$f" | tr '\n' ' ')" "${WNS[0]} ${WNS[1]} " || return 1
   expect "WATCH_NAMESPACE" "$(obj "$f" Deployment mcp-operator-controller | jq -r '.spec.template.spec.containers[0].env[] | select(.name == "WATCH_NAMESPACE") | .value')" "${WNS[0]},${WNS[1]}" || return 1
 }
@@ -216,6 +233,9 @@ test_render_webhook_options() {
     { t_fail "extra SANs missing: $T_LAST_OUTPUT"; return 1; }
   expect "controller args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '.spec.template.spec.containers[0].args | [.[0], .[-2], .[-1]]')" \
     '["--proxy-image=registry.example.com/mcp-proxy:v1","--log-level=debug","--foo=bar"]' || return 1
+  # webhook.url: the CRD's conversion webhook calls it too
+  expect "conversion args" "$(obj "$f" Deployment mcp-operator-controller | jq -c '[.spec.template.spec.containers[0].args[] | select(startswith("--conversion-"))]')" \
+    '["--conversion-url=https://127.0.0.1:9443","--conversion-ca-file=/etc/mcp-operator/webhook-ca/ca.crt"]' || return 1
 }
 
 # ---------------------------------------------------------------- install
@@ -285,6 +305,46 @@ test_controller_reconciles() {
   fi
 }
 
+# The CRD ships in crds/ without spec.conversion; the controller points it at
+# the webhook: strategy Webhook, the webhook's URL (local mode: webhook.url,
+# the local webhook) or Service, path /convert, the chart's CA as caBundle.
+test_crd_conversion() {
+  local conv want ca
+  conv=$(kubectl get crd "$OP_CRD" -o jsonpath='{.spec.conversion}')
+  ca=$(kubectl get secret mcp-operator-webhook-tls -n mcp-system -o jsonpath='{.data.ca\.crt}')
+  [[ -n $ca ]] || { t_fail "no ca.crt in the webhook certificate Secret"; return 1; }
+  if [[ $OP_MODE == cluster ]]; then
+    want='{"service":{"name":"mcp-operator-webhook","namespace":"mcp-system","path":"/convert","port":443}}'
+  else
+    want='{"url":"https://127.0.0.1:'"$(op_webhook_port)"'/convert"}'
+  fi
+  expect "strategy and review versions" "$(jq -c '[.strategy, .webhook.conversionReviewVersions]' <<<"$conv")" '["Webhook",["v1"]]' || return 1
+  expect "clientConfig" "$(jq -cS '.webhook.clientConfig | del(.caBundle)' <<<"$conv")" "$want" || return 1
+  expect "caBundle is the chart's CA" "$(jq -r '.webhook.clientConfig.caBundle' <<<"$conv")" "$ca" || return 1
+  expect "caBundle is the mutating webhook's" "$(jq -r '.webhook.clientConfig.caBundle' <<<"$conv")" "$(ca_bundles | head -1)" || return 1
+  t_check "op_conversion_ready" op_conversion_ready || return 1
+  # logged once, with the target and never the CA
+  op_log controller | grep -q '"msg":"conversion webhook configured"' ||
+    { t_fail "no 'conversion webhook configured' in the controller log"; return 1; }
+  if op_log controller | grep -qF -e "$ca" -e "BEGIN CERTIFICATE"; then
+    t_fail "the CA is in the controller log"; return 1
+  fi
+  if op_log controller | grep -q 'conversion webhook not configured'; then
+    t_fail "controller warned: $(op_log controller | grep -m2 'conversion webhook not configured' | tr '\n' ' ')"; return 1
+  fi
+}
+
+# Someone resets spec.conversion: the controller puts it back (its 60 s
+# period; a restart does it at once, as here in local mode).
+test_crd_conversion_restored() {
+  t_check "reset spec.conversion" kubectl patch crd "$OP_CRD" --type=merge \
+    -p '{"spec":{"conversion":{"strategy":"None","webhook":null}}}' || return 1
+  if [[ $OP_MODE != cluster ]]; then
+    op_stop_controller && t_check "restart controller" op_start_controller || return 1
+  fi
+  t_eventually 90 op_conversion_ready
+}
+
 can() { kubectl auth can-i --as="$1" "${@:2}" >/dev/null 2>&1; }
 
 test_rbac_least_privilege() {
@@ -292,7 +352,8 @@ test_rbac_least_privilege() {
   for v in "delete roles -n $TNS" "create rolebindings -n $TNS" "delete deployments.apps -n $TNS" \
     "patch mcpservers.toolhive.stacklok.dev --subresource=status -n $TNS" "watch pods -n $TNS" \
     "bind clusterroles.rbac.authorization.k8s.io/mcp-operator-proxy -n $TNS" "create events.events.k8s.io -n $TNS" \
-    "update leases.coordination.k8s.io -n mcp-system" "create statefulsets.apps -n $TNS" "delete statefulsets.apps -n $TNS"; do
+    "update leases.coordination.k8s.io -n mcp-system" "create statefulsets.apps -n $TNS" "delete statefulsets.apps -n $TNS" \
+    "get customresourcedefinitions.apiextensions.k8s.io/$OP_CRD" "patch customresourcedefinitions.apiextensions.k8s.io/$OP_CRD"; do
     # shellcheck disable=SC2086
     can "$CTL_SA" $v || { t_fail "controller cannot: $v"; return 1; }
   done
@@ -302,7 +363,11 @@ test_rbac_least_privilege() {
     "create pods --subresource=exec -n $TNS" "create pods --subresource=attach -n $TNS" \
     "get pods --subresource=log -n $TNS" "create roles -n $TNS" \
     "bind clusterroles.rbac.authorization.k8s.io/cluster-admin -n $TNS" \
-    "delete leases.coordination.k8s.io -n mcp-system"; do
+    "delete leases.coordination.k8s.io -n mcp-system" \
+    "list customresourcedefinitions.apiextensions.k8s.io" "update customresourcedefinitions.apiextensions.k8s.io/$OP_CRD" \
+    "delete customresourcedefinitions.apiextensions.k8s.io/$OP_CRD" "create customresourcedefinitions.apiextensions.k8s.io" \
+    "patch customresourcedefinitions.apiextensions.k8s.io/certificates.cert-manager.io" \
+    "get customresourcedefinitions.apiextensions.k8s.io/other.example.com"; do
     # shellcheck disable=SC2086
     can "$CTL_SA" $v && { t_fail "controller can: $v"; return 1; }
   done
@@ -361,6 +426,18 @@ test_upgrade_new_sans() {
   t_eventually 20 _op_webhook_answers
 }
 
+# The new CA reaches the CRD: the controller sees the CA file change (local
+# mode: the extracted ca.crt; in a cluster: the Secret volume, updated by the
+# kubelet within a minute or so) and patches the caBundle, without a restart.
+test_crd_follows_new_ca() {
+  local ca
+  ca=$(kubectl get secret mcp-operator-webhook-tls -n mcp-system -o jsonpath='{.data.ca\.crt}')
+  t_eventually 180 op_conversion_ready || return 1
+  expect "CRD caBundle" "$(kubectl get crd "$OP_CRD" -o jsonpath='{.spec.conversion.webhook.clientConfig.caBundle}')" "$ca" || return 1
+  op_log controller | grep -q '"msg":"conversion CA file changed"' ||
+    { t_fail "no 'conversion CA file changed' in the controller log"; return 1; }
+}
+
 test_delete_seed() {
   t_check "delete" kubectl delete -n "$TNS" -f "$SEED" --wait=true --timeout=60s || return 1
 }
@@ -403,9 +480,12 @@ if [[ $T_STATE == passed ]]; then
   t_test "seed example applies (defaults from the webhook)" test_seed_applies
   t_test "bad MCPServer denied with the expected message" test_bad_denied
   t_test "controller reconciles with the chart's RBAC" test_controller_reconciles
+  t_test "CRD conversion webhook: the webhook, with the chart's CA" test_crd_conversion
+  t_test "CRD conversion webhook put back after a reset" test_crd_conversion_restored
   t_test "RBAC: least privilege for both ServiceAccounts" test_rbac_least_privilege
   t_test "helm upgrade keeps the CA" test_upgrade_keeps_ca
   t_test "helm upgrade with new SANs renews the certificate" test_upgrade_new_sans
+  t_test "CRD conversion webhook follows the new CA" test_crd_follows_new_ca
   t_test "seed example deleted" test_delete_seed
 fi
 t_test "helm uninstall removes everything it installed" test_uninstall
