@@ -27,10 +27,11 @@ typedef enum ftype {
 
 enum {
     F_REQUIRED = 1u << 0,
-    F_NO_CRD_PROPS = 1u << 1, /* metadata: the CRD must not list its properties */
-    F_NO_VALIDATE = 1u << 2,  /* status: written by the controller, not checked */
-    F_TYPE_ONLY = 1u << 3,    /* no rule or default reads the value (an array's: its items'),
-                                 only its type: readers need not keep it */
+    F_NO_CRD_PROPS = 1u << 1,  /* metadata: the CRD must not list its properties */
+    F_NO_VALIDATE = 1u << 2,   /* status: written by the controller, not checked */
+    F_V1ALPHA1_ONLY = 1u << 4, /* not in v1beta1's schema (ToolHive v0.2.9's names; convert.c) */
+    F_TYPE_ONLY = 1u << 3,     /* no rule or default reads the value (an array's: its items'),
+                                  only its type: readers need not keep it */
 };
 
 typedef struct vctx {

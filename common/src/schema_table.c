@@ -471,19 +471,20 @@ static const field_t spec_fields[] = {
     {"transport", FT_STRING, 0, NULL, 0, def_transport, check_transport,
      "Transport of the MCP server: stdio, sse or streamable-http. Defaults to stdio.",
      SCALAR(OFF(transport))},
-    {"port", FT_INT, 0, NULL, 0, def_port, check_port,
+    {"port", FT_INT, 0, NULL, F_V1ALPHA1_ONLY, def_port, check_port,
      "Port the proxy listens on and the Service exposes (1-65535). Defaults to 8080.",
      SCALAR(OFF(port))},
-    {"targetPort", FT_INT, 0, NULL, 0, def_target_port, check_target_port,
+    {"targetPort", FT_INT, 0, NULL, F_V1ALPHA1_ONLY, def_target_port, check_target_port,
      "Port the MCP server listens on, for sse and streamable-http. Defaults to port.",
      SCALAR(OFF(target_port))},
     {"proxyPort", FT_INT, 0, NULL, 0, NULL, check_proxy_port,
-     "ToolHive's newer name of port: the same setting (both given: they must be equal).",
+     "Port the proxy listens on and the Service exposes (1-65535). Defaults to 8080. v1alpha1 "
+     "also calls it port (the same setting: both given, they must be equal).",
      SCALAR(OFF(port))},
     {"mcpPort", FT_INT, 0, NULL, 0, NULL, check_mcp_port,
-     "ToolHive's newer name of targetPort: the same setting (both given: they must be equal). "
-     "When neither is given and the proxy's port is given as proxyPort, it is 8080, as in "
-     "ToolHive.",
+     "Port the MCP server listens on, for sse and streamable-http. Defaults to 8080 (in "
+     "v1alpha1, to port when the manifest says port). v1alpha1 also calls it targetPort (the "
+     "same setting: both given, they must be equal).",
      SCALAR(OFF(target_port))},
     {"proxyMode", FT_STRING, 0, NULL, 0, NULL, check_proxy_mode,
      "Transport ToolHive's proxy offers for a stdio server: sse or streamable-http. This "
@@ -504,7 +505,7 @@ static const field_t spec_fields[] = {
      "Resource limits and requests of the MCP server container.", NO},
     {"permissionProfile", FT_OBJECT, 0, profile_fields, 0, NULL, mcp__check_profile,
      "Permission profile of the MCP server: builtin (network or none) or a ConfigMap.", NO},
-    {"oidcConfig", FT_OBJECT, 0, mcp__oidc_fields, 0, NULL, mcp__check_oidc,
+    {"oidcConfig", FT_OBJECT, 0, mcp__oidc_fields, F_V1ALPHA1_ONLY, NULL, mcp__check_oidc,
      "OIDCConfig turns on bearer-token authentication in the proxy (ToolHive v0.2.9): "
      "ServiceAccount tokens of the cluster (type kubernetes), or an OIDC issuer's tokens "
      "(configMap, inline).",
@@ -513,7 +514,7 @@ static const field_t spec_fields[] = {
      "AuthzConfig authorizes each tool call, prompt and resource read with Cedar policies "
      "(ToolHive v0.2.9's model); list results are filtered to what the caller may use.",
      NO},
-    {"tools", FT_ARRAY, FT_STRING, NULL, 0, NULL, check_tools,
+    {"tools", FT_ARRAY, FT_STRING, NULL, F_V1ALPHA1_ONLY, NULL, check_tools,
      "Names of the only tools the proxy exposes (tools/list is filtered, other tools/call "
      "requests are refused). Empty: every tool.",
      OFF(tools), OFF(n_tools), sizeof(char *)},
@@ -630,7 +631,8 @@ static const field_t condition_fields[] = {
 };
 
 static const field_t status_fields[] = {
-    {"phase", FT_STRING, 0, NULL, 0, NULL, NULL, "Pending, Running, Failed or Terminating.", NO},
+    {"phase", FT_STRING, 0, NULL, 0, NULL, NULL,
+     "Pending, Running (v1alpha1) or Ready (v1beta1), Failed or Terminating.", NO},
     {"url", FT_STRING, 0, NULL, 0, NULL, NULL, "In-cluster URL of the MCP server's proxy.", NO},
     {"message", FT_STRING, 0, NULL, 0, NULL, NULL, "Details about the phase.", NO},
     {"observedGeneration", FT_INT64, 0, NULL, 0, NULL, NULL,

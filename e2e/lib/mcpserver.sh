@@ -15,8 +15,12 @@ spec:
 YAML
 }
 
-# field NAME JSONPATH [NS]: one field of an MCPServer ("" when absent)
-field() { kubectl -n "${3:-$NS}" get mcpserver "$1" -o jsonpath="$2" 2>/dev/null; }
+# The stored version (v1alpha1): what the controller writes, phase Running.
+# kubectl's default is the preferred version, v1beta1 (proxyPort, Ready).
+MCPS_V1ALPHA1=mcpservers.v1alpha1.toolhive.stacklok.dev
+
+# field NAME JSONPATH [NS]: one field of an MCPServer as v1alpha1 ("" when absent)
+field() { kubectl -n "${3:-$NS}" get "$MCPS_V1ALPHA1" "$1" -o jsonpath="$2" 2>/dev/null; }
 
 # reconciled NAME [NS]: its Deployment exists and its status has a url
 reconciled() {

@@ -259,7 +259,7 @@ test_install() {
 test_seed_applies() {
   t_check "kubectl apply $SEED" kubectl apply -n "$TNS" -f "$SEED" || { op_logs 20; return 1; }
   # defaults came from the mutating webhook
-  t_check "get" kubectl get mcpserver fetch -n "$TNS" -o jsonpath='{.spec.transport}/{.spec.port}' || return 1
+  t_check "get" kubectl get mcpservers.v1alpha1.toolhive.stacklok.dev fetch -n "$TNS" -o jsonpath='{.spec.transport}/{.spec.port}' || return 1
   expect "defaulted spec" "$T_LAST_OUTPUT" "stdio/8080"
 }
 
@@ -298,7 +298,7 @@ test_controller_reconciles() {
     ClusterRole/mcp-operator-proxy || return 1
   kubectl get -n "$TNS" role/fetch-proxy-runner >/dev/null 2>&1 && { t_fail "a per-server Role was made"; return 1; }
   # Pending here (no nodes); on kind it may already be Running
-  t_eventually 30 bash -c "kubectl get mcpserver fetch -n $TNS -o jsonpath='{.status.phase}' | grep -qxE 'Pending|Running'" || return 1
+  t_eventually 30 bash -c "kubectl get mcpservers.v1alpha1.toolhive.stacklok.dev fetch -n $TNS -o jsonpath='{.status.phase}' | grep -qxE 'Pending|Running'" || return 1
   if op_log controller | grep -qi 'forbidden'; then
     t_fail "controller was forbidden something: $(op_log controller | grep -i -m2 forbidden | tr '\n' ' ')"
     return 1

@@ -26,7 +26,7 @@ not_ours() {
     t_check "get shows Failed" kubectl -n $NS get mcpserver taken || return 1
     grep -Eq '^taken +Failed' <<<"$T_LAST_OUTPUT" || t_fail "get: $T_LAST_OUTPUT"
     t_check "remove the obstacle" kubectl -n $NS delete service mcp-taken-proxy || return 1
-    t_eventually 90 bash -c "kubectl -n $NS get mcpserver taken -o jsonpath={.status.phase} | grep -qxE 'Pending|Running'"
+    t_eventually 90 bash -c "kubectl -n $NS get mcpservers.v1alpha1.toolhive.stacklok.dev taken -o jsonpath={.status.phase} | grep -qxE 'Pending|Running'"
 }
 
 invalid_slipped_past() {

@@ -98,7 +98,7 @@ proxy_pods() { # NS NAME: "pod restarts" of each pod of the proxy Deployment
     -o jsonpath='{range .items[*]}{.metadata.name} {.status.containerStatuses[0].restartCount}{"\n"}{end}'
 }
 
-phase_is() { [[ $(kubectl -n "$1" get mcpserver "$2" -o jsonpath='{.status.phase}') == "$3" ]]; }
+phase_is() { [[ $(kubectl -n "$1" get mcpservers.v1alpha1.toolhive.stacklok.dev "$2" -o jsonpath='{.status.phase}') == "$3" ]]; }
 
 # ------------------------------------------------------------------ cases
 install() {
@@ -344,7 +344,7 @@ toolhive_oidc_run() {
   t_check "the three OIDC examples, pointed at Dex" kubectl apply --server-side -f "$TMP/th-oidc.yaml" || return 1
   t_check "namespace mcp-clients and its ServiceAccount mcp-client" \
     bash -c 'kubectl create namespace mcp-clients && kubectl -n mcp-clients create serviceaccount mcp-client' || return 1
-  if ! kubectl -n "$TH_NS" wait --for=jsonpath='{.status.phase}'=Running mcpserver \
+  if ! kubectl -n "$TH_NS" wait --for=jsonpath='{.status.phase}'=Running mcpservers.v1alpha1.toolhive.stacklok.dev \
     secure-fetch-inline secure-fetch-google secure-fetch-k8s --timeout=240s >/dev/null 2>&1; then
     t_fail "not Running: $(kubectl -n "$TH_NS" get mcpserver -o custom-columns=NAME:.metadata.name,PHASE:.status.phase,MSG:.status.message --no-headers | tr '\n' ';')"
     kubectl -n "$TH_NS" get pods >&2

@@ -36,7 +36,7 @@ spec:
 YAML
     done
     # accepted and defaulted by the webhook, but not reconciled
-    t_check "defaulted" kubectl -n $NS get mcpserver p1 -o jsonpath='{.spec.transport}/{.spec.port}/{.spec.permissionProfile.type}' || return 1
+    t_check "defaulted" kubectl -n $NS get mcpservers.v1alpha1.toolhive.stacklok.dev p1 -o jsonpath='{.spec.transport}/{.spec.port}/{.spec.permissionProfile.type}' || return 1
     [ "$T_LAST_OUTPUT" = "stdio/8080/builtin" ] || t_fail "defaults: $T_LAST_OUTPUT"
     sleep 2
     kubectl -n $NS get deployment p1 >/dev/null 2>&1 && t_fail "reconciled without a controller"

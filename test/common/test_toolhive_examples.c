@@ -1,7 +1,9 @@
-/* ToolHive v0.2.9's twelve example manifests (test/fixtures/toolhive-v0.2.9/,
- * verbatim) through the webhook's defaulting and validation: every MCPServer
- * in them is allowed, its defaulted form needs no further patch, and it
- * parses. The YAML is read with libyaml into JSON the way the apiserver
+/* ToolHive v0.2.9's and v0.44.0's twelve example manifests each
+ * (test/fixtures/toolhive-v0.2.9/ and -v0.44.0/, verbatim) through the
+ * webhook's defaulting and validation, v0.44.0's v1beta1 objects converted to
+ * v1alpha1 first as the API server does for the webhook (matchPolicy
+ * Equivalent): every MCPServer in them is allowed, its defaulted form needs
+ * no further patch, and it parses. The YAML is read with libyaml into JSON the way the apiserver
  * would (plain scalars that look like integers, booleans or null are typed). */
 #include <dirent.h>
 #include <stdarg.h>
@@ -14,11 +16,10 @@
 #include <cmocka.h>
 #include <yaml.h>
 
+#include "mcp/convert.h"
 #include "mcp/schema.h"
 #include "testutil.h"
 #include "defaults_patch.h"
-
-#define DIR_EXAMPLES "test/fixtures/toolhive-v0.2.9"
 
 static json_t *scalar(const yaml_event_t *ev)
 {
@@ -168,7 +169,7 @@ static int admit(const char *file, json_t *obj)
     if (msg)
         print_error("%s: %s\n", file, msg);
     assert_int_equal(mcp_server_parse(obj, &s, NULL), 0);
-    if (strstr(file, "oidc"))
+    if (strstr(file, "_oidc.yaml"))
         assert_non_null(s.oidc.type);
     if (strstr(file, "configmap_oidc"))
         assert_string_equal(s.oidc.type, "configMap");
@@ -180,13 +181,13 @@ static int admit(const char *file, json_t *obj)
     return msg == NULL;
 }
 
-static void test_examples_allowed(void **state)
+/* Every MCPServer of the directory's .yaml files; the counts found. */
+static void examples_allowed(const char *dir, int *files, int *servers, int *beta)
 {
-    DIR *d = opendir(DIR_EXAMPLES);
+    DIR *d = opendir(dir);
     struct dirent *e;
-    int files = 0, servers = 0, denied = 0;
+    int denied = 0;
 
-    (void)state;
     assert_non_null(d);
     while ((e = readdir(d))) {
         char path[512];
@@ -195,22 +196,42 @@ static void test_examples_allowed(void **state)
 
         if (!strstr(e->d_name, ".yaml"))
             continue;
-        snprintf(path, sizeof(path), DIR_EXAMPLES "/%s", e->d_name);
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         docs = load_yaml(path);
-        files++;
+        (*files)++;
         json_array_foreach(docs, i, doc)
         {
-            if (strcmp(json_string_value(json_object_get(doc, "kind")), "MCPServer") != 0)
+            /* (a document of comments only is null) */
+            if (strcmp(json_string_value(json_object_get(doc, "kind")) ?: "", "MCPServer") != 0)
                 continue;
-            servers++;
+            (*servers)++;
+            if (strcmp(json_string_value(json_object_get(doc, "apiVersion")),
+                       MCP_API_VERSION_BETA) == 0) {
+                (*beta)++;
+                assert_int_equal(mcp_convert(doc, MCP_API_VERSION), 0);
+            }
             denied += !admit(e->d_name, doc);
         }
         json_decref(docs);
     }
     closedir(d);
+    assert_int_equal(denied, 0);
+}
+
+static void test_examples_allowed(void **state)
+{
+    int files = 0, servers = 0, beta = 0;
+
+    (void)state;
+    examples_allowed("test/fixtures/toolhive-v0.2.9", &files, &servers, &beta);
     assert_int_equal(files, 12);
     assert_int_equal(servers, 12);
-    assert_int_equal(denied, 0);
+    assert_int_equal(beta, 0);
+    files = servers = 0;
+    examples_allowed("test/fixtures/toolhive-v0.44.0", &files, &servers, &beta);
+    assert_int_equal(files, 12);
+    assert_int_equal(servers, beta);
+    assert_true(servers >= 12);
 }
 
 int main(void)
