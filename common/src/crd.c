@@ -119,42 +119,26 @@ static const char crd_head[] =
     "  scope: Namespaced\n"
     "  versions:\n";
 
+/* Printer columns; ToolHive v0.44's columns in v1beta1, less Replicas (one
+ * proxy here); v1alpha1 keeps the columns it always had. */
+static const struct {
+    const char *name, *type, *path;
+    int beta_only;
+} columns[] = {
+    {"Status", "string", ".status.phase", 0},
+    {"Ready", "string", ".status.conditions[?(@.type=='Ready')].status", 1},
+    {"URL", "string", ".status.url", 0},
+    {"Age", "date", ".metadata.creationTimestamp", 0},
+    {"Message", "string", ".status.message", 0},
+};
+
 static const struct {
     const char *name;
-    int storage;
-    unsigned skip;
-    const char *columns; /* additionalPrinterColumns, YAML at indent 4 */
+    int storage, beta;
+    unsigned skip; /* the rows of the other version */
 } versions[] = {
-    {MCP_VERSION, 1, 0,
-     "    - name: Status\n"
-     "      type: string\n"
-     "      jsonPath: .status.phase\n"
-     "    - name: URL\n"
-     "      type: string\n"
-     "      jsonPath: .status.url\n"
-     "    - name: Age\n"
-     "      type: date\n"
-     "      jsonPath: .metadata.creationTimestamp\n"
-     "    - name: Message\n"
-     "      type: string\n"
-     "      jsonPath: .status.message\n"},
-    /* ToolHive v0.44's columns, less Replicas (one proxy here) */
-    {MCP_VERSION_BETA, 0, F_V1ALPHA1_ONLY,
-     "    - name: Status\n"
-     "      type: string\n"
-     "      jsonPath: .status.phase\n"
-     "    - name: Ready\n"
-     "      type: string\n"
-     "      jsonPath: .status.conditions[?(@.type=='Ready')].status\n"
-     "    - name: URL\n"
-     "      type: string\n"
-     "      jsonPath: .status.url\n"
-     "    - name: Age\n"
-     "      type: date\n"
-     "      jsonPath: .metadata.creationTimestamp\n"
-     "    - name: Message\n"
-     "      type: string\n"
-     "      jsonPath: .status.message\n"},
+    {MCP_VERSION, 1, 0, 0},
+    {MCP_VERSION_BETA, 0, 1, F_V1ALPHA1_ONLY},
 };
 
 int mcp_crd_write(FILE *out)
@@ -167,11 +151,13 @@ int mcp_crd_write(FILE *out)
                 "    storage: %s\n"
                 "    subresources:\n"
                 "      status: {}\n"
-                "    additionalPrinterColumns:\n"
-                "%s"
-                "    schema:\n"
-                "      openAPIV3Schema:\n",
-                versions[i].name, versions[i].storage ? "true" : "false", versions[i].columns);
+                "    additionalPrinterColumns:\n",
+                versions[i].name, versions[i].storage ? "true" : "false");
+        for (size_t c = 0; c < MCP_ARRAY_LEN(columns); c++)
+            if (versions[i].beta || !columns[c].beta_only)
+                fprintf(out, "    - name: %s\n      type: %s\n      jsonPath: %s\n",
+                        columns[c].name, columns[c].type, columns[c].path);
+        fputs("    schema:\n      openAPIV3Schema:\n", out);
         put_desc(out, 8, mcp__root_description);
         put_props(out, 8, mcp__root_fields, versions[i].skip);
         fprintf(out, "%*stype: object\n", 8, "");

@@ -109,13 +109,19 @@ static void check_image(vctx_t *ctx, const char *path, const json_t *v, const js
         check_with(ctx, path, v, mcp_check_image_ref);
 }
 
+/* A string that must be one of `allowed` (NULL-terminated). */
+static void check_enum(vctx_t *ctx, const char *path, const json_t *v, const char *const *allowed)
+{
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(json_string_value(v), allowed[i]) == 0)
+            return;
+    mcp_err_unsupported(ctx->errs, path, v, allowed);
+}
+
 static void check_transport(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     (void)parent;
-    for (size_t i = 0; transports[i]; i++)
-        if (strcmp(json_string_value(v), transports[i]) == 0)
-            return;
-    mcp_err_unsupported(ctx->errs, path, v, transports);
+    check_enum(ctx, path, v, transports);
 }
 
 static void check_port(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
@@ -169,10 +175,7 @@ static const char *const proxy_modes[] = {"sse", "streamable-http", NULL};
 static void check_proxy_mode(vctx_t *ctx, const char *path, const json_t *v, const json_t *parent)
 {
     (void)parent;
-    for (size_t i = 0; proxy_modes[i]; i++)
-        if (strcmp(json_string_value(v), proxy_modes[i]) == 0)
-            return;
-    mcp_err_unsupported(ctx->errs, path, v, proxy_modes);
+    check_enum(ctx, path, v, proxy_modes);
 }
 
 /* Whether a value of an unimplemented field asks for something: false,
