@@ -5,9 +5,9 @@
  * CA the API server must trust. The controller fills them in: on start, then
  * every period (60 s) and whenever the CA file's contents change, it reads
  * the CRD and, only when its spec.conversion is not the one wanted,
- * merge-patches it. Any replica may do it, leader or not: the patch is the
- * same from every one (idempotent), and a replica that finds it in place
- * writes nothing.
+ * merge-patches it. Only the Lease holder does, as it alone writes (the
+ * e2e's two-controller test checks that a standby writes nothing); a
+ * replica that finds the CRD as wanted writes nothing either.
  *
  *   pure:    the service flag's parse, the URL check, the wanted
  *            spec.conversion, whether a live CRD needs a patch, the patch;
@@ -313,8 +313,11 @@ static void wipe_free(char *p, size_t n)
     free(p);
 }
 
-void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o)
+void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o,
+                        bool (*leading)(void *ctx), void *ctx)
 {
+    bool led = false;
+
     char *ca = NULL, *fresh, why[128], last_why[128] = "", target[URL_MAX + 64];
     size_t ca_len = 0, fresh_len;
     unsigned failures = 0;
@@ -352,7 +355,12 @@ void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o)
                 last_why[0] = '\0';
             }
         }
-        if (ca && now >= next) {
+        bool lead = !leading || leading(ctx);
+
+        if (lead && !led)
+            next = now; /* leading now: check at once */
+        led = lead;
+        if (ca && lead && now >= next) {
             int rc = ctl_conversion_sync(c, o, ca, ca_len);
 
             failures = rc < 0 ? failures + 1 : 0;

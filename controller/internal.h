@@ -529,8 +529,11 @@ int ctl_conversion_sync(mcp_kube_client_t *c, const ctl_conversion_opts_t *o, co
                         size_t ca_len);
 /* Until *c->stop: read the CA file every ca_poll_s; check on start, every
  * period_s and as soon as the CA's contents change; after a failed check,
- * again in 5 s doubling up to period_s. */
-void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o);
+ * again in 5 s doubling up to period_s. Checks only while leading(ctx) says
+ * so (NULL: always), as soon as it starts to: like every other write of the
+ * controller, the CRD's patch is the Lease holder's. */
+void ctl_conversion_run(mcp_kube_client_t *c, const ctl_conversion_opts_t *o,
+                        bool (*leading)(void *ctx), void *ctx);
 
 /* ==== manager.c: threads and wiring ========================================= */
 

@@ -194,15 +194,20 @@ static int start_watches(mgr_t *m, bool servers)
 
 /* ---- conversion webhook ------------------------------------------------------ */
 
+static bool conversion_leading(void *ctx)
+{
+    return atomic_load(&((mgr_t *)ctx)->is_leader);
+}
+
 static void *conversion_main(void *arg)
 {
     mgr_t *m = arg;
 
-    ctl_conversion_run(mcp_kube_client(m->kube), &m->cfg->conversion);
+    ctl_conversion_run(mcp_kube_client(m->kube), &m->cfg->conversion, conversion_leading, m);
     return NULL;
 }
 
-/* Any replica keeps it: the patch is the same from each (idempotent). */
+/* The Lease holder keeps it (leader_changed sets is_leader). */
 static int start_conversion(mgr_t *m)
 {
     int e;

@@ -451,13 +451,19 @@ static void test_read_ca(void **state)
 typedef struct loop {
     rec_t *r;
     ctl_conversion_opts_t *o;
+    volatile int *leading; /* NULL: no leader election */
 } loop_t;
+
+static bool loop_leading(void *ctx)
+{
+    return *((loop_t *)ctx)->leading != 0;
+}
 
 static void *loop_main(void *arg)
 {
     loop_t *l = arg;
 
-    ctl_conversion_run(&l->r->super, l->o);
+    ctl_conversion_run(&l->r->super, l->o, l->leading ? loop_leading : NULL, l);
     return NULL;
 }
 
@@ -486,7 +492,7 @@ static void test_run_follows_ca(void **state)
     volatile int stop = 0;
     rec_t r;
     ctl_conversion_opts_t o = service_opts();
-    loop_t l = {&r, &o};
+    loop_t l = {&r, &o, NULL};
     pthread_t t;
     json_t *want;
 
@@ -524,6 +530,38 @@ static void test_run_follows_ca(void **state)
     rec_dispose(&r);
 }
 
+/* A standby writes nothing; it patches as soon as it leads. */
+static void test_run_only_leading(void **state)
+{
+    char dir[] = "/tmp/test-conversion-XXXXXX", path[256];
+    volatile int stop = 0, leading = 0;
+    rec_t r;
+    ctl_conversion_opts_t o = service_opts();
+    loop_t l = {&r, &o, &leading};
+    pthread_t t;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    tu_pathf(path, sizeof(path), "%s/ca.crt", dir);
+    assert_int_equal(tu_write_file(path, CA_A), 0);
+    rec_init(&r);
+    put_crd(&r, NULL);
+    r.super.stop = &stop;
+    o.ca_file = path;
+    o.period_s = 3600;
+    o.ca_poll_s = 0.02;
+    assert_int_equal(pthread_create(&t, NULL, loop_main, &l), 0);
+    tu_sleep_ms(300);
+    assert_int_equal(patches(&r), 0);
+    leading = 1;
+    assert_true(wait_patches(&r, 1));
+    stop = 1;
+    assert_int_equal(pthread_join(t, NULL), 0);
+    unlink(path);
+    rmdir(dir);
+    rec_dispose(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_forbidden),
         cmocka_unit_test(test_read_ca),
         cmocka_unit_test(test_run_follows_ca),
+        cmocka_unit_test(test_run_only_leading),
     };
 
     mcp_log_set_level(MCP_LOG_INFO);
