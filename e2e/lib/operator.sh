@@ -459,6 +459,18 @@ op_upgrade() {
     { _op_err "helm upgrade failed: $(tail -n 5 "$OP_DIR/helm-upgrade.log")"; return 1; }
 }
 
+# The CRD outlives the release (Helm keeps crds/): with the webhook gone, a
+# conversion still pointing at it makes every MCPServer unreadable as
+# v1beta1, and with it every namespace deletion in the cluster (the namespace
+# controller lists each resource) -- so, as docs/install.md says for users,
+# it goes back to None.
+_op_conversion_off() {
+  [[ $(kubectl get crd "$OP_CRD" -o jsonpath='{.spec.conversion.strategy}' 2>/dev/null) == Webhook ]] || return 0
+  kubectl patch crd "$OP_CRD" --type=merge \
+    -p '{"spec":{"conversion":{"strategy":"None","webhook":null}}}' >/dev/null ||
+    { _op_err "could not turn the CRD's conversion webhook off"; return 1; }
+}
+
 op_uninstall() {
   local keep_ns=0 crd=0 a
   for a; do
@@ -474,6 +486,7 @@ op_uninstall() {
     helm uninstall "$OP_RELEASE" -n "$OP_NS" --wait --timeout 60s >"$OP_DIR/helm-uninstall.log" 2>&1 ||
       { _op_err "helm uninstall failed: $(tail -n 5 "$OP_DIR/helm-uninstall.log")"; return 1; }
   fi
+  _op_conversion_off || return 1
   _op_wait 60 _op_nothing_left ||
     { _op_err "objects of release $OP_RELEASE left: $(_op_left | tr '\n' ' ')"; return 1; }
   if ((!keep_ns)); then
