@@ -39,21 +39,24 @@ def first_error(e):
 def http_refusal(url, bearer):
     """The HTTP refusal behind an SDK error, when the server refuses the
     request itself (401, 403): "401 Unauthorized: ...", or None."""
-    import httpx
+    import urllib.error
+    import urllib.request
 
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if bearer:
         headers["Authorization"] = "Bearer " + bearer
+    req = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":0,"method":"ping"}', headers=headers)
     try:
-        r = httpx.post(url, headers=headers, timeout=5,
-                       content='{"jsonrpc":"2.0","id":0,"method":"ping"}')
+        urllib.request.urlopen(req, timeout=5).close()
+        return None
+    except urllib.error.HTTPError as e:
+        status, reason, challenge = e.code, e.reason, e.headers.get("www-authenticate")
     except Exception:
         return None
-    if r.status_code not in (401, 403):
+    if status not in (401, 403):
         return None
     hint = "" if bearer else " (this server wants a token: --bearer TOKEN)"
-    challenge = r.headers.get("www-authenticate")
-    return f"{r.status_code} {r.reason_phrase}{hint}" + (f"; WWW-Authenticate: {challenge}" if challenge else "")
+    return f"{status} {reason}{hint}" + (f"; WWW-Authenticate: {challenge}" if challenge else "")
 
 
 def main():
