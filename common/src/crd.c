@@ -141,10 +141,23 @@ static const struct {
     {MCP_VERSION_BETA, 0, 1, F_V1ALPHA1_ONLY},
 };
 
+static int write_versions(FILE *out, size_t n);
+
 int mcp_crd_write(FILE *out)
 {
+    return write_versions(out, 1);
+}
+
+int mcp_crd_write_with_beta(FILE *out)
+{
+    return write_versions(out, MCP_ARRAY_LEN(versions));
+}
+
+/* The first n versions of the table. */
+static int write_versions(FILE *out, size_t n)
+{
     fputs(crd_head, out);
-    for (size_t i = 0; i < MCP_ARRAY_LEN(versions); i++) {
+    for (size_t i = 0; i < n; i++) {
         fprintf(out,
                 "  - name: %s\n"
                 "    served: true\n"

@@ -394,7 +394,7 @@ test_samples() {
   for s in $SAMPLES; do
     t_check "$s Ready" kubectl -n "${s%/*}" wait --for=condition=Ready "mcpserver/${s#*/}" --timeout=300s ||
       { kubectl -n "${s%/*}" describe "mcpserver/${s#*/}" | tail -20; kubectl -n "${s%/*}" get pods; return 1; }
-    expect_eq "$s phase (v1alpha1, v1beta1)" "$(kubectl -n "${s%/*}" get "mcpservers.v1alpha1.toolhive.stacklok.dev/${s#*/}" -o jsonpath='{.status.phase}') $(kubectl -n "${s%/*}" get "mcpservers.v1beta1.toolhive.stacklok.dev/${s#*/}" -o jsonpath='{.status.phase}')" "Running Ready" || return 1
+    expect_eq "$s phase" "$(kubectl -n "${s%/*}" get "mcpserver/${s#*/}" -o jsonpath='{.status.phase}')" Running || return 1
   done
   t_check "static page Ready" kubectl -n "$NS" wait --for=condition=Ready pod/static-page --timeout=120s || return 1
   klog "samples Running: $(tr '\n' ' ' <<<"$SAMPLES")"

@@ -15,17 +15,11 @@ apply_crd() {
 }
 
 explain_spec() {
-    # v1beta1 is the preferred version (kubectl's default), v1alpha1 the stored one
     t_eventually 20 kubectl explain mcpserver.spec || return 1
     local out=$T_LAST_OUTPUT
-    for want in "VERSION:    v1beta1" "Container image of the MCP server." "Transport of the MCP server" \
-        "permissionProfile" "podTemplateSpec" "resourceOverrides" "proxyPort" "mcpPort"; do
+    for want in "Container image of the MCP server." "Transport of the MCP server" \
+        "permissionProfile" "podTemplateSpec" "resourceOverrides" "targetPort"; do
         grep -qF "$want" <<<"$out" || { t_fail "explain lacks: $want"; return 1; }
-    done
-    if grep -qE "^  (port|targetPort|tools|oidcConfig)\b" <<<"$out"; then t_fail "v1beta1 has a v1alpha1-only field: $out"; return 1; fi
-    t_check "explain v1alpha1" kubectl explain mcpserver.spec --api-version=toolhive.stacklok.dev/v1alpha1 || return 1
-    for want in "VERSION:    v1alpha1" "targetPort" "proxyPort" "tools" "oidcConfig"; do
-        grep -qF "$want" <<<"$T_LAST_OUTPUT" || { t_fail "v1alpha1 explain lacks: $want"; return 1; }
     done
     t_check "explain secrets" kubectl explain mcpserver.spec.secrets.targetEnvName || return 1
     grep -qF "Defaults to the key." <<<"$T_LAST_OUTPUT" || t_fail "no targetEnvName description"
@@ -34,16 +28,11 @@ explain_spec() {
 columns() {
     kubectl create namespace $NS >/dev/null 2>&1
     t_check "create" kubectl -n $NS apply -f "$ROOT/config/samples/my-mcpserver.yaml" || return 1
-    local header v
-    for v in "" .v1beta1.toolhive.stacklok.dev .v1alpha1.toolhive.stacklok.dev; do
-        t_check "get" kubectl -n $NS get "mcpservers$v" || return 1
-        header=$(head -1 <<<"$T_LAST_OUTPUT" | tr -s ' ')
-        case $v in
-        *v1alpha1*) [ "$header" = "NAME STATUS URL AGE MESSAGE" ] || t_fail "v1alpha1 header is '$header'" ;;
-        *) [ "$header" = "NAME STATUS READY URL AGE MESSAGE" ] || t_fail "v1beta1 header is '$header'" ;;
-        esac
-        grep -q '^fetch ' <<<"$T_LAST_OUTPUT" || t_fail "no fetch row: $T_LAST_OUTPUT"
-    done
+    t_check "get" kubectl -n $NS get mcpservers || return 1
+    local header
+    header=$(head -1 <<<"$T_LAST_OUTPUT" | tr -s ' ')
+    [ "$header" = "NAME STATUS URL AGE MESSAGE" ] || t_fail "header is '$header'"
+    grep -q '^fetch ' <<<"$T_LAST_OUTPUT" || t_fail "no fetch row: $T_LAST_OUTPUT"
 }
 
 unknown_field() {
@@ -62,8 +51,8 @@ YAML
 }
 
 t_test "CRD applies and is Established" apply_crd
-t_test "kubectl explain mcpserver.spec shows each version's fields and descriptions" explain_spec
-t_test "kubectl get mcpservers shows Status, (Ready,) URL, Age, Message in each version" columns
+t_test "kubectl explain mcpserver.spec shows field descriptions" explain_spec
+t_test "kubectl get mcpservers shows Status, URL, Age, Message" columns
 t_test "unknown fields are rejected (strict field validation)" unknown_field
 kubectl delete namespace $NS --wait=false >/dev/null 2>&1
 kubectl delete -f "$CRD" --wait=true >/dev/null 2>&1

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Both API versions on a real API server (issue 22): v1alpha1 (stored) and
 # v1beta1 (ToolHive v0.44's MCPServer, kubectl's default), converted by the
-# webhook's /convert, which the controller configures in the CRD.
+# webhook's /convert, which the controller configures in the CRD. The chart's
+# CRD serves v1alpha1 only for now: this file applies the generated
+# two-version CRD (mcp-crdgen --with-v1beta1) and removes it at the end.
 #   - upgrade: the CRD of the release before v1beta1 (v1alpha1 only), the
-#     operator installed and MCPServers reconciled under it; then the new CRD
-#     applied as install.md says: both versions served, the controller points
+#     operator installed and MCPServers reconciled under it; then the
+#     two-version CRD applied as install.md says for a new CRD: both served, the controller points
 #     the conversion at the webhook, the objects read as v1beta1 (proxyPort,
 #     Ready), and nothing in their children changed (no write, no rollout);
 #   - round trips: random valid objects of each version, created, read in
@@ -63,7 +65,8 @@ upgrade() {
     children $NS | sort >"$TMP/before"
     [[ -s $TMP/before ]] || { t_fail "no children"; return 1; }
     # the upgrade, as docs/install.md says: the new CRD, then the chart
-    t_check "new CRD" kubectl apply --server-side --force-conflicts -f "$ROOT/charts/mcp-operator/crds/" || return 1
+    "${OP_CRDGEN:-$ROOT/build/mcp-crdgen}" --with-v1beta1 >"$TMP/crd-v1beta1.yaml" || { t_fail "mcp-crdgen"; return 1; }
+    t_check "new CRD" kubectl apply --server-side --force-conflicts -f "$TMP/crd-v1beta1.yaml" || return 1
     t_check "helm upgrade" op_upgrade || return 1
     t_check "CRD Established" kubectl wait --for=condition=Established --timeout=30s crd/$CRD_NAME || return 1
     expect_versions "after the upgrade" "v1alpha1 v1beta1" || return 1

@@ -62,12 +62,6 @@ CASES = {
         None,
         {"search_repositories", "create_issue"},
     ),
-    "github-mcp-server": (  # github/github-mcp-server built from its Go module
-        None,  # listing only: calling would need the internet
-        None,
-        None,
-        {"search_repositories", "get_me", "issue_write"},
-    ),
     "fetch": (
         "fetch",
         lambda i: {"url": FETCH_URL, "raw": True},

@@ -222,6 +222,9 @@ char *mcp_validate_message(const json_t *obj, mcp_errlist_t *warns, int *oom);
 /* Write the CustomResourceDefinition YAML generated from the table.
  * Returns 0 or MCP_EIO. Output is deterministic. */
 int mcp_crd_write(FILE *out);
+/* The same CRD serving v1beta1 too (converted by the webhook's /convert):
+ * built and tested (e2e/tests/25_versions.sh), not the chart's yet. */
+int mcp_crd_write_with_beta(FILE *out);
 
 /* Fields of ToolHive's newer MCPServer (v0.44) accepted but not implemented
  * yet. `guards`: it protects the server (authentication, authorization, tool
