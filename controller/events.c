@@ -37,9 +37,9 @@ static uint64_t fnv(uint64_t h, const char *s)
     return (h ^ 0xff) * 1099511628211ULL;
 }
 
-bool ctl_event_recent(const char *uid, const char *reason, double window_s)
+bool ctl_event_recent(const char *uid, const char *reason, const char *note, double window_s)
 {
-    uint64_t key = fnv(fnv(14695981039346656037ULL, uid), reason);
+    uint64_t key = fnv(fnv(fnv(14695981039346656037ULL, uid), reason), note);
     struct timespec now;
     bool seen = false;
 

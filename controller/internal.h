@@ -469,12 +469,14 @@ bool ctl_process_next(ctl_ctrl_t *c);
 int ctl_event_post(mcp_kube_client_t *c, const char *instance, const json_t *regarding,
                    const char *type, const char *reason, const char *action, const char *note,
                    long timeout_ms);
-/* Whether an Event of `reason` about the object `uid` was let through in the
- * last window_s seconds; when not, this call counts as one (so the caller
- * posts it). Like the kubelet's event aggregation, it keeps a failure that
- * comes and goes (a crash loop) from flooding the Events. Thread-safe;
- * remembers the last 1,024 pairs. */
-bool ctl_event_recent(const char *uid, const char *reason, double window_s);
+/* Whether an Event of `reason` and `note` about the object `uid` was let
+ * through in the last window_s seconds; when not, this call counts as one
+ * (so the caller posts it). Like the kubelet's event aggregation, it keeps a
+ * failure that comes and goes (a crash loop) from flooding the Events, while
+ * news (another reason, or the same reason saying something new, e.g. the
+ * proxy's reason once known) still gets through. Thread-safe; remembers the
+ * last 1,024. */
+bool ctl_event_recent(const char *uid, const char *reason, const char *note, double window_s);
 
 /* ==== conversion.c: the CRD's conversion webhook ============================ */
 

@@ -323,7 +323,8 @@ static void report(ctl_rec_t *r, const json_t *profile, const char *now)
     }
     if (r->fail) {
         event(r, "Warning", r->res == CTL_RES_CONFLICT ? "Conflict" : "Failed", r->fail);
-    } else if (in.problem && !ctl_event_recent(r->s.uid, in.ready_reason, CTL_EVENT_WINDOW_S)) {
+    } else if (in.problem &&
+               !ctl_event_recent(r->s.uid, in.ready_reason, in.message, CTL_EVENT_WINDOW_S)) {
         /* a new failure of the workload: said once (per reason and window) */
         mcp_log(MCP_LOG_WARN, "MCP server not running", "namespace", r->s.namespace, "name",
                 r->s.name, "reason", in.ready_reason, "message", in.message, NULL);

@@ -520,12 +520,13 @@ static bool warned(env_t *e, const char *reason, const char *note)
 static void test_event_window(void **state)
 {
     (void)state;
-    assert_false(ctl_event_recent("uid-w", "CrashLoopBackOff", 600));
-    assert_true(ctl_event_recent("uid-w", "CrashLoopBackOff", 600));
-    assert_false(ctl_event_recent("uid-w", "ProxyNotReady", 600));
-    assert_false(ctl_event_recent("uid-other", "CrashLoopBackOff", 600));
-    assert_false(ctl_event_recent("uid-w", "PodFailed", 0));
-    assert_false(ctl_event_recent("uid-w", "PodFailed", 0)); /* window over: again */
+    assert_false(ctl_event_recent("uid-w", "CrashLoopBackOff", "m", 600));
+    assert_true(ctl_event_recent("uid-w", "CrashLoopBackOff", "m", 600));
+    assert_false(ctl_event_recent("uid-w", "ProxyNotReady", "m", 600));
+    assert_false(ctl_event_recent("uid-w", "ProxyNotReady", "news", 600)); /* says more */
+    assert_false(ctl_event_recent("uid-other", "CrashLoopBackOff", "m", 600));
+    assert_false(ctl_event_recent("uid-w", "PodFailed", "m", 0));
+    assert_false(ctl_event_recent("uid-w", "PodFailed", "m", 0)); /* window over: again */
 }
 
 /* Pod states reach the status; the same state again makes no write and
