@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
-#include <openssl/evp.h>
 
 #include "internal.h"
 #include "mcp/cedar.h"
@@ -171,20 +169,6 @@ int ctl_auth_args(const mcp_server_t *s, const ctl_options_t *opt, json_t *args)
     return rc;
 }
 
-/* Standard base64 (RFC 4648, padded; OpenSSL's EVP_EncodeBlock) of s; new
- * malloc'd string or NULL. A Secret's data, not stringData: the apiserver
- * turns stringData into data, so what server-side apply records as ours
- * would not be what we sent. */
-static char *base64(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = n <= INT_MAX / 2 ? malloc((n + 2) / 3 * 4 + 1) : NULL;
-
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
-
 json_t *ctl_oidc_secret(const mcp_server_t *s, const ctl_options_t *opt)
 {
     char name[CTL_NAME_BUF], *b64;
@@ -192,7 +176,9 @@ json_t *ctl_oidc_secret(const mcp_server_t *s, const ctl_options_t *opt)
     ctl_oidc_t o;
 
     ctl_oidc_resolve(s, opt, &o);
-    if (!o.client_secret || !(b64 = base64(o.client_secret)))
+    /* data, not stringData: the apiserver turns stringData into data, so what
+     * server-side apply records as ours would not be what we sent */
+    if (!o.client_secret || !(b64 = ctl_base64(o.client_secret, strlen(o.client_secret))))
         return NULL;
     secret = ctl_with(
         ctl_with(

@@ -17,17 +17,16 @@
  * The CA's bytes are never logged: only the target (Service or URL) is. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
 #include "internal.h"
 #include "mcp/log.h"
 #include "mcp/opt.h"
+#include "mcp/validate.h"
 
 #define CRD_PATH       "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" CTL_CONVERSION_CRD
 #define REQ_TIMEOUT_MS 10000
@@ -40,32 +39,24 @@
 
 /* ---- pure ------------------------------------------------------------------ */
 
-/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric;
- * `letter` also wants the first to be a letter (a Service name, DNS-1035). */
-static bool dns_label(const char *s, size_t n, bool letter)
-{
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    if (letter && !(s[0] >= 'a' && s[0] <= 'z'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 int ctl_conversion_parse_service(const char *arg, ctl_conversion_opts_t *o)
 {
     const char *slash = arg ? strchr(arg, '/') : NULL;
     const char *colon = slash ? strrchr(slash, ':') : NULL;
+    size_t nl = slash ? (size_t)(slash - arg) : 0, ml = colon ? (size_t)(colon - slash - 1) : 0;
+    char ns[sizeof(o->service_ns)], name[sizeof(o->service_name)];
     int port;
 
-    if (!slash || !colon || !dns_label(arg, (size_t)(slash - arg), false) ||
-        !dns_label(slash + 1, (size_t)(colon - slash - 1), true) ||
+    if (!slash || !colon || nl >= sizeof(ns) || ml >= sizeof(name))
+        return -1;
+    snprintf(ns, sizeof(ns), "%.*s", (int)nl, arg);
+    snprintf(name, sizeof(name), "%.*s", (int)ml, slash + 1);
+    /* the namespace a DNS-1123 label, the Service name a DNS-1035 one */
+    if (mcp_check_dns1123_label(ns) || mcp_check_dns1035_label(name) ||
         mcp_opt_int(colon + 1, 1, 65535, &port) != 0)
         return -1;
-    snprintf(o->service_ns, sizeof(o->service_ns), "%.*s", (int)(slash - arg), arg);
-    snprintf(o->service_name, sizeof(o->service_name), "%.*s", (int)(colon - slash - 1), slash + 1);
+    memcpy(o->service_ns, ns, sizeof(ns));
+    memcpy(o->service_name, name, sizeof(name));
     o->service_port = port;
     return 0;
 }
@@ -83,16 +74,6 @@ int ctl_conversion_check_url(const char *url)
     if (hostlen == 0 || strpbrk(url, "?# \t\r\n") || memchr(host, '@', hostlen))
         return -1;
     return 0;
-}
-
-/* Standard base64 (padded) of n bytes; new malloc'd string or NULL. */
-static char *base64(const char *p, size_t n)
-{
-    char *out = n <= INT_MAX / 2 ? malloc((n + 2) / 3 * 4 + 1) : NULL;
-
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)p, (int)n);
-    return out;
 }
 
 /* "<url without trailing slashes>/convert"; new malloc'd string or NULL. */
@@ -115,7 +96,7 @@ json_t *ctl_conversion_desired(const ctl_conversion_opts_t *o, const char *ca, s
     char *b64 = NULL, *url = NULL;
     json_t *target = NULL, *out = NULL;
 
-    if (!ctl_conversion_on(o) || !ca || !(b64 = base64(ca, ca_len)))
+    if (!ctl_conversion_on(o) || !ca || !(b64 = ctl_base64(ca, ca_len)))
         return NULL;
     if (o->url)
         target = (url = convert_url(o->url)) ? json_string(url) : NULL;

@@ -30,19 +30,20 @@ static struct {
     size_t next;
 } recent = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t fnv(uint64_t h, const char *s)
+/* Fold s and a separator (so "ab"+"c" and "a"+"bc" differ) into *h. */
+static void fold(uint64_t *h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (h ^ 0xff) * 1099511628211ULL;
+    ctl_fnv1a(h, s ? s : "", s ? strlen(s) : 0);
+    ctl_fnv1a(h, "\xff", 1);
 }
 
 bool ctl_event_recent(const char *uid, const char *reason, const char *note, double window_s)
 {
-    uint64_t key = fnv(fnv(fnv(14695981039346656037ULL, uid), reason), note);
+    uint64_t key = 14695981039346656037ULL;
     struct timespec now;
     bool seen = false;
 
+    fold(&key, uid), fold(&key, reason), fold(&key, note);
     clock_gettime(CLOCK_MONOTONIC, &now);
     pthread_mutex_lock(&recent.lock);
     for (size_t i = 0; i < RECENT_MAX && !seen; i++) {

@@ -164,6 +164,11 @@ json_t *ctl_oidc_secret_env(const mcp_server_t *s, const ctl_options_t *opt);
 char *ctl_authz_inline_json(const mcp_server_t *s);
 /* 64-bit FNV-1a of text[0..n) as 16 hex digits into hex (>= 17 bytes). */
 char *ctl_text_hash(const char *text, size_t n, char *hex, size_t len);
+/* One FNV-1a step: p[0..n) folded into *h (start from 14695981039346656037). */
+void ctl_fnv1a(uint64_t *h, const void *p, size_t n);
+/* Standard base64 (RFC 4648, padded; OpenSSL's EVP_EncodeBlock) of
+ * p[0..n); new malloc'd string, NULL on OOM or n over INT_MAX / 2. */
+char *ctl_base64(const void *p, size_t n);
 json_t *ctl_authz_configmap(const mcp_server_t *s);
 /* A referenced authz.json: ToolHive's shape (type cedarv1, cedar.policies
  * non-empty strings, cedar.entities_json a string) and Cedar parses it. 0,
@@ -268,13 +273,11 @@ void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out);
  * were applied, from its proxy Deployment's available replicas and its pod
  * (NULL: no pod). `msg` (>= 256 bytes) holds the message in->message points
  * to. Running only when the proxy is available (its readiness is the
- * proxy's /health: for stdio, attached) and the pod is ready. Pure. */
-void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
-                         char *msg, size_t msglen);
-/* The same with the proxy's own reason for not being ready (proxy_why, ""
- * = unknown; ctl_proxy_why): the message says it, reason ProxyNotReady. */
-void ctl_workload_status_why(int32_t proxy_available, const ctl_pod_summary_t *pod,
-                             const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen);
+ * proxy's /health: for stdio, attached) and the pod is ready. proxy_why is
+ * the proxy's own reason for not being ready ("" = unknown; ctl_proxy_why):
+ * the message then says it, reason ProxyNotReady. Pure. */
+void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod,
+                         const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen);
 
 /* ==== proxyprobe.c ========================================================= */
 

@@ -2,12 +2,15 @@
  * apply" (so a no-op resync writes nothing), a stable hash of a desired
  * object, timestamps, and the building blocks of a
  * strategic-merge-like merge (child containers, lists keyed by name). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+
+#include <openssl/evp.h>
 
 static bool contains_array(const json_t *live, const json_t *want)
 {
@@ -73,14 +76,19 @@ bool ctl_json_contains(const json_t *live, const json_t *want)
     }
 }
 
-static int hash_cb(const char *buf, size_t size, void *data)
+void ctl_fnv1a(uint64_t *h, const void *p, size_t n)
 {
-    uint64_t *h = data;
+    const unsigned char *b = p;
 
-    for (size_t i = 0; i < size; i++) {
-        *h ^= (unsigned char)buf[i];
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
         *h *= 1099511628211ULL;
     }
+}
+
+static int hash_cb(const char *buf, size_t size, void *data)
+{
+    ctl_fnv1a(data, buf, size);
     return 0;
 }
 
@@ -100,6 +108,15 @@ char *ctl_text_hash(const char *text, size_t n, char *hex, size_t len)
     hash_cb(text, n, &h);
     snprintf(hex, len, "%016llx", (unsigned long long)h);
     return hex;
+}
+
+char *ctl_base64(const void *p, size_t n)
+{
+    char *out = n <= INT_MAX / 2 ? malloc((n + 2) / 3 * 4 + 1) : NULL;
+
+    if (out)
+        EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+    return out;
 }
 
 char *ctl_time_rfc3339(char *buf, size_t len, int micro)

@@ -283,7 +283,7 @@ static void workload(ctl_rec_t *r, ctl_status_in_t *in, char *msg, size_t msglen
         ctl_proxy_why(r, why, sizeof(why));
         r->requeue_ms = r->c->proxy_probe_ms;
     }
-    ctl_workload_status_why(dep.available, have_pod ? &pod.pod : NULL, why, in, msg, msglen);
+    ctl_workload_status(dep.available, have_pod ? &pod.pod : NULL, why, in, msg, msglen);
 }
 
 static void report(ctl_rec_t *r, const json_t *profile, const char *now)

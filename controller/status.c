@@ -190,14 +190,8 @@ void ctl_pod_summarize(const json_t *pod, ctl_pod_summary_t *out)
         set(out, CTL_POD_STARTING, NULL, NULL, NULL);
 }
 
-void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod, ctl_status_in_t *in,
-                         char *msg, size_t msglen)
-{
-    ctl_workload_status_why(proxy_available, pod, "", in, msg, msglen);
-}
-
-void ctl_workload_status_why(int32_t proxy_available, const ctl_pod_summary_t *pod,
-                             const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen)
+void ctl_workload_status(int32_t proxy_available, const ctl_pod_summary_t *pod,
+                         const char *proxy_why, ctl_status_in_t *in, char *msg, size_t msglen)
 {
     uint8_t st = pod ? pod->state : CTL_POD_NONE;
     const char *detail = pod && pod->detail[0] ? pod->detail : NULL;

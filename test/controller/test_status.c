@@ -198,7 +198,7 @@ static void test_pod_table(void **state)
 
         ctl_pod_summarize(pod, &sum);
         ctl_workload_status((int32_t)json_integer_value(json_object_get(c, "proxyAvailable")),
-                            json_is_null(pod) ? NULL : &sum, &in, msg, sizeof(msg));
+                            json_is_null(pod) ? NULL : &sum, "", &in, msg, sizeof(msg));
         if (strcmp(in.phase, mcp_json_str(c, "phase")) != 0 ||
             strcmp(in.message, mcp_json_str(c, "message")) != 0 ||
             in.ready != json_is_true(json_object_get(c, "ready")))
@@ -231,7 +231,7 @@ static void test_pod_detail_capped(void **state)
                     "CreateContainerError", "message", big);
     ctl_pod_summarize(pod, &sum);
     assert_int_equal(strlen(sum.detail), CTL_POD_DETAIL_MAX - 1);
-    ctl_workload_status(1, &sum, &in, msg, sizeof(msg));
+    ctl_workload_status(1, &sum, "", &in, msg, sizeof(msg));
     assert_string_equal(in.phase, "Pending");
     assert_int_equal(strncmp(in.message, "MCP server is starting: CreateContainerError: xxx", 49),
                      0);
